@@ -1,0 +1,164 @@
+"""The three landing-zone templates: Vietnamese header labels mapped to stable English column codes.
+
+This module is the single contract shared by the readers (ingest), the sample generator, the blank
+templates in ``raw/templates/`` and ``raw/README.md``. A header cell matches a column when its
+normalised form (NFC, lower case, accents kept, spaces collapsed) equals the normalised Vietnamese label,
+the English code, or one of the aliases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    code: str  # stable English code used in the warehouse
+    label_vi: str  # header a person sees in the template
+    label_en: str
+    type: str  # text | int | number | percent | date | datetime | period | yesno | answer
+    required: bool = False  # the column must exist in the file header
+    allowed: tuple[str, ...] = ()
+    example: str = ""
+    aliases: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Template:
+    source: str  # submissions | surveys | ocop
+    name_vi: str
+    name_en: str
+    sheet: str  # sheet name to pick in XLSX files
+    columns: tuple[Column, ...]
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(c.code for c in self.columns if c.required)
+
+    def column(self, code: str) -> Column:
+        for c in self.columns:
+            if c.code == code:
+                return c
+        raise KeyError(code)
+
+
+SUBMISSION = Template(
+    source="submissions",
+    name_vi="Báo cáo định kỳ của đơn vị",
+    name_en="Unit periodic report",
+    sheet="BaoCao",
+    columns=(
+        Column("unit_code", "Mã đơn vị", "Unit code", "text", True, example="18484-KT",
+               aliases=("ma don vi", "don vi")),
+        Column("period", "Kỳ báo cáo", "Reporting period", "period", True, example="2026-Q3",
+               aliases=("ky bao cao", "ky")),
+        Column("submitted_at", "Thời điểm gửi", "Submitted at", "datetime", True, example="14/09/2026 16:30",
+               aliases=("thoi diem gui", "ngay gui")),
+        Column("row_type", "Loại dòng", "Row type", "text", True, allowed=("CT", "NV"), example="CT",
+               aliases=("loai dong",)),
+        Column("hamlet_code", "Mã thôn", "Hamlet code", "text", example="18484-T07",
+               aliases=("ma thon", "thon")),
+        Column("indicator_code", "Mã chỉ tiêu", "Indicator code", "text", example="CDS.05",
+               aliases=("ma chi tieu",)),
+        Column("value", "Giá trị", "Value", "number", example="85%", aliases=("gia tri",)),
+        Column("numerator", "Tử số", "Numerator", "number", example="17", aliases=("tu so",)),
+        Column("denominator", "Mẫu số", "Denominator", "number", example="20", aliases=("mau so",)),
+        Column("task_code", "Mã nhiệm vụ", "Task code", "text", example="III.4", aliases=("ma nhiem vu",)),
+        Column("task_status", "Trạng thái", "Task status", "text",
+               allowed=("Chưa thực hiện", "Đang thực hiện", "Hoàn thành", "Chậm tiến độ"),
+               example="Đang thực hiện", aliases=("trang thai",)),
+        Column("percent_done", "% hoàn thành", "Percent done", "percent", example="60",
+               aliases=("ty le hoan thanh", "phan tram hoan thanh")),
+        Column("note", "Ghi chú", "Note", "text", example="Số liệu ước tính", aliases=("ghi chu",)),
+    ),
+)
+
+SURVEY_FIXED = (
+    Column("response_id", "Mã phiếu", "Response id", "text", True, example="R-000123",
+           aliases=("ma phieu", "id", "response id")),
+    Column("submitted_at", "Thời gian", "Submitted at", "datetime", True, example="2025-11-03 09:12:44",
+           aliases=("thoi gian", "timestamp", "dấu thời gian", "dau thoi gian")),
+    Column("commune_code", "Mã xã", "Commune code", "text", example="18484", aliases=("ma xa",)),
+    Column("hamlet", "Thôn", "Hamlet (name or code)", "text", True, example="Thôn Trung Hòa",
+           aliases=("thon", "thôn/tổ dân phố", "thon/to dan pho")),
+    Column("form_code", "Mã mẫu phiếu", "Form code", "text", True, example="HL-NTM-2025",
+           aliases=("ma mau phieu", "form")),
+    Column("period", "Kỳ khảo sát", "Survey period (year)", "period", example="2025",
+           aliases=("ky khao sat", "nam")),
+    Column("respondent_name", "Họ và tên", "Respondent name (personal data)", "text", example="Nguyễn Văn A",
+           aliases=("ho va ten", "ho ten")),
+    Column("respondent_phone", "Số điện thoại", "Respondent phone (personal data)", "text",
+           example="0912345678", aliases=("so dien thoai", "dien thoai")),
+)
+# Question columns are wide: header "C<n>. <question text>" (answer) and "Lý do C<n>" (free-text reason);
+# question codes Q01..Qnn and their texts live in dbt_project/seeds/survey_questions.csv.
+SURVEY_QUESTION_PATTERN = r"^\s*C\s*(?P<n>\d{1,2})\s*[.:)\-]"
+SURVEY_REASON_PATTERN = r"^\s*L[ýy] do\s*C\s*(?P<n>\d{1,2})\b"
+SURVEY_ANSWERS_SATISFIED = ("Hài lòng", "1", "x", "X", "Có", "Yes", "TRUE")
+SURVEY_ANSWERS_NOT_SATISFIED = ("Không hài lòng", "Chưa hài lòng", "0", "Không", "No", "FALSE")
+# A blank answer means "not answered" (no row), not "not satisfied", except on forms where the tool
+# exports ticks (x / blank): there a blank is "not satisfied" only when at least one tick is in the row.
+
+SURVEY = Template(
+    source="surveys",
+    name_vi="Phiếu khảo sát sự hài lòng (xuất từ công cụ khảo sát)",
+    name_en="Satisfaction survey export",
+    sheet="Responses",
+    columns=SURVEY_FIXED,
+)
+
+OCOP = Template(
+    source="ocop",
+    name_vi="Danh sách sản phẩm OCOP",
+    name_en="OCOP product records",
+    sheet="OCOP",
+    columns=(
+        Column("product_id", "Mã sản phẩm", "Product id", "text", True, example="OCOP-18484-001",
+               aliases=("ma san pham",)),
+        Column("product_name", "Tên sản phẩm", "Product name", "text", True, example="Nhút Thanh Chương",
+               aliases=("ten san pham",)),
+        Column("group_code", "Nhóm sản phẩm", "Product group (1-6)", "int", True,
+               allowed=("1", "2", "3", "4", "5", "6"), example="1", aliases=("nhom", "nhom san pham")),
+        Column("subgroup", "Phân nhóm", "Subgroup", "text", example="Thực phẩm chế biến",
+               aliases=("phan nhom",)),
+        Column("producer_name", "Chủ thể sản xuất", "Producer name", "text", True,
+               example="HTX Nông nghiệp Đồng Lộc", aliases=("chu the", "chu the san xuat")),
+        Column("producer_type", "Loại hình chủ thể", "Producer type", "text", True,
+               allowed=("Doanh nghiệp", "Hợp tác xã", "Tổ hợp tác", "Hộ kinh doanh"), example="Hợp tác xã",
+               aliases=("loai hinh", "loai hinh chu the")),
+        Column("hamlet_code", "Mã thôn", "Hamlet code", "text", example="18484-T03", aliases=("ma thon",)),
+        Column("score", "Điểm", "Score (0-100)", "number", True, example="72,5", aliases=("diem", "tong diem")),
+        Column("stars", "Hạng sao", "Stars (3-5)", "int", True, allowed=("3", "4", "5"), example="4",
+               aliases=("hang sao", "so sao")),
+        Column("rating_level", "Cấp đánh giá", "Rating level", "text", allowed=("Tỉnh", "Trung ương"),
+               example="Tỉnh", aliases=("cap danh gia", "cap")),
+        Column("certificate_no", "Số giấy chứng nhận", "Certificate number", "text",
+               example="123/QĐ-UBND", aliases=("so giay chung nhan", "so gcn", "so quyet dinh")),
+        Column("issued_on", "Ngày cấp", "Issue date", "date", True, example="15/08/2024", aliases=("ngay cap",)),
+        Column("expires_on", "Ngày hết hạn", "Expiry date", "date", True, example="15/08/2027",
+               aliases=("ngay het han",)),
+        Column("material_area_code", "Mã số vùng nguyên liệu", "Raw-material area code", "text",
+               example="VN-42-18484-001", aliases=("ma so vung nguyen lieu", "ma vung")),
+        Column("traceability_url", "Đường dẫn truy xuất", "Traceability link", "text",
+               example="https://truyxuat.hatinh.gov.vn/sp/001", aliases=("truy xuat", "duong dan truy xuat")),
+        Column("status", "Tình trạng", "Status", "text", allowed=("Còn hiệu lực", "Hết hạn", "Thu hồi"),
+               example="Còn hiệu lực", aliases=("tinh trang",)),
+    ),
+)
+
+TEMPLATES = {t.source: t for t in (SUBMISSION, SURVEY, OCOP)}
+
+TASK_STATUS_CODES = {
+    "Chưa thực hiện": "not_started",
+    "Đang thực hiện": "in_progress",
+    "Hoàn thành": "done",
+    "Chậm tiến độ": "overdue",
+}
+PRODUCER_TYPE_CODES = {
+    "Doanh nghiệp": "enterprise",
+    "Hợp tác xã": "cooperative",
+    "Tổ hợp tác": "cooperative_group",
+    "Hộ kinh doanh": "household",
+}
+RATING_LEVEL_CODES = {"Tỉnh": "province", "Trung ương": "central"}
+OCOP_STATUS_CODES = {"Còn hiệu lực": "active", "Hết hạn": "expired", "Thu hồi": "revoked"}
