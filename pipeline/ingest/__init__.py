@@ -1,0 +1,23 @@
+"""Ingest of the three landing-zone sources (submissions, surveys, OCOP) into schemas ``raw`` and ``audit``.
+
+Order for a run: ``ensure_warehouse_schema(con)``; ``ref = load_reference(con, raw_dir)``; then
+``ingest_submissions``, ``ingest_surveys``, ``ingest_ocop`` (each idempotent, each batch one transaction).
+"""
+
+from pipeline.ingest.manifest import FileOutcome, IngestReport, ensure_warehouse_schema
+from pipeline.ingest.ocop import ingest_ocop
+from pipeline.ingest.reference import ReferenceData, ReferenceError, load_reference
+from pipeline.ingest.submissions import ingest_submissions
+from pipeline.ingest.surveys import ingest_surveys
+
+__all__ = [
+    "FileOutcome",
+    "IngestReport",
+    "ReferenceData",
+    "ReferenceError",
+    "ensure_warehouse_schema",
+    "ingest_ocop",
+    "ingest_submissions",
+    "ingest_surveys",
+    "load_reference",
+]

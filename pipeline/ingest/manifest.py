@@ -1,0 +1,373 @@
+"""Warehouse DDL for schemas ``raw`` and ``audit``, the manifest writes and the batch runner.
+
+The runner (:func:`run_source`) is shared by the three sources: discover files, skip content already
+ingested (same sha256, any name), read many files, validate their rows together in one vectorised pass,
+then write rows + quarantine + manifest of the batch inside ONE transaction, after checking
+``rows_read = rows_loaded + rows_quarantined`` for every file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipeline.ingest import files as files_mod
+from pipeline.ingest import quarantine as q
+from pipeline.ingest.readers import FileRejected, ReadResult, blank_rows, read_any
+from pipeline.templates import Template
+
+_META = "_file_sha256 varchar, _source_file varchar, _source_row integer"
+
+DDL: dict[str, str] = {
+    "raw.submission_values": f"""unit_code varchar, period_code varchar, submitted_at timestamp,
+        hamlet_code varchar, indicator_code varchar, value double, numerator double, denominator double,
+        note varchar, {_META}""",
+    "raw.submission_tasks": f"""unit_code varchar, period_code varchar, submitted_at timestamp,
+        task_code varchar, task_status varchar, percent_done double, note varchar, {_META}""",
+    "raw.submissions": f"""submission_id varchar, unit_code varchar, period_code varchar,
+        submitted_at timestamp, arrival_seq bigint, rows_loaded bigint, rows_quarantined bigint, {_META}""",
+    "raw.survey_answers": f"""response_id varchar, submitted_at timestamp, commune_code varchar,
+        hamlet_code varchar, period_code varchar, form_code varchar, question_code varchar,
+        satisfied boolean, respondent_hash varchar, {_META}""",
+    "raw.survey_reasons": f"response_id varchar, question_code varchar, reason_text varchar, {_META}",
+    "raw.ocop_products": f"""product_id varchar, product_name varchar, group_code integer, subgroup varchar,
+        producer_name varchar, producer_type varchar, hamlet_code varchar, commune_code varchar,
+        score double, stars integer, rating_level varchar, certificate_no varchar, issued_on date,
+        expires_on date, material_area_code varchar, traceability_url varchar, status varchar, {_META}""",
+    "raw.hamlets": f"""hamlet_key integer, hamlet_code varchar, commune_code varchar, name varchar,
+        hamlet_type varchar, valid_from date, valid_to date, {_META}""",
+    "raw.hamlet_population": f"hamlet_code varchar, year integer, households integer, population integer, {_META}",
+    "raw.hamlet_crosswalk": f"""predecessor_code varchar, successor_code varchar, change_type varchar,
+        effective_date date, population_share double, {_META}""",
+    "raw.reporting_units": f"""unit_code varchar, commune_code varchar, unit_type varchar, abbr varchar,
+        name_vi varchar, name_en varchar, valid_from date, valid_to date, {_META}""",
+    "audit.ingest_files": """file_sha256 varchar primary key, path varchar, bytes bigint, source varchar,
+        encoding varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint, status varchar,
+        reason varchar, ingested_at timestamp""",
+    "audit.file_paths": """path varchar, file_sha256 varchar, first_seen timestamp, last_seen timestamp,
+        state varchar, primary key (path, file_sha256)""",
+    "audit.quarantine": """file_sha256 varchar, source_file varchar, source varchar, row_number integer,
+        column_name varchar, raw_value varchar, reason_code varchar, message_vi varchar, message_en varchar,
+        quarantined_at timestamp""",
+}
+
+
+def ensure_warehouse_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create schemas ``raw`` and ``audit`` and every table of the contract (idempotent)."""
+    con.execute("create schema if not exists raw")
+    con.execute("create schema if not exists audit")
+    for name, cols in DDL.items():
+        con.execute(f"create table if not exists {name} ({cols})")
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    """Insert a DataFrame by column name (missing columns are null)."""
+    if frame is None or frame.empty:
+        return
+    view = "_ingest_" + table.replace(".", "_")
+    con.register(view, frame)
+    try:
+        con.execute(f"insert into {table} by name select * from {view}")
+    finally:
+        con.unregister(view)
+
+
+# ------------------------------------------------------------------------------------------ reports
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    file_sha256: str
+    status: str  # loaded | loaded_with_errors | rejected | duplicate_content | already_ingested
+    reason: str | None = None
+    encoding: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+
+
+@dataclass
+class IngestReport:
+    source: str
+    files_seen: int = 0
+    files_new: int = 0
+    files_skipped_duplicate: int = 0
+    files_rejected: int = 0
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    seconds: float = 0.0
+    files: list[FileOutcome] = field(default_factory=list)
+    preview: list[dict] = field(default_factory=list)
+
+    def metadata(self) -> dict:
+        """Flat numbers for Dagster asset metadata."""
+        return {
+            k: getattr(self, k)
+            for k in (
+                "files_seen",
+                "files_new",
+                "files_skipped_duplicate",
+                "files_rejected",
+                "rows_read",
+                "rows_loaded",
+                "rows_quarantined",
+                "seconds",
+            )
+        }
+
+
+@dataclass
+class BatchResult:
+    tables: dict[str, pd.DataFrame]  # raw table -> rows to insert (with _file_sha256 etc.)
+    quarantine: pd.DataFrame  # quarantine records (q.QUARANTINE_COLUMNS)
+    loaded_rows: pd.DataFrame  # one row per loaded input row: _sha, _row
+
+
+# validate(batch_rows, context) -> BatchResult ; batch_rows has _sha, _path, _source, _row, _fidx
+Validator = Callable[[pd.DataFrame, dict], BatchResult]
+Finalizer = Callable[[duckdb.DuckDBPyConnection, BatchResult], None]
+
+
+def _rejection_reason(code: str, detail: str | None) -> str:
+    vi, en = q.REASONS.get(code, (code, code))
+    return f"{code}: {en} / {vi}" + (f" ({detail})" if detail else "")
+
+
+def run_source(
+    con: duckdb.DuckDBPyConnection,
+    raw_dir: Path,
+    source: str,
+    template: Template,
+    validate: Validator,
+    *,
+    context: dict,
+    wide: bool = False,
+    batch_files: int = 500,
+    finalize: Finalizer | None = None,
+) -> IngestReport:
+    t0 = time.perf_counter()
+    raw_dir = Path(raw_dir)
+    ensure_warehouse_schema(con)
+    report = IngestReport(source=source)
+    candidates = files_mod.discover(raw_dir, source)
+    report.files_seen = len(candidates)
+    known = {r[0] for r in con.execute("select file_sha256 from audit.ingest_files").fetchall()}
+    known_paths = {
+        (r[0], r[1]) for r in con.execute("select path, file_sha256 from audit.file_paths").fetchall()
+    }
+    seen_paths: list[str] = []
+    for chunk in files_mod.chunks(candidates, batch_files):
+        now = datetime.now()
+        path_rows: list[tuple[str, str, str]] = []  # (path, sha, state for a new path row)
+        manifest: list[dict] = []
+        frames: list[pd.DataFrame] = []
+        metas: list[tuple[str, str, int, np.ndarray]] = []
+        bad_rows: list[pd.DataFrame] = []
+        outcomes: dict[str, FileOutcome] = {}
+        for f in chunk:
+            files_mod.read(f, raw_dir)
+            seen_paths.append(f.rel)
+            sha = f.sha256
+            if sha in known:
+                state = "present" if (f.rel, sha) in known_paths else "duplicate_content"
+                path_rows.append((f.rel, sha, state))
+                report.files_skipped_duplicate += 1
+                report.files.append(
+                    FileOutcome(f.rel, sha, "duplicate_content" if state != "present" else "already_ingested")
+                )
+                f.data = None
+                continue
+            known.add(sha)
+            path_rows.append((f.rel, sha, "present"))
+            report.files_new += 1
+            out = FileOutcome(f.rel, sha, "loaded")
+            outcomes[sha] = out
+            if f.rejected:
+                out.status, out.reason = "rejected", _rejection_reason(f.reject_code, f.reject_detail)
+                manifest.append(_manifest_row(f, out, now))
+                continue
+            try:
+                res: ReadResult = read_any(f.data, f.ext, template, wide)
+            except FileRejected as e:
+                out.status, out.reason = "rejected", _rejection_reason(e.code, e.detail)
+                out.encoding = _guess_encoding(f)
+                manifest.append(_manifest_row(f, out, now))
+                f.data = None
+                continue
+            f.data = None
+            out.encoding = res.encoding
+            fr = res.frame
+            metas.append((sha, f.rel, len(fr), res.rows.astype(np.int64)))
+            frames.append(fr)
+            if res.bad_rows:
+                b = pd.DataFrame(res.bad_rows, columns=["_row", "_raw"])
+                b["_sha"], b["_path"], b["_source"] = sha, f.rel, source
+                bad_rows.append(b)
+            out.rows_read = len(fr) + len(res.bad_rows)
+            manifest.append({"_f": f, "_out": out})
+        # ---- one vectorised pass over all rows of the batch
+        if frames:
+            batch = pd.concat(frames, ignore_index=True, sort=False)
+            sizes = [m[2] for m in metas]
+            batch["_sha"] = np.repeat(np.array([m[0] for m in metas], dtype=object), sizes)
+            batch["_path"] = np.repeat(np.array([m[1] for m in metas], dtype=object), sizes)
+            batch["_source"] = source
+            batch["_row"] = np.concatenate([m[3] for m in metas]) if metas else np.array([], dtype=np.int64)
+            batch["_fidx"] = np.repeat(np.arange(len(metas)), sizes)
+            data_cols = [c for c in batch.columns if not str(c).startswith("_")]
+            blank = blank_rows(batch, data_cols)
+            if blank.any():
+                dropped = pd.Series(blank).groupby(batch["_sha"].to_numpy()).sum()
+                batch = batch.loc[~blank].reset_index(drop=True)
+                for sha, n in dropped.items():
+                    if n:
+                        outcomes[sha].rows_read -= int(n)
+            result = validate(batch, context)
+        else:
+            result = BatchResult({}, q.empty_frame(), pd.DataFrame(columns=["_sha", "_row"]))
+        quar = result.quarantine
+        if bad_rows:
+            b = pd.concat(bad_rows, ignore_index=True)
+            quar = q.concat([quar, q.build(b, pd.Series(True, index=b.index), "malformed_row", "_raw")])
+            quar.loc[quar["column_name"] == "_raw", "column_name"] = None
+        _reconcile(outcomes, quar, result.loaded_rows)
+        rows = [_manifest_row(m["_f"], m["_out"], now) if "_f" in m else m for m in manifest]
+        # ---- write the batch atomically
+        con.begin()
+        try:
+            for table, frame in result.tables.items():
+                if frame is not None and not frame.empty and "arrival_seq" in frame.columns:
+                    offset = con.execute(f"select coalesce(max(arrival_seq), 0) from {table}").fetchall()[0][
+                        0
+                    ]
+                    frame = frame.assign(arrival_seq=frame["arrival_seq"].astype("int64") + int(offset))
+                insert_frame(con, table, frame)
+            if finalize is not None:
+                finalize(con, result)
+            if not quar.empty:
+                qf = quar.copy()
+                qf["quarantined_at"] = now
+                insert_frame(con, "audit.quarantine", qf)
+            if rows:
+                insert_frame(con, "audit.ingest_files", pd.DataFrame(rows))
+            _write_paths(con, path_rows, now)
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        for p, s, _ in path_rows:
+            known_paths.add((p, s))
+        for out in outcomes.values():
+            report.files.append(out)
+            report.rows_read += out.rows_read
+            report.rows_loaded += out.rows_loaded
+            report.rows_quarantined += out.rows_quarantined
+            if out.status == "rejected":
+                report.files_rejected += 1
+        if not report.preview:
+            for frame in result.tables.values():
+                if frame is not None and not frame.empty:
+                    report.preview = frame.head(5).astype(str).to_dict(orient="records")
+                    break
+    _mark_missing(con, source, seen_paths)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _guess_encoding(f: files_mod.LandedFile) -> str | None:
+    return "xlsx" if f.ext in (".xlsx", ".xlsm") else None
+
+
+def _reconcile(outcomes: dict[str, FileOutcome], quar: pd.DataFrame, loaded: pd.DataFrame) -> None:
+    """Fill per-file loaded/quarantined counts and refuse any mismatch with rows read."""
+    qn = (
+        quar.drop_duplicates(["file_sha256", "row_number"]).groupby("file_sha256").size()
+        if not quar.empty
+        else {}
+    )
+    ln = loaded.groupby("_sha").size() if not loaded.empty else {}
+    for sha, out in outcomes.items():
+        if out.status == "rejected":
+            continue
+        out.rows_quarantined = int(qn.get(sha, 0)) if len(qn) else 0
+        out.rows_loaded = int(ln.get(sha, 0)) if len(ln) else 0
+        if out.rows_read != out.rows_loaded + out.rows_quarantined:
+            raise RuntimeError(
+                f"reconciliation failed for {out.path}: read {out.rows_read} != loaded {out.rows_loaded}"
+                f" + quarantined {out.rows_quarantined}; nothing of this batch was committed"
+            )
+        out.status = "loaded_with_errors" if out.rows_quarantined else "loaded"
+        if out.rows_quarantined and out.rows_loaded == 0:
+            out.reason = "all rows quarantined"
+
+
+def _manifest_row(f: files_mod.LandedFile, out: FileOutcome, now: datetime) -> dict:
+    return {
+        "file_sha256": out.file_sha256,
+        "path": f.rel,
+        "bytes": f.bytes,
+        "source": f.source,
+        "encoding": out.encoding,
+        "rows_read": out.rows_read,
+        "rows_loaded": out.rows_loaded,
+        "rows_quarantined": out.rows_quarantined,
+        "status": out.status,
+        "reason": out.reason,
+        "ingested_at": now,
+    }
+
+
+def _write_paths(
+    con: duckdb.DuckDBPyConnection, path_rows: list[tuple[str, str, str]], now: datetime
+) -> None:
+    if not path_rows:
+        return
+    seen = pd.DataFrame(path_rows, columns=["path", "file_sha256", "state"]).drop_duplicates(
+        ["path", "file_sha256"]
+    )
+    seen["now"] = now
+    con.register("_seen_paths", seen)
+    try:
+        con.execute(
+            """update audit.file_paths as fp set state = 'changed'
+               from _seen_paths s
+               where fp.path = s.path and fp.file_sha256 <> s.file_sha256 and fp.state <> 'changed'"""
+        )
+        con.execute(
+            """update audit.file_paths as fp
+               set last_seen = s.now,
+                   state = case when fp.state = 'duplicate_content' then 'duplicate_content' else 'present' end
+               from _seen_paths s
+               where fp.path = s.path and fp.file_sha256 = s.file_sha256"""
+        )
+        con.execute(
+            """insert into audit.file_paths
+               select s.path, s.file_sha256, s.now, s.now, s.state
+               from _seen_paths s
+               anti join audit.file_paths fp on fp.path = s.path and fp.file_sha256 = s.file_sha256"""
+        )
+    finally:
+        con.unregister("_seen_paths")
+
+
+def _mark_missing(con: duckdb.DuckDBPyConnection, source: str, seen_paths: list[str]) -> None:
+    seen = pd.DataFrame({"path": pd.Series(seen_paths, dtype=object)})
+    con.register("_seen_all", seen)
+    try:
+        con.execute(
+            """update audit.file_paths set state = 'missing'
+               where path like ? and state in ('present', 'duplicate_content')
+                 and path not in (select path from _seen_all)""",
+            [f"{source}/%"],
+        )
+    finally:
+        con.unregister("_seen_all")

@@ -1,0 +1,337 @@
+"""Unit periodic reports (template ``BaoCao``): indicator rows (CT) and plan-task rows (NV).
+
+All versions are kept: ``raw.submissions`` holds one row per (file, unit, period, submitted_at) with an
+``arrival_seq`` that grows across runs; the dbt models pick the latest version (latest submitted_at,
+ties broken by arrival_seq).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from pipeline.ingest import quarantine as q
+from pipeline.ingest.manifest import BatchResult, IngestReport, run_source
+from pipeline.ingest.readers import cell_datetime, cell_number, cell_text, cell_yesno
+from pipeline.ingest.reference import ReferenceData
+from pipeline.lib.periods import is_future_series, parse_period, period_end, period_start
+from pipeline.lib.text import fold
+from pipeline.templates import SUBMISSION, TASK_STATUS_CODES
+
+SOURCE = "submissions"
+_STATUS_KEYS = {fold(k): v for k, v in TASK_STATUS_CODES.items()} | {v: v for v in TASK_STATUS_CODES.values()}
+
+
+class Problems:
+    """Collects quarantine records and the 'row is bad' mask over one batch."""
+
+    def __init__(self, batch: pd.DataFrame, template=SUBMISSION):
+        self.b = batch
+        self.bad = np.zeros(len(batch), dtype=bool)
+        self.frames: list[pd.DataFrame] = []
+        self.template = template
+
+    def add(self, mask: pd.Series, code: str, column: str | None, name: str | None = None) -> None:
+        m = pd.Series(mask, index=self.b.index).fillna(False).astype(bool)
+        if not m.any():
+            return
+        self.bad |= m.to_numpy()
+        label = None
+        if column is not None:
+            try:
+                label = self.template.column(column).label_vi
+            except KeyError:
+                label = None
+        frame = q.build(self.b, m, code, column, label_vi=label)
+        if name is not None:
+            frame["column_name"] = name
+            frame["message_vi"] = frame["message_vi"].str.replace(f"[cột: {column}]", f"[cột: {name}]")
+            frame["message_en"] = frame["message_en"].str.replace(f"[column: {column}]", f"[column: {name}]")
+        self.frames.append(frame)
+
+    def add_errors(self, errors: pd.Series, column: str, where: pd.Series | None = None) -> None:
+        e = errors if where is None else errors.where(where.fillna(False).astype(bool), None)
+        for code in e.dropna().unique():
+            self.add(e == code, str(code), column)
+
+    def quarantine(self) -> pd.DataFrame:
+        return q.concat(self.frames)
+
+
+def _col(b: pd.DataFrame, name: str) -> pd.Series:
+    return b[name] if name in b.columns else pd.Series(None, index=b.index, dtype=object)
+
+
+def _periods(b: pd.DataFrame, p: Problems, today: date, column: str = "period") -> pd.Series:
+    raw = cell_text(_col(b, column))
+    parsed = parse_period(raw)
+    codes = pd.Series(parsed.values, index=b.index).astype("string")
+    err = pd.Series(parsed.error, index=b.index).astype(object)
+    p.add(raw.isna(), "missing_value", column)
+    p.add(raw.notna() & (err.notna() | codes.isna()), "malformed_period", column)
+    ok = codes.notna() & err.isna()
+    fut = pd.Series(is_future_series(codes.where(ok, None), today), index=b.index).fillna(False).astype(bool)
+    p.add(ok & fut, "future_period", column)
+    return codes.where(ok & ~fut)
+
+
+def _period_bounds(codes: pd.Series) -> tuple[pd.Series, pd.Series]:
+    uniq = codes.dropna().unique()
+    starts = {c: pd.Timestamp(period_start(c)) for c in uniq}
+    ends = {c: pd.Timestamp(period_end(c)) for c in uniq}
+    return (
+        pd.to_datetime(codes.map(starts), errors="coerce"),
+        pd.to_datetime(codes.map(ends), errors="coerce"),
+    )
+
+
+def hamlet_valid_in_period(ref: ReferenceData, hamlet: pd.Series, period: pd.Series) -> pd.Series:
+    """True where some version of the hamlet overlaps the period (NA inputs give True)."""
+    start, end = _period_bounds(period)
+    probe = pd.DataFrame({"hamlet_code": hamlet, "start": start, "end": end, "_i": np.arange(len(hamlet))})
+    probe = probe[probe["hamlet_code"].notna() & probe["start"].notna()]
+    out = pd.Series(True, index=hamlet.index)
+    if probe.empty:
+        return out
+    probe["hamlet_code"] = probe["hamlet_code"].astype(str)
+    m = probe.merge(ref.hamlets[["hamlet_code", "valid_from", "valid_to"]], on="hamlet_code", how="inner")
+    m["ok"] = (m["valid_from"].isna() | (m["valid_from"] <= m["end"])) & (
+        m["valid_to"].isna() | (m["valid_to"] >= m["start"])
+    )
+    ok = m.groupby("_i")["ok"].any()
+    arr = out.to_numpy().copy()
+    idx = probe["_i"].to_numpy()
+    arr[idx] = pd.Series(idx).map(ok).fillna(False).astype(bool).to_numpy()
+    return pd.Series(arr, index=hamlet.index)
+
+
+def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
+    ref: ReferenceData = ctx["ref"]
+    today: date = ctx["today"]
+    p = Problems(b)
+
+    unit = cell_text(_col(b, "unit_code"), upper=True)
+    p.add(unit.isna(), "missing_value", "unit_code")
+    p.add(unit.notna() & ~unit.isin(ref.unit_codes), "unknown_unit", "unit_code")
+    period = _periods(b, p, today)
+    sub_at, sub_err = cell_datetime(_col(b, "submitted_at"))
+    p.add(_col(b, "submitted_at").pipe(cell_text).isna(), "missing_value", "submitted_at")
+    p.add_errors(sub_err, "submitted_at")
+
+    indicator = cell_text(_col(b, "indicator_code"), upper=True)
+    task = cell_text(_col(b, "task_code"), upper=True)
+    rtype = cell_text(_col(b, "row_type"), upper=True)
+    rtype = rtype.fillna(
+        pd.Series(np.where(indicator.notna(), "CT", np.where(task.notna(), "NV", None)), index=b.index)
+    )
+    p.add(rtype.isna() | ~rtype.isin(["CT", "NV"]), "unknown_row_type", "row_type")
+    ct = (rtype == "CT").fillna(False).astype(bool)
+    nv = (rtype == "NV").fillna(False).astype(bool)
+    note = cell_text(_col(b, "note"))
+
+    # ---------------- indicator rows
+    p.add(ct & indicator.isna(), "missing_value", "indicator_code")
+    known_ind = indicator.isin(ref.indicators.index).fillna(False).astype(bool)
+    p.add(ct & indicator.notna() & ~known_ind, "unknown_indicator", "indicator_code")
+    cat = ref.indicators.reindex(indicator.where(known_ind, None).astype(object))
+    vtype = pd.Series(cat["value_type"].to_numpy(), index=b.index)
+    level = pd.Series(cat["level"].to_numpy(), index=b.index)
+    vmin = pd.Series(cat["min_value"].to_numpy(dtype="float64"), index=b.index)
+    vmax = pd.Series(cat["max_value"].to_numpy(dtype="float64"), index=b.index)
+    cti = ct & known_ind
+
+    hamlet = cell_text(_col(b, "hamlet_code"), upper=True)
+    unit_is_hamlet = unit.isin(ref.hamlet_codes).fillna(False).astype(bool)
+    hamlet = hamlet.where(~(hamlet.isna() & unit_is_hamlet & (level == "hamlet")), unit)
+    has_h = hamlet.notna()
+    known_h = hamlet.isin(ref.hamlet_codes).fillna(False).astype(bool)
+    p.add(ct & has_h & ~known_h, "unknown_hamlet", "hamlet_code")
+    valid_h = hamlet_valid_in_period(ref, hamlet.where(ct & known_h), period)
+    p.add(ct & known_h & ~valid_h, "hamlet_not_valid_in_period", "hamlet_code")
+    p.add(cti & (level == "commune") & has_h, "hamlet_level_mismatch", "hamlet_code")
+    p.add(cti & (level == "hamlet") & ~has_h, "hamlet_level_mismatch", "hamlet_code")
+
+    raw_value = _col(b, "value")
+    is_yesno = cti & (vtype == "yesno")
+    yn_val, yn_err = cell_yesno(raw_value.where(is_yesno, None))
+    num_val, num_err, has_pct = cell_number(raw_value.where(cti & ~is_yesno, None))
+    p.add_errors(yn_err, "value", is_yesno)
+    p.add_errors(num_err, "value", cti & ~is_yesno)
+    p.add(cti & ~is_yesno & has_pct & (vtype != "percent"), "unexpected_percent_sign", "value")
+    numer, numer_err, _ = cell_number(_col(b, "numerator").where(cti, None))
+    denom, denom_err, _ = cell_number(_col(b, "denominator").where(cti, None))
+    p.add_errors(numer_err, "numerator", cti)
+    p.add_errors(denom_err, "denominator", cti)
+    value = yn_val.where(is_yesno, num_val)
+    share = cti & vtype.isin(["percent", "ratio"]).fillna(False).astype(bool)
+    both = share & numer.notna() & denom.notna()
+    p.add(both & (denom == 0), "zero_denominator", "denominator")
+    frac_only = (vtype == "percent") | ((vtype == "ratio") & (vmax <= 1))
+    over = both & (denom > 0) & frac_only & (numer > denom)
+    p.add(over, "numerator_exceeds_denominator", "numerator")
+    p.add(cti & ((numer < 0) | (denom < 0)).fillna(False), "value_out_of_range", "numerator")
+    computed = np.where(vtype == "percent", 100.0, 1.0) * numer / denom.where(denom != 0)
+    value = value.where(value.notna() | ~both, computed)
+    value_err = yn_err.where(is_yesno, num_err)
+    p.add(
+        cti & ~both & value.isna() & value_err.isna() & _col(b, "value").pipe(cell_text).isna(),
+        "missing_value",
+        "value",
+    )
+    lo = vmin.where(vmin.notna(), np.where(vtype.isin(["count", "percent"]), 0.0, -np.inf))
+    hi = vmax.where(vmax.notna(), np.where(vtype == "percent", 100.0, np.inf))
+    p.add(cti & ~over & value.notna() & ((value < lo) | (value > hi)), "value_out_of_range", "value")
+
+    # ---------------- task rows
+    p.add(nv & task.isna(), "missing_value", "task_code")
+    p.add(nv & task.notna() & ~task.isin(ref.task_codes), "unknown_task", "task_code")
+    status_raw = cell_text(_col(b, "task_status"))
+    status = status_raw.map(
+        lambda s: _STATUS_KEYS.get(fold(s)) if isinstance(s, str) else None, na_action="ignore"
+    )
+    status = status.astype(object).where(status.notna(), None)
+    p.add(nv & status_raw.isna(), "missing_value", "task_status")
+    p.add(
+        nv & status_raw.notna() & pd.Series(status, index=b.index).isna(),
+        "unknown_task_status",
+        "task_status",
+    )
+    pdone, pdone_err, _ = cell_number(_col(b, "percent_done").where(nv, None))
+    p.add_errors(pdone_err, "percent_done", nv)
+    p.add(nv & ((pdone < 0) | (pdone > 100)).fillna(False), "value_out_of_range", "percent_done")
+
+    # ---------------- duplicates inside a file (later occurrences)
+    sub_key = sub_at.astype("string")
+    keys = pd.DataFrame(
+        {
+            "s": b["_sha"],
+            "u": unit,
+            "p": cell_text(_col(b, "period")),
+            "t": sub_key,
+            "h": hamlet,
+            "i": indicator,
+            "k": task,
+            "r": rtype,
+        }
+    )
+    dup_ct = ct & keys.duplicated(subset=["s", "u", "p", "t", "h", "i", "r"], keep="first")
+    dup_nv = nv & keys.duplicated(subset=["s", "u", "p", "t", "k", "r"], keep="first")
+    p.add(dup_ct, "duplicate_row", "indicator_code")
+    p.add(dup_nv, "duplicate_row", "task_code")
+
+    bad = pd.Series(p.bad, index=b.index)
+    good = ~bad
+    meta = {"_file_sha256": b["_sha"], "_source_file": b["_path"], "_source_row": b["_row"].astype("int64")}
+    values = pd.DataFrame(
+        {
+            "unit_code": unit,
+            "period_code": period,
+            "submitted_at": sub_at,
+            "hamlet_code": hamlet,
+            "indicator_code": indicator,
+            "value": value,
+            "numerator": numer,
+            "denominator": denom,
+            "note": note,
+            **meta,
+        }
+    )[good & ct]
+    tasks = pd.DataFrame(
+        {
+            "unit_code": unit,
+            "period_code": period,
+            "submitted_at": sub_at,
+            "task_code": task,
+            "task_status": pd.Series(status, index=b.index).astype(object),
+            "percent_done": pdone,
+            "note": note,
+            **meta,
+        }
+    )[good & nv]
+
+    # ---------------- submission versions: (file, unit, period, submitted_at)
+    g = pd.DataFrame(
+        {
+            "_sha": b["_sha"],
+            "_path": b["_path"],
+            "_fidx": b["_fidx"],
+            "_row": b["_row"],
+            "unit_code": unit,
+            "period_code": period,
+            "submitted_at": sub_at,
+            "good": good.astype("int64"),
+            "bad": bad.astype("int64"),
+        }
+    )
+    g = g[g["unit_code"].isin(ref.unit_codes) & g["period_code"].notna() & g["submitted_at"].notna()]
+    subs = (
+        g.groupby(["_sha", "unit_code", "period_code", "submitted_at"], sort=False, dropna=True)
+        .agg(
+            _path=("_path", "first"),
+            _fidx=("_fidx", "first"),
+            _row=("_row", "min"),
+            rows_loaded=("good", "sum"),
+            rows_quarantined=("bad", "sum"),
+        )
+        .reset_index()
+    )
+    subs = subs[subs["rows_loaded"] > 0].sort_values(["_fidx", "_row"], kind="stable").reset_index(drop=True)
+    if not subs.empty:
+        nth = subs.groupby(["_sha", "unit_code", "period_code"]).cumcount()
+        base = (
+            subs["_sha"].str[:12]
+            + "-"
+            + subs["unit_code"].astype(str)
+            + "-"
+            + subs["period_code"].astype(str)
+        )
+        subs["submission_id"] = base.where(nth == 0, base + "-" + (nth + 1).astype(str))
+        subs["arrival_seq"] = np.arange(1, len(subs) + 1, dtype=np.int64)
+    submissions = pd.DataFrame(
+        {
+            "submission_id": subs.get("submission_id"),
+            "unit_code": subs["unit_code"],
+            "period_code": subs["period_code"],
+            "submitted_at": subs["submitted_at"],
+            "arrival_seq": subs.get("arrival_seq"),
+            "rows_loaded": subs["rows_loaded"].astype("int64"),
+            "rows_quarantined": subs["rows_quarantined"].astype("int64"),
+            "_file_sha256": subs["_sha"],
+            "_source_file": subs["_path"],
+            "_source_row": subs["_row"].astype("int64"),
+        }
+    )
+    return BatchResult(
+        tables={
+            "raw.submission_values": values,
+            "raw.submission_tasks": tasks,
+            "raw.submissions": submissions,
+        },
+        quarantine=p.quarantine(),
+        loaded_rows=b.loc[good, ["_sha", "_row"]],
+    )
+
+
+def ingest_submissions(
+    con: duckdb.DuckDBPyConnection,
+    raw_dir: Path,
+    ref: ReferenceData,
+    *,
+    today: date,
+    salt: str = "",
+    batch_files: int = 500,
+) -> IngestReport:
+    """Ingest new files of ``raw_dir/submissions/**`` (``salt`` unused: no personal data here)."""
+    return run_source(
+        con,
+        raw_dir,
+        SOURCE,
+        SUBMISSION,
+        validate,
+        context={"ref": ref, "today": today},
+        batch_files=batch_files,
+    )

@@ -1,0 +1,50 @@
+"""Synthetic data for the NTM pipeline: the bundled commune sample, blank templates, benchmark volumes.
+
+``python -m pipeline.synth sample`` writes the SYNTHETIC sample of Đồng Lộc (18484) into raw/;
+``python -m pipeline.synth templates`` the blank templates into raw/templates/;
+``python -m pipeline.synth scale --scale commune|province|national --out DIR`` benchmark volumes.
+All output is deterministic for a seed (byte-identical reruns).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_SEED = 18484
+
+
+def generate_sample(
+    out: Path | str = "raw",
+    seed: int = DEFAULT_SEED,
+    seeds_dir: Path | None = None,
+    ref_dir: Path | None = None,
+) -> dict:
+    """Write submissions/, surveys/ and ocop/ of the commune sample under ``out``; returns a summary."""
+    from pipeline.synth.sample import write_submissions
+    from pipeline.synth.sample_ocop import write_ocop
+    from pipeline.synth.sample_surveys import write_surveys
+
+    out = Path(out)
+    files, defects = write_submissions(out, seed, seeds_dir, ref_dir)
+    write_surveys(out, seed, seeds_dir, ref_dir)
+    defects += write_ocop(out)
+    return {"submission_files": len(files), "defects": defects}
+
+
+def generate_templates(out: Path | str = "raw/templates", seeds_dir: Path | None = None) -> list[Path]:
+    from pipeline.synth.blank_templates import write_templates
+
+    return write_templates(Path(out), seeds_dir)
+
+
+def generate_scale(
+    out: Path | str,
+    scale: str = "commune",
+    seed: int = DEFAULT_SEED,
+    first: str = "2026-Q1",
+    last: str = "2030-Q4",
+    seeds_dir: Path | None = None,
+) -> dict:
+    from pipeline.synth.scale import write_scale
+
+    return write_scale(Path(out), scale, seed, first, last, seeds_dir)
