@@ -35,7 +35,7 @@ DDL: dict[str, str] = {
         submitted_at timestamp, arrival_seq bigint, rows_loaded bigint, rows_quarantined bigint, {_META}""",
     "raw.survey_answers": f"""response_id varchar, submitted_at timestamp, commune_code varchar,
         hamlet_code varchar, period_code varchar, form_code varchar, question_code varchar,
-        satisfied boolean, respondent_hash varchar, {_META}""",
+        satisfied boolean, respondent_hash varchar, respondent_name_hash varchar, {_META}""",
     "raw.survey_reasons": f"response_id varchar, question_code varchar, reason_text varchar, {_META}",
     "raw.ocop_products": f"""product_id varchar, product_name varchar, group_code integer, subgroup varchar,
         producer_name varchar, producer_type varchar, hamlet_code varchar, commune_code varchar,

@@ -40,6 +40,17 @@ def respondent_hash(name: pd.Series, phone: pd.Series, salt: str) -> pd.Series:
     return out
 
 
+def name_hash(name: pd.Series, salt: str) -> pd.Series:
+    """sha256(salt + "name:" + normalised name); <NA> when blank. Kept so that the publish step can prove
+    that no respondent name reached open data without ever storing a name in clear."""
+    n = nfc_key_series(cell_text(name)).str.lower().fillna("")
+    out = pd.Series(None, index=name.index, dtype=object)
+    has = n != ""
+    if has.any():
+        out[has] = [hashlib.sha256((salt + "name:" + s).encode("utf-8")).hexdigest() for s in n[has]]
+    return out
+
+
 def resolve_hamlet(ref: ReferenceData, raw: pd.Series, when: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Hamlet code and commune code from a code or a name (nfc_key, prefix optional); version valid at
     ``when`` preferred. Unresolved → <NA>."""
@@ -145,6 +156,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             "period_code": period,
             "form_code": form,
             "respondent_hash": rhash,
+            "respondent_name_hash": name_hash(_col(b, "respondent_name").where(good, None), salt),
             **meta,
         }
     )[good]

@@ -1,0 +1,808 @@
+"""Vietnamese text helpers: Unicode keys, accent folding and the legacy 8-bit encodings.
+
+Keys
+    ``nfc_key`` is the one normaliser for every text used as a key (hamlet names, codes, labels):
+    Unicode NFC, zero-width characters removed, whitespace collapsed and stripped, and one tone-placement
+    rule. Case is kept.
+
+Tone placement rule (old style, "kiểu cũ")
+    Vietnamese has two accepted placements of the tone mark in the open clusters ``oa``, ``oe`` and
+    ``uy``: on the second vowel ("new style": hoà, khoẻ, thuỷ) or on the first ("old style": hòa, khỏe,
+    thủy). Keys use the **old style**, the one the official administrative lists use (Thanh Hóa,
+    Khánh Hòa, Thôn Trung Hòa), so a key displays the way people expect. The rule moves the tone from the
+    second to the first vowel only when the cluster ends the word (no final consonant, no third vowel) and
+    the ``u`` of ``uy`` is not part of ``qu``: "hoàng", "ngoài", "khuya", "quý" and "tuyển" are unchanged.
+
+Legacy encodings
+    Python has no codec for TCVN3 (ABC) or VNI, so both are written here as mapping tables (data below).
+
+    * TCVN3 follows TCVN 5712:1993. Its VN3 subset ("ABC", the .VnTime fonts) has single bytes for every
+      lower-case letter and for the seven upper-case base letters Ă Â Ê Ô Ơ Ư Đ; the full VN1 table also
+      places the upper-case toned capitals in 0x80-0x9F, a few spare high positions and twelve C0 control
+      positions (0x01, 0x02, 0x04-0x06, 0x11-0x17). The decoder accepts the whole VN1 table (a superset of
+      ABC). The encoder writes VN1 by default (lossless, byte-identical to glibc ``iconv -t TCVN5712-1``
+      for precomposed text); ``uppercase="lower"`` writes strict ABC instead, where toned capitals fall
+      back to their lower-case byte (that is how ABC users type capitals: with the ".VnTimeH" capital
+      font, which draws the lower-case positions as capitals), so that text decodes back in lower case.
+    * VNI (VNI-Windows) writes a base letter followed by one modifier byte that carries the shape and/or
+      the tone ("Ñoàng Loäc" = "Đồng Lộc"); ơ, ư, đ and the toned i's and ỵ are single bytes. The decoder
+      maps every modifier byte to Unicode combining marks and lets NFC compose them, which is a fast
+      table lookup plus one normalisation.
+    * Windows-1258 decodes with Python's ``cp1258`` codec into partly decomposed text (tone marks are
+      combining characters); the result is always NFC-normalised.
+
+Detection (``decode_bytes``)
+    BOM first (UTF-8, UTF-16 LE/BE), then binary signatures and NUL analysis (UTF-16 without BOM, or a
+    binary file), then strict UTF-8, then the three legacy candidates scored by how Vietnamese the
+    decoded words look (each word containing a non-ASCII letter must be a well-formed Vietnamese
+    syllable: known onset, vowel cluster and coda, at most one tone, tone on the right vowel, only sắc or
+    nặng before c/ch/p/t), with control characters and stray combining marks counted against.
+    charset-normalizer is consulted only when no candidate looks Vietnamese, to tell a foreign text
+    encoding (rejected) from Western text that cp1258 reads fine.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "VIETNAMESE_LETTERS",
+    "VIETNAMESE_LOWER",
+    "VIETNAMESE_UPPER",
+    "Decoded",
+    "UndecodableError",
+    "cp1258_decode",
+    "cp1258_encode",
+    "decode_bytes",
+    "fold",
+    "fold_series",
+    "is_vietnamese_syllable",
+    "nfc",
+    "nfc_key",
+    "nfc_key_series",
+    "tcvn3_decode",
+    "tcvn3_encode",
+    "vni_decode",
+    "vni_encode",
+]
+
+# --------------------------------------------------------------------------------------------------
+# The alphabet
+# --------------------------------------------------------------------------------------------------
+
+GRAVE, ACUTE, HOOK, TILDE, DOT = "\u0300", "\u0301", "\u0309", "\u0303", "\u0323"
+# tone index: 0 none (ngang), 1 huyền, 2 sắc, 3 hỏi, 4 ngã, 5 nặng
+TONES: tuple[str, ...] = ("", GRAVE, ACUTE, HOOK, TILDE, DOT)
+_VOWELS = "aăâeêioôơuưy"
+
+
+def _compose(base: str, tone: str) -> str:
+    return unicodedata.normalize("NFC", base + tone)
+
+
+#: every lower-case Vietnamese letter that is not plain ASCII: 12 vowels x 6 tones (minus the 6 bare
+#: ASCII vowels) plus đ, all precomposed (NFC).
+VIETNAMESE_LOWER: str = (
+    "".join(_compose(v, t) for v in _VOWELS for t in TONES if (v + t) not in "aeiouy") + "đ"
+)
+VIETNAMESE_UPPER: str = VIETNAMESE_LOWER.upper()
+VIETNAMESE_LETTERS: str = VIETNAMESE_LOWER + VIETNAMESE_UPPER
+
+# lower-case letter -> (shaped base vowel or consonant, tone index)
+_DECOMP: dict[str, tuple[str, int]] = {}
+for _v in _VOWELS:
+    for _i, _t in enumerate(TONES):
+        _DECOMP[_compose(_v, _t)] = (_v, _i)
+for _c in "bcdđghklmnpqrstvxfjwz":
+    _DECOMP[_c] = (_c, 0)
+_ALL_TONED_VOWELS = "".join(ch for ch, (b, t) in _DECOMP.items() if b in _VOWELS)
+_ALL_TONED_VOWELS += _ALL_TONED_VOWELS.upper()
+
+# --------------------------------------------------------------------------------------------------
+# NFC keys
+# --------------------------------------------------------------------------------------------------
+
+_ZERO_WIDTH_RE = re.compile("[\u200b-\u200d\u2060\ufeff\u00ad]")
+_WS_RE = re.compile(r"\s+")
+
+
+def nfc(s: str) -> str:
+    """Unicode NFC of ``s`` (nothing else changed)."""
+    return unicodedata.normalize("NFC", s)
+
+
+def _old_style_pairs() -> dict[str, str]:
+    """'oà' -> 'òa', 'uý' -> 'úy' ... for every tone and case combination."""
+    pairs: dict[str, str] = {}
+    for first, seconds in (("o", "ae"), ("u", "y")):
+        for second in seconds:
+            for tone in TONES[1:]:
+                for f in (first, first.upper()):
+                    for s in (second, second.upper()):
+                        pairs[f + _compose(s, tone)] = _compose(f, tone) + s
+    return pairs
+
+
+_OLD_STYLE = _old_style_pairs()
+_TONED_AE = "".join(_compose(c, t) for c in "aeAE" for t in TONES[1:])
+_TONED_Y = "".join(_compose(c, t) for c in "yY" for t in TONES[1:])
+# the cluster must start the vowel run (no vowel before), not be "qu"+y, and end the word
+_NEW_STYLE_RE = re.compile(rf"(?<![{_ALL_TONED_VOWELS}qQ])(?:[oO][{_TONED_AE}]|[uU][{_TONED_Y}])(?![^\W\d_])")
+
+
+def nfc_key(s: str) -> str:
+    """Key form of a text: NFC, zero-width characters removed, whitespace collapsed and stripped,
+    tone moved to the old-style position in word-final oa/oe/uy ("hoà" -> "hòa"). Case is kept."""
+    s = unicodedata.normalize("NFC", s)
+    s = _ZERO_WIDTH_RE.sub("", s)
+    s = _WS_RE.sub(" ", s).strip()
+    return _NEW_STYLE_RE.sub(lambda m: _OLD_STYLE[m.group(0)], s)
+
+
+def _map_unique(s: pd.Series, fn) -> pd.Series:
+    """Apply a scalar text function once per distinct value; NA stays NA; result dtype ``string``."""
+    values = s.dropna()
+    mapping = {u: fn(u if isinstance(u, str) else str(u)) for u in pd.unique(values)}
+    out = pd.Series(pd.NA, index=s.index, dtype="string")
+    if len(values):
+        out.loc[values.index] = values.map(mapping).astype("string")
+    return out
+
+
+def nfc_key_series(s: pd.Series) -> pd.Series:
+    """``nfc_key`` over a Series (computed once per distinct value). Non-string values are ``str()``-ed;
+    NA stays NA. Returns dtype ``string`` with the same index."""
+    return _map_unique(s, nfc_key)
+
+
+# --------------------------------------------------------------------------------------------------
+# Accent folding (header matching)
+# --------------------------------------------------------------------------------------------------
+
+_COMBINING_RE = re.compile("[\u0300-\u036f]")
+# stripped from both ends of a folded header; '%', '#' and brackets are kept ("% hoàn thành")
+_FOLD_STRIP = " :*.,;!?-_\u2013\u2014\"'`\u2022\u00b7"
+
+
+def fold(s: str) -> str:
+    """Accent-folded lower-case form for matching headers: "Mã đơn vị:" -> "ma don vi".
+
+    Diacritics removed (đ -> d), lower case, zero-width characters removed, whitespace collapsed, and
+    surrounding punctuation (``: * . , ; ! ? - _`` dashes, quotes, bullets) stripped."""
+    s = unicodedata.normalize("NFD", s)
+    s = _COMBINING_RE.sub("", s).replace("đ", "d").replace("Đ", "D").lower()
+    s = _ZERO_WIDTH_RE.sub("", s)
+    s = _WS_RE.sub(" ", s)
+    return s.strip(_FOLD_STRIP)
+
+
+def fold_series(s: pd.Series) -> pd.Series:
+    """``fold`` over a Series (once per distinct value); NA stays NA; dtype ``string``."""
+    return _map_unique(s, fold)
+
+
+# --------------------------------------------------------------------------------------------------
+# TCVN3 (TCVN 5712:1993, VN1 table; the ABC/VN3 subset is the lower-case part plus Ă Â Ê Ô Ơ Ư Đ)
+# --------------------------------------------------------------------------------------------------
+
+# C0 control positions that VN1 reuses for capitals (VN3/ABC leaves them as controls)
+_TCVN3_CONTROL = {
+    0x01: "Ú",
+    0x02: "Ụ",
+    0x04: "Ừ",
+    0x05: "Ử",
+    0x06: "Ữ",
+    0x11: "Ứ",
+    0x12: "Ự",
+    0x13: "Ỳ",
+    0x14: "Ỷ",
+    0x15: "Ỹ",
+    0x16: "Ý",
+    0x17: "Ỵ",
+}
+# 0x80-0xFF, 16 positions a line. Capitals with a tone (VN1 only) are 0x80-0x9F, 0xAF, 0xBA, 0xBF-0xC5,
+# 0xCD, 0xD9-0xDB, 0xE0, 0xF0, 0xFF; 0xB0-0xB4 are the five combining tone marks (VN1).
+_TCVN3_HIGH = (
+    "ÀẢÃÁẠẶẬÈẺẼÉẸỆÌỈĨ"  # 0x80-0x8F
+    "ÍỊÒỎÕÓỌỘỜỞỠỚỢÙỦŨ"  # 0x90-0x9F
+    "\u00a0ĂÂÊÔƠƯĐăâêôơưđẰ"  # 0xA0-0xAF  (0xA0 no-break space; ă=A8 â=A9 ê=AA ô=AB ơ=AC ư=AD đ=AE)
+    "\u0300\u0309\u0303\u0301\u0323àảãáạẲằẳẵắẴ"  # 0xB0-0xBF  (B0-B4: combining ` ? ~ ' .)
+    "ẮẦẨẪẤỀặầẩẫấậèỂẻẽ"  # 0xC0-0xCF
+    "éẹềểễếệìỉỄẾỒĩíịò"  # 0xD0-0xDF
+    "Ổỏõóọồổỗốộờởỡớợù"  # 0xE0-0xEF
+    "ỖủũúụừửữứựỳỷỹýỵỐ"  # 0xF0-0xFF
+)
+_TCVN3_DECODING_TABLE = "".join(_TCVN3_CONTROL.get(i, chr(i)) for i in range(128)) + _TCVN3_HIGH
+assert len(_TCVN3_DECODING_TABLE) == 256 and len(set(_TCVN3_DECODING_TABLE)) == 256
+_TCVN3_ENCODING_VN1: dict[int, int] = {ord(ch): i for i, ch in enumerate(_TCVN3_DECODING_TABLE)}
+# ABC/VN3: toned capitals (the VN1-only positions) fall back to their lower-case byte
+_TCVN3_VN1_ONLY = set(_TCVN3_CONTROL) | {
+    i
+    for i in range(0x80, 0x100)
+    if _TCVN3_HIGH[i - 0x80].isupper() and _TCVN3_HIGH[i - 0x80] not in "ĂÂÊÔƠƯĐ"
+}
+_TCVN3_ENCODING_ABC: dict[int, int] = {
+    ord(ch): (_TCVN3_ENCODING_VN1[ord(ch.lower())] if i in _TCVN3_VN1_ONLY else i)
+    for i, ch in enumerate(_TCVN3_DECODING_TABLE)
+}
+
+
+def tcvn3_decode(b: bytes) -> str:
+    """Decode TCVN3 (ABC / TCVN 5712 VN1) bytes to NFC text."""
+    text, _ = codecs.charmap_decode(b, "strict", _TCVN3_DECODING_TABLE)
+    return unicodedata.normalize("NFC", text)
+
+
+def tcvn3_encode(s: str, errors: str = "strict", uppercase: Literal["vn1", "lower"] = "vn1") -> bytes:
+    """Encode text as TCVN3. ``uppercase="vn1"`` (default) keeps toned capitals at their VN1 positions
+    (lossless); ``uppercase="lower"`` writes strict ABC/VN3, where toned capitals become the lower-case
+    byte (only Ă Â Ê Ô Ơ Ư Đ keep a capital). Characters outside the table raise ``UnicodeEncodeError``
+    (``errors="replace"`` writes '?')."""
+    table = _TCVN3_ENCODING_VN1 if uppercase == "vn1" else _TCVN3_ENCODING_ABC
+    data, _ = codecs.charmap_encode(unicodedata.normalize("NFC", s), errors, table)
+    return data
+
+
+# --------------------------------------------------------------------------------------------------
+# Composing byte decoder (VNI and Windows-1258 write a base letter followed by modifier bytes)
+# --------------------------------------------------------------------------------------------------
+
+
+class _ComposingDecoder:
+    """Vectorised decoder for "base byte + modifier byte(s)" encodings.
+
+    ``single[b]`` is the code point of byte ``b`` on its own; ``pair[b1, b2]`` the precomposed letter for a
+    base byte followed by a modifier byte (0 = no such letter); ``triple`` optionally adds a tone byte to
+    a letter composed from base + shape modifier (VNI "a" + "â" + "ù" = "ấ"). A modifier that follows no
+    base keeps its combining mark(s) (two-mark modifiers via a private-use placeholder), so the text stays
+    faithful and such stray marks count against the candidate in detection. The result is NFC."""
+
+    def __init__(
+        self,
+        single: list[str],
+        pairs: dict[tuple[int, int], str],
+        triples: dict[tuple[str, int], str] | None = None,
+        undefined: tuple[int, ...] = (),
+        shape_bytes: tuple[int, ...] = (),
+    ):
+        self.placeholders: dict[str, str] = {}
+        cps = []
+        for text in single:
+            if len(text) > 1:
+                ph = chr(0xE000 + len(self.placeholders))
+                self.placeholders[ph] = text
+                text = ph
+            cps.append(ord(text))
+        self.single = np.array(cps, dtype="<u2")  # every code point involved is in the BMP
+        self.pair = np.zeros((256, 256), dtype="<u2")
+        for (b1, b2), ch in pairs.items():
+            self.pair[b1, b2] = ord(ch)
+        items = sorted((ord(c) * 256 + b, ord(r)) for (c, b), r in (triples or {}).items())
+        self.triple_keys = np.array([k for k, _ in items], dtype=np.uint64)
+        self.triple_values = np.array([v for _, v in items], dtype="<u2")
+        self.is_shape = np.zeros(256, dtype=bool)
+        self.is_shape[list(shape_bytes)] = True
+        self.undefined_bytes = tuple(undefined)
+        self.is_modifier = np.zeros(256, dtype=bool)
+        self.is_modifier[sorted({b2 for _, b2 in pairs})] = True
+
+    def decode(self, data: bytes, codec_for_errors: str | None = None) -> str:
+        if codec_for_errors and any(bytes([b]) in data for b in self.undefined_bytes):
+            data.decode(codec_for_errors)  # raises UnicodeDecodeError with the exact position
+        a = np.frombuffer(data, dtype=np.uint8)
+        cp = self.single[a]
+        mod = np.flatnonzero(self.is_modifier[a[1:]])  # modifier at mod + 1, candidate base at mod
+        if mod.size:
+            composed = self.pair[a[mod], a[mod + 1]]
+            hit = composed != 0
+            idx = mod[hit]
+            cp[idx] = composed[hit]
+            drop = idx + 1
+            if self.triple_keys.size:
+                j = idx[(idx + 2 < a.size) & self.is_shape[a[idx + 1]]]
+                key = cp[j].astype(np.uint64) * 256 + a[j + 2]
+                pos = np.minimum(np.searchsorted(self.triple_keys, key), self.triple_keys.size - 1)
+                hit3 = self.triple_keys[pos] == key
+                cp[j[hit3]] = self.triple_values[pos[hit3]]
+                drop = np.concatenate([drop, j[hit3] + 2])
+            if drop.size:
+                cp = np.delete(cp, drop)
+        has_placeholder = bool(self.placeholders) and bool((cp >= 0xE000).any())
+        text = cp.tobytes().decode("utf-16-le")
+        if has_placeholder:
+            for ph, marks in self.placeholders.items():
+                text = text.replace(ph, marks)
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        return text
+
+
+def _single_vietnamese_letter(text: str) -> str | None:
+    ch = unicodedata.normalize("NFC", text)
+    return ch if len(ch) == 1 and ch in VIETNAMESE_LETTERS else None
+
+
+# --------------------------------------------------------------------------------------------------
+# VNI (VNI-Windows): base letter + modifier byte; bytes 0x80-0x9F are Windows-1252 punctuation
+# --------------------------------------------------------------------------------------------------
+
+# lower-case byte; the capital form of each byte is 0x20 lower (Ù=0xD9 for ù=0xF9 ...)
+_VNI_TONE_BYTES = {GRAVE: 0xF8, ACUTE: 0xF9, HOOK: 0xFB, TILDE: 0xF5, DOT: 0xEF}  # ø ù û õ ï
+_VNI_CIRCUMFLEX_BYTES = {
+    "": 0xE2,
+    GRAVE: 0xE0,
+    ACUTE: 0xE1,
+    HOOK: 0xE5,
+    TILDE: 0xE3,
+    DOT: 0xE4,
+}  # â à á å ã ä
+_VNI_BREVE_BYTES = {"": 0xEA, GRAVE: 0xE8, ACUTE: 0xE9, HOOK: 0xFA, TILDE: 0xFC, DOT: 0xEB}  # ê è é ú ü ë
+_VNI_I_BYTES = {GRAVE: 0xEC, ACUTE: 0xED, HOOK: 0xE6, TILDE: 0xF3, DOT: 0xF2}  # ì í æ ó ò = ì í ỉ ĩ ị
+_VNI_LETTER_BYTES = {"ơ": 0xF4, "ư": 0xF6, "đ": 0xF1, "ỵ": 0xEE}  # ô ö ñ î
+
+
+def _vni_decoder() -> _ComposingDecoder:
+    single = [chr(i) for i in range(256)]
+    for i in range(0x80, 0xA0):
+        with contextlib.suppress(UnicodeDecodeError):  # undefined in cp1252: the C1 control stays
+            single[i] = bytes([i]).decode("cp1252")
+    modifiers: dict[int, str] = {}  # modifier byte -> combining marks
+
+    def put_single(byte: int, text: str) -> None:
+        single[byte], single[byte - 0x20] = text, text.upper()
+
+    for marks_prefix, table in (
+        ("", _VNI_TONE_BYTES),
+        ("\u0302", _VNI_CIRCUMFLEX_BYTES),
+        ("\u0306", _VNI_BREVE_BYTES),
+    ):
+        for tone, b in table.items():
+            modifiers[b] = modifiers[b - 0x20] = marks_prefix + tone
+            put_single(b, marks_prefix + tone)
+    for tone, b in _VNI_I_BYTES.items():
+        put_single(b, _compose("i", tone))
+    for letter, b in _VNI_LETTER_BYTES.items():
+        put_single(b, letter)
+    bases = {ord(c): c for c in "aeiouyAEIOUY"}
+    for letter in ("ơ", "ư"):
+        b = _VNI_LETTER_BYTES[letter]
+        bases[b], bases[b - 0x20] = letter, letter.upper()
+    pairs: dict[tuple[int, int], str] = {}
+    for b1, base in bases.items():
+        for b2, marks in modifiers.items():
+            ch = _single_vietnamese_letter(base + marks)
+            if ch is not None:
+                pairs[(b1, b2)] = ch
+    triples: dict[tuple[str, int], str] = {}
+    for shaped in "âăêôÂĂÊÔ":
+        for b, marks in modifiers.items():
+            if marks in TONES[1:]:
+                triples[(shaped, b)] = _compose(shaped, marks)
+    shape_bytes = tuple(b for v in (0xE2, 0xEA) for b in (v, v - 0x20))  # â ê Â Ê: circumflex, breve
+    return _ComposingDecoder(single, pairs, triples, shape_bytes=shape_bytes)
+
+
+_VNI = _vni_decoder()
+_VNI_DECODING_SINGLE = [chr(int(c)) if int(c) < 0xE000 else "" for c in _VNI.single]
+
+
+def _vni_sequence(ch: str) -> str | None:
+    """VNI byte string (as latin-1 text) for one Vietnamese letter, None if not a Vietnamese letter."""
+    low = ch.lower()
+    if low not in _DECOMP or low.isascii():
+        return None
+    upper = ch != low
+    base, tone_i = _DECOMP[low]
+    tone = TONES[tone_i]
+
+    def byte(b: int) -> str:
+        return chr(b - 0x20 if upper else b)
+
+    def letter(c: str) -> str:
+        return c.upper() if upper else c
+
+    if base == "đ":
+        return byte(_VNI_LETTER_BYTES["đ"])
+    if base == "i":
+        return byte(_VNI_I_BYTES[tone]) if tone else letter("i")
+    if base == "y" and tone == DOT:
+        return byte(_VNI_LETTER_BYTES["ỵ"])
+    if base in "âêô":
+        return letter({"â": "a", "ê": "e", "ô": "o"}[base]) + byte(_VNI_CIRCUMFLEX_BYTES[tone])
+    if base == "ă":
+        return letter("a") + byte(_VNI_BREVE_BYTES[tone])
+    head = byte(_VNI_LETTER_BYTES[base]) if base in "ơư" else letter(base)
+    return head + (byte(_VNI_TONE_BYTES[tone]) if tone else "")
+
+
+def _vni_encoding_map() -> dict[int, bytes]:
+    enc: dict[int, bytes] = {i: bytes([i]) for i in range(128)}
+    for i in range(0x80, 0xA0):  # Windows-1252 punctuation
+        ch = _VNI_DECODING_SINGLE[i]
+        if len(ch) == 1 and ord(ch) > 0x9F:
+            enc[ord(ch)] = bytes([i])
+    for i in range(0xA0, 0xC0):  # Latin-1 symbols are not used by VNI
+        enc[i] = bytes([i])
+    for i in range(0xC0, 0x100):  # the few Latin-1 letters VNI does not reuse (Ç Ð × Þ ß ç ð ÷ þ ÿ)
+        if _VNI_DECODING_SINGLE[i] == chr(i) and chr(i).lower() not in _DECOMP:
+            enc[i] = bytes([i])
+    for ch in VIETNAMESE_LETTERS:
+        seq = _vni_sequence(ch)
+        if seq is not None:
+            enc[ord(ch)] = seq.encode("latin-1")
+    return enc
+
+
+_VNI_ENCODING = _vni_encoding_map()
+
+
+def vni_decode(b: bytes) -> str:
+    """Decode VNI-Windows bytes to NFC text."""
+    return _VNI.decode(b)
+
+
+def vni_encode(s: str, errors: str = "strict") -> bytes:
+    """Encode text as VNI-Windows (capital letters get the capital modifier bytes). Characters VNI cannot
+    hold raise ``UnicodeEncodeError`` (``errors="replace"`` writes '?')."""
+    data, _ = codecs.charmap_encode(unicodedata.normalize("NFC", s), errors, _VNI_ENCODING)
+    return data
+
+
+# --------------------------------------------------------------------------------------------------
+# Windows-1258
+# --------------------------------------------------------------------------------------------------
+
+
+def _cp1258_prep() -> dict[int, str]:
+    """Letters the cp1258 codec has no byte for -> base (with its shape) + combining tone mark."""
+    prep: dict[int, str] = {}
+    for ch in VIETNAMESE_LETTERS:
+        try:
+            ch.encode("cp1258")
+        except UnicodeEncodeError:
+            low = ch.lower()
+            base, tone_i = _DECOMP[low]
+            base = base.upper() if ch != low else base
+            prep[ord(ch)] = base + TONES[tone_i]
+    return prep
+
+
+_CP1258_PREP = _cp1258_prep()
+
+
+def _cp1258_decoder() -> _ComposingDecoder:
+    single, undefined = [], []
+    for i in range(256):
+        try:
+            single.append(bytes([i]).decode("cp1258"))
+        except UnicodeDecodeError:
+            single.append("\ufffd")
+            undefined.append(i)
+    marks = {b: single[b] for b in range(256) if single[b] in TONES[1:]}  # 0xCC 0xEC 0xD2 0xDE 0xF2
+    pairs: dict[tuple[int, int], str] = {}
+    for b1 in range(256):
+        if single[b1].lower() in _VOWELS:
+            for b2, mark in marks.items():
+                ch = _single_vietnamese_letter(single[b1] + mark)
+                if ch is not None:
+                    pairs[(b1, b2)] = ch
+    return _ComposingDecoder(single, pairs, undefined=tuple(undefined))
+
+
+_CP1258 = _cp1258_decoder()
+
+
+def cp1258_decode(b: bytes) -> str:
+    """Decode Windows-1258 bytes to NFC text (same result as ``b.decode("cp1258")`` + NFC, faster)."""
+    return _CP1258.decode(b, codec_for_errors="cp1258")
+
+
+def cp1258_encode(s: str, errors: str = "strict") -> bytes:
+    """Encode text as Windows-1258 the way Windows writes it: precomposed where the code page has the
+    letter, otherwise the base letter (with its circumflex/breve/horn) followed by a combining tone."""
+    return unicodedata.normalize("NFC", s).translate(_CP1258_PREP).encode("cp1258", errors)
+
+
+# --------------------------------------------------------------------------------------------------
+# How Vietnamese does a text look?
+# --------------------------------------------------------------------------------------------------
+
+_SYLLABLE_RE = re.compile(
+    r"(?P<on>ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdđghklmnprstvx])?"
+    r"(?P<nu>[aăâeêioôơuưy]{1,3})"
+    r"(?P<co>ch|ng|nh|[cmnpt])?"
+)
+_NUCLEI = frozenset(
+    """a ă â e ê i o ô ơ u ư y ai ao au ay âu ây eo êu ia iê iu oa oă oe oi oo ôi ơi ua uâ uê ui uô uơ
+    uy ưa ưi ươ ưu yê iêu yêu oai oao oay oeo uây uôi uya uyê uyu ươi ươu""".split()  # noqa: SIM905
+)
+_OPEN_ONLY = frozenset(
+    """ai ao au ay âu ây eo êu ia iu oi ôi ơi ui ưi ưu ưa ua iêu yêu oai oao oay oeo uây uôi uya uyu
+    ươi ươu""".split()  # noqa: SIM905
+)
+# these never end a syllable: a final consonant (or a glide, listed as a longer nucleus) must follow
+_NEEDS_CODA = frozenset(["ă", "â", "oă", "uâ", "iê", "yê", "uô", "ươ", "uyê"])
+_SHAPED = set("ăâêôơư")
+_FRONT = ("i", "e", "ê", "y")  # k, gh, ngh only before these; c, g, ng never (g + i is the onset gi)
+
+
+def is_vietnamese_syllable(word: str) -> bool:
+    """True when ``word`` (NFC, any case) is a well-formed Vietnamese syllable: onset + vowel cluster +
+    coda from the standard inventories, the spelling rules (k/gh/ngh before i e ê y only, c/g/ng never
+    there, q only as qu), at most one tone, the tone on an accepted vowel (old or new style for oa/oe/uy),
+    and only sắc/nặng before a final c, ch, p or t."""
+    if not (word.islower() or word.isupper() or word[1:].islower() or len(word) == 1):
+        return False  # mixed case inside a word ("ChƯnh") is a decoding artefact
+    bases = []
+    tone_at, tone = -1, 0
+    for i, ch in enumerate(word.lower()):
+        d = _DECOMP.get(ch)
+        if d is None:
+            return False
+        bases.append(d[0])
+        if d[1]:
+            if tone:
+                return False
+            tone_at, tone = i, d[1]
+    m = _SYLLABLE_RE.fullmatch("".join(bases))
+    if m is None:
+        return False
+    nucleus, coda, nu_start = m.group("nu"), m.group("co") or "", m.start("nu")
+    if m.group("on") == "gi" and nucleus[0] == "ê":  # giếng, giêng: g + iê
+        nucleus, nu_start = "i" + nucleus, nu_start - 1
+    if nucleus not in _NUCLEI or (coda and nucleus in _OPEN_ONLY) or (not coda and nucleus in _NEEDS_CODA):
+        return False
+    onset = "g" if nu_start < m.start("nu") else (m.group("on") or "")
+    if coda in ("ch", "nh") and nucleus[-1] not in "aêiy":
+        return False  # -ch/-nh only after a, ê, i, y (anh, ếch, inh, uynh)
+    if coda in ("c", "ng") and nucleus in ("ê", "i", "y", "uy"):
+        return False  # -c/-ng never after these (ếch/inh are written with -ch/-nh)
+    if onset == "qu" and nucleus[0] in "ouư":
+        return False
+    if onset in ("k", "gh", "ngh") and not nucleus.startswith(_FRONT):
+        return False
+    if onset in ("c", "ng", "g") and nucleus.startswith(_FRONT) and not (onset == "g" and nucleus[0] == "i"):
+        return False
+    if not tone:
+        return True
+    if (coda in ("c", "ch", "p", "t") and tone not in (2, 5)) or nucleus == "oo":
+        return False
+    pos = tone_at - nu_start
+    shaped = [i for i, c in enumerate(nucleus) if c in _SHAPED]
+    if shaped:
+        allowed = {shaped[-1]}
+    elif len(nucleus) == 1:
+        allowed = {0}
+    elif len(nucleus) == 3 or coda:
+        allowed = {1}
+    elif nucleus in ("oa", "oe", "uy"):
+        allowed = {0, 1}
+    else:
+        allowed = {0}
+    return pos in allowed
+
+
+_WORD_RE = re.compile(r"[^\W\d_]+")
+_BAD_CHAR_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u0300-\u036f\ufffd\ue000-\uf8ff]")
+
+
+# Frequent syllables of administrative Vietnamese and of this domain: a tie-breaker between two decodings
+# that are both well-formed (a single word like "Có" reads as "Cú" in the wrong code page).
+_COMMON = frozenset(
+    """của và các có là được trong cho không người năm một những với đã này để theo về khi đến từ tại
+    như ra nhiều cũng thì sẽ nhà nước hai ba bốn sáu bảy tám chín mười còn phải làm đi đó thể việc
+    sau trên động chính phủ hội hiện mới bị ngày số tháng quan điều thực chỉ vào lại nhưng do nên
+    đồng tỉnh huyện xã thôn xóm tổ phố dân nhân ủy ban báo cáo kết quả tiêu chí đạt chưa hoàn thành
+    thời gian gửi mã đơn vị kỳ quý giá trị loại dòng ghi chú tử mẫu nhiệm vụ trạng thái đang chậm
+    tiến độ hài lòng rất phiếu họ tên điện thoại khảo sát sản phẩm hạng sao chứng nhận cấp hiệu lực
+    vùng nguyên liệu truy xuất nguồn gốc hợp tác hộ kinh doanh nông chuyển đổi giao thông thủy lợi
+    trường học văn hóa môi y tế giáo dục an ninh quốc phòng nghèo thu nhập bình quân đầu tỷ lệ hỗ
+    trợ phát triển xây dựng kế hoạch tổng chung ý kiến lý do tốt khá trung kém lộc hà tĩnh hòa
+    thượng hạ bắc nam đông tây sơn phú thái minh tân long hưng thịnh nguyễn trần lê phạm hoàng huỳnh
+    phan vũ võ đặng bùi đỗ hồ ngô dương thị chống bộ tướng đường cứu ủy sở phòng ký biểu mục nội
+    dung đề nghị tiêu chuẩn cơ sở chỉ tiêu""".split()  # noqa: SIM905
+)
+
+
+@dataclass(frozen=True)
+class _Score:
+    good: int  # occurrences of non-ASCII words that are valid syllables
+    bad: int  # invalid non-ASCII words + control characters + stray combining marks
+    common: int  # occurrences of non-ASCII words among the frequent syllables
+
+    @property
+    def value(self) -> float:
+        return (self.good - 2 * self.bad) / max(1, self.good + self.bad)
+
+
+def _score(text: str) -> _Score:
+    words = Counter(w for w in _WORD_RE.findall(text) if not w.isascii())
+    good = bad = common = 0
+    for w, n in words.items():
+        if is_vietnamese_syllable(w):
+            good += n
+            common += n if w.lower() in _COMMON else 0
+        else:
+            bad += n
+    bad += len(_BAD_CHAR_RE.findall(text))
+    return _Score(good, bad, common)
+
+
+# --------------------------------------------------------------------------------------------------
+# Detection
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str  # NFC
+    encoding: str  # utf-8 | utf-8-sig | utf-16 | cp1258 | tcvn3 | vni
+
+
+class UndecodableError(ValueError):
+    """The bytes are not a text file in an encoding we read. ``reason_code``: binary_file | undecodable."""
+
+    def __init__(self, reason_code: str, message: str):
+        super().__init__(f"{reason_code}: {message}")
+        self.reason_code = reason_code
+        self.message = message
+
+
+_BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"%PDF", "PDF document"),
+    (b"PK\x03\x04", "ZIP archive (XLSX/DOCX?)"),
+    (b"PK\x05\x06", "empty ZIP archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "OLE2 document (XLS/DOC)"),
+    (b"\x89PNG", "PNG image"),
+    (b"GIF87a", "GIF image"),
+    (b"GIF89a", "GIF image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"\x1f\x8b", "gzip archive"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
+    (b"Rar!", "RAR archive"),
+    (b"BZh", "bzip2 archive"),
+    (b"\x7fELF", "ELF executable"),
+    (b"SQLite format 3\x00", "SQLite database"),
+    (b"PAR1", "Parquet file"),
+)
+# in order of preference on a tie: TCVN3 (ABC) is the government standard of the 8-bit era, VNI the
+# common alternative; real Windows-1258 files are rare
+_LEGACY: tuple[tuple[str, object], ...] = (
+    ("tcvn3", tcvn3_decode),
+    ("vni", vni_decode),
+    ("cp1258", cp1258_decode),
+)
+_SAMPLE_BYTES = 64 * 1024  # scored per candidate
+_SCAN_BYTES = 2 * 1024 * 1024  # where the sample lines are looked for
+_VN1_CONTROL_RE = re.compile(rb"[\x01\x02\x04-\x06\x11-\x17]")
+# control bytes no text file holds (TAB LF FF CR and the VN1 capitals of TCVN3 excluded)
+_CONTROL_BYTES = (
+    bytes(i for i in range(32) if i not in (9, 10, 12, 13, 1, 2, 4, 5, 6, *range(0x11, 0x18))) + b"\x7f"
+)
+
+
+def _nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le'/'utf-16-be' when the NUL bytes sit on one side of each code unit."""
+    head = data[:8192]
+    if len(head) < 4 or b"\x00" not in head:
+        return None
+    head = head[: len(head) // 2 * 2]
+    half = len(head) // 2
+    even_nul = head[0::2].count(0) / half
+    odd_nul = head[1::2].count(0) / half
+    if odd_nul >= 0.3 and even_nul <= 0.05:
+        return "utf-16-le"
+    if even_nul >= 0.3 and odd_nul <= 0.05:
+        return "utf-16-be"
+    return None
+
+
+def decode_bytes(data: bytes) -> Decoded:
+    """Detect the encoding of a text file and return its NFC text.
+
+    Raises ``UndecodableError`` with reason ``binary_file`` (known binary signature, NUL or control
+    bytes) or ``undecodable`` (broken BOM/UTF-16, or text that reads as no Vietnamese encoding)."""
+    if not data:
+        return Decoded("", "utf-8")
+    # 1. byte order marks
+    if data.startswith(codecs.BOM_UTF8):
+        try:
+            return Decoded(_nfc(data[3:].decode("utf-8")), "utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UndecodableError(
+                "undecodable", f"UTF-8 BOM but invalid UTF-8 at byte {exc.start + 3}"
+            ) from exc
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return Decoded(_nfc(data.decode("utf-16")), "utf-16")
+        except UnicodeDecodeError as exc:
+            raise UndecodableError("undecodable", f"UTF-16 BOM but invalid UTF-16: {exc.reason}") from exc
+    # 2. binary signatures
+    for sig, what in _BINARY_SIGNATURES:
+        if data.startswith(sig):
+            raise UndecodableError("binary_file", f"binary content: {what}")
+    # 3. NUL bytes: UTF-16 without BOM; NUL or control bytes: binary
+    sample = data[:_SAMPLE_BYTES]
+    if b"\x00" in sample:
+        utf16 = _utf16_without_bom(data)
+        if utf16 is not None:
+            try:
+                return Decoded(_nfc(data.decode(utf16)), "utf-16")
+            except UnicodeDecodeError as exc:
+                raise UndecodableError("undecodable", f"looks like {utf16} but is not valid") from exc
+    nul_share = sample.count(0) / len(sample)
+    ctrl_share = (len(sample) - len(sample.translate(None, _CONTROL_BYTES))) / len(sample)
+    if nul_share > 0.01 or ctrl_share > 0.03:
+        raise UndecodableError(
+            "binary_file", f"binary content: {nul_share:.1%} NUL bytes, {ctrl_share:.1%} control bytes"
+        )
+    # 4. strict UTF-8 (plain ASCII included)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        # 7-bit bytes can still be TCVN3 when they use the VN1 capitals in the C0 range (0x01 = Ú ...)
+        if data.isascii() and _VN1_CONTROL_RE.search(data):
+            vn1 = _score(tcvn3_decode(data))
+            if vn1.good and not vn1.bad:
+                return Decoded(tcvn3_decode(data), "tcvn3")
+        return Decoded(_nfc(text), "utf-8")
+    # 5. legacy 8-bit: score the candidates on the lines that hold non-ASCII bytes
+    high_lines = [ln for ln in data[:_SCAN_BYTES].split(b"\n") if not ln.isascii()]
+    sample = b"\n".join(high_lines)[:_SAMPLE_BYTES] or data[:_SAMPLE_BYTES]
+    best: tuple[float, int, str] | None = None
+    for rank, (name, decoder) in enumerate(_LEGACY):
+        try:
+            text = decoder(sample)  # type: ignore[operator]
+        except UnicodeDecodeError:
+            continue  # bytes the code page does not define
+        sc = _score(text)
+        key = (round(sc.value, 9), sc.common, -rank, name)
+        if best is None or key > best:
+            best = key
+            best_score = sc
+    if best is None:  # pragma: no cover - tcvn3 and vni decode every byte
+        raise UndecodableError("undecodable", "no candidate encoding decodes the bytes")
+    if best_score.value < 0:  # more broken words than Vietnamese ones under every candidate
+        _latin_or_reject(sample)
+        try:
+            return Decoded(cp1258_decode(data), "cp1258")
+        except UnicodeDecodeError as exc:
+            raise UndecodableError("undecodable", "8-bit text in no supported encoding") from exc
+    name = best[3]
+    decoder = dict(_LEGACY)[name]
+    return Decoded(decoder(data), name)  # type: ignore[operator]
+
+
+_LATIN_8BIT = re.compile(
+    r"^(cp125[02478]|latin_1|iso8859_(1|2|3|4|9|10|13|14|15|16)|mac_(roman|latin2|iceland)|cp850|cp858)$"
+)
+
+
+def _latin_or_reject(sample: bytes) -> None:
+    """Nothing reads as Vietnamese. Western (Latin-script) 8-bit text is accepted and read as cp1258,
+    its closest supported code page; any other encoding charset-normalizer recognises is rejected."""
+    from charset_normalizer import from_bytes
+
+    guess = from_bytes(sample).best()
+    if guess is None:
+        raise UndecodableError("undecodable", "the bytes read as no known text encoding")
+    if not _LATIN_8BIT.match(guess.encoding):
+        raise UndecodableError(
+            "undecodable",
+            f"text looks like {guess.encoding}, not Vietnamese (UTF-8, UTF-16, Windows-1258, TCVN3, VNI)",
+        )

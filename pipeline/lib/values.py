@@ -1,0 +1,347 @@
+"""Vectorised parsers for the values people type into the templates (numbers, yes/no, dates, answers).
+
+Every parser takes a pandas Series (object or string dtype; cells may be ``str``, ``int``, ``float``,
+``bool``, ``datetime``/``date``/``pd.Timestamp`` as spreadsheet readers return them) and returns
+``Parsed(values, error)`` with the same index:
+
+* ``values``: the parsed value, ``<NA>``/``NaN``/``NaT`` where blank or unparseable;
+* ``error``: ``<NA>`` or a reason code (``unparseable_number``, ``unparseable_date``,
+  ``unparseable_datetime``, ``unparseable_yesno``, ``unparseable_answer``).
+
+Blank cells ('' / whitespace / '-' / '–' / '—' / 'None' / 'nan' / 'null' / '<NA>' / 'NaT', any case, or a
+missing value) give no value and no error: whether a value is required is the caller's decision.
+
+Numbers (``parse_number``)
+    Signs ``+``/``-``/``−``, surrounding and non-breaking spaces and a trailing ``%`` are accepted
+    (``parse_number_ex`` also reports which cells had the ``%``; the value is not divided by 100). The
+    separators follow the Vietnamese convention wherever a string is ambiguous:
+
+    * one comma, no dot: decimal comma — "12,5" = 12.5, and also "1,234" = 1.234 (never 1234);
+    * one dot, no comma: thousands dot when it is followed by exactly three digits and preceded by
+      one to three digits not starting with 0 — "1.234" = 1234, "12.345" = 12345, "123.456" = 123456;
+      otherwise a decimal point — "0.5", "0.234", "1234.5", "1.5", "12.3456";
+    * several dots (no comma) or several commas (no dot): thousands groups of exactly three digits —
+      "1.234.567" = "1,234,567" = 1234567;
+    * both: the last separator is the decimal one and the other must group thousands correctly —
+      "1.234,5" = "1,234.5" = 1234.5;
+    * a space or no-break space between digit groups of three is a thousands separator ("1 234,5");
+    * exponents "1.5E+03" are read as written; anything else ("x", "1,2,3.4.5", "1..2") is
+      ``unparseable_number``.
+
+Dates (``parse_date``, ``parse_datetime``)
+    Day first always for the slashed/dotted/dashed forms: dd/mm/yyyy, d/m/yyyy, dd-mm-yyyy, dd.mm.yyyy;
+    ISO yyyy-mm-dd (also with / or .); Excel serial numbers (1899-12-30 epoch, plausible range 1 Jan 1990 to
+    31 Dec 2100; numbers or numeric strings); ``date``/``datetime``/``Timestamp``/``datetime64`` objects.
+    ``parse_datetime`` adds a time " HH:MM", " HH:MM:SS", "THH:MM:SS" (optional fraction, optional AM/PM or
+    SA/CH, optional "Z"/"+07:00" offset) and Excel serial fractions. Results are naive local time
+    (Asia/Ho_Chi_Minh): offsets and tz-aware objects are converted to +07:00 and the zone dropped.
+    ``parse_date`` accepts the same input and keeps only the date (midnight). Impossible calendar dates
+    (31/02/2025) are errors. Output dtype is ``datetime64[ns]``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from pipeline.lib.text import fold_series
+
+__all__ = [
+    "Parsed",
+    "ParsedNumber",
+    "blank_mask",
+    "parse_answer",
+    "parse_date",
+    "parse_datetime",
+    "parse_number",
+    "parse_number_ex",
+    "parse_yesno",
+]
+
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
+_BLANKS = ("", "-", "–", "—", "none", "nan", "null", "<na>", "nat")
+
+
+class Parsed(NamedTuple):
+    values: pd.Series
+    error: pd.Series  # reason code or <NA>, dtype string
+
+
+class ParsedNumber(NamedTuple):
+    values: pd.Series  # float64
+    error: pd.Series
+    had_percent: pd.Series  # bool: the cell ended in '%'
+
+
+# --------------------------------------------------------------------------------------------------
+# shared plumbing
+# --------------------------------------------------------------------------------------------------
+
+_KIND_OF_TYPE: dict[type, str] = {}
+
+
+def _kind_of(t: type) -> str:
+    kind = _KIND_OF_TYPE.get(t)
+    if kind is None:
+        if issubclass(t, str):
+            kind = "str"
+        elif issubclass(t, (bool, np.bool_)):
+            kind = "bool"
+        elif issubclass(t, (int, float, np.integer, np.floating)):
+            kind = "num"
+        elif issubclass(t, (dt.date, np.datetime64)):  # datetime and Timestamp are dates too
+            kind = "datetime"
+        else:
+            kind = "other"
+        _KIND_OF_TYPE[t] = kind
+    return kind
+
+
+class _Cells(NamedTuple):
+    obj: pd.Series  # object dtype
+    kind: pd.Series  # str | num | bool | datetime | other | blank
+    text: pd.Series  # stripped text of str cells (string dtype, <NA> elsewhere)
+
+
+def _cells(s: pd.Series) -> _Cells:
+    if not isinstance(s, pd.Series):
+        s = pd.Series(s)
+    obj = s.astype(object)
+    na = obj.isna()
+    types = obj.map(type)
+    kind = types.map({t: _kind_of(t) for t in pd.unique(types)}).astype(object)
+    text = obj.where(kind == "str").astype("string").str.strip()
+    blank = na | text.str.lower().isin(_BLANKS).fillna(False).astype(bool)
+    kind = kind.mask(blank, "blank")
+    text = text.mask(blank)
+    return _Cells(obj, kind, text)
+
+
+def blank_mask(s: pd.Series) -> pd.Series:
+    """True where a cell counts as blank (missing, whitespace, '-', 'None', 'nan' ...)."""
+    return _cells(s).kind.eq("blank")
+
+
+def _errors(index: pd.Index, failed: pd.Series, code: str) -> pd.Series:
+    err = pd.Series(pd.NA, index=index, dtype="string")
+    err[failed.to_numpy(dtype=bool)] = code
+    return err
+
+
+# --------------------------------------------------------------------------------------------------
+# numbers
+# --------------------------------------------------------------------------------------------------
+
+_P_PLAIN = r"^\d+$|^\d*\.\d+$|^\d+(?:[.,]\d+)?[eE][+-]?\d+$"  # read as is (after ',' -> '.' in exponent form)
+_P_DOT_GROUPS = r"^[1-9]\d{0,2}(?:\.\d{3})+$"  # 1.234 / 1.234.567
+_P_COMMA_DECIMAL = r"^\d*,\d+$"  # 12,5 / 1,234 / ,5
+_P_COMMA_GROUPS = r"^[1-9]\d{0,2}(?:,\d{3}){2,}$"  # 1,234,567 (one comma alone is a decimal comma)
+_P_VN_FULL = r"^[1-9]\d{0,2}(?:\.\d{3})+,\d+$"  # 1.234,5
+_P_EN_FULL = r"^[1-9]\d{0,2}(?:,\d{3})+\.\d+$"  # 1,234.5
+
+
+def parse_number_ex(s: pd.Series) -> ParsedNumber:
+    """Parse numbers written the Vietnamese or the English way (rules in the module docstring)."""
+    c = _cells(s)
+    index = c.obj.index
+    values = pd.Series(np.nan, index=index, dtype="float64")
+    num = c.kind.isin(["num", "bool"])
+    if num.any():
+        values[num] = pd.to_numeric(c.obj[num].astype(float), errors="coerce")
+    had_percent = pd.Series(False, index=index, dtype=bool)
+
+    is_str = c.kind.eq("str")
+    if is_str.any():
+        t = c.text[is_str]
+        t = t.str.replace(r"[\s\u00a0\u202f\u2009]+", " ", regex=True)
+        pct = t.str.endswith("%")
+        had_percent[is_str] = pct.to_numpy(dtype=bool)
+        t = t.str.replace(r"\s*%$", "", regex=True)
+        t = t.str.replace(r"(?<=\d) (?=\d{3}(?:\D|$))", "", regex=True)  # "1 234,5"
+        parts = t.str.extract(r"^(?P<sign>[+\-\u2212]?)\s*(?P<body>.*)$")
+        body = parts["body"].astype("string")
+        negative = parts["sign"].isin(["-", "\u2212"]).to_numpy(dtype=bool)
+
+        canonical = pd.Series(pd.NA, index=body.index, dtype="string")
+        no_dots = body.str.replace(".", "", regex=False)
+        no_commas = body.str.replace(",", "", regex=False)
+        for pattern, converted in (
+            (_P_DOT_GROUPS, no_dots),  # before _P_PLAIN: "1.234" is 1234
+            (_P_PLAIN, body.str.replace(",", ".", regex=False)),
+            (_P_COMMA_DECIMAL, body.str.replace(",", ".", regex=False)),
+            (_P_COMMA_GROUPS, no_commas),
+            (_P_VN_FULL, no_dots.str.replace(",", ".", regex=False)),
+            (_P_EN_FULL, no_commas),
+        ):
+            hit = body.str.contains(pattern, regex=True).fillna(False).astype(bool) & canonical.isna()
+            canonical = canonical.mask(hit, converted)
+        parsed = pd.to_numeric(canonical, errors="coerce").astype("float64")
+        parsed[negative] = -parsed[negative]
+        values[is_str] = parsed.to_numpy()
+
+    failed = ~c.kind.eq("blank") & values.isna()
+    return ParsedNumber(values, _errors(index, failed, "unparseable_number"), had_percent)
+
+
+def parse_number(s: pd.Series) -> Parsed:
+    """``parse_number_ex`` without the percent flag."""
+    p = parse_number_ex(s)
+    return Parsed(p.values, p.error)
+
+
+# --------------------------------------------------------------------------------------------------
+# yes/no and satisfaction answers
+# --------------------------------------------------------------------------------------------------
+
+_YES = ("co", "c", "x", "1", "1.0", "dat", "yes", "y", "true", "\u2713", "\u2714")
+_NO = ("khong", "k", "0", "0.0", "khong dat", "chua dat", "chua", "no", "n", "false")
+_SATISFIED = ("hai long", "rat hai long", "1", "1.0", "x", "co", "yes", "true")
+_NOT_SATISFIED = ("khong hai long", "chua hai long", "rat khong hai long", "0", "0.0", "khong", "no", "false")
+
+
+def _truth(s: pd.Series, yes: tuple[str, ...], no: tuple[str, ...]) -> tuple[pd.Series, pd.Series, _Cells]:
+    """(boolean values, failed mask, cells) for a two-valued vocabulary matched on folded text."""
+    c = _cells(s)
+    index = c.obj.index
+    out = pd.Series(pd.NA, index=index, dtype="boolean")
+    folded = fold_series(c.text)
+    out[folded.isin(yes).fillna(False).to_numpy(dtype=bool)] = True
+    out[folded.isin(no).fillna(False).to_numpy(dtype=bool)] = False
+    num = c.kind.isin(["num", "bool"])
+    if num.any():
+        n = pd.to_numeric(c.obj[num].astype(float), errors="coerce")
+        out[n.index[n.eq(1).to_numpy()]] = True
+        out[n.index[n.eq(0).to_numpy()]] = False
+    failed = ~c.kind.eq("blank") & out.isna()
+    return out, failed, c
+
+
+def parse_yesno(s: pd.Series) -> Parsed:
+    """Yes/no cells to 1.0/0.0 (float64): có, x, 1, Đạt, yes, true / không, 0, Không đạt, Chưa đạt, no,
+    false; case and accents ignored."""
+    out, failed, c = _truth(s, _YES, _NO)
+    values = out.astype("Float64").astype("float64")
+    return Parsed(values, _errors(c.obj.index, failed, "unparseable_yesno"))
+
+
+def parse_answer(s: pd.Series) -> Parsed:
+    """Satisfaction answers to a boolean Series: Hài lòng, Rất hài lòng, 1, x, có, yes, true -> True;
+    Không hài lòng, Chưa hài lòng, 0, không, no, false -> False; case and accents ignored."""
+    out, failed, c = _truth(s, _SATISFIED, _NOT_SATISFIED)
+    return Parsed(out, _errors(c.obj.index, failed, "unparseable_answer"))
+
+
+# --------------------------------------------------------------------------------------------------
+# dates and times
+# --------------------------------------------------------------------------------------------------
+
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_EXCEL_MIN = (dt.date(1990, 1, 1) - dt.date(1899, 12, 30)).days  # 32874
+_EXCEL_MAX = (dt.date(2101, 1, 1) - dt.date(1899, 12, 30)).days  # exclusive: up to 31 Dec 2100 23:59:59
+
+_DATE_TIME_RE = (
+    r"^(?:(?P<d>\d{1,2})(?P<s1>[/.\-])(?P<m>\d{1,2})(?P=s1)(?P<y>\d{4})"
+    r"|(?P<y2>\d{4})(?P<s2>[/.\-])(?P<m2>\d{1,2})(?P=s2)(?P<d2>\d{1,2}))"
+    r"(?:(?:\s+|T)(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2})(?:[.,](?P<f>\d{1,9}))?)?"
+    r"\s*(?P<ampm>[AaPp][Mm]|SA|CH|sa|ch)?)?"
+    r"\s*(?P<tz>Z|[+\-]\d{2}:?\d{2})?$"
+)
+_SERIAL_RE = r"^\d{4,6}(?:[.,]\d+)?$"
+
+
+def _from_excel_serial(days: pd.Series) -> pd.Series:
+    """Excel serial day numbers (float) to timestamps rounded to the second; NaT outside 1990-2100."""
+    ok = days.ge(_EXCEL_MIN) & days.lt(_EXCEL_MAX)
+    seconds = (days.where(ok) * 86400).round()
+    return (_EXCEL_EPOCH + pd.to_timedelta(seconds, unit="s")).astype("datetime64[ns]")
+
+
+def _from_objects(objs: pd.Series) -> pd.Series:
+    """date/datetime/Timestamp/datetime64 objects to naive local datetime64[ns] (aware ones converted)."""
+    out = pd.Series(pd.NaT, index=objs.index, dtype="datetime64[ns]")
+    aware = objs.map(lambda v: getattr(v, "tzinfo", None) is not None).astype(bool)  # objects only
+    if (~aware).any():
+        out[~aware] = pd.to_datetime(objs[~aware].tolist(), errors="coerce").astype("datetime64[ns]")
+    if aware.any():
+        conv = pd.to_datetime(objs[aware].tolist(), errors="coerce", utc=True).tz_convert(LOCAL_TZ)
+        out[aware] = conv.tz_localize(None).astype("datetime64[ns]")
+    return out
+
+
+def _from_text(t: pd.Series) -> pd.Series:
+    """Date/time strings (already stripped) to naive local datetime64[ns]; NaT where not a valid form."""
+    out = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]")
+    serial = t.str.fullmatch(_SERIAL_RE).fillna(False).astype(bool)
+    if serial.any():
+        days = pd.to_numeric(t[serial].str.replace(",", ".", regex=False), errors="coerce").astype("float64")
+        out[serial] = _from_excel_serial(days)
+    g = t[~serial].str.extract(_DATE_TIME_RE)
+    g = g[g["y"].notna() | g["y2"].notna()]
+    if g.empty:
+        return out
+    num = {k: pd.to_numeric(g[k], errors="coerce") for k in ("d", "m", "y", "d2", "m2", "y2", "H", "M", "S")}
+    hour = num["H"].fillna(0)
+    ampm = g["ampm"].str.upper()
+    pm = ampm.isin(["PM", "CH"]).fillna(False).astype(bool)
+    has_ampm = ampm.notna()
+    bad_ampm = has_ampm & ((hour > 12) | (hour < 1))
+    hour = hour.where(~has_ampm, hour % 12 + pm * 12)
+    parts = pd.DataFrame(
+        {
+            "year": num["y"].fillna(num["y2"]),
+            "month": num["m"].fillna(num["m2"]),
+            "day": num["d"].fillna(num["d2"]),
+            "hour": hour,
+            "minute": num["M"].fillna(0),
+            "second": num["S"].fillna(0),
+        }
+    ).astype("int64")
+    ok = (parts["hour"] < 24) & (parts["minute"] < 60) & (parts["second"] < 60) & ~bad_ampm
+    stamps = pd.Series(pd.NaT, index=parts.index, dtype="datetime64[ns]")
+    if ok.any():
+        stamps[ok] = pd.to_datetime(parts[ok], errors="coerce").astype("datetime64[ns]")
+    frac = g["f"].fillna("").str.slice(0, 9).str.pad(9, side="right", fillchar="0")
+    nanos = pd.to_numeric(frac, errors="coerce").fillna(0).astype("int64")
+    stamps = stamps + pd.to_timedelta(nanos, unit="ns")
+    tz = g["tz"]
+    has_tz = tz.notna()
+    if has_tz.any():
+        z = tz[has_tz].str.replace(":", "", regex=False).replace("Z", "+0000")
+        sign = np.where(z.str[0] == "-", -1, 1)
+        offset_min = sign * (z.str[1:3].astype(int) * 60 + z.str[3:5].astype(int))
+        shift = pd.to_timedelta(7 * 60 - offset_min, unit="min")
+        stamps[has_tz] = stamps[has_tz] + shift.to_numpy()
+    out[stamps.index] = stamps
+    return out
+
+
+def _parse_temporal(s: pd.Series, code: str, date_only: bool) -> Parsed:
+    c = _cells(s)
+    index = c.obj.index
+    out = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    objs = c.kind.eq("datetime")
+    if objs.any():
+        out[objs] = _from_objects(c.obj[objs])
+    num = c.kind.eq("num")
+    if num.any():
+        out[num] = _from_excel_serial(pd.to_numeric(c.obj[num].astype(float), errors="coerce"))
+    is_str = c.kind.eq("str")
+    if is_str.any():
+        out[is_str] = _from_text(c.text[is_str].str.replace(r"\s+", " ", regex=True))
+    if date_only:
+        out = out.dt.normalize()
+    failed = ~c.kind.eq("blank") & out.isna()
+    return Parsed(out, _errors(index, failed, code))
+
+
+def parse_date(s: pd.Series) -> Parsed:
+    """Dates to ``datetime64[ns]`` at midnight (forms in the module docstring; a time part is dropped)."""
+    return _parse_temporal(s, "unparseable_date", date_only=True)
+
+
+def parse_datetime(s: pd.Series) -> Parsed:
+    """Date-times to naive local (Asia/Ho_Chi_Minh) ``datetime64[ns]`` (forms in the module docstring)."""
+    return _parse_temporal(s, "unparseable_datetime", date_only=False)

@@ -1,0 +1,31 @@
+"""Open-data release: Parquet + Frictionless Data Package, disclosure control, atomic swap of ``latest``."""
+
+from .datapackage import validate_descriptor, validate_package
+from .disclosure import Hit, PIIFoundError, scan_pii, suppress_satisfaction
+from .release import (
+    PublishLockedError,
+    ReleaseIntegrityError,
+    ReleaseResult,
+    TableSpec,
+    current_release,
+    prune_releases,
+    publish_release,
+    verify_release,
+)
+
+__all__ = [
+    "Hit",
+    "PIIFoundError",
+    "PublishLockedError",
+    "ReleaseIntegrityError",
+    "ReleaseResult",
+    "TableSpec",
+    "current_release",
+    "prune_releases",
+    "publish_release",
+    "scan_pii",
+    "suppress_satisfaction",
+    "validate_descriptor",
+    "validate_package",
+    "verify_release",
+]

@@ -1,0 +1,261 @@
+"""Statistical disclosure control for the open-data release.
+
+Two independent guards:
+
+* :func:`suppress_satisfaction` - cell suppression for satisfaction-survey results (primary: a cell with
+  fewer than ``min_count`` respondents; secondary: a second cell of the same group so that the primary cell
+  cannot be recovered as ``group total - other cells``).
+* :func:`scan_pii` - a scan of every published text column for Vietnamese phone numbers, 9/12-digit ID
+  numbers (CMND/CCCD) and names from a deny list (the respondents' names, supplied by the caller from the
+  raw data). Any hit blocks the publish (:class:`PIIFoundError`).
+
+Suppression rule, precisely (documented in the reusers' README too):
+
+1. *Primary*: ``0 < respondents < min_count`` -> the value columns (e.g. ``satisfied``, ``satisfied_pct``)
+   are nulled, ``suppressed = True``, ``suppression_reason = 'primary_lt5'``.
+   Cells with 0 respondents carry no answer and are not suppressed.
+2. *Secondary*: the group total (e.g. commune x question x period) is assumed to be public (it is
+   published in another table or can be summed from a published total row). In a group where exactly one
+   detail cell is suppressed, the non-suppressed detail cell with the fewest respondents (> 0; ties broken
+   by the cell key, so the result is deterministic) is also suppressed (``'secondary'``). If no such cell
+   exists and the table carries a total row, the total row is suppressed instead. A total row whose own
+   count is below ``min_count`` is primary-suppressed like any cell.
+3. The respondent count itself stays published (it is not the sensitive answer). Known, documented limit of
+   any cell-suppression scheme with published denominators: when the two suppressed cells together are
+   all-satisfied or none-satisfied, their values are implied; the rule is kept to the respondent-count
+   threshold as the survey guidance asks, and the group totals carry the information anyway.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+PRIMARY = "primary_lt5"
+SECONDARY = "secondary"
+
+# ---------------------------------------------------------------------------------------------------------
+# Suppression
+# ---------------------------------------------------------------------------------------------------------
+
+
+def suppress_satisfaction(
+    df: pd.DataFrame,
+    *,
+    group_cols: Sequence[str],
+    cell_col: str,
+    count_col: str = "respondents",
+    value_cols: Sequence[str] = ("satisfied",),
+    min_count: int = 5,
+    total_cell: Any = None,
+    has_total_row: bool = False,
+) -> pd.DataFrame:
+    """Return a copy of ``df`` with ``suppressed`` / ``suppression_reason`` added and values nulled.
+
+    ``group_cols``: columns that define a group whose total is public (e.g. ``commune_code, question_code,
+    period_code``). ``cell_col``: the detail dimension inside a group (e.g. ``hamlet_code``).
+    If ``has_total_row`` is true, rows whose ``cell_col`` equals ``total_cell`` (or is null when
+    ``total_cell`` is None) are the group's total rows.
+    The input row order is kept.
+    """
+    missing = [c for c in [*group_cols, cell_col, count_col, *value_cols] if c not in df.columns]
+    if missing:
+        raise KeyError(f"suppress_satisfaction: missing columns {missing}")
+    out = df.copy()
+    counts = pd.to_numeric(out[count_col], errors="raise")
+    if has_total_row:
+        is_total = out[cell_col].isna() if total_cell is None else out[cell_col].eq(total_cell)
+        is_total = is_total.fillna(False).astype(bool)
+    else:
+        is_total = pd.Series(False, index=out.index)
+
+    primary = (counts > 0) & (counts < min_count)
+    suppressed = primary.copy()
+    reason = pd.Series([PRIMARY if p else None for p in primary], index=out.index, dtype="object")
+
+    # Deterministic group iteration; dropna=False keeps groups with null keys.
+    grouped = (
+        out.groupby(list(group_cols), dropna=False, sort=True).indices
+        if group_cols
+        else {(): range(len(out))}
+    )
+    for _key, positions in grouped.items():
+        idx = out.index[list(positions)]
+        detail = idx[~is_total.loc[idx].to_numpy()]
+        totals = idx[is_total.loc[idx].to_numpy()]
+        n_supp = int(suppressed.loc[detail].sum())
+        if n_supp != 1:
+            continue
+        candidates = [i for i in detail if not suppressed.loc[i] and counts.loc[i] > 0]
+        if candidates:
+            cand = sorted(candidates, key=lambda i: (counts.loc[i], str(out.at[i, cell_col])))[0]
+            suppressed.loc[cand] = True
+            reason.loc[cand] = SECONDARY
+        else:
+            for t in totals:
+                if not suppressed.loc[t]:
+                    suppressed.loc[t] = True
+                    reason.loc[t] = SECONDARY
+
+    for col in value_cols:
+        # Cast to a nullable dtype first so that NaN/NA can be stored.
+        if pd.api.types.is_bool_dtype(out[col]):
+            out[col] = out[col].astype("boolean")
+        elif pd.api.types.is_integer_dtype(out[col]):
+            out[col] = out[col].astype("Int64")
+        out.loc[suppressed, col] = None
+    out["suppressed"] = suppressed.astype(bool)
+    out["suppression_reason"] = reason
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PII scan
+# ---------------------------------------------------------------------------------------------------------
+
+_SEP = r"[ .\-]?"
+# Vietnamese phone numbers: mobile 0[35789] + 8 digits, landline 02 + 9 digits, or the same after +84 / 84,
+# with optional single space / dot / hyphen separators between digits. Not adjacent to other digits.
+PHONE_RE = (
+    r"(?:^|[^0-9+])"
+    r"(?:\+84|84|0)" + _SEP + r"(?:[35789](?:" + _SEP + r"[0-9]){8}|2(?:" + _SEP + r"[0-9]){9})"
+    r"(?:$|[^0-9])"
+)
+# CMND (9 digits) / CCCD (12 digits): a standalone digit run, or groups of 3 separated by single spaces.
+ID_RE = r"(?:^|[^0-9])(?:[0-9]{12}|[0-9]{9}|[0-9]{3}(?: [0-9]{3}){3}|[0-9]{3}(?: [0-9]{3}){2})(?:$|[^0-9])"
+
+KIND_PHONE = "phone"
+KIND_ID = "id_number"
+KIND_NAME = "denylisted_name"
+
+
+@dataclass(frozen=True)
+class Hit:
+    table: str
+    column: str
+    kind: str  # phone | id_number | denylisted_name
+    count: int
+    samples: tuple[str, ...] = field(default=())  # masked
+
+    def __str__(self) -> str:
+        return f"{self.table}.{self.column}: {self.count} x {self.kind} (e.g. {', '.join(self.samples)})"
+
+
+class PIIFoundError(RuntimeError):
+    """Raised when a published text column contains personal data; publishing is blocked."""
+
+    def __init__(self, hits: Sequence[Hit]):
+        self.hits = list(hits)
+        super().__init__(
+            "personal data found in the release, publish blocked:\n  " + "\n  ".join(map(str, hits))
+        )
+
+
+def norm_name(s: str) -> str:
+    """NFC, lower case, collapsed spaces: the form names are compared in."""
+    return " ".join(unicodedata.normalize("NFC", s).lower().split())
+
+
+def mask(value: str) -> str:
+    """Mask a cell for an error message: digits except the last two, letters after the first of each word."""
+    out = []
+    digits_left = sum(ch.isdigit() for ch in value)
+    for i, ch in enumerate(value):
+        if ch.isdigit():
+            digits_left -= 1
+            out.append(ch if digits_left < 2 else "•")
+        elif ch.isalpha() and i > 0 and value[i - 1].isalpha():
+            out.append("•")
+        else:
+            out.append(ch)
+    s = "".join(out)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def name_pattern(denylist: Iterable[str]) -> str | None:
+    """One RE2 alternation matching any deny-listed name as a whole-word sequence of a normalised cell."""
+    names = sorted({norm_name(n) for n in denylist if n and norm_name(n)}, key=lambda s: (-len(s), s))
+    if not names:
+        return None
+    alts = "|".join(re.escape(n).replace("\\ ", " ") for n in names)
+    return r"(?:^|[^\p{L}\p{N}])(?:" + alts + r")(?:$|[^\p{L}\p{N}])"
+
+
+def _qi(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ql(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def scan_pii(
+    con,
+    tables: Mapping[str, str | Path | Sequence[str | Path]],
+    denylist: Iterable[str] = (),
+    *,
+    exempt: Mapping[str, Iterable[str]] | None = None,
+    max_samples: int = 3,
+) -> list[Hit]:
+    """Scan every VARCHAR column of every table; return the hits (empty list = clean).
+
+    ``tables`` maps a table name to a SQL relation: a Parquet path / list of paths (scanned with
+    ``read_parquet``) or a SQL string (``select ...`` or a table name). The scan runs in DuckDB (vectorised,
+    streaming, RE2 regexes); one pass per table counts every (column, kind), samples are fetched only for
+    hits. ``exempt``: table -> columns not scanned (structured code columns validated elsewhere, e.g. a
+    hash-derived id whose hex can contain long digit runs); keep it short and justified.
+    """
+    exempt = {k: set(v) for k, v in (exempt or {}).items()}
+    names_re = name_pattern(denylist)
+    patterns = [(KIND_PHONE, PHONE_RE, False), (KIND_ID, ID_RE, False)]
+    if names_re:
+        patterns.append((KIND_NAME, names_re, True))
+    hits: list[Hit] = []
+    for tname, source in tables.items():
+        rel = _relation_sql(source)
+        cols = con.execute(f"describe select * from {rel}").fetchall()
+        text_cols = [
+            c[0]
+            for c in cols
+            if str(c[1]).upper() in ("VARCHAR", "TEXT", "STRING") and c[0] not in exempt.get(tname, set())
+        ]
+        if not text_cols:
+            continue
+        exprs, keys = [], []
+        for col in text_cols:
+            for kind, pat, normalise in patterns:
+                e = _match_expr(col, pat, normalise)
+                exprs.append(f"count(*) filter (where {e})")
+                keys.append((col, kind, e))
+        row = con.execute(f"select {', '.join(exprs)} from {rel}").fetchall()[0]
+        for (col, kind, e), n in zip(keys, row, strict=True):
+            if n:
+                samples = con.execute(
+                    f"select {_qi(col)} from {rel} where {e} limit {int(max_samples)}"
+                ).fetchall()
+                hits.append(Hit(tname, col, kind, int(n), tuple(mask(str(s[0])) for s in samples)))
+    return hits
+
+
+def _match_expr(col: str, pattern: str, normalise: bool) -> str:
+    c = _qi(col)
+    if normalise:
+        c = f"lower(nfc_normalize({c}))"
+        # collapse runs of whitespace the same way norm_name does
+        c = f"regexp_replace(trim({c}), '\\s+', ' ', 'g')"
+    return f"coalesce(regexp_matches({c}, {_ql(pattern)}), false)"
+
+
+def _relation_sql(source: str | Path | Sequence[str | Path]) -> str:
+    if isinstance(source, Path) or (isinstance(source, str) and source.endswith(".parquet")):
+        return f"read_parquet({_ql(str(source))})"
+    if isinstance(source, str):
+        s = source.strip()
+        return f"({s})" if s.lower().startswith(("select", "with", "from")) else s
+    return "read_parquet([" + ", ".join(_ql(str(p)) for p in source) + "])"

@@ -1,0 +1,714 @@
+"""Write-audit-publish of the open-data release.
+
+Layout under ``open_data_dir``::
+
+    .publish.lock                  fcntl lock: one publisher at a time
+    .staging/<random>/             a release being written (removed on failure; stale ones cleaned)
+    releases/<release_id>/         complete releases (datapackage.json, README.md, CHANGELOG.md, data/)
+    latest -> releases/<id>        relative symlink, swapped atomically with os.replace
+    LATEST                         text file with the release id (for tools that cannot follow symlinks)
+    CHANGELOG.md                   copy of the latest release's CHANGELOG.md
+
+``release_id = <YYYYMMDD>-<first 10 hex of the content hash>``; the content hash covers the data files'
+sha256 and the resource descriptions/schemas (not the time, version label or release id), so publishing
+identical content again is a no-op (``changed=False``) whatever the date.
+
+Order of a publish (every step before 6 works only inside the staging folder, so a failed, blocked or
+killed run leaves ``latest`` as it was):
+
+1. lock, clean stale staging folders, 2. stream every table from DuckDB into Parquet (explicit schema,
+zstd, dictionary pages, statistics, deterministic row groups), 3. audit: primary-key uniqueness /
+not-null, foreign keys between published tables, PII scan of every text column, 4. content hash ->
+no-op if equal to latest, 5. datapackage.json, README.md, CHANGELOG.md, fsync, 6. rename staging ->
+releases/<id>, swap ``latest`` and ``LATEST``, copy CHANGELOG.md, 7. prune to ``keep`` releases.
+
+Fault injection (tests only): ``NTM_PUBLISH_CRASH_AFTER_FILES=<n>`` SIGKILLs the process after the n-th
+data file is written; ``NTM_PUBLISH_CRASH_AT=before_swap|after_swap`` SIGKILLs at that point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from . import datapackage as dpk
+from .disclosure import PIIFoundError, scan_pii
+from .reuser_readme import changelog_entry, prepend_changelog, render_readme
+
+VN_TZ = timezone(timedelta(hours=7), "ICT")
+NULL_PARTITION = "NULL"
+CONTENT_KEY = "ntm:content_sha256"
+STAGING = ".staging"
+RELEASES = "releases"
+LOCK_FILE = ".publish.lock"
+
+
+class ReleaseIntegrityError(RuntimeError):
+    """An audit check (keys, types) failed on the staged release; publishing is blocked."""
+
+
+class PublishLockedError(RuntimeError):
+    """Another publisher holds the lock."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One published table (a Data Package resource)."""
+
+    name: str
+    sql: str  # SELECT producing the published rows; ordered by primary_key automatically
+    title_vi: str
+    title_en: str
+    description_vi: str = ""
+    description_en: str = ""
+    fields: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (vi, en)
+    primary_key: Sequence[str] = ()
+    foreign_keys: Sequence[tuple[Sequence[str], str, Sequence[str]]] = ()  # (fields, resource, ref fields)
+    partition_by: str | None = None  # e.g. "period_code": one file per value when the table is large
+    pii_exempt_columns: Sequence[str] = ()  # structured code columns not scanned (justify each one)
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    release_id: str
+    path: Path
+    changed: bool
+    tables: dict[str, int]
+    bytes_total: int
+    previous_release_id: str | None
+    content_sha256: str = ""
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Arrow schema
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _target_type(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_dictionary(t):
+        return _target_type(t.value_type)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_null(t):
+        return pa.string()
+    if pa.types.is_timestamp(t):
+        return pa.timestamp("us", t.tz)
+    if pa.types.is_date(t):
+        return pa.date32()
+    if pa.types.is_time(t):
+        return pa.time64("us")
+    if pa.types.is_float16(t):
+        return pa.float32()
+    if pa.types.is_boolean(t) or pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return t
+    raise TypeError(f"unsupported column type for publishing: {t} (cast it in the TableSpec SQL)")
+
+
+def arrow_schema_for(source: pa.Schema, spec: TableSpec) -> pa.Schema:
+    """The explicit schema written to Parquet: normalised types, key columns non-null, descriptions."""
+    fields = []
+    for f in source:
+        meta = {}
+        if f.name in spec.fields:
+            meta = {
+                b"description_vi": spec.fields[f.name][0].encode(),
+                b"description_en": spec.fields[f.name][1].encode(),
+            }
+        fields.append(
+            pa.field(
+                f.name, _target_type(f.type), nullable=f.name not in spec.primary_key, metadata=meta or None
+            )
+        )
+    return pa.schema(fields, metadata={b"ntm:resource": spec.name.encode()})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Parquet writing
+# ---------------------------------------------------------------------------------------------------------
+
+
+class _CrashHook:
+    def __init__(self) -> None:
+        v = os.environ.get("NTM_PUBLISH_CRASH_AFTER_FILES")
+        self.after = int(v) if v else None
+        self.files = 0
+
+    def file_written(self) -> None:
+        self.files += 1
+        if self.after is not None and self.files >= self.after:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    @staticmethod
+    def at(stage: str) -> None:
+        if os.environ.get("NTM_PUBLISH_CRASH_AT") == stage:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _fsync_path(p: Path) -> None:
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256_file(p: Path) -> str:
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _ParquetSink:
+    """Writes batches to one Parquet file with fixed-size row groups (deterministic bytes)."""
+
+    def __init__(self, path: Path, schema: pa.Schema, row_group_rows: int, compression_level: int | None):
+        self.path = path
+        self.schema = schema
+        self.row_group_rows = row_group_rows
+        self.buf: list[pa.RecordBatch] = []
+        self.buffered = 0
+        self.rows = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = pq.ParquetWriter(
+            str(path),
+            schema,
+            compression="zstd",
+            compression_level=compression_level,
+            use_dictionary=True,
+            write_statistics=True,
+            version="2.6",
+        )
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        self.buf.append(batch)
+        self.buffered += batch.num_rows
+        while self.buffered >= self.row_group_rows:
+            table = pa.Table.from_batches(self.buf, self.schema)
+            head, tail = table.slice(0, self.row_group_rows), table.slice(self.row_group_rows)
+            self.writer.write_table(head, row_group_size=self.row_group_rows)
+            self.buf = tail.to_batches()
+            self.buffered = tail.num_rows
+        self.rows += batch.num_rows
+
+    def close(self) -> dict[str, Any]:
+        if self.buffered:
+            self.writer.write_table(
+                pa.Table.from_batches(self.buf, self.schema), row_group_size=self.row_group_rows
+            )
+        self.writer.close()
+        _fsync_path(self.path)
+        return {"bytes": self.path.stat().st_size, "sha256": _sha256_file(self.path), "rows": self.rows}
+
+
+def _qi(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ordered_sql(spec: TableSpec, first: str | None = None) -> str:
+    keys = ([first] if first else []) + [k for k in spec.primary_key if k != first]
+    order = ", ".join(f"{_qi(k)} asc nulls last" for k in keys)
+    # all columns as a tie-breaker when there is no key: the order (and so the bytes) stay deterministic
+    return f"select * from ({spec.sql}) as _t order by {order if order else 'all'}"
+
+
+def _cast(batch: pa.RecordBatch, schema: pa.Schema, spec: TableSpec) -> pa.RecordBatch:
+    try:
+        return batch.cast(schema)
+    except (ValueError, pa.ArrowInvalid) as e:  # e.g. a null in a primary-key column
+        raise ReleaseIntegrityError(f"{spec.name}: {e}") from e
+
+
+def _partition_file_name(v: Any) -> str:
+    """``<value>.parquet``; no ``key=value`` folders, so no reader infers a (conflicting) hive column."""
+    if v is None:
+        return NULL_PARTITION + ".parquet"
+    s = str(v)
+    bad = set('/\\:*?"<>|') | {"\0"}
+    if any(ch in bad for ch in s) or not s.strip() or s[0] in "._" or s == NULL_PARTITION:
+        # readers skip files starting with . or _ (pyarrow); path separators would escape the folder
+        raise ValueError(f"partition value {s!r} cannot be a file name")
+    return s + ".parquet"
+
+
+def write_table(
+    con,
+    spec: TableSpec,
+    data_dir: Path,
+    rel_root: Path,
+    *,
+    partition_min_rows: int,
+    rows_per_batch: int,
+    row_group_rows: int,
+    compression_level: int | None,
+    crash: _CrashHook,
+    require_descriptions: bool = False,
+) -> tuple[pa.Schema, list[dict[str, Any]], int, bool]:
+    """Stream one table into Parquet. Returns (schema, files, rows, partitioned)."""
+    n_rows = con.execute(f"select count(*) from ({spec.sql}) as _t").fetchall()[0][0]
+    partitioned = bool(spec.partition_by) and n_rows > partition_min_rows
+    reader = con.sql(_ordered_sql(spec, spec.partition_by if partitioned else None)).to_arrow_reader(
+        rows_per_batch
+    )
+    if require_descriptions:
+        undocumented = [n for n in reader.schema.names if n not in spec.fields]
+        if undocumented:
+            raise ReleaseIntegrityError(f"{spec.name}: no (vi, en) description for columns {undocumented}")
+    schema = arrow_schema_for(reader.schema, spec)
+    files: list[dict[str, Any]] = []
+
+    def finish(sink: _ParquetSink) -> None:
+        info = sink.close()
+        files.append({"path": sink.path.relative_to(rel_root).as_posix(), **info})
+        crash.file_written()
+
+    if not partitioned:
+        sink = _ParquetSink(data_dir / f"{spec.name}.parquet", schema, row_group_rows, compression_level)
+        for batch in reader:
+            sink.write(_cast(batch, schema, spec))
+        finish(sink)
+        return schema, files, n_rows, False
+
+    part_col = spec.partition_by
+    sink: _ParquetSink | None = None
+    current: Any = object()
+    seen: set[str] = set()
+    for batch in reader:
+        batch = _cast(batch, schema, spec)
+        col = batch.column(part_col)
+        # the stream is sorted by the partition column: split the batch where the value changes
+        if len(col) > 1:
+            changed = pc.invert(pc.fill_null(pc.equal(col.slice(1), col.slice(0, len(col) - 1)), False))
+            # two nulls in a row are "equal" for partitioning
+            both_null = pc.and_(pc.is_null(col.slice(1)), pc.is_null(col.slice(0, len(col) - 1)))
+            changed = pc.and_not(changed, both_null)
+            cuts = [i + 1 for i in pc.indices_nonzero(changed).to_pylist()]
+        else:
+            cuts = []
+        starts = [0, *cuts]
+        ends = [*cuts, len(col)]
+        for s, e in zip(starts, ends, strict=True):
+            value = col[s].as_py()
+            if sink is None or value != current or (value is None) != (current is None):
+                if sink is not None:
+                    finish(sink)
+                fname = _partition_file_name(value)
+                if fname in seen:
+                    raise ReleaseIntegrityError(
+                        f"{spec.name}: partition file {fname} twice (unstable order?)"
+                    )
+                seen.add(fname)
+                path = data_dir / spec.name / fname
+                sink = _ParquetSink(path, schema, row_group_rows, compression_level)
+                current = value
+            sink.write(batch.slice(s, e - s))
+    if sink is not None:
+        finish(sink)
+    files.sort(key=lambda f: f["path"])
+    return schema, files, n_rows, True
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Audit
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _parquet_rel(paths: Iterable[str], root: Path) -> str:
+    lits = ", ".join("'" + str(root / p).replace("'", "''") + "'" for p in paths)
+    return f"read_parquet([{lits}])"
+
+
+def audit_keys(
+    con, specs: Sequence[TableSpec], files: dict[str, list[dict[str, Any]]], root: Path
+) -> list[str]:
+    """Primary keys unique and non-null, foreign keys resolvable, on the staged Parquet files."""
+    problems: list[str] = []
+    by_name = {s.name: s for s in specs}
+    for spec in specs:
+        rel = _parquet_rel((f["path"] for f in files[spec.name]), root)
+        if spec.primary_key:
+            pk = ", ".join(_qi(k) for k in spec.primary_key)
+            nulls = " or ".join(f"{_qi(k)} is null" for k in spec.primary_key)
+            dup = con.execute(
+                f"select count(*) from (select {pk} from {rel} group by all having count(*) > 1)"
+            ).fetchall()[0][0]
+            nul = con.execute(f"select count(*) from {rel} where {nulls}").fetchall()[0][0]
+            if dup:
+                problems.append(f"{spec.name}: {dup} duplicated primary key value(s) ({pk})")
+            if nul:
+                problems.append(f"{spec.name}: {nul} row(s) with a null primary key column")
+        for fk_fields, ref, ref_fields in spec.foreign_keys:
+            if ref not in by_name:
+                problems.append(f"{spec.name}: foreign key references unpublished resource {ref}")
+                continue
+            ref_rel = _parquet_rel((f["path"] for f in files[ref]), root)
+            cond = " and ".join(
+                f"c.{_qi(a)} = p.{_qi(b)}" for a, b in zip(fk_fields, ref_fields, strict=True)
+            )
+            notnull = " and ".join(f"c.{_qi(a)} is not null" for a in fk_fields)
+            orphans = con.execute(
+                f"select count(*) from {rel} c where {notnull} and not exists (select 1 from {ref_rel} p where {cond})"
+            ).fetchall()[0][0]
+            if orphans:
+                problems.append(
+                    f"{spec.name}: {orphans} row(s) whose ({', '.join(fk_fields)}) is not in {ref}"
+                )
+    return problems
+
+
+def content_hash(resources: Sequence[dict[str, Any]], is_synthetic: bool) -> str:
+    """sha256 over what a reuser gets: every file's sha256 and the resource descriptions and schemas."""
+    canon = []
+    for r in resources:
+        canon.append(
+            {
+                "name": r["name"],
+                "files": [[f["path"], f["sha256"]] for f in r["ntm:files"]],
+                "schema": r["schema"],
+                "title": r["title"],
+                "description": r["description"],
+            }
+        )
+    blob = json.dumps({"resources": canon, "synthetic": is_synthetic}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def verify_release(release_dir: Path) -> list[str]:
+    """Check a release folder against its datapackage.json: files, sizes, sha256, content hash."""
+    release_dir = Path(release_dir)
+    problems: list[str] = []
+    try:
+        dp = json.loads((release_dir / "datapackage.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        return [f"datapackage.json unreadable: {e}"]
+    for res in dp.get("resources", []):
+        for f in res.get("ntm:files", []):
+            p = release_dir / f["path"]
+            if not p.is_file():
+                problems.append(f"{res['name']}: missing {f['path']}")
+                continue
+            if p.stat().st_size != f["bytes"]:
+                problems.append(
+                    f"{res['name']}: {f['path']} has {p.stat().st_size} bytes, expected {f['bytes']}"
+                )
+            elif _sha256_file(p) != f["sha256"]:
+                problems.append(f"{res['name']}: {f['path']} sha256 mismatch")
+    if content_hash(dp.get("resources", []), bool(dp.get("ntm:is_synthetic"))) != dp.get(CONTENT_KEY):
+        problems.append("content hash mismatch")
+    for name in ("README.md", "CHANGELOG.md"):
+        if not (release_dir / name).is_file():
+            problems.append(f"missing {name}")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Filesystem helpers
+# ---------------------------------------------------------------------------------------------------------
+
+
+def current_release(open_data_dir: Path) -> tuple[str | None, Path | None]:
+    """(release id, folder) that ``latest`` points to, or (None, None)."""
+    latest = Path(open_data_dir) / "latest"
+    if not latest.is_symlink() and not latest.exists():
+        return None, None
+    target = latest.resolve()
+    if not (target / "datapackage.json").is_file():
+        return None, None
+    return target.name, target
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync_tree_dirs(root: Path) -> None:
+    for dirpath, _dirs, _files in os.walk(root):
+        _fsync_path(Path(dirpath))
+
+
+def _swap_latest(open_data_dir: Path, release_id: str) -> None:
+    latest = open_data_dir / "latest"
+    if latest.exists() and not latest.is_symlink():
+        raise RuntimeError(f"{latest} exists and is not a symlink; refusing to replace it")
+    tmp = open_data_dir / f"latest.tmp-{os.getpid()}"
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.symlink(f"{RELEASES}/{release_id}", tmp)
+    os.replace(tmp, latest)
+    _atomic_write_text(open_data_dir / "LATEST", release_id + "\n")
+    _fsync_path(open_data_dir)
+
+
+@contextlib.contextmanager
+def publish_lock(open_data_dir: Path, timeout: float = 600.0) -> Iterator[None]:
+    open_data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(open_data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                    raise PublishLockedError(
+                        f"{open_data_dir / LOCK_FILE} is held by another publisher"
+                    ) from e
+                time.sleep(0.2)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def _clean_staging(open_data_dir: Path, keep: Path | None = None) -> list[Path]:
+    """Under the lock, every staging folder but ours was left by a failed or killed run."""
+    removed = []
+    staging = open_data_dir / STAGING
+    if staging.is_dir():
+        for d in staging.iterdir():
+            if keep is not None and d == keep:
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+def _release_created(d: Path) -> str:
+    try:
+        return json.loads((d / "datapackage.json").read_text(encoding="utf-8")).get("created", "")
+    except (OSError, ValueError):
+        return ""
+
+
+def prune_releases(open_data_dir: Path, keep: int) -> list[str]:
+    """Keep the newest ``keep`` releases (by ``created``) and always the one ``latest`` points to."""
+    rel_dir = open_data_dir / RELEASES
+    if not rel_dir.is_dir():
+        return []
+    latest_id, _ = current_release(open_data_dir)
+    dirs = sorted(
+        (d for d in rel_dir.iterdir() if d.is_dir()),
+        key=lambda d: (_release_created(d), d.name),
+        reverse=True,
+    )
+    keep_ids = {d.name for d in dirs[:keep]} | ({latest_id} if latest_id else set())
+    removed = []
+    for d in dirs:
+        if d.name not in keep_ids:
+            # rename first so a half-deleted folder never looks like a release
+            trash = open_data_dir / STAGING / f"prune-{d.name}-{secrets.token_hex(4)}"
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(d, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+            removed.append(d.name)
+    return removed
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Publish
+# ---------------------------------------------------------------------------------------------------------
+
+
+def publish_release(
+    con,
+    specs: Sequence[TableSpec],
+    open_data_dir: Path,
+    *,
+    keep: int = 5,
+    version_label: str | None = None,
+    pii_denylist: Iterable[str] = (),
+    now: datetime | None = None,
+    is_synthetic: bool = False,
+    partition_min_rows: int = 1_000_000,
+    rows_per_batch: int = 65_536,
+    row_group_rows: int = 131_072,
+    compression_level: int | None = None,
+    min_count: int = 5,
+    lock_timeout: float = 600.0,
+    require_descriptions: bool = True,
+) -> ReleaseResult:
+    """Publish ``specs`` as a new release under ``open_data_dir`` (see the module docstring).
+
+    Raises :class:`PIIFoundError` or :class:`ReleaseIntegrityError` (nothing published, latest untouched);
+    with ``require_descriptions`` every published column needs a (vi, en) entry in ``TableSpec.fields``.
+    """
+    if keep < 1:
+        raise ValueError("keep must be >= 1")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names) or not specs:
+        raise ValueError(f"specs must be non-empty with unique names: {names}")
+    open_data_dir = Path(open_data_dir).absolute()
+    if now is None:
+        now = datetime.now(VN_TZ)
+    elif now.tzinfo is None:
+        now = now.replace(tzinfo=VN_TZ)  # a naive time is read as Vietnam local time
+    else:
+        now = now.astimezone(VN_TZ)
+    crash = _CrashHook()
+
+    with publish_lock(open_data_dir, lock_timeout):
+        (open_data_dir / STAGING).mkdir(parents=True, exist_ok=True)
+        (open_data_dir / RELEASES).mkdir(parents=True, exist_ok=True)
+        _clean_staging(open_data_dir)
+        stage = open_data_dir / STAGING / f"{now:%Y%m%dT%H%M%S}-{os.getpid()}-{secrets.token_hex(4)}"
+        stage.mkdir()
+        try:
+            result = _publish_in_stage(
+                con, specs, open_data_dir, stage, keep=keep, version_label=version_label,
+                pii_denylist=pii_denylist, now=now, is_synthetic=is_synthetic,
+                partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
+                row_group_rows=row_group_rows, compression_level=compression_level,
+                min_count=min_count, crash=crash, require_descriptions=require_descriptions,
+            )  # fmt: skip
+        finally:
+            if stage.exists():
+                shutil.rmtree(stage, ignore_errors=True)
+        return result
+
+
+def _publish_in_stage(
+    con, specs, open_data_dir: Path, stage: Path, *, keep, version_label, pii_denylist, now, is_synthetic,
+    partition_min_rows, rows_per_batch, row_group_rows, compression_level, min_count, crash,
+    require_descriptions,
+) -> ReleaseResult:  # fmt: skip
+    prev_id, prev_dir = current_release(open_data_dir)
+    prev_dp = json.loads((prev_dir / "datapackage.json").read_text(encoding="utf-8")) if prev_dir else None
+
+    # 2. data files
+    schemas: dict[str, pa.Schema] = {}
+    files: dict[str, list[dict[str, Any]]] = {}
+    rows: dict[str, int] = {}
+    partitioned: dict[str, bool] = {}
+    for spec in specs:
+        schemas[spec.name], files[spec.name], rows[spec.name], partitioned[spec.name] = write_table(
+            con, spec, stage / "data", stage,
+            partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
+            row_group_rows=row_group_rows, compression_level=compression_level, crash=crash,
+            require_descriptions=require_descriptions,
+        )  # fmt: skip
+        if not files[spec.name]:  # empty partitioned table: still publish an (empty) file
+            raise ReleaseIntegrityError(f"{spec.name}: no file written")
+
+    # 3. audit on exactly the bytes that will be published
+    problems = audit_keys(con, specs, files, stage)
+    if problems:
+        raise ReleaseIntegrityError("release audit failed:\n  " + "\n  ".join(problems))
+    hits = scan_pii(
+        con,
+        {s.name: [str(stage / f["path"]) for f in files[s.name]] for s in specs},
+        pii_denylist,
+        exempt={s.name: s.pii_exempt_columns for s in specs},
+    )
+    if hits:
+        raise PIIFoundError(hits)
+
+    # 4. content hash -> no-op?
+    resources = [
+        dpk.resource_descriptor(s, schemas[s.name], files[s.name], rows[s.name], partitioned[s.name])
+        for s in specs
+    ]
+    chash = content_hash(resources, is_synthetic)
+    if prev_dp is not None and prev_dp.get(CONTENT_KEY) == chash and not verify_release(prev_dir):
+        _repair_root(open_data_dir, prev_id, prev_dir)
+        return ReleaseResult(
+            prev_id, prev_dir, False, {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]},
+            sum(r["ntm:bytes"] for r in prev_dp["resources"]), prev_id, chash,
+        )  # fmt: skip
+    release_id = f"{now:%Y%m%d}-{chash[:10]}"
+
+    # 5. metadata
+    created = now.isoformat(timespec="seconds")
+    version = version_label or f"{now:%Y.%m.%d}+{chash[:10]}"
+    descriptor = dpk.package_descriptor(
+        resources=resources, release_id=release_id, content_sha256=chash, version=version, created=created,
+        is_synthetic=is_synthetic, previous_release_id=prev_id,
+    )  # fmt: skip
+    errs = dpk.validate_descriptor(descriptor)
+    if errs:
+        raise ReleaseIntegrityError("datapackage.json is not a valid Data Package:\n  " + "\n  ".join(errs))
+    _write_text(stage / "datapackage.json", dpk.dumps(descriptor))
+    _write_text(stage / "README.md", render_readme(descriptor, min_count=min_count))
+    prev_rows = {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]} if prev_dp else None
+    prev_log = (
+        (prev_dir / "CHANGELOG.md").read_text(encoding="utf-8")
+        if prev_dir and (prev_dir / "CHANGELOG.md").is_file()
+        else None
+    )
+    entry = changelog_entry(
+        release_id=release_id, created=created, rows=rows, previous_rows=prev_rows, previous_id=prev_id
+    )
+    _write_text(stage / "CHANGELOG.md", prepend_changelog(prev_log, entry))
+    _fsync_tree_dirs(stage)
+
+    # 6. move into place and swap
+    _CrashHook.at("before_swap")
+    final = open_data_dir / RELEASES / release_id
+    if final.exists():
+        # same content on the same day (a release published, then superseded, or a run killed between rename
+        # and swap): replace it by the fresh, complete folder. (If it is latest's own target, latest was
+        # corrupt - verify_release failed above - and dangles for the instant between the two renames.)
+        trash = open_data_dir / STAGING / f"replaced-{release_id}-{secrets.token_hex(4)}"
+        os.replace(final, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+    os.replace(stage, final)
+    _fsync_path(final.parent)
+    _swap_latest(open_data_dir, release_id)
+    _CrashHook.at("after_swap")
+    _atomic_write_text(open_data_dir / "CHANGELOG.md", (final / "CHANGELOG.md").read_text(encoding="utf-8"))
+
+    # 7. retention
+    prune_releases(open_data_dir, keep)
+    return ReleaseResult(
+        release_id,
+        final,
+        True,
+        dict(rows),
+        sum(sum(f["bytes"] for f in v) for v in files.values()),
+        prev_id,
+        chash,
+    )
+
+
+def _repair_root(open_data_dir: Path, rid: str, rdir: Path) -> None:
+    """Make LATEST and the root CHANGELOG.md agree with ``latest`` (after a run killed after the swap)."""
+    latest_file = open_data_dir / "LATEST"
+    if not latest_file.is_file() or latest_file.read_text(encoding="utf-8").strip() != rid:
+        _atomic_write_text(latest_file, rid + "\n")
+    log = (rdir / "CHANGELOG.md").read_text(encoding="utf-8")
+    root_log = open_data_dir / "CHANGELOG.md"
+    if not root_log.is_file() or root_log.read_text(encoding="utf-8") != log:
+        _atomic_write_text(root_log, log)

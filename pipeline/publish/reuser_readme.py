@@ -1,0 +1,226 @@
+"""Bilingual (vi / en) README.md for reusers and the CHANGELOG.md of releases (plain string building)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PORTAL_URL = "https://example.invalid/dong-loc/open-data"  # placeholder until the portal URL exists
+
+
+def _read_snippets(res: dict[str, Any]) -> dict[str, str]:
+    name = res["name"]
+    if isinstance(res["path"], list):
+        folder = f"data/{name}/"
+        return {
+            "duckdb": f"SELECT * FROM read_parquet('{folder}*.parquet');",
+            "pandas": f"pd.read_parquet('{folder}')",
+            "polars": f"pl.read_parquet('{folder}*.parquet')",
+            "pyarrow": f"pq.read_table('{folder}')",
+        }
+    path = res["path"]
+    return {
+        "duckdb": f"SELECT * FROM read_parquet('{path}');",
+        "pandas": f"pd.read_parquet('{path}')",
+        "polars": f"pl.read_parquet('{path}')",
+        "pyarrow": f"pq.read_table('{path}')",
+    }
+
+
+def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
+    rid = dp["ntm:release_id"]
+    created = dp["created"]
+    lines: list[str] = []
+    add = lines.append
+    add(f"# {dp['title']}")
+    add("")
+    if dp.get("ntm:is_synthetic"):
+        add("> **CẢNH BÁO: DỮ LIỆU MẪU TỔNG HỢP, KHÔNG PHẢI SỐ LIỆU THẬT CỦA XÃ.**")
+        add("> **WARNING: SYNTHETIC SAMPLE DATA, NOT THE COMMUNE'S REAL FIGURES.**")
+        add("")
+    add(f"- Phiên bản / Release: `{rid}` (version {dp['version']}, tạo lúc / created {created})")
+    add(f"- Giấy phép / Licence: [{dp['licenses'][0]['title']}]({dp['licenses'][0]['path']})")
+    add("- Mã xã / Commune code: 18484 (Đồng Lộc, Hà Tĩnh - mã tỉnh 42)")
+    add(
+        f"- Mô tả máy đọc được / Machine-readable description: `datapackage.json` (Frictionless Data Package, profile `{dp['profile']}`)"
+    )
+    add(
+        "- Định dạng / Format: Apache Parquet (nén zstd), mã hoá UTF-8, chuỗi chuẩn hoá Unicode NFC / NFC-normalised text"
+    )
+    add("")
+    add("## Giới thiệu / About")
+    add("")
+    add(
+        "Bộ dữ liệu mở do Ủy ban nhân dân xã Đồng Lộc công bố theo Nghị định 47/2020/NĐ-CP: miễn phí, không cần "
+        "đăng ký, được tái sử dụng với điều kiện ghi nguồn."
+    )
+    add("")
+    add(
+        "Open data published by the People's Committee of Đồng Lộc commune under Decree 47/2020/ND-CP: free, "
+        "no registration, reusable provided the source is cited."
+    )
+    add("")
+    add("## Các bảng / Tables")
+    add("")
+    add("| bảng / table | nội dung / content | số dòng / rows | tệp / files |")
+    add("| --- | --- | ---: | --- |")
+    for res in dp["resources"]:
+        files = res["path"] if isinstance(res["path"], list) else [res["path"]]
+        where = (
+            f"`{files[0]}`"
+            if len(files) == 1
+            else f"`data/{res['name']}/` ({len(files)} phần / parts, theo / by `{res['ntm:partition_by']}`)"
+        )
+        add(
+            f"| `{res['name']}` | {res['ntm:title_vi']} / {res['ntm:title_en']} | {res['ntm:rows']:,} | {where} |"
+        )
+    add("")
+    for res in dp["resources"]:
+        add(f"### `{res['name']}` - {res['ntm:title_vi']} / {res['ntm:title_en']}")
+        add("")
+        if res["description"]:
+            add(res["description"])
+            add("")
+        pk = res["schema"].get("primaryKey")
+        if pk:
+            add(f"Khoá chính / Primary key: `{', '.join(pk)}`")
+            add("")
+        for fk in res["schema"].get("foreignKeys", []):
+            add(
+                f"Khoá ngoại / Foreign key: `{', '.join(fk['fields'])}` → "
+                f"`{fk['reference']['resource']}({', '.join(fk['reference']['fields'])})`"
+            )
+            add("")
+        add("| cột / column | kiểu / type | mô tả (vi) | description (en) |")
+        add("| --- | --- | --- | --- |")
+        for f in res["schema"]["fields"]:
+            add(
+                f"| `{f['name']}` | {f['type']} | {f.get('ntm:description_vi', '')} | {f.get('ntm:description_en', '')} |"
+            )
+        add("")
+    add("## Cách đọc / How to read")
+    add("")
+    add("Đường dẫn tính từ thư mục phiên bản này. / Paths are relative to this release folder.")
+    add("")
+    snippets = {k: [] for k in ("duckdb", "pandas", "polars", "pyarrow")}
+    for res in dp["resources"]:
+        for k, v in _read_snippets(res).items():
+            snippets[k].append(v)
+    add("DuckDB (SQL):")
+    add("")
+    add("```sql")
+    lines.extend(snippets["duckdb"])
+    add("```")
+    add("")
+    add("pandas:")
+    add("")
+    add("```python")
+    add("import pandas as pd")
+    for res, s in zip(dp["resources"], snippets["pandas"], strict=True):
+        add(f"{res['name']} = {s}")
+    add("```")
+    add("")
+    add("polars:")
+    add("")
+    add("```python")
+    add("import polars as pl")
+    for res, s in zip(dp["resources"], snippets["polars"], strict=True):
+        add(f"{res['name']} = {s}")
+    add("```")
+    add("")
+    add("pyarrow:")
+    add("")
+    add("```python")
+    add("import pyarrow.parquet as pq")
+    for res, s in zip(dp["resources"], snippets["pyarrow"], strict=True):
+        add(f"{res['name']} = {s}")
+    add("```")
+    add("")
+    add(
+        "Bảng lớn được chia thành một tệp mỗi kỳ (`data/<bảng>/<kỳ>.parquet`); mỗi tệp chứa đủ các cột, kể cả "
+        "cột kỳ, nên đọc cả thư mục hoặc từng tệp đều được. / Large tables are split into one file per period "
+        "(`data/<table>/<period>.parquet`); every file holds all columns, the period included, so read the "
+        "folder or any single file."
+    )
+    add("")
+    add(
+        "Kiểm tra toàn vẹn / Integrity: `ntm:files` trong `datapackage.json` ghi kích thước và sha256 của từng tệp;"
+    )
+    add(
+        "`frictionless validate datapackage.json` kiểm tra kiểu dữ liệu và khoá. / `ntm:files` in `datapackage.json`"
+    )
+    add("lists each file's size and sha256; `frictionless validate datapackage.json` checks types and keys.")
+    add("")
+    add("## Bảo vệ dữ liệu cá nhân / Disclosure control")
+    add("")
+    add(
+        f"- Kết quả khảo sát sự hài lòng của ô có dưới {min_count} người trả lời bị ẩn (`suppressed = true`, "
+        f"`suppression_reason = primary_lt5`). Để không suy ra được ô bị ẩn từ tổng nhóm, một ô khác trong cùng nhóm "
+        "(ô có ít người trả lời nhất) cũng bị ẩn (`secondary`). Số người trả lời vẫn được công bố."
+    )
+    add(
+        f"- Satisfaction results of cells with fewer than {min_count} respondents are suppressed "
+        "(`primary_lt5`); so that a suppressed cell cannot be recovered from the group total, a second cell of "
+        "the group (the one with the fewest respondents) is suppressed too (`secondary`). Respondent counts stay "
+        "published."
+    )
+    add(
+        "- Không công bố ý kiến tự do, họ tên, số điện thoại, số CMND/CCCD; mọi cột văn bản được quét trước khi "
+        "công bố. / No free-text answers, names, phone numbers or ID numbers are published; every text column is "
+        "scanned before release."
+    )
+    add("")
+    add("## Trích dẫn / How to cite")
+    add("")
+    add("```text")
+    add(
+        f"Ủy ban nhân dân xã Đồng Lộc (tỉnh Hà Tĩnh). {dp['title'].split(' / ')[0]}. Phiên bản {rid}. {PORTAL_URL}"
+    )
+    add(
+        f"People's Committee of Đồng Lộc commune (Hà Tĩnh). {dp['title'].split(' / ')[-1]}. Release {rid}. {PORTAL_URL}"
+    )
+    add(f"Giấy phép / Licence: {dp['licenses'][0]['name']}")
+    add("```")
+    add("")
+    add("## Lịch sử / Changelog")
+    add("")
+    add("Xem / See `CHANGELOG.md`.")
+    add("")
+    return "\n".join(lines)
+
+
+def changelog_entry(
+    *,
+    release_id: str,
+    created: str,
+    rows: dict[str, int],
+    previous_rows: dict[str, int] | None,
+    previous_id: str | None,
+) -> str:
+    lines = [f"## {release_id}", "", f"- Thời gian / Time: {created}"]
+    lines.append(f"- Phiên bản trước / Previous release: {previous_id or '-'}")
+    lines.append("")
+    lines.append("| bảng / table | số dòng / rows | thay đổi / delta |")
+    lines.append("| --- | ---: | ---: |")
+    prev = previous_rows or {}
+    for name in sorted(rows):
+        delta = "mới / new" if previous_rows is None or name not in prev else f"{rows[name] - prev[name]:+,}"
+        lines.append(f"| `{name}` | {rows[name]:,} | {delta} |")
+    for name in sorted(set(prev) - set(rows)):
+        lines.append(f"| `{name}` | 0 | bỏ / removed ({-prev[name]:+,}) |")
+    lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+CHANGELOG_HEADER = (
+    "# CHANGELOG - Dữ liệu mở NTM xã Đồng Lộc / Đồng Lộc NTM open data\n\n"
+    "Mới nhất ở trên. / Newest first.\n\n"
+)
+
+
+def prepend_changelog(previous: str | None, entry: str) -> str:
+    body = ""
+    if previous and previous.startswith(CHANGELOG_HEADER):
+        body = previous[len(CHANGELOG_HEADER) :]
+    elif previous:
+        body = previous
+    return CHANGELOG_HEADER + entry + ("\n" + body if body else "")

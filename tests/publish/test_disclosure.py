@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+import itertools
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipeline.publish import scan_pii, suppress_satisfaction
+from pipeline.publish.disclosure import mask
+
+GROUP = ["commune_code", "question_code", "period_code"]
+
+
+def cells(respondents, satisfied, hamlets=None, question="Q01"):
+    hamlets = hamlets or [f"18484-T{i + 1:02d}" for i in range(len(respondents))]
+    return pd.DataFrame(
+        {
+            "commune_code": "18484",
+            "question_code": question,
+            "period_code": "2026",
+            "hamlet_code": hamlets,
+            "respondents": respondents,
+            "satisfied": satisfied,
+        }
+    )
+
+
+def feasible_values(out: pd.DataFrame, target: int, group_total_satisfied: int) -> set[int]:
+    """Every value the target cell's `satisfied` can take given what is published.
+
+    Published: each cell's respondents, the unsuppressed `satisfied` values and the group total.
+    A suppressed cell can hold 0..respondents. Brute force over the suppressed cells.
+    """
+    supp = out.index[out["suppressed"]].tolist()
+    known = int(out.loc[~out["suppressed"], "satisfied"].sum())
+    ranges = [range(int(out.at[i, "respondents"]) + 1) for i in supp]
+    vals = set()
+    for combo in itertools.product(*ranges):
+        if known + sum(combo) == group_total_satisfied:
+            vals.add(combo[supp.index(target)])
+    return vals
+
+
+def test_primary_and_secondary_only_secondary_protects():
+    # three hamlets, 12 / 3 / 20 respondents; the commune total (33 of 35 satisfied... ) is public elsewhere
+    df = cells([12, 3, 20], [10, 2, 15])
+    total = int(df["satisfied"].sum())
+    out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code")
+    assert out["suppressed"].tolist() == [True, True, False]
+    assert out["suppression_reason"].tolist() == ["secondary", "primary_lt5", None]
+    assert out["satisfied"].isna().tolist() == [True, True, False]
+    assert out["respondents"].tolist() == [12, 3, 20]  # counts stay published
+
+    # with primary suppression alone, total - others gives the cell back exactly ...
+    primary_only = out.copy()
+    primary_only.loc[0, "suppressed"] = False
+    primary_only.loc[0, "satisfied"] = 10
+    assert feasible_values(primary_only, 1, total) == {2}
+    # ... the secondary cell is what protects it
+    assert feasible_values(out.assign(satisfied=df["satisfied"].where(~out["suppressed"])), 1, total) == {
+        0,
+        1,
+        2,
+        3,
+    }
+
+
+def test_no_suppression_when_all_cells_large():
+    out = suppress_satisfaction(cells([12, 8, 20], [10, 2, 15]), group_cols=GROUP, cell_col="hamlet_code")
+    assert not out["suppressed"].any() and out["suppression_reason"].isna().all()
+    assert out["satisfied"].tolist() == [10, 2, 15]
+
+
+def test_two_primary_cells_need_no_secondary():
+    out = suppress_satisfaction(cells([2, 4, 20], [1, 3, 15]), group_cols=GROUP, cell_col="hamlet_code")
+    assert out["suppression_reason"].tolist() == ["primary_lt5", "primary_lt5", None]
+
+
+def test_zero_respondents_not_suppressed_and_not_chosen_as_secondary():
+    # the 0-respondent cell carries no answer; it cannot protect anything, so the 9 is chosen
+    out = suppress_satisfaction(cells([0, 3, 9, 30], [0, 1, 5, 20]), group_cols=GROUP, cell_col="hamlet_code")
+    assert out["suppression_reason"].tolist() == [None, "primary_lt5", "secondary", None]
+
+
+def test_secondary_ties_are_deterministic():
+    df = cells([7, 3, 7], [5, 2, 6], hamlets=["18484-T09", "18484-T01", "18484-T02"])
+    out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code")
+    assert out.set_index("hamlet_code")["suppression_reason"].to_dict() == {
+        "18484-T09": None,
+        "18484-T01": "primary_lt5",
+        "18484-T02": "secondary",
+    }
+    shuffled = suppress_satisfaction(df.iloc[::-1], group_cols=GROUP, cell_col="hamlet_code")
+    assert shuffled.sort_index().equals(out)
+
+
+def test_groups_are_independent():
+    df = pd.concat([cells([12, 3, 20], [10, 2, 15]), cells([12, 6, 20], [10, 2, 15], question="Q02")])
+    df = df.reset_index(drop=True)
+    out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code")
+    assert out["suppression_reason"].tolist() == ["secondary", "primary_lt5", None, None, None, None]
+
+
+def test_total_row_in_table():
+    # a group with one answered detail cell: the total equals the cell, both are below 5
+    df = pd.concat([cells([3], [2]), cells([3], [2], hamlets=[None])]).reset_index(drop=True)
+    out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code", has_total_row=True)
+    assert out["suppression_reason"].tolist() == ["primary_lt5", "primary_lt5"]
+    assert out["satisfied"].isna().all()
+
+    # no other detail cell can protect the 3 (the other has 0 respondents), the total (8: it also counts
+    # households not attributed to a hamlet) would give it away as total - 0 - unattributed... so the
+    # total row is suppressed as the secondary cell
+    df = pd.concat([cells([3, 0], [2, 0]), cells([8], [6], hamlets=[None])]).reset_index(drop=True)
+    out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code", has_total_row=True)
+    assert out["suppression_reason"].tolist() == ["primary_lt5", None, "secondary"]
+    assert out["satisfied"].isna().tolist() == [True, False, True]
+
+    # with other cells, a detail cell is chosen and the total stays published
+    df = pd.concat([cells([12, 3, 20], [10, 2, 15]), cells([35], [27], hamlets=["ALL"])]).reset_index(
+        drop=True
+    )
+    out = suppress_satisfaction(
+        df, group_cols=GROUP, cell_col="hamlet_code", has_total_row=True, total_cell="ALL"
+    )
+    assert out["suppression_reason"].tolist() == ["secondary", "primary_lt5", None, None]
+    assert out["satisfied"].tolist()[3] == 27
+
+
+def test_percent_column_nulled_too_and_bool_dtype():
+    df = cells([12, 3, 20], [10, 2, 15]).assign(satisfied_pct=lambda d: d.satisfied / d.respondents * 100)
+    out = suppress_satisfaction(
+        df, group_cols=GROUP, cell_col="hamlet_code", value_cols=("satisfied", "satisfied_pct")
+    )
+    assert out["satisfied_pct"].isna().tolist() == [True, True, False]
+    assert out["suppressed"].dtype == bool
+
+
+def test_missing_column_raises():
+    with pytest.raises(KeyError):
+        suppress_satisfaction(cells([1], [1]), group_cols=GROUP, cell_col="hamlet", count_col="respondents")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PII scan
+# ---------------------------------------------------------------------------------------------------------
+
+CLEAN = [
+    "2026-Q3",
+    "2025",
+    "18484-T07",
+    "18484-HTX2",
+    "CDS.01",
+    "QD51.7.2",
+    "TC8.4",
+    "2026-03-15",
+    "1.234,5",
+    "85%",
+    "Thôn Trung Thượng",
+    "Hội Liên hiệp Phụ nữ",
+    "12345678",  # 8 digits
+    "1234567890123",  # 13 digits
+    "Nguyễn Văn Anh Tuấn",  # contains "Nguyễn Văn An"? no: whole-word match only
+    "mã 0123456789",  # 10 digits starting 01: not a Vietnamese phone prefix
+]
+PHONES = [
+    "0912345678",
+    "SĐT: 0912 345 678",
+    "gọi 091.234.5678",
+    "+84 912 345 678",
+    "+84912345678",
+    "84-912-345-678",
+    "0239 3855 123",  # Hà Tĩnh landline (02 + 9 digits)
+    "liên hệ 0389-123-456.",
+]
+IDS = ["042095001234", "CMND 183456789", "CCCD: 042 095 001 234", "số 183 456 789"]
+NAMES = ["Nguyễn Văn An", "  nguyễn   văn AN ", "ông Nguyễn Văn An, thôn 3", "TRẦN THỊ BÌNH"]
+DENY = ["Nguyễn Văn An", "Trần Thị Bình", "Lê\u0301 Hoa"]  # the last one NFD
+
+
+def scan_values(values, denylist=DENY):
+    con = duckdb.connect()
+    con.execute("create table t (s varchar, n integer)")
+    con.executemany("insert into t values (?, 1)", [[v] for v in values])
+    return scan_pii(con, {"t": "select * from t"}, denylist)
+
+
+def test_clean_values_pass():
+    assert scan_values(CLEAN) == []
+
+
+@pytest.mark.parametrize("value", PHONES)
+def test_phone_numbers_found(value):
+    hits = scan_values([value])
+    assert "phone" in [h.kind for h in hits], value  # "+84 912 345 678" is also an ID-shaped 3-3-3 run
+
+
+@pytest.mark.parametrize("value", IDS)
+def test_id_numbers_found(value):
+    hits = scan_values([value])
+    assert [h.kind for h in hits] == ["id_number"], value
+
+
+@pytest.mark.parametrize("value", NAMES)
+def test_denylisted_names_found(value):
+    hits = scan_values([value])
+    assert [h.kind for h in hits] == ["denylisted_name"], value
+
+
+def test_nfd_denylist_matches_nfc_cell():
+    assert [h.kind for h in scan_values(["Lế Hoa"])] == ["denylisted_name"]
+
+
+def test_hit_counts_and_masking():
+    hits = scan_values(["0912345678", "0987654321", "ok", None])
+    (h,) = hits
+    assert h.count == 2 and h.table == "t" and h.column == "s"
+    assert all("•" in s and "345" not in s for s in h.samples)
+    assert mask("Nguyễn Văn An") == "N••••• V•• A•"
+
+
+def test_exempt_columns_and_parquet_source(tmp_path):
+    con = duckdb.connect()
+    path = tmp_path / "x.parquet"
+    con.execute(f"copy (select '123456789abc-18484-KT' as submission_id, 'x' as note) to '{path}'")
+    assert [h.column for h in scan_pii(con, {"x": [path]})] == ["submission_id"]
+    assert scan_pii(con, {"x": [path]}, exempt={"x": ["submission_id"]}) == []
