@@ -1,0 +1,66 @@
+# Two commands do everything on a fresh machine with Python 3.11 and make:
+#   make run    install, prepare the dbt manifest, run the whole pipeline on the bundled sample, publish
+#   make test   install (with dev tools) and run the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+DBT := $(VENV)/bin/dbt
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+MANIFEST := dbt_project/target/manifest.json
+DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.csv' \) -print 2>/dev/null)
+SCALE ?= commune
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 3000
+
+.PHONY: help install manifest run ui test lint docs backfill synth bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv from uv.lock (bootstraps uv with pip when it is missing)
+
+$(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
+	$(DBT) parse --quiet --project-dir dbt_project --profiles-dir dbt_project
+	@touch $@
+
+manifest: $(MANIFEST) ## prepare the dbt manifest (dbt parse)
+
+run: $(MANIFEST) ## install and run the whole pipeline on the bundled sample, then publish open data
+	$(PY) -m pipeline run
+
+ui: $(MANIFEST) ## Dagster webserver + daemon on http://$(UI_HOST):$(UI_PORT)
+	$(VENV)/bin/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
+
+test: $(MANIFEST) ## install with dev tools and run every test
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed ## ruff + sqlfluff
+	$(VENV)/bin/ruff check pipeline tests
+	$(VENV)/bin/ruff format --check pipeline tests
+	$(VENV)/bin/sqlfluff lint dbt_project/models
+
+docs: $(MANIFEST) ## dbt docs, built offline into dbt_project/target/static_index.html
+	NTM_WAREHOUSE_PATH=$(CURDIR)/warehouse/ntm.duckdb $(DBT) docs generate --static --project-dir dbt_project --profiles-dir dbt_project
+	@echo "open dbt_project/target/static_index.html"
+
+synth: $(VENV)/.installed ## synthetic raw files: make synth SCALE=commune|province|national
+	$(PY) -m pipeline.synth scale --scale $(SCALE) --out bench/work/$(SCALE)/raw
+
+clean: ## remove generated outputs (warehouse, open data, run history, dbt target)
+	rm -rf warehouse open_data dbt_project/target dbt_project/logs
+	find .dagster -mindepth 1 ! -name dagster.yaml -exec rm -rf {} +

@@ -1,0 +1,57 @@
+{#- First and last year of the period calendar (plan 2026-2030 plus the 2025 baseline). -#}
+{% macro ntm_first_year() -%}{{ var('first_year', 2025) }}{%- endmacro %}
+{% macro ntm_last_year() -%}{{ var('last_year', 2030) }}{%- endmacro %}
+
+{#-
+    ntm_period_scope(column)
+    Predicate for a partitioned run: with --vars '{"period_code": "2026-Q2"}' a fact is rebuilt for that quarter
+    and for the year it belongs to (the year's derived value changes with each quarter); with a year
+    ('2026') for that year and its four quarters. Without the var (null) every period is in scope.
+-#}
+{% macro ntm_period_scope(column) -%}
+    {%- set period = var('period_code', none) -%}
+    {%- if period is none or period == '' -%}
+        true
+    {%- else -%}
+        ({{ column }} = '{{ period }}'
+            or {{ column }} = '{{ period[:4] }}'
+            {%- if period | length == 4 %}
+            or left({{ column }}, 5) = '{{ period }}-'
+            {%- endif %})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The incremental config shared by the facts that are partitioned by period. -#}
+{% macro ntm_period_incremental_config() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': 'period_code',
+        'on_schema_change': 'fail',
+    }) }}
+{%- endmacro %}
+
+{#- Percentage of two numbers, null when the denominator is 0 or null. -#}
+{% macro ntm_safe_percent(numerator, denominator) -%}
+    case
+        when {{ denominator }} is null or {{ denominator }} = 0 then null
+        else 100.0 * {{ numerator }} / {{ denominator }}
+    end
+{%- endmacro %}
+
+{#- Ratio of two numbers, null when the denominator is 0 or null. -#}
+{% macro ntm_safe_divide(numerator, denominator) -%}
+    case
+        when {{ denominator }} is null or {{ denominator }} = 0 then null
+        else 1.0 * {{ numerator }} / {{ denominator }}
+    end
+{%- endmacro %}
+
+{#- met-threshold logic: higher_better means value >= threshold, lower_better value <= threshold. -#}
+{% macro ntm_meets_threshold(value, threshold, direction) -%}
+    case
+        when {{ value }} is null or {{ threshold }} is null then null
+        when {{ direction }} = 'lower_better' then {{ value }} <= {{ threshold }}
+        else {{ value }} >= {{ threshold }}
+    end
+{%- endmacro %}

@@ -1,0 +1,31 @@
+{#- The as-of view: the hamlets that existed at the end of each period (one row per period x hamlet). -#}
+with
+
+periods as (
+
+    select * from {{ ref('dim_period') }}
+
+),
+
+hamlets as (
+
+    select * from {{ ref('stg_raw__hamlets') }}
+
+),
+
+final as (
+
+    select
+        periods.period_code,
+        hamlets.commune_code,
+        hamlets.hamlet_code,
+        hamlets.hamlet_key
+
+    from periods
+    inner join hamlets
+        on hamlets.valid_from <= periods.end_date
+        and (hamlets.valid_to is null or hamlets.valid_to >= periods.end_date)
+
+)
+
+select * from final

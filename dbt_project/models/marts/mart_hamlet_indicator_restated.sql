@@ -1,0 +1,67 @@
+{#- Restated view: every period's hamlet values mapped to today's hamlets (int_indicator_value_restated). -#}
+with
+
+restated as (
+
+    select * from {{ ref('int_indicator_value_restated') }}
+
+),
+
+hamlets as (
+
+    select * from {{ ref('dim_hamlet') }}
+
+),
+
+periods as (
+
+    select * from {{ ref('dim_period') }}
+
+),
+
+indicators as (
+
+    select * from {{ ref('dim_indicator') }}
+
+),
+
+final as (
+
+    select
+        cast({{ ntm_surrogate_key([
+            'restated.hamlet_code', 'restated.period_code', 'restated.indicator_code'
+        ]) }} as varchar) as restated_value_key,
+        cast(restated.commune_code as varchar) as commune_code,
+        cast(restated.hamlet_code as varchar) as hamlet_code,
+        cast(hamlets.hamlet_key as integer) as hamlet_key,
+        cast(hamlets.hamlet_name as varchar) as hamlet_name,
+        cast(restated.period_code as varchar) as period_code,
+        cast(restated.period_kind as varchar) as period_kind,
+        cast(periods.label_vi as varchar) as period_label_vi,
+        cast(periods.label_en as varchar) as period_label_en,
+        cast(restated.indicator_code as varchar) as indicator_code,
+        cast(indicators.indicator_name_vi as varchar) as indicator_name_vi,
+        cast(indicators.indicator_name_en as varchar) as indicator_name_en,
+        cast(restated.value_type as varchar) as value_type,
+        cast(restated.value as double) as value,
+        cast(restated.numerator as double) as numerator,
+        cast(restated.denominator as double) as denominator,
+        cast(restated.threshold_applied as double) as threshold,
+        cast(restated.met_threshold as boolean) as met_threshold,
+        cast(restated.value_source as varchar) as value_source,
+        cast(restated.is_restated as boolean) as is_restated,
+        cast(restated.contributors as varchar) as contributors,
+        cast(restated.contributors_count as integer) as contributors_count
+
+    from restated
+    inner join periods
+        on restated.period_code = periods.period_code
+    left join hamlets
+        on restated.hamlet_code = hamlets.hamlet_code
+        and hamlets.is_current
+    left join indicators
+        on restated.indicator_code = indicators.indicator_code
+
+)
+
+select * from final

@@ -1,0 +1,131 @@
+"""Command line: `python -m pipeline run` (what `make run` calls).
+
+Runs the whole asset graph in this process against the Dagster instance in DAGSTER_HOME (so the run shows
+in the UI's run history), then prints a short summary: rows per published table, checks passed and failed,
+and the release path. Exits 1 when the run failed or a blocking check stopped publishing, naming the check
+and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+
+
+def _meta_value(v: Any) -> Any:
+    return getattr(v, "value", getattr(v, "data", getattr(v, "text", v)))
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from pipeline.config import get_settings
+    from pipeline.definitions import defs
+
+    settings = get_settings()
+    os.environ.setdefault("DAGSTER_HOME", str(settings.warehouse_dir.parent / ".dagster"))
+    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    console.print(
+        f"[bold]NTM pipeline[/bold] · raw: {settings.raw_dir} · warehouse: {settings.warehouse} · "
+        f"open data: {settings.open_data_dir}"
+    )
+    job = defs.resolve_job_def(args.job)
+    started = time.monotonic()
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags={"ntm/trigger": "cli"})
+    elapsed = time.monotonic() - started
+    return summarise(result, elapsed)
+
+
+def summarise(result, elapsed: float) -> int:
+    checks = result.get_asset_check_evaluations()
+    failed_blocking, failed_warn, passed = [], [], 0
+    for ev in checks:
+        if ev.passed:
+            passed += 1
+        elif getattr(ev.severity, "value", str(ev.severity)) == "ERROR":
+            failed_blocking.append(ev)
+        else:
+            failed_warn.append(ev)
+
+    release: dict[str, Any] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        if mat and mat.asset_key.path[-1] == "open_data_release":
+            release = {k: _meta_value(v) for k, v in mat.metadata.items()}
+
+    if release.get("tables"):
+        table = Table(title="Dữ liệu mở đã công bố / Published open data")
+        table.add_column("bảng / table")
+        table.add_column("số dòng / rows", justify="right")
+        tables = release["tables"]
+        if isinstance(tables, str):
+            tables = json.loads(tables)
+        for name, rows in tables.items():
+            table.add_row(name, f"{int(rows):,}")
+        console.print(table)
+
+    console.print(
+        f"Kiểm tra / checks: [green]{passed} đạt / passed[/green], "
+        f"[red]{len(failed_blocking)} lỗi chặn / blocking failures[/red], "
+        f"[yellow]{len(failed_warn)} cảnh báo / warnings[/yellow]"
+    )
+    for ev in failed_warn:
+        console.print(f"  [yellow]WARN[/yellow] {ev.asset_key.to_user_string()} · {ev.check_name}")
+    for ev in failed_blocking:
+        console.print(f"  [red]ERROR[/red] {ev.asset_key.to_user_string()} · {ev.check_name}")
+        for key in ("message", "failed_expectations", "unexpected_count", "sample_rows"):
+            if key in ev.metadata:
+                console.print(f"      {key}: {_short(_meta_value(ev.metadata[key]))}")
+
+    step_failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    for e in step_failures:
+        err = e.event_specific_data.error if e.event_specific_data else None
+        console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(err.message if err else '', 600)}")
+
+    if release:
+        if release.get("changed") in (False, "False"):
+            console.print(f"Không có gì mới / nothing new: release {release.get('release_id')} unchanged")
+        console.print(
+            f"Bản phát hành / release: [bold]{release.get('release_id')}[/bold] → {release.get('path')}"
+        )
+        if release.get("data_docs"):
+            console.print(f"GX Data Docs: {release.get('data_docs')}")
+    else:
+        console.print(
+            "[red]Không công bố / nothing published[/red]: the previous release (if any) stays in place."
+        )
+
+    console.print(f"Thời gian / wall time: {elapsed:.1f} s · run id {result.run_id}")
+    ok = result.success and not failed_blocking and bool(release)
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="materialize every asset, check and publish")
+    p_run.add_argument("--job", default="ntm_full_refresh")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args)
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""The quality gate as Dagster asset checks.
+
+- ``gx_suite`` on every mart with a suite in ``expectations/``: the Great Expectations suite (run in
+  batches by period) plus the SQL checks the suite declares (pushed down to DuckDB). ERROR expectations
+  make the check fail with severity ERROR; the check is **blocking**, so the open-data release downstream
+  is not materialized. WARN expectations are recorded and shown only.
+- ``row_count_vs_previous_release`` (WARN) on every published table: a large drop against the current
+  release.
+- ``release_integrity`` on the release: files, sizes and hashes match datapackage.json and the published
+  satisfaction cells respect disclosure control.
+dbt tests surface as asset checks of the dbt assets (dagster-dbt). Great Expectations is imported lazily,
+once per run, inside the check.
+"""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from pipeline.config import get_settings
+from pipeline.publish.assets import PUBLISHED
+from pipeline.quality.sql_checks import (
+    check_row_count_vs_previous_release,
+    check_suppression_applied,
+    run_declared_checks,
+)
+from pipeline.quality.suites import list_suites, load_suite_dict
+from pipeline.resources import WarehouseResource
+
+SUITES: dict[str, Path] = list_suites()
+GX_CHECK = "gx_suite"
+ROWS_CHECK = "row_count_vs_previous_release"
+
+
+def _key(table: str) -> dg.AssetKey:
+    return dg.AssetKey(["marts", table])
+
+
+SPECS = [
+    dg.AssetCheckSpec(
+        GX_CHECK,
+        asset=_key(table),
+        blocking=True,
+        description=(
+            f"Bộ kiểm tra Great Expectations expectations/{path.name} và kiểm tra SQL đi kèm. / "
+            f"The Great Expectations suite expectations/{path.name} and its SQL checks."
+        ),
+    )
+    for table, path in SUITES.items()
+] + [
+    dg.AssetCheckSpec(
+        ROWS_CHECK,
+        asset=_key(table),
+        blocking=False,
+        description=(
+            "Cảnh báo khi số dòng giảm mạnh so với bản phát hành hiện tại. / "
+            "Warns when the row count drops sharply against the current release."
+        ),
+    )
+    for table in PUBLISHED
+]
+
+
+def _md(rows: list[dict]) -> dg.MetadataValue:
+    if not rows:
+        return dg.MetadataValue.md("-")
+    return dg.MetadataValue.md(pd.DataFrame(rows).head(10).astype(str).to_markdown(index=False))
+
+
+def _gx_result(table, result, sql_outcomes, docs_index: Path) -> dg.AssetCheckResult:
+    failures = result.failures_table() + [
+        {
+            "severity": o.severity,
+            "expectation": o.name,
+            "column": "",
+            "unexpected_count": o.failed_count,
+            "message": o.message_en,
+        }
+        for o in sql_outcomes
+        if not o.passed
+    ]
+    errors = [f for f in failures if f["severity"] == "error"]
+    samples: list[dict] = []
+    for e in result.expectations:
+        if not e.success and e.sample_rows:
+            samples.extend(e.sample_rows[:5])
+    for o in sql_outcomes:
+        if not o.passed and o.sample_rows:
+            samples.extend(o.sample_rows[:5])
+    message = "; ".join(
+        f"{f['expectation']}{'(' + str(f['column']) + ')' if f.get('column') else ''}: "
+        f"{f.get('unexpected_count')} unexpected"
+        for f in (errors or failures)[:5]
+    )
+    return dg.AssetCheckResult(
+        asset_key=_key(table),
+        check_name=GX_CHECK,
+        passed=not errors,
+        severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "message": message or "all expectations met",
+            "failed_expectations": _md(failures),
+            "unexpected_count": int(sum(int(f.get("unexpected_count") or 0) for f in errors)),
+            "sample_rows": _md(samples),
+            "rows_validated": int(result.row_count or 0),
+            "batches": len(result.batches or []),
+            "expectations": len(result.expectations) + len(sql_outcomes),
+            "warnings": len(failures) - len(errors),
+            "data_docs": dg.MetadataValue.path(str(docs_index)),
+        },
+    )
+
+
+@dg.multi_asset_check(
+    specs=SPECS,
+    name="quality_gate",
+    can_subset=True,
+    description="Cổng chất lượng trước khi công bố. / The quality gate before publishing.",
+)
+def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    from pipeline.quality.gx_runner import build_data_docs, run_suite  # imports GX (slow): once per run
+
+    settings = get_settings()
+    selected = context.selected_asset_check_keys
+    run_id = context.op_execution_context.run_id
+    docs_dir = settings.data_docs_dir / run_id
+    docs_index = docs_dir / "index.html"
+    previous = settings.open_data_dir / "latest" / "datapackage.json"
+    ran_gx = False
+    with warehouse.connect(context.log) as con:
+        for table, path in SUITES.items():
+            if dg.AssetCheckKey(_key(table), GX_CHECK) not in selected:
+                continue
+            suite = load_suite_dict(path)
+            result = run_suite(
+                con, f"marts.{table}", suite, docs_dir=docs_dir, run_id=run_id, build_docs=False
+            )
+            ran_gx = True
+            yield _gx_result(table, result, run_declared_checks(con, suite), docs_index)
+        for table in PUBLISHED:
+            if dg.AssetCheckKey(_key(table), ROWS_CHECK) not in selected:
+                continue
+            rows = int(con.execute(f"select count(*) from marts.{table}").fetchone()[0])
+            outcome = check_row_count_vs_previous_release(
+                {table: rows}, previous if previous.exists() else None, max_drop=0.2
+            )
+            yield dg.AssetCheckResult(
+                asset_key=_key(table),
+                check_name=ROWS_CHECK,
+                passed=outcome.passed,
+                severity=dg.AssetCheckSeverity.WARN,
+                metadata={"message": outcome.message_en, "rows": rows, "details": _md(outcome.sample_rows)},
+            )
+    if ran_gx:
+        build_data_docs(docs_dir)
+        context.log.info(f"GX Data Docs: {docs_index}")
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["publish", "open_data_release"]),
+    name="release_integrity",
+    description=(
+        "Bản phát hành đầy đủ: tệp, kích thước, mã băm khớp datapackage.json; ô khảo sát nhỏ đã được ẩn. / "
+        "The release is complete (files, sizes, hashes match datapackage.json) and small survey cells are "
+        "suppressed."
+    ),
+)
+def release_integrity() -> dg.AssetCheckResult:
+    from pipeline.publish.release import verify_release
+
+    latest = get_settings().open_data_dir / "latest"
+    problems = verify_release(latest) if latest.exists() else ["open_data/latest does not exist"]
+    satisfaction = sorted((latest / "data").glob("mart_satisfaction*.parquet")) if latest.exists() else []
+    if satisfaction:
+        frame = pd.concat([pd.read_parquet(p) for p in satisfaction])
+        outcome = check_suppression_applied(frame)
+        if not outcome.passed:
+            problems.append(outcome.message_en)
+    package = json.loads((latest / "datapackage.json").read_text()) if latest.exists() else {}
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "release": str(latest.resolve()) if latest.exists() else "",
+            "resources": len(package.get("resources", [])),
+            "problems": _md([{"problem": p} for p in problems]),
+        },
+    )
+
+
+defs = dg.Definitions(asset_checks=[quality_gate, release_integrity])

@@ -1,0 +1,536 @@
+"""Validate a DuckDB table with a Great Expectations 1.x suite file, batch by batch, and build Data Docs.
+
+How it runs (GX 1.x fluent API, no dagster-ge):
+
+* one ephemeral Data Context per process (``gx.get_context(mode="ephemeral")``, created lazily and cached:
+  importing GX is slow, so this module imports it only inside functions);
+* a pandas Data Source, one dataframe Data Asset per table, a whole-dataframe Batch Definition; each batch
+  is a DataFrame streamed from DuckDB and validated with ``batch.validate(suite, result_format=...)``;
+* a table larger than ``max_rows_per_batch`` is validated one ``batch_column`` value at a time (e.g. one
+  period), or in ``rowid`` ranges when it has no such column, so memory stays bounded by one batch.
+  Expectations that cannot be decided batch by batch are pushed to DuckDB instead: row counts, and
+  uniqueness over columns that do not include the batch column;
+* Data Docs: a filesystem site (``TupleFilesystemStoreBackend``) is added to the context for each
+  ``docs_dir``; the batches' validation results are stored in the context's validation-results store and
+  ``context.build_data_docs(site_names=[...])`` renders ``<docs_dir>/index.html``.
+
+Severity: an expectation's ``meta.severity`` (``error`` blocks, ``warn`` does not); ``SuiteResult.success``
+considers ``error`` expectations only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .sql_checks import SAMPLE_LIMIT, _qi, _qt, check_grain_unique, json_safe
+from .suites import (
+    ROW_COUNT_EXPECTATIONS,
+    UNIQUENESS_EXPECTATIONS,
+    WARN,
+    Severity,
+    SuiteFileError,
+    expectation_column,
+    load_suite_dict,
+    normalise_suite_dict,
+    severity_of,
+)
+
+DATASOURCE_NAME = "ntm_duckdb"
+BATCH_DEFINITION_NAME = "whole_dataframe"
+PARTIAL_UNEXPECTED_COUNT = 20
+# SUMMARY gives unexpected counts, a partial list of values and their row indices (used for sample rows)
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT}
+MAX_DOCS_DIRS = 16  # validation results kept in memory for Data Docs, per process
+
+_LOCK = threading.RLock()
+_CONTEXT: Any = None
+_DOCS_RESULTS: dict[str, dict[Any, Any]] = {}  # docs_dir -> {ValidationResultIdentifier: result}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ExpectationOutcome:
+    type: str
+    column: str | None
+    kwargs: dict[str, Any]
+    severity: Severity
+    success: bool
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    element_count: int | None = None
+    partial_unexpected_list: list[Any] = field(default_factory=list)
+    sample_rows: list[dict[str, Any]] = field(default_factory=list)
+    observed_value: Any = None
+    description_vi: str | None = None
+    description_en: str | None = None
+    evaluated_by: str = "gx"  # gx | duckdb
+    batches: int = 0
+    failed_batches: list[str] = field(default_factory=list)
+    exception: str | None = None
+
+
+@dataclass
+class SuiteResult:
+    table: str
+    suite_name: str
+    success: bool  # no failed ``error`` expectation (``warn`` failures never make this False)
+    error_failures: list[ExpectationOutcome]
+    warn_failures: list[ExpectationOutcome]
+    expectations: list[ExpectationOutcome]
+    statistics: dict[str, Any]
+    docs_path: Path | None = None
+    batches: list[str] = field(default_factory=list)
+    batch_column: str | None = None
+    row_count: int = 0
+    run_id: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def blocking(self) -> bool:
+        return not self.success
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["docs_path"] = str(self.docs_path) if self.docs_path else None
+        return json_safe(d)
+
+    def failures_table(self) -> list[dict[str, Any]]:
+        """One compact row per failed expectation (for Dagster metadata / logs)."""
+        return [
+            {
+                "severity": e.severity,
+                "expectation": e.type,
+                "column": e.column,
+                "unexpected_count": e.unexpected_count,
+                "unexpected_percent": None
+                if e.unexpected_percent is None
+                else round(e.unexpected_percent, 3),
+                "sample": json_safe(e.partial_unexpected_list[:SAMPLE_LIMIT]),
+                "description_en": e.description_en,
+                "description_vi": e.description_vi,
+                "exception": e.exception,
+            }
+            for e in [*self.error_failures, *self.warn_failures]
+        ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GX context (one per process)
+# ---------------------------------------------------------------------------------------------------------
+
+
+def get_context():
+    """The process-wide ephemeral GX Data Context (created on first use; imports GX)."""
+    global _CONTEXT
+    with _LOCK:
+        if _CONTEXT is None:
+            import great_expectations as gx
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            ctx = gx.get_context(mode="ephemeral")
+            ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+            ctx.data_sources.add_pandas(name=DATASOURCE_NAME)
+            _CONTEXT = ctx
+        return _CONTEXT
+
+
+def _batch_definition(ctx, table: str):
+    ds = ctx.data_sources.get(DATASOURCE_NAME)
+    if table in ds.get_asset_names():
+        asset = ds.get_asset(table)
+        return asset.get_batch_definition(BATCH_DEFINITION_NAME)
+    asset = ds.add_dataframe_asset(name=table)
+    return asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
+
+
+def build_suite(suite: Mapping[str, Any]):
+    """A ``great_expectations.ExpectationSuite`` from a (normalised) suite dict.
+
+    Uses the documented constructor ``gx.ExpectationSuite(name=..., expectations=[...], meta=...)``;
+    expectation dicts are turned into GX Expectation objects by the constructor.
+    """
+    import great_expectations as gx
+
+    d = normalise_suite_dict(suite)
+    kwargs: dict[str, Any] = {"name": d["name"], "expectations": d["expectations"], "meta": d["meta"]}
+    if d.get("notes"):
+        kwargs["notes"] = d["notes"]
+    suite = gx.ExpectationSuite(**kwargs)
+    # GX logs and drops an expectation it cannot build (unknown type, bad kwargs): refuse that instead
+    if len(suite.expectations) != len(d["expectations"]):
+        built = {e.expectation_type for e in suite.expectations}
+        lost = [e["type"] for e in d["expectations"] if e["type"] not in built]
+        raise SuiteFileError(f"suite {d['name']}: GX could not build expectations {lost or '(see log)'}")
+    return suite
+
+
+def _register_suite(ctx, suite_dict: Mapping[str, Any]):
+    """Add (or replace) the suite in the context's suite store; returns the stored GX suite."""
+    from great_expectations.exceptions import DataContextError
+
+    suite = build_suite(suite_dict)
+    with _LOCK:
+        with contextlib.suppress(DataContextError):  # not registered yet
+            ctx.suites.delete(suite.name)
+        return ctx.suites.add(suite)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# batching
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Batch:
+    label: str
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+def _plan_batches(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[str],
+    n_rows: int,
+    batch_column: str | None,
+    max_rows_per_batch: int,
+) -> tuple[list[_Batch], str | None]:
+    t = _qt(table)
+    if n_rows <= max_rows_per_batch:
+        return [_Batch(label="all", sql=f"select * from {t}")], None
+    if batch_column and batch_column in columns:
+        c = _qi(batch_column)
+        values = [r[0] for r in con.execute(f"select distinct {c} from {t} order by 1 nulls last").fetchall()]
+        batches = []
+        for v in values:
+            if v is None:
+                batches.append(_Batch(f"{batch_column}=null", f"select * from {t} where {c} is null"))
+            else:
+                batches.append(_Batch(f"{batch_column}={v}", f"select * from {t} where {c} = ?", (v,)))
+        return batches, batch_column
+    # no batch column: contiguous rowid ranges (base tables only); a view is validated whole
+    try:
+        lo, hi = con.execute(f"select min(rowid), max(rowid) from {t}").fetchone()
+    except duckdb.Error:
+        return [_Batch(label="all", sql=f"select * from {t}")], None
+    batches = []
+    start = int(lo or 0)
+    while start <= int(hi or -1):
+        end = start + max_rows_per_batch
+        batches.append(
+            _Batch(
+                f"rowid={start}..{end - 1}", f"select * from {t} where rowid >= ? and rowid < ?", (start, end)
+            )
+        )
+        start = end
+    return batches, "rowid"
+
+
+def _needs_sql(exp: Mapping[str, Any], batch_column: str | None) -> bool:
+    """True for expectations that a batch cannot decide (evaluated in DuckDB over the whole table)."""
+    if exp["type"] in ROW_COUNT_EXPECTATIONS:
+        return True
+    if exp["type"] in UNIQUENESS_EXPECTATIONS:
+        cols = exp["kwargs"].get("column_list") or [exp["kwargs"].get("column")]
+        return batch_column is None or batch_column not in cols
+    return False
+
+
+# ---------------------------------------------------------------------------------------------------------
+# evaluation
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _outcome_skeleton(exp: Mapping[str, Any]) -> ExpectationOutcome:
+    meta = exp.get("meta") or {}
+    return ExpectationOutcome(
+        type=exp["type"],
+        column=expectation_column(exp),
+        kwargs=json_safe(dict(exp["kwargs"])),
+        severity=severity_of(exp),
+        success=True,
+        description_vi=meta.get("description_vi"),
+        description_en=meta.get("description_en"),
+    )
+
+
+def _sample_rows(df, indices: Sequence[Any] | None) -> list[dict[str, Any]]:
+    if df is None or not indices:
+        return []
+    idx = [i for i in indices if i in df.index][:SAMPLE_LIMIT]
+    if not idx:
+        return []
+    return [{str(k): json_safe(v) for k, v in row.items()} for row in df.loc[idx].to_dict(orient="records")]
+
+
+def _merge(out: ExpectationOutcome, res, df, label: str) -> None:
+    """Fold one batch's ExpectationValidationResult into the running outcome."""
+    out.batches += 1
+    result = dict(res.result or {})
+    exc = res.exception_info or {}
+    raised = bool(exc.get("raised_exception")) if isinstance(exc, Mapping) else False
+    ok = bool(res.success) and not raised
+    if raised and out.exception is None:
+        out.exception = str(exc.get("exception_message"))
+    if not ok:
+        out.success = False
+        out.failed_batches.append(label)
+    if "observed_value" in result and (out.observed_value is None or not ok):
+        out.observed_value = json_safe(result["observed_value"])
+    if "unexpected_count" in result and result["unexpected_count"] is not None:
+        out.unexpected_count = (out.unexpected_count or 0) + int(result["unexpected_count"])
+        out.element_count = (out.element_count or 0) + int(result.get("element_count") or 0)
+        if out.batches == 1:
+            pct = result.get("unexpected_percent")
+            out.unexpected_percent = None if pct is None else float(pct)
+        elif out.element_count:
+            out.unexpected_percent = 100.0 * out.unexpected_count / out.element_count
+    room = SAMPLE_LIMIT - len(out.partial_unexpected_list)
+    if room > 0 and result.get("partial_unexpected_list"):
+        out.partial_unexpected_list.extend(json_safe(result["partial_unexpected_list"][:room]))
+    room = SAMPLE_LIMIT - len(out.sample_rows)
+    if room > 0 and not ok:
+        out.sample_rows.extend(_sample_rows(df, result.get("partial_unexpected_index_list"))[:room])
+
+
+def _evaluate_in_duckdb(
+    con: duckdb.DuckDBPyConnection, table: str, exp: Mapping[str, Any], n_rows: int
+) -> ExpectationOutcome:
+    out = _outcome_skeleton(exp)
+    out.evaluated_by = "duckdb"
+    out.batches = 1
+    kw = exp["kwargs"]
+    if exp["type"] in ROW_COUNT_EXPECTATIONS:
+        out.observed_value = n_rows
+        if exp["type"] == "expect_table_row_count_to_equal":
+            out.success = n_rows == int(kw["value"])
+        else:
+            lo, hi = kw.get("min_value"), kw.get("max_value")
+            out.success = (lo is None or n_rows >= lo) and (hi is None or n_rows <= hi)
+        return out
+    cols = list(kw.get("column_list") or [kw["column"]])
+    # GX ignores rows whose columns are all null by default (ignore_row_if): do the same
+    mode = kw.get("ignore_row_if", "all_values_are_missing")
+    if mode == "any_value_is_missing":
+        skip = " or ".join(f"{_qi(c)} is null" for c in cols)
+    elif mode == "all_values_are_missing":
+        skip = " and ".join(f"{_qi(c)} is null" for c in cols)
+    else:
+        skip = "false"
+    where = f"not ({skip})"
+    chk = check_grain_unique(con, table, cols, severity=out.severity, where=where)
+    out.element_count = int(con.execute(f"select count(*) from {_qt(table)} where {where}").fetchone()[0])
+    out.success = chk.passed
+    out.unexpected_count = chk.failed_count
+    out.unexpected_percent = 100.0 * chk.failed_count / out.element_count if out.element_count else 0.0
+    out.partial_unexpected_list = [{c: r.get(c) for c in cols} for r in chk.sample_rows]
+    out.sample_rows = chk.sample_rows
+    if not out.success:
+        out.failed_batches = ["all"]
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Data Docs
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _site_name(docs_dir: Path) -> str:
+    return "ntm_" + hashlib.sha1(str(docs_dir).encode()).hexdigest()[:12]
+
+
+def _safe_batch_id(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_.=\-]+", "_", text)
+
+
+def _ensure_site(ctx, docs_dir: Path) -> str:
+    site = _site_name(docs_dir)
+    if site not in (ctx.list_data_docs_sites() or {}):
+        ctx.add_data_docs_site(
+            site_name=site,
+            site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": str(docs_dir),
+                },
+            },
+        )
+    return site
+
+
+def _register_results(docs_dir: Path, results: Mapping[Any, Any]) -> dict[Any, Any]:
+    registry = _DOCS_RESULTS.setdefault(str(docs_dir), {})
+    registry.update(results)
+    while len(_DOCS_RESULTS) > MAX_DOCS_DIRS:  # forget the oldest sites (their HTML stays on disk)
+        _DOCS_RESULTS.pop(next(iter(_DOCS_RESULTS)))
+    return registry
+
+
+def build_data_docs(docs_dir: Path, *, only: Sequence[Any] | None = None) -> Path:
+    """(Re)build the GX Data Docs site in ``docs_dir`` from the validation results run_suite recorded
+    for it in this process; returns ``docs_dir/index.html``. ``only``: render just these result pages
+    (the index always lists every result of the site)."""
+    docs_dir = Path(docs_dir).resolve()
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    ctx = get_context()
+    with _LOCK:
+        site = _ensure_site(ctx, docs_dir)
+        registry = _DOCS_RESULTS.get(str(docs_dir), {})
+        # the index lists what the store holds: hold exactly this docs_dir's results while building
+        store = ctx.validation_results_store
+        for k in list(store.list_keys()):
+            store.remove_key(k)
+        for k, v in registry.items():
+            store.set(k, v)
+        ids = list(only) if only is not None else list(registry)
+        ctx.build_data_docs(site_names=[site], resource_identifiers=ids or None, build_index=True)
+    index = docs_dir / "index.html"
+    if not index.exists():  # pragma: no cover - GX writes the index when build_index=True
+        raise RuntimeError(f"GX Data Docs did not write {index}")
+    return index
+
+
+# ---------------------------------------------------------------------------------------------------------
+# public entry point
+# ---------------------------------------------------------------------------------------------------------
+
+
+def run_suite(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    suite_path: Path | Mapping[str, Any],
+    *,
+    batch_column: str | None = "period_code",
+    max_rows_per_batch: int = 1_000_000,
+    docs_dir: Path | None = None,
+    run_id: str | None = None,
+    build_docs: bool = True,
+) -> SuiteResult:
+    """Validate DuckDB ``table`` against a suite file (or an already-loaded suite dict).
+
+    Tables above ``max_rows_per_batch`` rows are validated one ``batch_column`` value at a time (or in
+    ``rowid`` ranges). With ``docs_dir``, GX Data Docs are (re)built there and ``docs_path`` is the
+    ``index.html``; several tables validated with the same ``docs_dir`` share one site. With
+    ``build_docs=False`` the results are only recorded for the site (``docs_path`` is where the index
+    will be): call :func:`build_data_docs` once after the last table (saves ~1 s per table).
+    """
+    started = time.perf_counter()
+    suite_dict = (
+        normalise_suite_dict(suite_path) if isinstance(suite_path, Mapping) else load_suite_dict(suite_path)
+    )
+    run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    columns = [d[0] for d in con.execute(f"select * from {_qt(table)} limit 0").description]
+    n_rows = int(con.execute(f"select count(*) from {_qt(table)}").fetchone()[0])
+    batches, used_batch_col = _plan_batches(con, table, columns, n_rows, batch_column, max_rows_per_batch)
+    batched = len(batches) > 1 or used_batch_col is not None
+    batch_key_col = used_batch_col if used_batch_col != "rowid" else None
+
+    exps = suite_dict["expectations"]
+    sql_idx = {i for i, e in enumerate(exps) if batched and _needs_sql(e, batch_key_col)}
+    gx_idx = [i for i in range(len(exps)) if i not in sql_idx]
+    outcomes: dict[int, ExpectationOutcome] = {i: _outcome_skeleton(exps[i]) for i in gx_idx}
+
+    ctx = get_context()
+    gx_suite_dict = {**suite_dict, "expectations": [exps[i] for i in gx_idx]}
+    if sql_idx:
+        gx_suite_dict["name"] = f"{suite_dict['name']}.per_batch"
+        gx_suite_dict["meta"] = {
+            **suite_dict["meta"],
+            "ntm_note": "validated per batch; row-count and cross-batch uniqueness checks run in DuckDB",
+        }
+    gx_suite = _register_suite(ctx, gx_suite_dict)
+    batch_def = _batch_definition(ctx, table)
+    id_to_idx = {e.id: i for e, i in zip(gx_suite.expectations, gx_idx, strict=True)}
+
+    docs_results: dict[Any, Any] = {}
+    if docs_dir is not None:
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
+        )
+
+        gx_run = RunIdentifier(run_name=run_id, run_time=dt.datetime.now(dt.UTC))
+
+    n_validated = 0
+    if gx_idx:
+        for b in batches:
+            df = con.execute(b.sql, list(b.params)).df()
+            n_validated += len(df)
+            with _LOCK:
+                batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+                res = batch.validate(gx_suite, result_format=RESULT_FORMAT)
+            # results do not come back in suite order: match them by expectation id
+            for r in res.results:
+                _merge(outcomes[id_to_idx[r.expectation_config.id]], r, df, b.label)
+            if docs_dir is not None:
+                vid = ValidationResultIdentifier(
+                    expectation_suite_identifier=ExpectationSuiteIdentifier(name=gx_suite.name),
+                    run_id=gx_run,
+                    batch_identifier=_safe_batch_id(f"{table}__{b.label}"),
+                )
+                res.meta["ntm_table"] = table
+                res.meta["ntm_batch"] = b.label
+                docs_results[vid] = res
+            del df, batch
+    for i in sql_idx:
+        outcomes[i] = _evaluate_in_duckdb(con, table, exps[i], n_rows)
+
+    ordered = [outcomes[i] for i in range(len(exps))]
+    error_failures = [o for o in ordered if not o.success and o.severity != WARN]
+    warn_failures = [o for o in ordered if not o.success and o.severity == WARN]
+    docs_path = None
+    if docs_dir is not None:
+        resolved = Path(docs_dir).resolve()
+        with _LOCK:
+            _register_results(resolved, docs_results)
+        if build_docs:
+            only = [*docs_results, ExpectationSuiteIdentifier(name=gx_suite.name)]
+            docs_path = build_data_docs(resolved, only=only)
+        else:
+            docs_path = resolved / "index.html"
+    n_ok = sum(o.success for o in ordered)
+    statistics = {
+        "evaluated_expectations": len(ordered),
+        "successful_expectations": n_ok,
+        "unsuccessful_expectations": len(ordered) - n_ok,
+        "success_percent": round(100.0 * n_ok / len(ordered), 2) if ordered else 100.0,
+        "error_failures": len(error_failures),
+        "warn_failures": len(warn_failures),
+        "evaluated_in_duckdb": len(sql_idx),
+        "row_count": n_rows,
+        "rows_validated_by_gx": n_validated,
+        "batches": len(batches),
+    }
+    return SuiteResult(
+        table=table,
+        suite_name=suite_dict["name"],
+        success=not error_failures,
+        error_failures=error_failures,
+        warn_failures=warn_failures,
+        expectations=ordered,
+        statistics=statistics,
+        docs_path=docs_path,
+        batches=[b.label for b in batches],
+        batch_column=used_batch_col,
+        row_count=n_rows,
+        run_id=run_id,
+        duration_s=round(time.perf_counter() - started, 3),
+    )

@@ -1,0 +1,83 @@
+"""Reference data: administrative units from the vietnam-provinces package, and the commune's registry
+files in raw/reference/ (hamlets with history, population, crosswalk, reporting units)."""
+
+import dagster as dg
+
+from pipeline.config import get_settings
+from pipeline.constants import OWNERS
+from pipeline.ingest.manifest import ensure_warehouse_schema
+from pipeline.ingest.reference import load_reference
+from pipeline.reference.admin_units import DATA_VERSION, communes_frame, provinces_frame
+from pipeline.resources import WarehouseResource
+
+ADMIN = {
+    "provinces": "34 tỉnh, thành phố (QĐ 19/2025). / The 34 provinces (QĐ 19/2025), from vietnam-provinces.",
+    "communes": "3.321 xã, phường, đặc khu. / The 3,321 communes, wards and special zones, from vietnam-provinces.",
+}
+REGISTRY = {
+    "hamlets": "Thôn, tổ dân phố theo phiên bản hiệu lực. / Hamlets, one row per validity-dated version.",
+    "hamlet_population": "Số hộ, số dân theo năm. / Households and population by year.",
+    "hamlet_crosswalk": "Sáp nhập, chia tách, đổi tên thôn. / Hamlet merges, splits and renames.",
+    "reporting_units": "Đơn vị báo cáo. / Reporting units (departments, organisations, cooperatives, hamlets).",
+}
+
+
+def _specs(tables: dict[str, str]) -> list[dg.AssetSpec]:
+    return [
+        dg.AssetSpec(
+            key=dg.AssetKey(["raw", name]),
+            description=text,
+            group_name="ingest",
+            owners=OWNERS,
+            kinds={"python", "duckdb"},
+        )
+        for name, text in tables.items()
+    ]
+
+
+@dg.multi_asset(
+    name="admin_units",
+    specs=_specs(ADMIN),
+    description="Đơn vị hành chính từ gói vietnam-provinces. / Administrative units from vietnam-provinces.",
+)
+def admin_units(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    provinces, communes = provinces_frame(), communes_frame()
+    with warehouse.connect(context.log) as con:
+        ensure_warehouse_schema(con)
+        con.begin()
+        for table, frame in (("raw.provinces", provinces), ("raw.communes", communes)):
+            con.register("_frame", frame)
+            con.execute(f"create or replace table {table} as select * from _frame")
+            con.unregister("_frame")
+        con.commit()
+    for name, frame in (("provinces", provinces), ("communes", communes)):
+        yield dg.MaterializeResult(
+            asset_key=dg.AssetKey(["raw", name]),
+            metadata={
+                "dagster/row_count": len(frame),
+                "data_version": DATA_VERSION,
+                "preview": dg.MetadataValue.md(frame.head(5).to_markdown(index=False)),
+            },
+        )
+
+
+@dg.multi_asset(
+    name="reference_registry",
+    specs=_specs(REGISTRY),
+    description="Sổ đăng ký thôn và đơn vị báo cáo (raw/reference). / The hamlet and reporting-unit registry.",
+)
+def reference_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    settings = get_settings()
+    with warehouse.connect(context.log) as con:
+        load_reference(con, settings.raw_dir)
+        counts = {
+            name: int(con.execute(f"select count(*) from raw.{name}").fetchone()[0]) for name in REGISTRY
+        }
+    for name, n in counts.items():
+        yield dg.MaterializeResult(
+            asset_key=dg.AssetKey(["raw", name]),
+            metadata={"dagster/row_count": n, "source_file": f"reference/{name}.csv"},
+        )
+
+
+defs = dg.Definitions(assets=[admin_units, reference_registry])

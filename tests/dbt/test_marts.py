@@ -1,0 +1,467 @@
+"""End-to-end test of the dbt project on the hand-made mini dataset (tests/dbt/mini_dataset.py).
+
+The project is copied to a temporary folder with the mini seeds, the raw tables are written to a temporary
+DuckDB file, then the real ``dbt build`` runs (seeds, models, data tests, unit tests) with
+NTM_WAREHOUSE_PATH pointing at it. Every mart is then compared with values computed BY HAND below: the
+arithmetic is written out from the story in mini_dataset.py, never read back from the warehouse.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import mini_dataset  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+DBT = REPO / ".venv" / "bin" / "dbt"
+DBT_BIN = str(DBT) if DBT.exists() else (shutil.which("dbt") or "dbt")
+
+MARTS = [
+    "dim_province", "dim_commune", "dim_hamlet", "dim_period", "dim_indicator", "dim_reporting_unit",
+    "dim_plan_task", "fact_indicator_value", "fact_submission", "fact_survey_answer", "fact_ocop_certificate",
+    "fact_task_progress", "mart_hamlet_indicator", "mart_hamlet_indicator_restated", "mart_commune_indicator",
+    "mart_province_indicator", "mart_plan_targets", "mart_reporting_compliance", "mart_satisfaction",
+    "mart_ocop_portfolio",
+]
+
+
+def run_dbt(project: Path, warehouse: Path, target: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, NTM_WAREHOUSE_PATH=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    cmd = [DBT_BIN, *args, "--project-dir", str(project), "--profiles-dir", str(project),
+           "--target-path", str(target), "--log-path", str(target / "logs")]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=project, timeout=1200)
+
+
+@pytest.fixture(scope="module")
+def mini(tmp_path_factory) -> dict:
+    tmp = tmp_path_factory.mktemp("dbt_mini")
+    project = tmp / "dbt_project"
+    shutil.copytree(REPO / "dbt_project", project,
+                    ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"))
+    mini_dataset.write_seeds(project / "seeds")
+    warehouse = tmp / "mini.duckdb"
+    mini_dataset.build_warehouse(warehouse)
+    started = time.perf_counter()
+    result = run_dbt(project, warehouse, tmp / "target", "build")
+    seconds = time.perf_counter() - started
+    summary = [line for line in result.stdout.splitlines() if "Done." in line]
+    print(f"dbt build on the mini dataset: {seconds:.1f} s; {summary[-1] if summary else ''}")
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    return {"project": project, "warehouse": warehouse, "tmp": tmp, "seconds": seconds}
+
+
+@pytest.fixture(scope="module")
+def con(mini):
+    c = duckdb.connect(str(mini["warehouse"]), read_only=True)
+    yield c
+    c.close()
+
+
+def rows(con, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()
+
+
+def approx_dict(d: dict) -> dict:
+    return {k: (pytest.approx(v) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+
+def test_every_table_is_built_with_an_enforced_contract(con, mini):
+    built = {r[0] for r in rows(con, "select table_name from information_schema.tables where table_schema = 'marts'")}
+    assert set(MARTS) <= built
+    for name in MARTS:
+        yml = next((mini["project"] / "models" / "marts").glob(f"{name}.yml")).read_text()
+        assert "enforced: true" in yml, name
+
+
+# ------------------------------------------------------------------------------------------ dimensions
+
+
+def test_dim_commune_holds_all_communes_with_dong_loc(con):
+    assert rows(con, "select count(*) from marts.dim_commune") == [(3321,)]
+    (name, province, group, home), = rows(
+        con, "select commune_name, province_code, commune_group, is_home_commune from marts.dim_commune "
+             "where commune_code = '18484'")
+    assert "Đồng Lộc" in name and province == "42" and group == 2 and home is True
+    assert rows(con, "select count(*) from marts.dim_province") == [(34,)]
+    assert rows(con, "select is_home_province from marts.dim_province where province_code = '42'") == [(True,)]
+
+
+def test_dim_period_is_generated(con):
+    # 2025..2030: 6 years x 4 quarters + 6 years
+    assert rows(con, "select count(*) from marts.dim_period") == [(6 * 4 + 6,)]
+    assert rows(con, "select period_kind, start_date, end_date, unit_due_date, province_due_date, label_vi, label_en "
+                     "from marts.dim_period where period_code = '2026-Q3'") == [
+        ("quarter", date(2026, 7, 1), date(2026, 9, 30), date(2026, 9, 15), date(2026, 9, 25), "Quý 3/2026", "Q3 2026")]
+    assert rows(con, "select period_kind, unit_due_date, province_due_date, label_vi from marts.dim_period "
+                     "where period_code = '2025'") == [("year", date(2025, 12, 15), date(2025, 12, 25), "Năm 2025")]
+
+
+def test_dim_hamlet_versions_and_crosswalk(con):
+    got = rows(con, "select hamlet_key, hamlet_code, version_no, is_current, successor_codes, predecessor_codes "
+                    "from marts.dim_hamlet order by hamlet_key")
+    assert got == [
+        (1, "18484-T01", 1, False, None, None),
+        (2, "18484-T02", 1, False, "18484-T04", None),
+        (3, "18484-T03", 1, False, "18484-T04", None),
+        (4, "18484-T04", 1, True, None, "18484-T02;18484-T03"),
+        (5, "18484-T01", 2, True, None, None),
+    ]
+
+
+# ------------------------------------------------------------------------------------------ facts
+
+
+def test_fact_submission_versions_lateness_and_status(con):
+    got = {(u, p, v): (s, d, ok) for u, p, v, s, d, ok in rows(
+        con, "select unit_code, period_code, version_no, status, days_late, is_on_time from marts.fact_submission")}
+    # 5 reports in Q1, 4 versions in Q2 (T01 twice), 4 in Q3, 1 annual report
+    assert len(got) == 5 + 4 + 4 + 1
+    assert got[("18484-T03", "2026-Q1", 1)] == ("late", 20 - 15, False)  # 20 Mar vs due 15 Mar
+    assert got[("18484-VHXH", "2026-Q1", 1)] == ("on_time", 0, True)  # 15 Mar 20:00 <= 15 Mar 23:59:59
+    assert got[("18484-T01", "2026-Q2", 1)] == ("superseded", 0, True)
+    assert got[("18484-T01", "2026-Q2", 2)] == ("late", 20 - 15, False)  # resubmitted on 20 Jun
+    assert got[("18484-T04", "2026-Q3", 1)] == ("late", 16 - 15, False)
+    assert got[("18484-KT", "2026", 1)] == ("on_time", 0, True)
+    assert rows(con, "select rows_loaded, rows_quarantined, value_rows from marts.fact_submission "
+                     "where unit_code = '18484-T03'") == [(7, 1, 7)]
+
+
+def test_fact_indicator_value_latest_accepted_value(con):
+    # 2026-Q1: 3 hamlets x 7 + KT C.COUNT + VHXH C.PCT = 23; Q2: 2 x 7 + KT = 15;
+    # Q3: T01 7 + T04 6 (no H.SHARE) + KT + VHXH = 15; 2026: 4 hamlets x 7 derived + C.COUNT + C.PCT = 30
+    assert rows(con, "select count(*) from marts.fact_indicator_value") == [(23 + 15 + 15 + 30,)]
+
+    def one(location, period, indicator):
+        return rows(con, f"""select value, numerator, denominator, met_threshold, value_source, unit_code,
+                                   hamlet_key, submission_id like '%-' || unit_code || '-' || period_code
+                            from marts.fact_indicator_value
+                            where location_code = '{location}' and period_code = '{period}'
+                              and indicator_code = '{indicator}'""")[0]
+
+    # resubmission: the Q2 value comes from T01's second version
+    assert one("18484-T01", "2026-Q2", "H.SUM")[:6] == (12, None, None, None, "reported", "18484-T01")
+    # two units on one hamlet value: KT (15 Sep) after T01 (10 Sep) -> KT's 99
+    assert one("18484-T01", "2026-Q3", "H.LAST")[0] == 99 and one("18484-T01", "2026-Q3", "H.LAST")[5] == "18484-KT"
+    # VHXH's C.COUNT (999) is not a culture indicator: KT's 10 stays
+    assert one("18484", "2026-Q1", "C.COUNT")[:6] == (10, None, None, None, "reported", "18484-KT")
+    # value computed from numerator/denominator; group-2 threshold 90 overrides the default 80
+    assert one("18484-T02", "2026-Q1", "H.RATIO")[:4] == (pytest.approx(100 * 8 / 10), 8, 10, False)
+    assert one("18484-T01", "2026-Q1", "H.RATIO")[:4] == (pytest.approx(100 * 18 / 20), 18, 20, True)
+    # lower_better: T01's 4 <= 5 meets, T02's 7 does not
+    assert one("18484-T01", "2026-Q1", "H.MAX")[3] is True and one("18484-T02", "2026-Q1", "H.MAX")[3] is False
+    # hamlet version: T01 was renamed on 1 Jul 2026 -> key 1 in Q1, key 5 in Q3
+    assert one("18484-T01", "2026-Q1", "H.SUM")[6] == 1 and one("18484-T01", "2026-Q3", "H.SUM")[6] == 5
+    assert one("18484-T01", "2026-Q1", "H.SUM")[7] is True
+    # annual: T01 H.SUM 10 + 12 + 13; H.RATIO (18 + 19 + 10) / (20 + 20 + 20); C.COUNT reported 40 wins over 37
+    assert one("18484-T01", "2026", "H.SUM")[:5] == (10 + 12 + 13, None, None, None, "derived_from_quarters")
+    assert one("18484-T01", "2026", "H.RATIO")[:3] == (pytest.approx(100 * 47 / 60), 47, 60)
+    assert one("18484", "2026", "C.COUNT")[0] == 40 and one("18484", "2026", "C.COUNT")[4] == "reported"
+    # C.PCT annual_rule last -> Q3's 45/50
+    assert one("18484", "2026", "C.PCT")[:3] == (pytest.approx(100 * 45 / 50), 45, 50)
+
+
+def test_fact_survey_answer_has_no_personal_data(con):
+    columns = {r[0] for r in rows(con, "select column_name from information_schema.columns "
+                                       "where table_schema = 'marts' and table_name = 'fact_survey_answer'")}
+    assert not columns & {"respondent_hash", "reason_text", "name", "phone", "producer_name"}
+    # 6 responses x 2 questions, minus R1 (household h1 answered again as R4)
+    assert rows(con, "select count(*), count(distinct response_id) from marts.fact_survey_answer") == [(10, 5)]
+    assert rows(con, "select count(*) from marts.fact_survey_answer where response_id = 'R1'") == [(0,)]
+
+
+def test_fact_ocop_certificate_and_task_progress(con):
+    got = rows(con, "select product_id, certificate_no, stars, status_at_period_end, status_period_code "
+                    "from marts.fact_ocop_certificate order by product_id")
+    assert got == [("P1", "C1", 4, "active", "2026-Q3"), ("P2", "C2", 3, "active", "2026-Q3"),
+                   ("P3", "C3", 3, "active", "2026-Q3")]
+    columns = {r[0] for r in rows(con, "select column_name from information_schema.columns "
+                                       "where table_schema = 'marts' and table_name = 'fact_ocop_certificate'")}
+    assert "producer_name" not in columns
+    tasks = rows(con, "select task_code, unit_code, period_code, task_status, percent_done, is_lead_unit "
+                      "from marts.fact_task_progress order by period_code, unit_code, task_code")
+    assert tasks == [
+        ("I.1", "18484-T01", "2026-Q2", "in_progress", 20.0, False),  # from the second version
+        ("I.1", "18484-KT", "2026-Q3", "in_progress", 40.0, True),
+        ("I.2", "18484-KT", "2026-Q3", "done", 100.0, False),
+    ]
+
+
+def test_value_changes_between_versions(con):
+    got = dict(rows(con, "select indicator_code, change_type from intermediate.int_submission_value_changes "
+                         "where unit_code = '18484-T01' and period_code = '2026-Q2'"))
+    assert got == {"H.SUM": "changed", "H.RATIO": "changed", "H.SHARE": "changed", "H.MEAN": "unchanged",
+                   "H.LAST": "unchanged", "H.MAX": "unchanged", "H.ALLYES": "unchanged"}
+
+
+# ------------------------------------------------------------------------------------------ indicator marts
+
+# Hamlet values (latest accepted; see mini_dataset.SUBMISSIONS)
+#          SUM MEAN RATIO(num/den) SHARE LAST MAX ALLYES
+# Q1 T01   10  60   18/20          1     3    4   1     (10 Mar)
+# Q1 T02   20  80    8/10          0     5    7   1     (14 Mar)
+# Q1 T03   30  70   27/30          1     2    6   0     (20 Mar)
+# Q2 T01   12  50   19/20          1     4    3   1     (v2, 20 Jun)
+# Q2 T04   45  90   40/50          1     6    9   1     (14 Jun)
+# Q3 T01   13  40   10/20          1     99*  2   1     (10 Sep; *H.LAST from KT on 15 Sep)
+# Q3 T04   50  100  45/50          -     7    8   0     (16 Sep; no H.SHARE)
+# Hamlets existing at the period end: Q1 T01 T02 T03; Q2, Q3 and the year: T01 T04.
+# Annual (derived by annual_rule):
+#   T01 SUM 10+12+13=35, MEAN (60+50+40)/3=50, RATIO 47/60, SHARE last=1, LAST last=99, MAX max(4,3,2)=4, ALLYES max=1
+#   T02 SUM 20, MEAN 80, RATIO 8/10, SHARE 0, LAST 5, MAX 7, ALLYES 1 (Q1 only)
+#   T03 SUM 30, MEAN 70, RATIO 27/30, SHARE 1, LAST 2, MAX 6, ALLYES 0 (Q1 only)
+#   T04 SUM 95, MEAN 95, RATIO 85/100, SHARE last available (Q2)=1, LAST 7, MAX 9, ALLYES max(1,0)=1
+
+COMMUNE_EXPECTED = {
+    # (period, indicator): (value, numerator, denominator, hamlets_reporting, hamlets_existing, value_source)
+    ("2026-Q1", "H.SUM"): (10 + 20 + 30, None, None, 3, 3, "reported"),
+    ("2026-Q1", "H.MEAN"): ((60 + 80 + 70) / 3, None, None, 3, 3, "reported"),
+    ("2026-Q1", "H.RATIO"): (100 * (18 + 8 + 27) / (20 + 10 + 30), 53, 60, 3, 3, "reported"),
+    ("2026-Q1", "H.SHARE"): (100 * 2 / 3, 2, 3, 3, 3, "reported"),  # T01 and T03 meet
+    ("2026-Q1", "H.LAST"): (2, None, None, 3, 3, "reported"),  # T03 submitted last (20 Mar)
+    ("2026-Q1", "H.MAX"): (max(4, 7, 6), None, None, 3, 3, "reported"),
+    ("2026-Q1", "H.ALLYES"): (0, 2, 3, 3, 3, "reported"),  # T03 reported 0
+    ("2026-Q1", "C.COUNT"): (10, None, None, None, None, "reported"),
+    ("2026-Q1", "C.PCT"): (100 * 40 / 50, 40, 50, None, None, "reported"),
+    ("2026-Q2", "H.SUM"): (12 + 45, None, None, 2, 2, "reported"),
+    ("2026-Q2", "H.MEAN"): ((50 + 90) / 2, None, None, 2, 2, "reported"),
+    ("2026-Q2", "H.RATIO"): (100 * (19 + 40) / (20 + 50), 59, 70, 2, 2, "reported"),
+    ("2026-Q2", "H.SHARE"): (100 * 2 / 2, 2, 2, 2, 2, "reported"),
+    ("2026-Q2", "H.LAST"): (4, None, None, 2, 2, "reported"),  # T01 v2 (20 Jun) is the last submitted
+    ("2026-Q2", "H.MAX"): (max(3, 9), None, None, 2, 2, "reported"),
+    ("2026-Q2", "H.ALLYES"): (1, 2, 2, 2, 2, "reported"),
+    ("2026-Q2", "C.COUNT"): (12, None, None, None, None, "reported"),
+    ("2026-Q3", "H.SUM"): (13 + 50, None, None, 2, 2, "reported"),
+    ("2026-Q3", "H.MEAN"): ((40 + 100) / 2, None, None, 2, 2, "reported"),
+    ("2026-Q3", "H.RATIO"): (100 * (10 + 45) / (20 + 50), 55, 70, 2, 2, "reported"),
+    # T04 did not report: it counts as not meeting (denominator = hamlets existing, not reporting)
+    ("2026-Q3", "H.SHARE"): (100 * 1 / 2, 1, 2, 1, 2, "reported"),
+    ("2026-Q3", "H.LAST"): (7, None, None, 2, 2, "reported"),  # T04 (16 Sep) after KT's 99 for T01 (15 Sep)
+    ("2026-Q3", "H.MAX"): (max(2, 8), None, None, 2, 2, "reported"),
+    ("2026-Q3", "H.ALLYES"): (0, 1, 2, 2, 2, "reported"),
+    ("2026-Q3", "C.COUNT"): (15, None, None, None, None, "reported"),
+    ("2026-Q3", "C.PCT"): (100 * 45 / 50, 45, 50, None, None, "reported"),
+    # the year: annual hamlet values (all four hamlets, derived), hamlets existing at 31 Dec: T01, T04
+    ("2026", "H.SUM"): (35 + 20 + 30 + 95, None, None, 4, 2, "derived_from_quarters"),
+    ("2026", "H.MEAN"): ((50 + 80 + 70 + 95) / 4, None, None, 4, 2, "derived_from_quarters"),
+    ("2026", "H.RATIO"): (100 * (47 + 8 + 27 + 85) / (60 + 10 + 30 + 100), 167, 200, 4, 2, "derived_from_quarters"),
+    ("2026", "H.SHARE"): (100 * 2 / 2, 2, 2, 4, 2, "derived_from_quarters"),  # T03 meets but no longer exists
+    ("2026", "H.LAST"): (7, None, None, 4, 2, "derived_from_quarters"),  # T04's annual was submitted last (16 Sep)
+    ("2026", "H.MAX"): (max(4, 7, 6, 9), None, None, 4, 2, "derived_from_quarters"),
+    ("2026", "H.ALLYES"): (1, 2, 2, 4, 2, "derived_from_quarters"),
+    ("2026", "C.COUNT"): (40, None, None, None, None, "reported"),  # reported 40 wins over 10 + 12 + 15
+    ("2026", "C.PCT"): (100 * 45 / 50, 45, 50, None, None, "derived_from_quarters"),  # last quarter
+}
+
+
+def test_mart_commune_indicator_equals_hand_calculation(con):
+    got = {
+        (p, i): (v, n, d, hr, he, s)
+        for p, i, v, n, d, hr, he, s in rows(
+            con, "select period_code, indicator_code, value, numerator, denominator, hamlets_reporting, "
+                 "hamlets_existing, value_source from marts.mart_commune_indicator where commune_code = '18484'")
+    }
+    assert set(got) == set(COMMUNE_EXPECTED)
+    for key, expected in COMMUNE_EXPECTED.items():
+        assert got[key] == tuple(pytest.approx(x) if isinstance(x, float) else x for x in expected), key
+    # threshold on the commune value: ratio 88.3 < group-2 threshold 90; max 7 > 5 (lower_better)
+    flags = dict(((p, i), m) for p, i, m in rows(
+        con, "select period_code, indicator_code, met_threshold from marts.mart_commune_indicator"))
+    assert flags[("2026-Q1", "H.RATIO")] is False and flags[("2026-Q1", "H.MAX")] is False
+    assert flags[("2026-Q2", "H.ALLYES")] is True and flags[("2026-Q1", "H.SHARE")] is None
+
+
+def test_mart_province_indicator_equals_hand_calculation(con):
+    from vietnam_provinces import Ward
+
+    communes_in_42 = sum(1 for w in Ward.iter_all() if int(w.province_code) == 42)
+    got = {
+        (p, i): (v, n, d, cr, cip)
+        for p, i, v, n, d, cr, cip in rows(
+            con, "select period_code, indicator_code, value, numerator, denominator, communes_reporting, "
+                 "communes_in_province from marts.mart_province_indicator where province_code = '42'")
+    }
+    assert rows(con, "select count(distinct province_code) from marts.mart_province_indicator") == [(1,)]
+    assert set(got) == set(COMMUNE_EXPECTED)
+    # one commune with data: each province value is that commune's value by the same rule
+    for (period, indicator), (value, num, den, _hr, _he, _src) in COMMUNE_EXPECTED.items():
+        v, n, d, cr, cip = got[(period, indicator)]
+        assert v == pytest.approx(value), (period, indicator)
+        assert cr == 1 and cip == communes_in_42 == 69
+        if indicator in ("H.RATIO", "C.PCT", "H.SHARE"):
+            assert (n, d) == (num, den), (period, indicator)
+
+
+def test_mart_hamlet_indicator_as_of(con):
+    # every hamlet row of the fact: 83 - 7 commune rows
+    assert rows(con, "select count(*) from marts.mart_hamlet_indicator") == [(83 - 7,)]
+    assert rows(con, "select hamlet_name, hamlet_key, existed_at_period_end from marts.mart_hamlet_indicator "
+                     "where hamlet_code = '18484-T01' and period_code = '2026-Q3' and indicator_code = 'H.SUM'") == [
+        ("Thôn Một Mới", 5, True)]
+    # the merged hamlets keep their own history (as of the period)
+    assert rows(con, "select value, existed_at_period_end from marts.mart_hamlet_indicator "
+                     "where hamlet_code = '18484-T02' and period_code = '2026-Q1' and indicator_code = 'H.SUM'") == [
+        (20, True)]
+    assert rows(con, "select value, existed_at_period_end from marts.mart_hamlet_indicator "
+                     "where hamlet_code = '18484-T03' and period_code = '2026' and indicator_code = 'H.SUM'") == [
+        (30, False)]
+
+
+def test_mart_hamlet_indicator_restated(con):
+    got = {
+        (h, p, i): (v, n, d, r)
+        for h, p, i, v, n, d, r in rows(
+            con, "select hamlet_code, period_code, indicator_code, value, numerator, denominator, is_restated "
+                 "from marts.mart_hamlet_indicator_restated")
+    }
+    assert {h for h, _, _ in got} == {"18484-T01", "18484-T04"}  # only today's hamlets
+    # Q1: T04 is restated from T02 (pop 300) + T03 (pop 200), shares 1.0
+    assert got[("18484-T04", "2026-Q1", "H.SUM")] == (20 + 30, None, None, True)
+    assert got[("18484-T04", "2026-Q1", "H.MEAN")][0] == pytest.approx((80 * 300 + 70 * 200) / (300 + 200))
+    assert got[("18484-T04", "2026-Q1", "H.RATIO")][:3] == (pytest.approx(100 * (8 + 27) / (10 + 30)), 35, 40)
+    assert got[("18484-T04", "2026-Q1", "H.SHARE")][0] == 0  # T02 (300) is the largest contributor
+    assert got[("18484-T01", "2026-Q1", "H.SUM")] == (10, None, None, False)
+    # the year: T04 = its own annual 95 + T02's 20 + T03's 30
+    assert got[("18484-T04", "2026", "H.SUM")][0] == 95 + 20 + 30
+    assert got[("18484-T04", "2026", "H.RATIO")][:3] == (pytest.approx(100 * 120 / 140), 120, 140)
+    # Q1 14 + Q2 14 + Q3 13 + 2026 14
+    assert len(got) == 14 + 14 + 13 + 14
+
+
+def test_mart_plan_targets(con):
+    got = {
+        (i, p): (a, t, g, ok)
+        for i, p, a, t, g, ok in rows(
+            con, "select indicator_code, period_code, actual_value, target_value, gap, is_on_track "
+                 "from marts.mart_plan_targets")
+    }
+    assert len(got) == 2 * 5  # 2 targets x (the year + its 4 quarters)
+    assert got[("C.PCT", "2026-Q1")] == (80, 85, 80 - 85, False)
+    assert got[("C.PCT", "2026-Q2")] == (None, 85, None, None)
+    assert got[("C.PCT", "2026-Q3")] == (90, 85, 90 - 85, True)
+    assert got[("C.PCT", "2026")] == (90, 85, 5, True)
+    assert got[("C.PCT", "2026-Q4")] == (None, 85, None, None)
+    assert got[("H.SHARE", "2026-Q1")] == (pytest.approx(200 / 3), 50, pytest.approx(200 / 3 - 50), True)
+    assert got[("H.SHARE", "2026-Q3")] == (50, 50, 0, True)
+    assert got[("H.SHARE", "2026")] == (100, 50, 50, True)
+
+
+def test_mart_reporting_compliance(con):
+    per_unit = {
+        (u, p): (rec, ot, late, miss)
+        for u, p, rec, ot, late, miss in rows(
+            con, "select unit_code, period_code, is_received, is_on_time, is_late, is_missing "
+                 "from marts.mart_reporting_compliance")
+    }
+    # Q1: KT, VHXH, T01, T02, T03 (T04 not yet); Q2 and Q3: KT, VHXH, T01, T04; year: KT only (annual)
+    assert len(per_unit) == 5 + 4 + 4 + 1
+    assert per_unit[("18484-T03", "2026-Q1")] == (True, False, True, False)
+    assert per_unit[("18484-VHXH", "2026-Q2")] == (False, False, False, True)
+    assert per_unit[("18484-T01", "2026-Q2")] == (True, True, False, False)  # first version on time
+    assert per_unit[("18484-T04", "2026-Q3")] == (True, False, True, False)
+    assert ("18484-VHXH", "2026") not in per_unit  # culture dept does not report annually
+    periods = {
+        p: rest for p, *rest in rows(
+            con, "select distinct period_code, period_expected_count, period_received_count, period_on_time_count, "
+                 "period_late_count, period_missing_count, period_late_unit_codes, period_missing_unit_codes "
+                 "from marts.mart_reporting_compliance")
+    }
+    assert periods == {
+        "2026-Q1": [5, 5, 4, 1, 0, "18484-T03", None],
+        "2026-Q2": [4, 3, 3, 0, 1, None, "18484-VHXH"],
+        "2026-Q3": [4, 4, 3, 1, 0, "18484-T04", None],
+        "2026": [1, 1, 1, 0, 0, None, None],
+    }
+
+
+def test_mart_satisfaction(con):
+    got = {
+        (loc, q): (n, s, r, m)
+        for loc, q, n, s, r, m in rows(
+            con, "select location_code, question_code, respondents, satisfied, satisfied_rate, meets_90 "
+                 "from marts.mart_satisfaction where period_code = '2026'")
+    }
+    # T01: R1 dropped (h1 answered again as R4). Q01: R2 yes, R3 no, R4 no; Q02: R2 yes, R3 yes, R4 no
+    # T04: Q01: R5 yes, R6 yes; Q02: R5 yes, R6 no
+    assert got == {
+        ("18484-T01", "Q01"): (3, 1, pytest.approx(100 / 3), False),
+        ("18484-T01", "Q02"): (3, 2, pytest.approx(200 / 3), False),
+        ("18484-T04", "Q01"): (2, 2, 100.0, True),
+        ("18484-T04", "Q02"): (2, 1, 50.0, False),
+        ("18484", "Q01"): (5, 3, 60.0, False),
+        ("18484", "Q02"): (5, 3, 60.0, False),
+    }
+
+
+def test_mart_ocop_portfolio(con):
+    got = {
+        (p, g, s): (n, a, e, lst)
+        for p, g, s, n, a, e, lst in rows(
+            con, "select period_code, group_code, stars, products_count, active_certificates, "
+                 "expiring_within_6_months, expiring_certificate_nos from marts.mart_ocop_portfolio")
+    }
+    quarters = ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]  # up to 2026-Q3
+    # P1 (group 1, 4*) from 15 Jan 2025; P2 (group 1, 3*) all along, expires 31 Oct 2026: within 6 months
+    # of 30 Jun 2026 (-> 30 Dec 2026) and of 30 Sep 2026, not of 31 Mar 2026 (-> 30 Sep 2026);
+    # P3 (group 2, 3*) issued 1 May 2026
+    expected = {}
+    for q in quarters:
+        expected[(q, 1, 4)] = (1, 1, 0, None)
+        expiring = q in ("2026-Q2", "2026-Q3")
+        expected[(q, 1, 3)] = (1, 1, 1 if expiring else 0, "C2" if expiring else None)
+    expected[("2026-Q2", 2, 3)] = (1, 1, 0, None)
+    expected[("2026-Q3", 2, 3)] = (1, 1, 0, None)
+    assert got == expected
+
+
+# ------------------------------------------------------------------------------------------ partitions
+
+
+def test_fact_rebuilds_one_period(mini):
+    """A partitioned run (--vars period_code) deletes and re-inserts only that quarter and its year."""
+    warehouse = mini["tmp"] / "partition.duckdb"
+    shutil.copy(mini["warehouse"], warehouse)
+    c = duckdb.connect(str(warehouse))
+    before = dict(c.execute("select period_code, count(*) from marts.fact_indicator_value group by 1").fetchall())
+    # a correction arrives for T04 2026-Q2: H.SUM 45 -> 46 (a new version of the whole report)
+    c.execute("""insert into raw.submissions by name
+                 select 'abcdefabcdef-18484-T04-2026-Q2' as submission_id, '18484-T04' as unit_code,
+                        '2026-Q2' as period_code, timestamp '2026-06-15 10:00:00' as submitted_at, 99 as arrival_seq,
+                        1 as rows_loaded, 0 as rows_quarantined, 'abcdefabcdef' as _file_sha256,
+                        'submissions/fix.csv' as _source_file""")
+    # the corrected file repeats the whole report (a version replaces the previous one as a whole)
+    c.execute("""insert into raw.submission_values by name
+                 select * replace (
+                        timestamp '2026-06-15 10:00:00' as submitted_at,
+                        case when indicator_code = 'H.SUM' then 46 else value end as value,
+                        'abcdefabcdef' as _file_sha256,
+                        'submissions/fix.csv' as _source_file)
+                 from raw.submission_values where unit_code = '18484-T04' and period_code = '2026-Q2'""")
+    # and a change in another period that the partitioned run must NOT pick up
+    c.execute("update raw.submission_values set value = 1000 where period_code = '2026-Q1' and indicator_code = 'H.SUM'")
+    c.close()
+    result = run_dbt(mini["project"], warehouse, mini["tmp"] / "target_partition", "run",
+                     "--select", "fact_indicator_value", "--vars", '{"period_code": "2026-Q2"}')
+    assert result.returncode == 0, result.stdout[-6000:]
+    c = duckdb.connect(str(warehouse), read_only=True)
+    after = dict(c.execute("select period_code, count(*) from marts.fact_indicator_value group by 1").fetchall())
+    value = lambda loc, p: c.execute(  # noqa: E731
+        f"select value from marts.fact_indicator_value where location_code = '{loc}' and period_code = '{p}' "
+        "and indicator_code = 'H.SUM'").fetchone()[0]
+    assert after == before
+    assert value("18484-T04", "2026-Q2") == 46
+    assert value("18484-T04", "2026") == 46 + 50  # the year is rebuilt with the quarter
+    assert value("18484-T01", "2026-Q1") == 10  # Q1 untouched by the partitioned run
+    c.close()
