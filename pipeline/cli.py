@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from typing import Any
@@ -28,6 +29,36 @@ def _meta_value(v: Any) -> Any:
 def _short(value: Any, limit: int = 300) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _dbt_failures(test_name: str, limit: int = 5) -> str:
+    """The first failing rows of a dbt test (stored as a view in schema dbt_test__audit)."""
+    import duckdb
+
+    from pipeline.config import get_settings
+
+    try:
+        con = duckdb.connect(str(get_settings().warehouse), read_only=True)
+    except duckdb.Error:
+        return ""
+    try:
+        views = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'dbt_test__audit'"
+            ).fetchall()
+        ]
+        # dbt names the view after the test, or <truncated name>_<md5> when the name is long
+        matches = [v for v in views if v == test_name or (len(v) > 40 and test_name.startswith(v[:-33]))]
+        for view in matches:
+            df = con.execute(f'select * from dbt_test__audit."{view}" limit {int(limit)}').df()
+            if len(df):
+                return df.to_string(index=False, max_colwidth=60)
+        return ""
+    except duckdb.Error:
+        return ""
+    finally:
+        con.close()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,12 +121,26 @@ def summarise(result, elapsed: float) -> int:
         console.print(f"  [red]ERROR[/red] {ev.asset_key.to_user_string()} · {ev.check_name}")
         for key in ("message", "failed_expectations", "unexpected_count", "sample_rows"):
             if key in ev.metadata:
-                console.print(f"      {key}: {_short(_meta_value(ev.metadata[key]))}")
+                console.print(f"      {key}: {_short(_meta_value(ev.metadata[key]), 1200)}")
+        if "sample_rows" not in ev.metadata:
+            rows = _dbt_failures(ev.check_name)
+            if rows:
+                console.print(f"      sample_rows:\n{rows}")
 
     step_failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     for e in step_failures:
         err = e.event_specific_data.error if e.event_specific_data else None
-        console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(err.message if err else '', 600)}")
+        message = err.message if err else ""
+        failed_tests = list(dict.fromkeys(re.findall(r"Failure in test (\S+)", message)))
+        if failed_tests:
+            console.print(f"  [red]FAILED step[/red] {e.step_key}: {len(failed_tests)} dbt test(s) failed")
+            for test in failed_tests:
+                console.print(f"  [red]ERROR[/red] dbt test {test}")
+                rows = _dbt_failures(test)
+                if rows:
+                    console.print(f"      sample_rows:\n{rows}")
+        else:
+            console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(message, 600)}")
 
     if release:
         if release.get("changed") in (False, "False"):

@@ -138,20 +138,31 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
             )
             ran_gx = True
             yield _gx_result(table, result, run_declared_checks(con, suite), docs_index)
-        for table in PUBLISHED:
-            if dg.AssetCheckKey(_key(table), ROWS_CHECK) not in selected:
-                continue
-            rows = int(con.execute(f"select count(*) from marts.{table}").fetchone()[0])
+        wanted = [t for t in PUBLISHED if dg.AssetCheckKey(_key(t), ROWS_CHECK) in selected]
+        counts = {t: int(con.execute(f"select count(*) from marts.{t}").fetchone()[0]) for t in wanted}
+        if wanted:
             outcome = check_row_count_vs_previous_release(
-                {table: rows}, previous if previous.exists() else None, max_drop=0.2
+                counts, previous if previous.exists() else None, max_drop=0.2
             )
-            yield dg.AssetCheckResult(
-                asset_key=_key(table),
-                check_name=ROWS_CHECK,
-                passed=outcome.passed,
-                severity=dg.AssetCheckSeverity.WARN,
-                metadata={"message": outcome.message_en, "rows": rows, "details": _md(outcome.sample_rows)},
-            )
+            previous_counts = outcome.metadata.get("previous_counts") or {}
+            for table in wanted:
+                prev = previous_counts.get(table)
+                drops = (
+                    [{"table": table, "previous_rows": prev, "current_rows": counts[table]}]
+                    if prev and counts[table] < prev * (1 - 0.2)
+                    else []
+                )
+                yield dg.AssetCheckResult(
+                    asset_key=_key(table),
+                    check_name=ROWS_CHECK,
+                    passed=not drops,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={
+                        "rows": counts[table],
+                        "previous_release": str(previous.resolve()) if previous.exists() else "",
+                        "details": _md(drops),
+                    },
+                )
     if ran_gx:
         build_data_docs(docs_dir)
         context.log.info(f"GX Data Docs: {docs_index}")

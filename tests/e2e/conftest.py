@@ -1,0 +1,53 @@
+"""Shared helpers for the end-to-end tests: a temporary landing zone, warehouse and open-data dir."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tree_digest(root: Path) -> str:
+    """sha256 over every file (path + bytes) below root, following the `latest` symlink."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(str(p.relative_to(root)).encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def pipeline_env(base: Path) -> dict[str, str]:
+    raw = base / "raw"
+    if not raw.exists():
+        shutil.copytree(REPO / "raw", raw, ignore=shutil.ignore_patterns("templates"))
+    (base / "dagster_home").mkdir(exist_ok=True)
+    shutil.copy(REPO / ".dagster" / "dagster.yaml", base / "dagster_home" / "dagster.yaml")
+    return {
+        "NTM_RAW_DIR": str(raw),
+        "NTM_WAREHOUSE": str(base / "warehouse" / "ntm.duckdb"),
+        "NTM_OPEN_DATA_DIR": str(base / "open_data"),
+        "DAGSTER_HOME": str(base / "dagster_home"),
+        "NTM_PII_SALT": "test-salt",
+        "NTM_TODAY": "2026-11-29",
+    }
+
+
+@pytest.fixture(scope="module")
+def module_env(tmp_path_factory):
+    """Point the pipeline at a fresh temporary landing zone, warehouse and open-data dir for a module."""
+    base = tmp_path_factory.mktemp("ntm")
+    env = pipeline_env(base)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    yield base, env
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v

@@ -1,0 +1,85 @@
+"""The same entry point as `make run` (`python -m pipeline run`), run from a temporary directory: it
+publishes a release; then data that passes ingest but breaks a mart-level rule (a duplicated hamlet
+version) makes a blocking check fail: nothing is published, `latest` stays byte-for-byte the same, the exit
+code is 1 and the output names the check and the offending rows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.e2e.conftest import REPO, pipeline_env, tree_digest
+
+pytestmark = pytest.mark.slow
+
+
+def _run(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "run"],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cli")
+    return base, pipeline_env(base)
+
+
+def test_make_run_entry_point_publishes(workdir):
+    base, env = workdir
+    out = _run(base, env)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    assert "0 lỗi chặn / blocking failures" in out.stdout
+    assert "fact_indicator_value" in out.stdout
+    latest = base / "open_data" / "latest"
+    assert (latest / "datapackage.json").exists()
+    con = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
+    tables = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
+    assert {"dim_hamlet", "fact_indicator_value"} <= tables
+    assert con.execute("select count(*) from marts.fact_indicator_value").fetchone()[0] > 0
+    con.close()
+    n = (
+        duckdb.connect()
+        .execute("select count(*) from read_parquet(?)", [str(latest / "data" / "dim_hamlet.parquet")])
+        .fetchone()[0]
+    )
+    assert n > 0
+
+
+def test_broken_mart_rule_blocks_publishing_and_keeps_latest(workdir):
+    base, env = workdir
+    latest = base / "open_data" / "latest"
+    before_target = os.readlink(latest)
+    before = tree_digest(latest)
+    # A second, overlapping version of hamlet 18484-T05: passes ingest (keys differ), breaks the grain of
+    # the hamlet dimension and everything keyed by hamlet × period.
+    hamlets = Path(env["NTM_RAW_DIR"]) / "reference" / "hamlets.csv"
+    lines = hamlets.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    row = next(line for line in lines[1:] if ",18484-T05," in line).split(",")
+    row[header.index("hamlet_key")] = "999"
+    hamlets.write_text("\n".join([*lines, ",".join(row)]) + "\n", encoding="utf-8")
+
+    out = _run(base, env)
+    assert out.returncode == 1, out.stdout[-4000:]
+    assert "ERROR" in out.stdout or "FAILED step" in out.stdout
+    assert "18484-T05" in out.stdout, "the output should show the offending rows"
+    assert "nothing published" in out.stdout
+    assert os.readlink(latest) == before_target
+    assert tree_digest(latest) == before

@@ -1,0 +1,130 @@
+"""The whole asset graph materialized in process (dagster.materialize) on a temporary warehouse and open-data
+dir: row counts, check results, reconciliation, and a complete release that DuckDB, pyarrow, pandas and
+polars read back and Frictionless validates. A second run is a no-op."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+from tests.e2e.conftest import tree_digest
+
+pytestmark = pytest.mark.slow
+
+
+def _materialize_all():
+    from pipeline.definitions import defs
+
+    return dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        resources=defs.resources,
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def first_run(module_env):
+    base, env = module_env
+    result = _materialize_all()
+    return base, env, result
+
+
+def test_run_succeeds_and_every_check_passes(first_run):
+    _, _, result = first_run
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) > 200  # dbt tests + GX suites + reconciliation + row counts
+    failed = [
+        (e.asset_key.to_user_string(), e.check_name)
+        for e in evaluations
+        if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    ]
+    assert failed == []
+    names = {e.check_name for e in evaluations}
+    assert {"gx_suite", "submissions_rows_reconcile", "row_count_vs_previous_release"} <= names
+
+
+def test_warehouse_holds_marts_and_reconciled_audit(first_run):
+    _, env, _ = first_run
+    con = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
+    try:
+        counts = {
+            t: con.execute(f"select count(*) from marts.{t}").fetchone()[0]
+            for t in ("dim_hamlet", "dim_period", "fact_indicator_value", "mart_commune_indicator")
+        }
+        assert all(n > 0 for n in counts.values()), counts
+        assert con.execute("select count(*) from marts.dim_commune").fetchone()[0] == 3321
+        name = con.execute(
+            "select commune_name from marts.dim_commune where commune_code = '18484'"
+        ).fetchone()
+        assert name and "Đồng Lộc" in name[0]
+        # every landed file reconciles: rows read = loaded + quarantined
+        bad = con.execute(
+            "select path from audit.ingest_files where status <> 'rejected' "
+            "and rows_read <> rows_loaded + rows_quarantined"
+        ).fetchall()
+        assert bad == []
+        files = con.execute("select count(*) from audit.ingest_files").fetchone()[0]
+        assert files >= 250
+        reasons = {r[0] for r in con.execute("select distinct reason_code from audit.quarantine").fetchall()}
+        assert {"unknown_hamlet", "unknown_indicator", "value_out_of_range", "duplicate_row"} <= reasons
+    finally:
+        con.close()
+
+
+def test_release_is_complete_and_readable_by_four_tools(first_run):
+    base, _, _ = first_run
+    from pipeline.publish.release import validate_package, verify_release
+
+    latest = base / "open_data" / "latest"
+    assert latest.is_symlink() and latest.resolve().parent.name == "releases"
+    assert verify_release(latest) == []
+    assert validate_package(latest.resolve()) == []
+    package = json.loads((latest / "datapackage.json").read_text())
+    names = {r["name"] for r in package["resources"]}
+    assert {"fact_indicator_value", "mart_commune_indicator", "mart_satisfaction", "dim_hamlet"} <= names
+    con = duckdb.connect()
+    for resource in package["resources"]:
+        paths = resource["path"] if isinstance(resource["path"], list) else [resource["path"]]
+        files = [str(latest / p) for p in paths]
+        n_duckdb = con.execute("select count(*) from read_parquet(?)", [files]).fetchone()[0]
+        n_arrow = sum(pq.read_table(f).num_rows for f in files)
+        n_pandas = sum(len(pd.read_parquet(f)) for f in files)
+        n_polars = sum(pl.read_parquet(f).height for f in files)
+        assert n_duckdb == n_arrow == n_pandas == n_polars == resource["ntm:rows"], resource["name"]
+    # personal data never published
+    text = (latest / "datapackage.json").read_text()
+    assert "respondent" not in text and "producer_name" not in text
+    sat = con.execute(
+        "select count(*) from read_parquet(?) where respondents between 1 and 4 and satisfied is not null",
+        [str(next((latest / "data").glob("mart_satisfaction*.parquet")))],
+    ).fetchone()[0]
+    assert sat == 0
+
+
+def test_second_run_is_a_no_op(first_run):
+    base, env, _ = first_run
+    before = tree_digest(base / "open_data" / "latest")
+    con = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
+    rows_before = con.execute("select count(*) from raw.submission_values").fetchone()[0]
+    con.close()
+    result = _materialize_all()
+    assert result.success
+    meta = {
+        k: getattr(v, "value", v)
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.path[-1] == "open_data_release"
+        for k, v in e.event_specific_data.materialization.metadata.items()
+    }
+    assert meta["changed"] is False
+    assert tree_digest(base / "open_data" / "latest") == before
+    con = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
+    assert con.execute("select count(*) from raw.submission_values").fetchone()[0] == rows_before
+    con.close()
