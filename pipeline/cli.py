@@ -110,6 +110,12 @@ def summarise(result, elapsed: float) -> int:
             table.add_row(name, f"{int(rows):,}")
         console.print(table)
 
+    docs = next(
+        (_meta_value(ev.metadata["data_docs"]) for ev in checks if "data_docs" in ev.metadata),
+        None,
+    )
+    if docs:
+        console.print(f"GX Data Docs: {docs}")
     console.print(
         f"Kiểm tra / checks: [green]{passed} đạt / passed[/green], "
         f"[red]{len(failed_blocking)} lỗi chặn / blocking failures[/red], "
@@ -148,8 +154,6 @@ def summarise(result, elapsed: float) -> int:
         console.print(
             f"Bản phát hành / release: [bold]{release.get('release_id')}[/bold] → {release.get('path')}"
         )
-        if release.get("data_docs"):
-            console.print(f"GX Data Docs: {release.get('data_docs')}")
     else:
         console.print(
             "[red]Không công bố / nothing published[/red]: the previous release (if any) stays in place."
