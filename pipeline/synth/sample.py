@@ -35,7 +35,6 @@ from pipeline.templates import SUBMISSION
 CODES = [c.code for c in SUBMISSION.columns]
 HEADER = [c.label_vi for c in SUBMISSION.columns]
 FIRST, LAST, ANNUAL_YEARS = "2025-Q1", "2026-Q3", (2025,)
-TASKS_FROM_YEAR = 2026  # plan period 2026-2030
 
 # unit_code, period -> (format, note). Formats: utf-8 (default), utf-8-sig, utf-16, cp1258, tcvn3, vni, xlsx
 SPECIAL_FORMAT = {
@@ -154,17 +153,17 @@ def indicator_rows(
 
 
 def task_rows(seed_: int, unit: dict, period: Period, tasks: list[dict]) -> list[dict]:
-    if period.year < TASKS_FROM_YEAR or period.quarter is None:
-        return []
+    """Progress rows for the appendix tasks the unit leads or coordinates, in the years of their timeframe
+    (quarterly and annual reports alike)."""
     mine = [
-        r["task_code"]
+        (r["task_code"], int(r["timeframe_start"]))
         for r in tasks
-        if r["lead_unit_abbr"] == unit["abbr"]
+        if (r["lead_unit_abbr"] == unit["abbr"] or unit["abbr"] in str(r["coordinating_unit_abbrs"]).split(";"))
         and int(r["timeframe_start"]) <= period.year <= int(r["timeframe_end"])
     ]
     rows = []
-    t = _period_index(period) - 4  # quarters since 2026-Q1
-    for code in mine:
+    for code, first_year in mine:
+        t = (period.year - first_year) * 4 + ((period.quarter or 4) - 1)  # quarters since the task began
         start, speed, slow = _rng(seed_, unit["unit_code"], code).uniform(0, 1, 3)
         pct = int(np.clip(round(-10 + 30 * start + (8 + 14 * speed) * (t + 1)), 0, 100))
         if pct >= 100:

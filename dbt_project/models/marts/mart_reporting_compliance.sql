@@ -1,9 +1,11 @@
 {#-
     Reporting compliance per reporting unit x period.
     Expected: every unit whose validity overlaps the period and that still existed on the due date (a
-    hamlet merged away in June owes no annual report), and whose type reports that kind of period
-    (reporting_unit_types.reports_quarterly / reports_annual), for the periods between the earliest
-    and the latest period of the same kind (quarter, year) that has any submission.
+    hamlet merged away in June owes no annual report), whose type reports that kind of period
+    (reporting_unit_types.reports_quarterly / reports_annual), and that has something to report in it:
+    an indicator of its unit type valid in the period, or a plan task it leads or coordinates whose
+    timeframe covers the period's year. Periods run from the earliest to the latest period of the same
+    kind (quarter, year) that has any submission.
     A report is on time when its first version arrived by the due date (15th, 23:59:59); a later
     correction does not make it late. Missing = expected and not received.
     The period_* columns repeat, on each row of the period, the period's totals and the lists of late and
@@ -26,6 +28,18 @@ periods as (
 submissions as (
 
     select * from {{ ref('fact_submission') }}
+
+),
+
+indicators as (
+
+    select * from {{ ref('dim_indicator') }}
+
+),
+
+tasks as (
+
+    select * from {{ ref('dim_plan_task') }}
 
 ),
 
@@ -71,6 +85,25 @@ expected as (
         and (
             (periods_in_scope.period_kind = 'quarter' and units.reports_quarterly)
             or (periods_in_scope.period_kind = 'year' and units.reports_annual)
+        )
+    where
+        exists (
+            select 1
+            from indicators
+            where
+                indicators.reporter_unit_type = units.unit_type
+                and indicators.valid_from <= periods_in_scope.end_date
+                and (indicators.valid_to is null or indicators.valid_to >= periods_in_scope.start_date)
+        )
+        or exists (
+            select 1
+            from tasks
+            where
+                (
+                    tasks.lead_unit_abbr = units.abbr
+                    or list_contains(string_split(tasks.coordinating_unit_abbrs, ';'), units.abbr)
+                )
+                and periods_in_scope.year between tasks.timeframe_start and tasks.timeframe_end
         )
 
 ),
