@@ -74,7 +74,9 @@ def test_asset_graph_matches_snapshot():
         if not os.environ.get("UPDATE_SNAPSHOTS"):
             pytest.fail("snapshot was missing and has been written; commit tests/snapshots/asset_graph.json")
     expected = json.loads(SNAPSHOT.read_text())
-    assert snap == expected, "asset graph changed: review, then UPDATE_SNAPSHOTS=1 pytest tests/test_definitions.py"
+    assert snap == expected, (
+        "asset graph changed: review, then UPDATE_SNAPSHOTS=1 pytest tests/test_definitions.py"
+    )
 
 
 def test_the_flow_is_wired_end_to_end():

@@ -6,7 +6,6 @@ column is scanned for personal data, then `publish_release` writes the Parquet f
 into a staging folder and swaps `open_data/latest` atomically. Identical content is a no-op.
 """
 
-
 import json
 from functools import cache
 from pathlib import Path

@@ -158,7 +158,10 @@ def task_rows(seed_: int, unit: dict, period: Period, tasks: list[dict]) -> list
     mine = [
         (r["task_code"], int(r["timeframe_start"]))
         for r in tasks
-        if (r["lead_unit_abbr"] == unit["abbr"] or unit["abbr"] in str(r["coordinating_unit_abbrs"]).split(";"))
+        if (
+            r["lead_unit_abbr"] == unit["abbr"]
+            or unit["abbr"] in str(r["coordinating_unit_abbrs"]).split(";")
+        )
         and int(r["timeframe_start"]) <= period.year <= int(r["timeframe_end"])
     ]
     rows = []

@@ -72,24 +72,59 @@ def _admin_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
         from vietnam_provinces import Province, Ward
 
         provinces = pd.DataFrame(
-            [(f"{int(p.code):02d}", p.name, p.division_type.value, None, p.codename) for p in Province.iter_all()],
+            [
+                (f"{int(p.code):02d}", p.name, p.division_type.value, None, p.codename)
+                for p in Province.iter_all()
+            ],
             columns=["province_code", "name", "division_type_vi", "division_type_en", "codename"],
         )
         communes = pd.DataFrame(
-            [(f"{int(w.code):05d}", w.name, w.division_type.value, None, f"{int(w.province_code):02d}", w.codename)
-             for w in Ward.iter_all()],
-            columns=["commune_code", "name", "division_type_vi", "division_type_en", "province_code", "codename"],
+            [
+                (
+                    f"{int(w.code):05d}",
+                    w.name,
+                    w.division_type.value,
+                    None,
+                    f"{int(w.province_code):02d}",
+                    w.codename,
+                )
+                for w in Ward.iter_all()
+            ],
+            columns=[
+                "commune_code",
+                "name",
+                "division_type_vi",
+                "division_type_en",
+                "province_code",
+                "codename",
+            ],
         )
         return provinces, communes
+
 
 COMMUNE = "18484"
 
 # ------------------------------------------------------------------------------------------ seeds
 
 INDICATOR_COLUMNS = [
-    "indicator_code", "criteria_set", "criterion_code", "name_vi", "name_en", "unit_vi", "unit_en",
-    "value_type", "level", "aggregation", "annual_rule", "direction", "threshold", "min_value", "max_value",
-    "reporter_unit_type", "valid_from", "valid_to",
+    "indicator_code",
+    "criteria_set",
+    "criterion_code",
+    "name_vi",
+    "name_en",
+    "unit_vi",
+    "unit_en",
+    "value_type",
+    "level",
+    "aggregation",
+    "annual_rule",
+    "direction",
+    "threshold",
+    "min_value",
+    "max_value",
+    "reporter_unit_type",
+    "valid_from",
+    "valid_to",
 ]
 
 # code, value_type, level, aggregation, annual_rule, direction, threshold, reporter_unit_type
@@ -108,8 +143,26 @@ _INDICATORS = [
 SEEDS: dict[str, list[list[str]]] = {
     "indicators.csv": [INDICATOR_COLUMNS]
     + [
-        [code, "KH_CDS_DL", "CQS", f"Chỉ tiêu {code}", f"Indicator {code}", "đơn vị", "unit", vt, lvl, agg, rule,
-         direction, thr, "0", "1000", reporter, "2026-01-01", "2030-12-31"]
+        [
+            code,
+            "KH_CDS_DL",
+            "CQS",
+            f"Chỉ tiêu {code}",
+            f"Indicator {code}",
+            "đơn vị",
+            "unit",
+            vt,
+            lvl,
+            agg,
+            rule,
+            direction,
+            thr,
+            "0",
+            "1000",
+            reporter,
+            "2026-01-01",
+            "2030-12-31",
+        ]
         for code, vt, lvl, agg, rule, direction, thr, reporter in _INDICATORS
     ],
     "indicator_thresholds.csv": [
@@ -130,12 +183,27 @@ SEEDS: dict[str, list[list[str]]] = {
     "reporting_unit_types.csv": [
         ["unit_type", "abbr", "name_vi", "name_en", "reports_quarterly", "reports_annual"],
         ["economic_dept", "KT", "Phòng Kinh tế", "Economic Department", "true", "true"],
-        ["culture_social_dept", "VHXH", "Phòng Văn hoá - Xã hội", "Culture and Social Affairs", "true", "false"],
+        [
+            "culture_social_dept",
+            "VHXH",
+            "Phòng Văn hoá - Xã hội",
+            "Culture and Social Affairs",
+            "true",
+            "false",
+        ],
         ["hamlet", "T", "Thôn / Tổ dân phố", "Hamlet", "true", "false"],
     ],
     "plan_tasks.csv": [
-        ["task_code", "section_code", "title_vi", "title_en", "lead_unit_abbr", "coordinating_unit_abbrs",
-         "timeframe_start", "timeframe_end"],
+        [
+            "task_code",
+            "section_code",
+            "title_vi",
+            "title_en",
+            "lead_unit_abbr",
+            "coordinating_unit_abbrs",
+            "timeframe_start",
+            "timeframe_end",
+        ],
         ["I.1", "I", "Tuyên truyền", "Outreach", "KT", "VHXH", "2026", "2030"],
         ["I.2", "I", "Tập huấn", "Training", "VHXH", "KT", "2026", "2030"],
     ],
@@ -179,8 +247,26 @@ POPULATION = [  # hamlet_code, year, households, population
     ("18484-T04", 2026, 130, 500),
 ]
 REPORTING_UNITS = [
-    ("18484-KT", COMMUNE, "economic_dept", "KT", "Phòng Kinh tế", "Economic Department", date(2025, 7, 1), None),
-    ("18484-VHXH", COMMUNE, "culture_social_dept", "VHXH", "Phòng VH-XH", "Culture dept", date(2025, 7, 1), None),
+    (
+        "18484-KT",
+        COMMUNE,
+        "economic_dept",
+        "KT",
+        "Phòng Kinh tế",
+        "Economic Department",
+        date(2025, 7, 1),
+        None,
+    ),
+    (
+        "18484-VHXH",
+        COMMUNE,
+        "culture_social_dept",
+        "VHXH",
+        "Phòng VH-XH",
+        "Culture dept",
+        date(2025, 7, 1),
+        None,
+    ),
     ("18484-T01", COMMUNE, "hamlet", "T01", "Thôn Một", "Hamlet One", date(2020, 1, 1), None),
     ("18484-T02", COMMUNE, "hamlet", "T02", "Thôn Hai", "Hamlet Two", date(2020, 1, 1), date(2026, 3, 31)),
     ("18484-T03", COMMUNE, "hamlet", "T03", "Thôn Ba", "Hamlet Three", date(2020, 1, 1), date(2026, 3, 31)),
@@ -207,40 +293,111 @@ def _hamlet_rows(hamlet: str, sum_, mean, ratio, share, last, max_, allyes) -> l
 
 SUBMISSIONS = [
     # ---- 2026-Q1 (due 2026-03-15 23:59:59)
-    dict(unit="18484-T01", period="2026-Q1", at=datetime(2026, 3, 10, 9, 0), seq=1,
-         values=_hamlet_rows("18484-T01", 10, 60, (18, 20), 1, 3, 4, 1)),
-    dict(unit="18484-T02", period="2026-Q1", at=datetime(2026, 3, 14, 9, 0), seq=2,
-         values=_hamlet_rows("18484-T02", 20, 80, (8, 10), 0, 5, 7, 1)),
-    dict(unit="18484-T03", period="2026-Q1", at=datetime(2026, 3, 20, 10, 0), seq=3, quarantined=1,
-         values=_hamlet_rows("18484-T03", 30, 70, (27, 30), 1, 2, 6, 0)),
-    dict(unit="18484-KT", period="2026-Q1", at=datetime(2026, 3, 12, 8, 0), seq=4,
-         values=[(None, "C.COUNT", 10, None, None)]),
-    dict(unit="18484-VHXH", period="2026-Q1", at=datetime(2026, 3, 15, 20, 0), seq=5,
-         values=[(None, "C.PCT", None, 40, 50), (None, "C.COUNT", 999, None, None)]),
+    dict(
+        unit="18484-T01",
+        period="2026-Q1",
+        at=datetime(2026, 3, 10, 9, 0),
+        seq=1,
+        values=_hamlet_rows("18484-T01", 10, 60, (18, 20), 1, 3, 4, 1),
+    ),
+    dict(
+        unit="18484-T02",
+        period="2026-Q1",
+        at=datetime(2026, 3, 14, 9, 0),
+        seq=2,
+        values=_hamlet_rows("18484-T02", 20, 80, (8, 10), 0, 5, 7, 1),
+    ),
+    dict(
+        unit="18484-T03",
+        period="2026-Q1",
+        at=datetime(2026, 3, 20, 10, 0),
+        seq=3,
+        quarantined=1,
+        values=_hamlet_rows("18484-T03", 30, 70, (27, 30), 1, 2, 6, 0),
+    ),
+    dict(
+        unit="18484-KT",
+        period="2026-Q1",
+        at=datetime(2026, 3, 12, 8, 0),
+        seq=4,
+        values=[(None, "C.COUNT", 10, None, None)],
+    ),
+    dict(
+        unit="18484-VHXH",
+        period="2026-Q1",
+        at=datetime(2026, 3, 15, 20, 0),
+        seq=5,
+        values=[(None, "C.PCT", None, 40, 50), (None, "C.COUNT", 999, None, None)],
+    ),
     # ---- 2026-Q2 (due 2026-06-15); VHXH missing
-    dict(unit="18484-T01", period="2026-Q2", at=datetime(2026, 6, 10, 9, 0), seq=6,
-         values=_hamlet_rows("18484-T01", 11, 50, (15, 20), 0, 4, 3, 1),
-         tasks=[("I.1", "not_started", 0.0)]),
-    dict(unit="18484-T04", period="2026-Q2", at=datetime(2026, 6, 14, 9, 0), seq=7,
-         values=_hamlet_rows("18484-T04", 45, 90, (40, 50), 1, 6, 9, 1)),
-    dict(unit="18484-KT", period="2026-Q2", at=datetime(2026, 6, 15, 16, 0), seq=8,
-         values=[(None, "C.COUNT", 12, None, None)]),
-    dict(unit="18484-T01", period="2026-Q2", at=datetime(2026, 6, 20, 9, 0), seq=9,  # resubmission (v2)
-         values=_hamlet_rows("18484-T01", 12, 50, (19, 20), 1, 4, 3, 1),
-         tasks=[("I.1", "in_progress", 20.0)]),
+    dict(
+        unit="18484-T01",
+        period="2026-Q2",
+        at=datetime(2026, 6, 10, 9, 0),
+        seq=6,
+        values=_hamlet_rows("18484-T01", 11, 50, (15, 20), 0, 4, 3, 1),
+        tasks=[("I.1", "not_started", 0.0)],
+    ),
+    dict(
+        unit="18484-T04",
+        period="2026-Q2",
+        at=datetime(2026, 6, 14, 9, 0),
+        seq=7,
+        values=_hamlet_rows("18484-T04", 45, 90, (40, 50), 1, 6, 9, 1),
+    ),
+    dict(
+        unit="18484-KT",
+        period="2026-Q2",
+        at=datetime(2026, 6, 15, 16, 0),
+        seq=8,
+        values=[(None, "C.COUNT", 12, None, None)],
+    ),
+    dict(
+        unit="18484-T01",
+        period="2026-Q2",
+        at=datetime(2026, 6, 20, 9, 0),
+        seq=9,  # resubmission (v2)
+        values=_hamlet_rows("18484-T01", 12, 50, (19, 20), 1, 4, 3, 1),
+        tasks=[("I.1", "in_progress", 20.0)],
+    ),
     # ---- 2026-Q3 (due 2026-09-15)
-    dict(unit="18484-T01", period="2026-Q3", at=datetime(2026, 9, 10, 9, 0), seq=10,
-         values=_hamlet_rows("18484-T01", 13, 40, (10, 20), 1, 5, 2, 1)),
-    dict(unit="18484-T04", period="2026-Q3", at=datetime(2026, 9, 16, 8, 0), seq=11,  # late; no H.SHARE
-         values=[r for r in _hamlet_rows("18484-T04", 50, 100, (45, 50), None, 7, 8, 0)]),
-    dict(unit="18484-KT", period="2026-Q3", at=datetime(2026, 9, 15, 10, 0), seq=12,
-         values=[(None, "C.COUNT", 15, None, None), ("18484-T01", "H.LAST", 99, None, None)],
-         tasks=[("I.1", "in_progress", 40.0), ("I.2", "done", 100.0)]),
-    dict(unit="18484-VHXH", period="2026-Q3", at=datetime(2026, 9, 1, 9, 0), seq=13,
-         values=[(None, "C.PCT", None, 45, 50)]),
+    dict(
+        unit="18484-T01",
+        period="2026-Q3",
+        at=datetime(2026, 9, 10, 9, 0),
+        seq=10,
+        values=_hamlet_rows("18484-T01", 13, 40, (10, 20), 1, 5, 2, 1),
+    ),
+    dict(
+        unit="18484-T04",
+        period="2026-Q3",
+        at=datetime(2026, 9, 16, 8, 0),
+        seq=11,  # late; no H.SHARE
+        values=[r for r in _hamlet_rows("18484-T04", 50, 100, (45, 50), None, 7, 8, 0)],
+    ),
+    dict(
+        unit="18484-KT",
+        period="2026-Q3",
+        at=datetime(2026, 9, 15, 10, 0),
+        seq=12,
+        values=[(None, "C.COUNT", 15, None, None), ("18484-T01", "H.LAST", 99, None, None)],
+        tasks=[("I.1", "in_progress", 40.0), ("I.2", "done", 100.0)],
+    ),
+    dict(
+        unit="18484-VHXH",
+        period="2026-Q3",
+        at=datetime(2026, 9, 1, 9, 0),
+        seq=13,
+        values=[(None, "C.PCT", None, 45, 50)],
+    ),
     # ---- 2026 (annual, due 2026-12-15)
-    dict(unit="18484-KT", period="2026", at=datetime(2026, 12, 10, 9, 0), seq=14,
-         values=[(None, "C.COUNT", 40, None, None)]),
+    dict(
+        unit="18484-KT",
+        period="2026",
+        at=datetime(2026, 12, 10, 9, 0),
+        seq=14,
+        values=[(None, "C.COUNT", 40, None, None)],
+    ),
 ]
 
 # response_id, hamlet_code, respondent_hash, submitted_at, {question: satisfied}
@@ -274,36 +431,98 @@ def _frames() -> dict[str, pd.DataFrame]:
         row = 1
         for hamlet, ind, value, num, den in s["values"]:
             row += 1
-            vals.append({"unit_code": s["unit"], "period_code": s["period"], "submitted_at": s["at"],
-                         "hamlet_code": hamlet, "indicator_code": ind, "value": value, "numerator": num,
-                         "denominator": den, "note": None, **meta(sha, path, row)})
+            vals.append(
+                {
+                    "unit_code": s["unit"],
+                    "period_code": s["period"],
+                    "submitted_at": s["at"],
+                    "hamlet_code": hamlet,
+                    "indicator_code": ind,
+                    "value": value,
+                    "numerator": num,
+                    "denominator": den,
+                    "note": None,
+                    **meta(sha, path, row),
+                }
+            )
         for task, status, pct in s.get("tasks", []):
             row += 1
-            tasks.append({"unit_code": s["unit"], "period_code": s["period"], "submitted_at": s["at"],
-                          "task_code": task, "task_status": status, "percent_done": pct, "note": "ghi chú",
-                          **meta(sha, path, row)})
-        subs.append({"submission_id": f"{sha[:12]}-{s['unit']}-{s['period']}", "unit_code": s["unit"],
-                     "period_code": s["period"], "submitted_at": s["at"], "arrival_seq": s["seq"],
-                     "rows_loaded": row - 1, "rows_quarantined": s.get("quarantined", 0),
-                     "_file_sha256": sha, "_source_file": path, "_source_row": None})
+            tasks.append(
+                {
+                    "unit_code": s["unit"],
+                    "period_code": s["period"],
+                    "submitted_at": s["at"],
+                    "task_code": task,
+                    "task_status": status,
+                    "percent_done": pct,
+                    "note": "ghi chú",
+                    **meta(sha, path, row),
+                }
+            )
+        subs.append(
+            {
+                "submission_id": f"{sha[:12]}-{s['unit']}-{s['period']}",
+                "unit_code": s["unit"],
+                "period_code": s["period"],
+                "submitted_at": s["at"],
+                "arrival_seq": s["seq"],
+                "rows_loaded": row - 1,
+                "rows_quarantined": s.get("quarantined", 0),
+                "_file_sha256": sha,
+                "_source_file": path,
+                "_source_row": None,
+            }
+        )
     survey, reasons = [], []
     spath = "surveys/2026/hl.csv"
     ssha = _sha(spath)
     for i, (rid, hamlet, rhash, at, answers) in enumerate(SURVEY):
         for q, sat in answers.items():
-            survey.append({"response_id": rid, "submitted_at": at, "commune_code": COMMUNE, "hamlet_code": hamlet,
-                           "period_code": "2026", "form_code": "F1", "question_code": q, "satisfied": sat,
-                           "respondent_hash": rhash, **meta(ssha, spath, i + 2)})
-        reasons.append({"response_id": rid, "question_code": "Q01", "reason_text": "Nguyễn Văn A, 0912345678",
-                        **meta(ssha, spath, i + 2)})
+            survey.append(
+                {
+                    "response_id": rid,
+                    "submitted_at": at,
+                    "commune_code": COMMUNE,
+                    "hamlet_code": hamlet,
+                    "period_code": "2026",
+                    "form_code": "F1",
+                    "question_code": q,
+                    "satisfied": sat,
+                    "respondent_hash": rhash,
+                    **meta(ssha, spath, i + 2),
+                }
+            )
+        reasons.append(
+            {
+                "response_id": rid,
+                "question_code": "Q01",
+                "reason_text": "Nguyễn Văn A, 0912345678",
+                **meta(ssha, spath, i + 2),
+            }
+        )
     opath = "ocop/ocop.csv"
     osha = _sha(opath)
     ocop = [
-        {"product_id": pid, "product_name": f"Sản phẩm {pid}", "group_code": grp, "subgroup": None,
-         "producer_name": "Hộ ông Nguyễn Văn B", "producer_type": "household", "hamlet_code": hamlet,
-         "commune_code": COMMUNE, "score": score, "stars": stars, "rating_level": "province",
-         "certificate_no": cert, "issued_on": issued, "expires_on": expires, "material_area_code": None,
-         "traceability_url": None, "status": "active", **meta(osha, opath, i + 2)}
+        {
+            "product_id": pid,
+            "product_name": f"Sản phẩm {pid}",
+            "group_code": grp,
+            "subgroup": None,
+            "producer_name": "Hộ ông Nguyễn Văn B",
+            "producer_type": "household",
+            "hamlet_code": hamlet,
+            "commune_code": COMMUNE,
+            "score": score,
+            "stars": stars,
+            "rating_level": "province",
+            "certificate_no": cert,
+            "issued_on": issued,
+            "expires_on": expires,
+            "material_area_code": None,
+            "traceability_url": None,
+            "status": "active",
+            **meta(osha, opath, i + 2),
+        }
         for i, (pid, grp, stars, score, cert, issued, expires, hamlet) in enumerate(OCOP)
     ]
     ref = lambda name: {"_file_sha256": _sha(name), "_source_file": f"reference/{name}", "_source_row": None}  # noqa: E731
@@ -315,17 +534,76 @@ def _frames() -> dict[str, pd.DataFrame]:
         "raw.survey_reasons": pd.DataFrame(reasons),
         "raw.ocop_products": pd.DataFrame(ocop),
         "raw.hamlets": pd.DataFrame(
-            [dict(zip(["hamlet_key", "hamlet_code", "commune_code", "name", "hamlet_type", "valid_from", "valid_to"],
-                      h, strict=True), **ref("hamlets.csv")) for h in HAMLETS]),
+            [
+                dict(
+                    zip(
+                        [
+                            "hamlet_key",
+                            "hamlet_code",
+                            "commune_code",
+                            "name",
+                            "hamlet_type",
+                            "valid_from",
+                            "valid_to",
+                        ],
+                        h,
+                        strict=True,
+                    ),
+                    **ref("hamlets.csv"),
+                )
+                for h in HAMLETS
+            ]
+        ),
         "raw.hamlet_crosswalk": pd.DataFrame(
-            [dict(zip(["predecessor_code", "successor_code", "change_type", "effective_date", "population_share"],
-                      c, strict=True), **ref("hamlet_crosswalk.csv")) for c in CROSSWALK]),
+            [
+                dict(
+                    zip(
+                        [
+                            "predecessor_code",
+                            "successor_code",
+                            "change_type",
+                            "effective_date",
+                            "population_share",
+                        ],
+                        c,
+                        strict=True,
+                    ),
+                    **ref("hamlet_crosswalk.csv"),
+                )
+                for c in CROSSWALK
+            ]
+        ),
         "raw.hamlet_population": pd.DataFrame(
-            [dict(zip(["hamlet_code", "year", "households", "population"], p, strict=True),
-                  **ref("hamlet_population.csv")) for p in POPULATION]),
+            [
+                dict(
+                    zip(["hamlet_code", "year", "households", "population"], p, strict=True),
+                    **ref("hamlet_population.csv"),
+                )
+                for p in POPULATION
+            ]
+        ),
         "raw.reporting_units": pd.DataFrame(
-            [dict(zip(["unit_code", "commune_code", "unit_type", "abbr", "name_vi", "name_en", "valid_from",
-                       "valid_to"], u, strict=True), **ref("reporting_units.csv")) for u in REPORTING_UNITS]),
+            [
+                dict(
+                    zip(
+                        [
+                            "unit_code",
+                            "commune_code",
+                            "unit_type",
+                            "abbr",
+                            "name_vi",
+                            "name_en",
+                            "valid_from",
+                            "valid_to",
+                        ],
+                        u,
+                        strict=True,
+                    ),
+                    **ref("reporting_units.csv"),
+                )
+                for u in REPORTING_UNITS
+            ]
+        ),
     }
 
 

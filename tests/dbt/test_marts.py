@@ -27,18 +27,43 @@ DBT = REPO / ".venv" / "bin" / "dbt"
 DBT_BIN = str(DBT) if DBT.exists() else (shutil.which("dbt") or "dbt")
 
 MARTS = [
-    "dim_province", "dim_commune", "dim_hamlet", "dim_period", "dim_indicator", "dim_reporting_unit",
-    "dim_plan_task", "fact_indicator_value", "fact_submission", "fact_survey_answer", "fact_ocop_certificate",
-    "fact_task_progress", "mart_hamlet_indicator", "mart_hamlet_indicator_restated", "mart_commune_indicator",
-    "mart_province_indicator", "mart_plan_targets", "mart_reporting_compliance", "mart_satisfaction",
+    "dim_province",
+    "dim_commune",
+    "dim_hamlet",
+    "dim_period",
+    "dim_indicator",
+    "dim_reporting_unit",
+    "dim_plan_task",
+    "fact_indicator_value",
+    "fact_submission",
+    "fact_survey_answer",
+    "fact_ocop_certificate",
+    "fact_task_progress",
+    "mart_hamlet_indicator",
+    "mart_hamlet_indicator_restated",
+    "mart_commune_indicator",
+    "mart_province_indicator",
+    "mart_plan_targets",
+    "mart_reporting_compliance",
+    "mart_satisfaction",
     "mart_ocop_portfolio",
 ]
 
 
 def run_dbt(project: Path, warehouse: Path, target: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, NTM_WAREHOUSE_PATH=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-    cmd = [DBT_BIN, *args, "--project-dir", str(project), "--profiles-dir", str(project),
-           "--target-path", str(target), "--log-path", str(target / "logs")]
+    cmd = [
+        DBT_BIN,
+        *args,
+        "--project-dir",
+        str(project),
+        "--profiles-dir",
+        str(project),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target / "logs"),
+    ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=project, timeout=1200)
 
 
@@ -46,8 +71,11 @@ def run_dbt(project: Path, warehouse: Path, target: Path, *args: str) -> subproc
 def mini(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("dbt_mini")
     project = tmp / "dbt_project"
-    shutil.copytree(REPO / "dbt_project", project,
-                    ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"))
+    shutil.copytree(
+        REPO / "dbt_project",
+        project,
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
     mini_dataset.write_seeds(project / "seeds")
     warehouse = tmp / "mini.duckdb"
     mini_dataset.build_warehouse(warehouse)
@@ -79,7 +107,10 @@ def approx_dict(d: dict) -> dict:
 
 
 def test_every_table_is_built_with_an_enforced_contract(con, mini):
-    built = {r[0] for r in rows(con, "select table_name from information_schema.tables where table_schema = 'marts'")}
+    built = {
+        r[0]
+        for r in rows(con, "select table_name from information_schema.tables where table_schema = 'marts'")
+    }
     assert set(MARTS) <= built
     for name in MARTS:
         yml = next((mini["project"] / "models" / "marts").glob(f"{name}.yml")).read_text()
@@ -91,27 +122,49 @@ def test_every_table_is_built_with_an_enforced_contract(con, mini):
 
 def test_dim_commune_holds_all_communes_with_dong_loc(con):
     assert rows(con, "select count(*) from marts.dim_commune") == [(3321,)]
-    (name, province, group, home), = rows(
-        con, "select commune_name, province_code, commune_group, is_home_commune from marts.dim_commune "
-             "where commune_code = '18484'")
+    ((name, province, group, home),) = rows(
+        con,
+        "select commune_name, province_code, commune_group, is_home_commune from marts.dim_commune "
+        "where commune_code = '18484'",
+    )
     assert "Đồng Lộc" in name and province == "42" and group == 2 and home is True
     assert rows(con, "select count(*) from marts.dim_province") == [(34,)]
-    assert rows(con, "select is_home_province from marts.dim_province where province_code = '42'") == [(True,)]
+    assert rows(con, "select is_home_province from marts.dim_province where province_code = '42'") == [
+        (True,)
+    ]
 
 
 def test_dim_period_is_generated(con):
     # 2025..2030: 6 years x 4 quarters + 6 years
     assert rows(con, "select count(*) from marts.dim_period") == [(6 * 4 + 6,)]
-    assert rows(con, "select period_kind, start_date, end_date, unit_due_date, province_due_date, label_vi, label_en "
-                     "from marts.dim_period where period_code = '2026-Q3'") == [
-        ("quarter", date(2026, 7, 1), date(2026, 9, 30), date(2026, 9, 15), date(2026, 9, 25), "Quý 3/2026", "Q3 2026")]
-    assert rows(con, "select period_kind, unit_due_date, province_due_date, label_vi from marts.dim_period "
-                     "where period_code = '2025'") == [("year", date(2025, 12, 15), date(2025, 12, 25), "Năm 2025")]
+    assert rows(
+        con,
+        "select period_kind, start_date, end_date, unit_due_date, province_due_date, label_vi, label_en "
+        "from marts.dim_period where period_code = '2026-Q3'",
+    ) == [
+        (
+            "quarter",
+            date(2026, 7, 1),
+            date(2026, 9, 30),
+            date(2026, 9, 15),
+            date(2026, 9, 25),
+            "Quý 3/2026",
+            "Q3 2026",
+        )
+    ]
+    assert rows(
+        con,
+        "select period_kind, unit_due_date, province_due_date, label_vi from marts.dim_period "
+        "where period_code = '2025'",
+    ) == [("year", date(2025, 12, 15), date(2025, 12, 25), "Năm 2025")]
 
 
 def test_dim_hamlet_versions_and_crosswalk(con):
-    got = rows(con, "select hamlet_key, hamlet_code, version_no, is_current, successor_codes, predecessor_codes "
-                    "from marts.dim_hamlet order by hamlet_key")
+    got = rows(
+        con,
+        "select hamlet_key, hamlet_code, version_no, is_current, successor_codes, predecessor_codes "
+        "from marts.dim_hamlet order by hamlet_key",
+    )
     assert got == [
         (1, "18484-T01", 1, False, None, None),
         (2, "18484-T02", 1, False, "18484-T04", None),
@@ -125,8 +178,13 @@ def test_dim_hamlet_versions_and_crosswalk(con):
 
 
 def test_fact_submission_versions_lateness_and_status(con):
-    got = {(u, p, v): (s, d, ok) for u, p, v, s, d, ok in rows(
-        con, "select unit_code, period_code, version_no, status, days_late, is_on_time from marts.fact_submission")}
+    got = {
+        (u, p, v): (s, d, ok)
+        for u, p, v, s, d, ok in rows(
+            con,
+            "select unit_code, period_code, version_no, status, days_late, is_on_time from marts.fact_submission",
+        )
+    }
     # 5 reports in Q1, 4 versions in Q2 (T01 twice), 4 in Q3, 1 annual report
     assert len(got) == 5 + 4 + 4 + 1
     assert got[("18484-T03", "2026-Q1", 1)] == ("late", 20 - 15, False)  # 20 Mar vs due 15 Mar
@@ -135,8 +193,11 @@ def test_fact_submission_versions_lateness_and_status(con):
     assert got[("18484-T01", "2026-Q2", 2)] == ("late", 20 - 15, False)  # resubmitted on 20 Jun
     assert got[("18484-T04", "2026-Q3", 1)] == ("late", 16 - 15, False)
     assert got[("18484-KT", "2026", 1)] == ("on_time", 0, True)
-    assert rows(con, "select rows_loaded, rows_quarantined, value_rows from marts.fact_submission "
-                     "where unit_code = '18484-T03'") == [(7, 1, 7)]
+    assert rows(
+        con,
+        "select rows_loaded, rows_quarantined, value_rows from marts.fact_submission "
+        "where unit_code = '18484-T03'",
+    ) == [(7, 1, 7)]
 
 
 def test_fact_indicator_value_latest_accepted_value(con):
@@ -145,23 +206,31 @@ def test_fact_indicator_value_latest_accepted_value(con):
     assert rows(con, "select count(*) from marts.fact_indicator_value") == [(23 + 15 + 15 + 30,)]
 
     def one(location, period, indicator):
-        return rows(con, f"""select value, numerator, denominator, met_threshold, value_source, unit_code,
+        return rows(
+            con,
+            f"""select value, numerator, denominator, met_threshold, value_source, unit_code,
                                    hamlet_key, submission_id like '%-' || unit_code || '-' || period_code
                             from marts.fact_indicator_value
                             where location_code = '{location}' and period_code = '{period}'
-                              and indicator_code = '{indicator}'""")[0]
+                              and indicator_code = '{indicator}'""",
+        )[0]
 
     # resubmission: the Q2 value comes from T01's second version
     assert one("18484-T01", "2026-Q2", "H.SUM")[:6] == (12, None, None, None, "reported", "18484-T01")
     # two units on one hamlet value: KT (15 Sep) after T01 (10 Sep) -> KT's 99
-    assert one("18484-T01", "2026-Q3", "H.LAST")[0] == 99 and one("18484-T01", "2026-Q3", "H.LAST")[5] == "18484-KT"
+    assert (
+        one("18484-T01", "2026-Q3", "H.LAST")[0] == 99
+        and one("18484-T01", "2026-Q3", "H.LAST")[5] == "18484-KT"
+    )
     # VHXH's C.COUNT (999) is not a culture indicator: KT's 10 stays
     assert one("18484", "2026-Q1", "C.COUNT")[:6] == (10, None, None, None, "reported", "18484-KT")
     # value computed from numerator/denominator; group-2 threshold 90 overrides the default 80
     assert one("18484-T02", "2026-Q1", "H.RATIO")[:4] == (pytest.approx(100 * 8 / 10), 8, 10, False)
     assert one("18484-T01", "2026-Q1", "H.RATIO")[:4] == (pytest.approx(100 * 18 / 20), 18, 20, True)
     # lower_better: T01's 4 <= 5 meets, T02's 7 does not
-    assert one("18484-T01", "2026-Q1", "H.MAX")[3] is True and one("18484-T02", "2026-Q1", "H.MAX")[3] is False
+    assert (
+        one("18484-T01", "2026-Q1", "H.MAX")[3] is True and one("18484-T02", "2026-Q1", "H.MAX")[3] is False
+    )
     # hamlet version: T01 was renamed on 1 Jul 2026 -> key 1 in Q1, key 5 in Q3
     assert one("18484-T01", "2026-Q1", "H.SUM")[6] == 1 and one("18484-T01", "2026-Q3", "H.SUM")[6] == 5
     assert one("18484-T01", "2026-Q1", "H.SUM")[7] is True
@@ -174,24 +243,47 @@ def test_fact_indicator_value_latest_accepted_value(con):
 
 
 def test_fact_survey_answer_has_no_personal_data(con):
-    columns = {r[0] for r in rows(con, "select column_name from information_schema.columns "
-                                       "where table_schema = 'marts' and table_name = 'fact_survey_answer'")}
+    columns = {
+        r[0]
+        for r in rows(
+            con,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'fact_survey_answer'",
+        )
+    }
     assert not columns & {"respondent_hash", "reason_text", "name", "phone", "producer_name"}
     # 6 responses x 2 questions, minus R1 (household h1 answered again as R4)
-    assert rows(con, "select count(*), count(distinct response_id) from marts.fact_survey_answer") == [(10, 5)]
+    assert rows(con, "select count(*), count(distinct response_id) from marts.fact_survey_answer") == [
+        (10, 5)
+    ]
     assert rows(con, "select count(*) from marts.fact_survey_answer where response_id = 'R1'") == [(0,)]
 
 
 def test_fact_ocop_certificate_and_task_progress(con):
-    got = rows(con, "select product_id, certificate_no, stars, status_at_period_end, status_period_code "
-                    "from marts.fact_ocop_certificate order by product_id")
-    assert got == [("P1", "C1", 4, "active", "2026-Q3"), ("P2", "C2", 3, "active", "2026-Q3"),
-                   ("P3", "C3", 3, "active", "2026-Q3")]
-    columns = {r[0] for r in rows(con, "select column_name from information_schema.columns "
-                                       "where table_schema = 'marts' and table_name = 'fact_ocop_certificate'")}
+    got = rows(
+        con,
+        "select product_id, certificate_no, stars, status_at_period_end, status_period_code "
+        "from marts.fact_ocop_certificate order by product_id",
+    )
+    assert got == [
+        ("P1", "C1", 4, "active", "2026-Q3"),
+        ("P2", "C2", 3, "active", "2026-Q3"),
+        ("P3", "C3", 3, "active", "2026-Q3"),
+    ]
+    columns = {
+        r[0]
+        for r in rows(
+            con,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'fact_ocop_certificate'",
+        )
+    }
     assert "producer_name" not in columns
-    tasks = rows(con, "select task_code, unit_code, period_code, task_status, percent_done, is_lead_unit "
-                      "from marts.fact_task_progress order by period_code, unit_code, task_code")
+    tasks = rows(
+        con,
+        "select task_code, unit_code, period_code, task_status, percent_done, is_lead_unit "
+        "from marts.fact_task_progress order by period_code, unit_code, task_code",
+    )
     assert tasks == [
         ("I.1", "18484-T01", "2026-Q2", "in_progress", 20.0, False),  # from the second version
         ("I.1", "18484-KT", "2026-Q3", "in_progress", 40.0, True),
@@ -200,10 +292,22 @@ def test_fact_ocop_certificate_and_task_progress(con):
 
 
 def test_value_changes_between_versions(con):
-    got = dict(rows(con, "select indicator_code, change_type from intermediate.int_submission_value_changes "
-                         "where unit_code = '18484-T01' and period_code = '2026-Q2'"))
-    assert got == {"H.SUM": "changed", "H.RATIO": "changed", "H.SHARE": "changed", "H.MEAN": "unchanged",
-                   "H.LAST": "unchanged", "H.MAX": "unchanged", "H.ALLYES": "unchanged"}
+    got = dict(
+        rows(
+            con,
+            "select indicator_code, change_type from intermediate.int_submission_value_changes "
+            "where unit_code = '18484-T01' and period_code = '2026-Q2'",
+        )
+    )
+    assert got == {
+        "H.SUM": "changed",
+        "H.RATIO": "changed",
+        "H.SHARE": "changed",
+        "H.MEAN": "unchanged",
+        "H.LAST": "unchanged",
+        "H.MAX": "unchanged",
+        "H.ALLYES": "unchanged",
+    }
 
 
 # ------------------------------------------------------------------------------------------ indicator marts
@@ -256,9 +360,23 @@ COMMUNE_EXPECTED = {
     # the year: annual hamlet values (all four hamlets, derived), hamlets existing at 31 Dec: T01, T04
     ("2026", "H.SUM"): (35 + 20 + 30 + 95, None, None, 4, 2, "derived_from_quarters"),
     ("2026", "H.MEAN"): ((50 + 80 + 70 + 95) / 4, None, None, 4, 2, "derived_from_quarters"),
-    ("2026", "H.RATIO"): (100 * (47 + 8 + 27 + 85) / (60 + 10 + 30 + 100), 167, 200, 4, 2, "derived_from_quarters"),
+    ("2026", "H.RATIO"): (
+        100 * (47 + 8 + 27 + 85) / (60 + 10 + 30 + 100),
+        167,
+        200,
+        4,
+        2,
+        "derived_from_quarters",
+    ),
     ("2026", "H.SHARE"): (100 * 2 / 2, 2, 2, 4, 2, "derived_from_quarters"),  # T03 meets but no longer exists
-    ("2026", "H.LAST"): (7, None, None, 4, 2, "derived_from_quarters"),  # T04's annual was submitted last (16 Sep)
+    ("2026", "H.LAST"): (
+        7,
+        None,
+        None,
+        4,
+        2,
+        "derived_from_quarters",
+    ),  # T04's annual was submitted last (16 Sep)
     ("2026", "H.MAX"): (max(4, 7, 6, 9), None, None, 4, 2, "derived_from_quarters"),
     ("2026", "H.ALLYES"): (1, 2, 2, 4, 2, "derived_from_quarters"),
     ("2026", "C.COUNT"): (40, None, None, None, None, "reported"),  # reported 40 wins over 10 + 12 + 15
@@ -270,15 +388,21 @@ def test_mart_commune_indicator_equals_hand_calculation(con):
     got = {
         (p, i): (v, n, d, hr, he, s)
         for p, i, v, n, d, hr, he, s in rows(
-            con, "select period_code, indicator_code, value, numerator, denominator, hamlets_reporting, "
-                 "hamlets_existing, value_source from marts.mart_commune_indicator where commune_code = '18484'")
+            con,
+            "select period_code, indicator_code, value, numerator, denominator, hamlets_reporting, "
+            "hamlets_existing, value_source from marts.mart_commune_indicator where commune_code = '18484'",
+        )
     }
     assert set(got) == set(COMMUNE_EXPECTED)
     for key, expected in COMMUNE_EXPECTED.items():
         assert got[key] == tuple(pytest.approx(x) if isinstance(x, float) else x for x in expected), key
     # threshold on the commune value: ratio 88.3 < group-2 threshold 90; max 7 > 5 (lower_better)
-    flags = dict(((p, i), m) for p, i, m in rows(
-        con, "select period_code, indicator_code, met_threshold from marts.mart_commune_indicator"))
+    flags = dict(
+        ((p, i), m)
+        for p, i, m in rows(
+            con, "select period_code, indicator_code, met_threshold from marts.mart_commune_indicator"
+        )
+    )
     assert flags[("2026-Q1", "H.RATIO")] is False and flags[("2026-Q1", "H.MAX")] is False
     assert flags[("2026-Q2", "H.ALLYES")] is True and flags[("2026-Q1", "H.SHARE")] is None
 
@@ -290,8 +414,10 @@ def test_mart_province_indicator_equals_hand_calculation(con):
     got = {
         (p, i): (v, n, d, cr, cip)
         for p, i, v, n, d, cr, cip in rows(
-            con, "select period_code, indicator_code, value, numerator, denominator, communes_reporting, "
-                 "communes_in_province from marts.mart_province_indicator where province_code = '42'")
+            con,
+            "select period_code, indicator_code, value, numerator, denominator, communes_reporting, "
+            "communes_in_province from marts.mart_province_indicator where province_code = '42'",
+        )
     }
     assert rows(con, "select count(distinct province_code) from marts.mart_province_indicator") == [(1,)]
     assert set(got) == set(COMMUNE_EXPECTED)
@@ -307,24 +433,32 @@ def test_mart_province_indicator_equals_hand_calculation(con):
 def test_mart_hamlet_indicator_as_of(con):
     # every hamlet row of the fact: 83 - 7 commune rows
     assert rows(con, "select count(*) from marts.mart_hamlet_indicator") == [(83 - 7,)]
-    assert rows(con, "select hamlet_name, hamlet_key, existed_at_period_end from marts.mart_hamlet_indicator "
-                     "where hamlet_code = '18484-T01' and period_code = '2026-Q3' and indicator_code = 'H.SUM'") == [
-        ("Thôn Một Mới", 5, True)]
+    assert rows(
+        con,
+        "select hamlet_name, hamlet_key, existed_at_period_end from marts.mart_hamlet_indicator "
+        "where hamlet_code = '18484-T01' and period_code = '2026-Q3' and indicator_code = 'H.SUM'",
+    ) == [("Thôn Một Mới", 5, True)]
     # the merged hamlets keep their own history (as of the period)
-    assert rows(con, "select value, existed_at_period_end from marts.mart_hamlet_indicator "
-                     "where hamlet_code = '18484-T02' and period_code = '2026-Q1' and indicator_code = 'H.SUM'") == [
-        (20, True)]
-    assert rows(con, "select value, existed_at_period_end from marts.mart_hamlet_indicator "
-                     "where hamlet_code = '18484-T03' and period_code = '2026' and indicator_code = 'H.SUM'") == [
-        (30, False)]
+    assert rows(
+        con,
+        "select value, existed_at_period_end from marts.mart_hamlet_indicator "
+        "where hamlet_code = '18484-T02' and period_code = '2026-Q1' and indicator_code = 'H.SUM'",
+    ) == [(20, True)]
+    assert rows(
+        con,
+        "select value, existed_at_period_end from marts.mart_hamlet_indicator "
+        "where hamlet_code = '18484-T03' and period_code = '2026' and indicator_code = 'H.SUM'",
+    ) == [(30, False)]
 
 
 def test_mart_hamlet_indicator_restated(con):
     got = {
         (h, p, i): (v, n, d, r)
         for h, p, i, v, n, d, r in rows(
-            con, "select hamlet_code, period_code, indicator_code, value, numerator, denominator, is_restated "
-                 "from marts.mart_hamlet_indicator_restated")
+            con,
+            "select hamlet_code, period_code, indicator_code, value, numerator, denominator, is_restated "
+            "from marts.mart_hamlet_indicator_restated",
+        )
     }
     assert {h for h, _, _ in got} == {"18484-T01", "18484-T04"}  # only today's hamlets
     # Q1: T04 is restated from T02 (pop 300) + T03 (pop 200), shares 1.0
@@ -344,8 +478,10 @@ def test_mart_plan_targets(con):
     got = {
         (i, p): (a, t, g, ok)
         for i, p, a, t, g, ok in rows(
-            con, "select indicator_code, period_code, actual_value, target_value, gap, is_on_track "
-                 "from marts.mart_plan_targets")
+            con,
+            "select indicator_code, period_code, actual_value, target_value, gap, is_on_track "
+            "from marts.mart_plan_targets",
+        )
     }
     assert len(got) == 2 * 5  # 2 targets x (the year + its 4 quarters)
     assert got[("C.PCT", "2026-Q1")] == (80, 85, 80 - 85, False)
@@ -362,8 +498,10 @@ def test_mart_reporting_compliance(con):
     per_unit = {
         (u, p): (rec, ot, late, miss)
         for u, p, rec, ot, late, miss in rows(
-            con, "select unit_code, period_code, is_received, is_on_time, is_late, is_missing "
-                 "from marts.mart_reporting_compliance")
+            con,
+            "select unit_code, period_code, is_received, is_on_time, is_late, is_missing "
+            "from marts.mart_reporting_compliance",
+        )
     }
     # Q1: KT, VHXH, T01, T02, T03 (T04 not yet); Q2 and Q3: KT, VHXH, T01, T04; year: KT only (annual)
     assert len(per_unit) == 5 + 4 + 4 + 1
@@ -373,10 +511,13 @@ def test_mart_reporting_compliance(con):
     assert per_unit[("18484-T04", "2026-Q3")] == (True, False, True, False)
     assert ("18484-VHXH", "2026") not in per_unit  # culture dept does not report annually
     periods = {
-        p: rest for p, *rest in rows(
-            con, "select distinct period_code, period_expected_count, period_received_count, period_on_time_count, "
-                 "period_late_count, period_missing_count, period_late_unit_codes, period_missing_unit_codes "
-                 "from marts.mart_reporting_compliance")
+        p: rest
+        for p, *rest in rows(
+            con,
+            "select distinct period_code, period_expected_count, period_received_count, period_on_time_count, "
+            "period_late_count, period_missing_count, period_late_unit_codes, period_missing_unit_codes "
+            "from marts.mart_reporting_compliance",
+        )
     }
     assert periods == {
         "2026-Q1": [5, 5, 4, 1, 0, "18484-T03", None],
@@ -390,8 +531,10 @@ def test_mart_satisfaction(con):
     got = {
         (loc, q): (n, s, r, m)
         for loc, q, n, s, r, m in rows(
-            con, "select location_code, question_code, respondents, satisfied, satisfied_rate, meets_90 "
-                 "from marts.mart_satisfaction where period_code = '2026'")
+            con,
+            "select location_code, question_code, respondents, satisfied, satisfied_rate, meets_90 "
+            "from marts.mart_satisfaction where period_code = '2026'",
+        )
     }
     # T01: R1 dropped (h1 answered again as R4). Q01: R2 yes, R3 no, R4 no; Q02: R2 yes, R3 yes, R4 no
     # T04: Q01: R5 yes, R6 yes; Q02: R5 yes, R6 no
@@ -409,8 +552,10 @@ def test_mart_ocop_portfolio(con):
     got = {
         (p, g, s): (n, a, e, lst)
         for p, g, s, n, a, e, lst in rows(
-            con, "select period_code, group_code, stars, products_count, active_certificates, "
-                 "expiring_within_6_months, expiring_certificate_nos from marts.mart_ocop_portfolio")
+            con,
+            "select period_code, group_code, stars, products_count, active_certificates, "
+            "expiring_within_6_months, expiring_certificate_nos from marts.mart_ocop_portfolio",
+        )
     }
     quarters = ["2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4", "2026-Q1", "2026-Q2", "2026-Q3"]  # up to 2026-Q3
     # P1 (group 1, 4*) from 15 Jan 2025; P2 (group 1, 3*) all along, expires 31 Oct 2026: within 6 months
@@ -434,7 +579,9 @@ def test_fact_rebuilds_one_period(mini):
     warehouse = mini["tmp"] / "partition.duckdb"
     shutil.copy(mini["warehouse"], warehouse)
     c = duckdb.connect(str(warehouse))
-    before = dict(c.execute("select period_code, count(*) from marts.fact_indicator_value group by 1").fetchall())
+    before = dict(
+        c.execute("select period_code, count(*) from marts.fact_indicator_value group by 1").fetchall()
+    )
     # a correction arrives for T04 2026-Q2: H.SUM 45 -> 46 (a new version of the whole report)
     c.execute("""insert into raw.submissions by name
                  select 'abcdefabcdef-18484-T04-2026-Q2' as submission_id, '18484-T04' as unit_code,
@@ -450,16 +597,29 @@ def test_fact_rebuilds_one_period(mini):
                         'submissions/fix.csv' as _source_file)
                  from raw.submission_values where unit_code = '18484-T04' and period_code = '2026-Q2'""")
     # and a change in another period that the partitioned run must NOT pick up
-    c.execute("update raw.submission_values set value = 1000 where period_code = '2026-Q1' and indicator_code = 'H.SUM'")
+    c.execute(
+        "update raw.submission_values set value = 1000 where period_code = '2026-Q1' and indicator_code = 'H.SUM'"
+    )
     c.close()
-    result = run_dbt(mini["project"], warehouse, mini["tmp"] / "target_partition", "run",
-                     "--select", "fact_indicator_value", "--vars", '{"period_code": "2026-Q2"}')
+    result = run_dbt(
+        mini["project"],
+        warehouse,
+        mini["tmp"] / "target_partition",
+        "run",
+        "--select",
+        "fact_indicator_value",
+        "--vars",
+        '{"period_code": "2026-Q2"}',
+    )
     assert result.returncode == 0, result.stdout[-6000:]
     c = duckdb.connect(str(warehouse), read_only=True)
-    after = dict(c.execute("select period_code, count(*) from marts.fact_indicator_value group by 1").fetchall())
+    after = dict(
+        c.execute("select period_code, count(*) from marts.fact_indicator_value group by 1").fetchall()
+    )
     value = lambda loc, p: c.execute(  # noqa: E731
         f"select value from marts.fact_indicator_value where location_code = '{loc}' and period_code = '{p}' "
-        "and indicator_code = 'H.SUM'").fetchone()[0]
+        "and indicator_code = 'H.SUM'"
+    ).fetchone()[0]
     assert after == before
     assert value("18484-T04", "2026-Q2") == 46
     assert value("18484-T04", "2026") == 46 + 50  # the year is rebuilt with the quarter

@@ -115,20 +115,26 @@ rolled_up as (
             when 'mean' then hamlet_aggregates.value_mean
             when 'max' then hamlet_aggregates.value_max
             when 'last' then hamlet_aggregates.value_last
-            when 'ratio_of_sums' then
-                case
-                    when hamlet_aggregates.value_type = 'percent'
-                        then {{ ntm_safe_percent('hamlet_aggregates.numerator_sum', 'hamlet_aggregates.denominator_sum') }}
-                    else {{ ntm_safe_divide('hamlet_aggregates.numerator_sum', 'hamlet_aggregates.denominator_sum') }}
-                end
-            when 'share_meeting' then
-                {{ ntm_safe_percent('hamlet_aggregates.hamlets_meeting', 'hamlets_existing.hamlets_existing') }}
-            when 'all_yes' then
-                case
-                    when coalesce(hamlets_existing.hamlets_existing, 0) = 0 then null
-                    when hamlet_aggregates.hamlets_yes = hamlets_existing.hamlets_existing then 1.0
-                    else 0.0
-                end
+            when 'ratio_of_sums'
+                then
+                    case
+                        when hamlet_aggregates.value_type = 'percent'
+                            then {{ ntm_safe_percent(
+                                'hamlet_aggregates.numerator_sum', 'hamlet_aggregates.denominator_sum'
+                            ) }}
+                        else {{ ntm_safe_divide(
+                            'hamlet_aggregates.numerator_sum', 'hamlet_aggregates.denominator_sum'
+                        ) }}
+                    end
+            when 'share_meeting'
+                then {{ ntm_safe_percent('hamlet_aggregates.hamlets_meeting', 'hamlets_existing.hamlets_existing') }}
+            when 'all_yes'
+                then
+                    case
+                        when coalesce(hamlets_existing.hamlets_existing, 0) = 0 then null
+                        when hamlet_aggregates.hamlets_yes = hamlets_existing.hamlets_existing then 1.0
+                        else 0.0
+                    end
         end as value,
         case hamlet_aggregates.aggregation
             when 'ratio_of_sums' then hamlet_aggregates.numerator_sum

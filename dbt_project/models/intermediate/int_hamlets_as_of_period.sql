@@ -23,8 +23,8 @@ final as (
 
     from periods
     inner join hamlets
-        on hamlets.valid_from <= periods.end_date
-        and (hamlets.valid_to is null or hamlets.valid_to >= periods.end_date)
+        on periods.end_date >= hamlets.valid_from
+        and (hamlets.valid_to is null or periods.end_date <= hamlets.valid_to)
 
 )
 

@@ -80,9 +80,9 @@ walk as (
 
         select
             origins.origin_code,
-            origins.origin_code,
-            cast(1.0 as double),
-            0
+            origins.origin_code as hamlet_code,
+            cast(1.0 as double) as share,
+            0 as depth
 
         from origins
 
@@ -166,16 +166,19 @@ restated as (
         value_type,
         direction,
         case
-            when value_type = 'yesno' then first(value order by weight desc, origin_code)
-            when value_type in ('percent', 'ratio') and bool_and(has_fraction) then
-                case
-                    when value_type = 'percent' then
-                        {{ ntm_safe_percent('sum(numerator * share)', 'sum(denominator * share)') }}
-                    else {{ ntm_safe_divide('sum(numerator * share)', 'sum(denominator * share)') }}
-                end
-            when value_type in ('percent', 'ratio') then
-                {{ ntm_safe_divide('sum(value * weight) filter (where value is not null)',
-                                   'sum(weight) filter (where value is not null)') }}
+            when value_type = 'yesno' then first(value order by weight desc, origin_code asc)
+            when value_type in ('percent', 'ratio') and bool_and(has_fraction)
+                then
+                    case
+                        when value_type = 'percent'
+                            then {{ ntm_safe_percent('sum(numerator * share)', 'sum(denominator * share)') }}
+                        else {{ ntm_safe_divide('sum(numerator * share)', 'sum(denominator * share)') }}
+                    end
+            when value_type in ('percent', 'ratio')
+                then {{ ntm_safe_divide(
+                    'sum(value * weight) filter (where value is not null)',
+                    'sum(weight) filter (where value is not null)'
+                ) }}
             else sum(value * share)
         end as value,
         sum(numerator * share) as numerator,

@@ -39,7 +39,7 @@ reported_annual as (
 
     select *
     from selected
-    where length(selected.period_code) = 4
+    where length(period_code) = 4
 
 ),
 
@@ -71,19 +71,19 @@ derived_annual as (
             when 'mean' then avg(value)
             when 'max' then max(value)
             when 'last' then first(value order by period_code desc)
-            when 'ratio_of_sums' then
-                case
-                    when value_type = 'percent' then
-                        {{ ntm_safe_percent(
+            when 'ratio_of_sums'
+                then
+                    case
+                        when value_type = 'percent'
+                            then {{ ntm_safe_percent(
+                                'sum(numerator) filter (where has_fraction)',
+                                'sum(denominator) filter (where has_fraction)'
+                            ) }}
+                        else {{ ntm_safe_divide(
                             'sum(numerator) filter (where has_fraction)',
                             'sum(denominator) filter (where has_fraction)'
                         ) }}
-                    else
-                        {{ ntm_safe_divide(
-                            'sum(numerator) filter (where has_fraction)',
-                            'sum(denominator) filter (where has_fraction)'
-                        ) }}
-                end
+                    end
         end as value,
         case annual_rule
             when 'sum' then sum(numerator)
@@ -154,13 +154,15 @@ unioned as (
         derived_annual.quarters_count
 
     from derived_annual
-    where not exists (
-        select 1
-        from reported_annual
-        where reported_annual.location_code = derived_annual.location_code
-            and reported_annual.period_code = derived_annual.period_code
-            and reported_annual.indicator_code = derived_annual.indicator_code
-    )
+    where
+        not exists (
+            select 1
+            from reported_annual
+            where
+                reported_annual.location_code = derived_annual.location_code
+                and reported_annual.period_code = derived_annual.period_code
+                and reported_annual.indicator_code = derived_annual.indicator_code
+        )
 
 ),
 

@@ -45,7 +45,22 @@ with_group as (
 final as (
 
     select
-        with_group.*,
+        with_group.location_code,
+        with_group.location_level,
+        with_group.commune_code,
+        with_group.hamlet_code,
+        with_group.period_code,
+        with_group.indicator_code,
+        with_group.value,
+        with_group.numerator,
+        with_group.denominator,
+        with_group.unit_code,
+        with_group.submission_id,
+        with_group.submitted_at,
+        with_group.units_count,
+        with_group.value_source,
+        with_group.quarters_count,
+        with_group.commune_group,
         indicators.direction,
         cast(coalesce(indicator_thresholds.threshold, indicators.threshold) as double) as threshold_applied,
         case

@@ -160,13 +160,13 @@ commune_values as (
             when aggregation = 'mean' then avg(value)
             when aggregation = 'max' then max(value)
             when aggregation = 'all_yes' then case when min(value) = 1 then 1.0 else 0.0 end
-            when aggregation = 'ratio_of_sums' and value_type = 'percent' then
-                {{ ntm_safe_percent(
+            when aggregation = 'ratio_of_sums' and value_type = 'percent'
+                then {{ ntm_safe_percent(
                     'sum(numerator) filter (where has_fraction)',
                     'sum(denominator) filter (where has_fraction)'
                 ) }}
-            when aggregation = 'ratio_of_sums' then
-                {{ ntm_safe_divide(
+            when aggregation = 'ratio_of_sums'
+                then {{ ntm_safe_divide(
                     'sum(numerator) filter (where has_fraction)',
                     'sum(denominator) filter (where has_fraction)'
                 ) }}

@@ -90,11 +90,12 @@ computed as (
             when 'mean' then value_mean
             when 'max' then value_max
             when 'last' then value_last
-            when 'ratio_of_sums' then
-                case
-                    when value_type = 'percent' then {{ ntm_safe_percent('numerator_sum', 'denominator_sum') }}
-                    else {{ ntm_safe_divide('numerator_sum', 'denominator_sum') }}
-                end
+            when 'ratio_of_sums'
+                then
+                    case
+                        when value_type = 'percent' then {{ ntm_safe_percent('numerator_sum', 'denominator_sum') }}
+                        else {{ ntm_safe_divide('numerator_sum', 'denominator_sum') }}
+                    end
             when 'share_meeting' then {{ ntm_safe_percent('hamlets_meeting', 'hamlets_existing') }}
             when 'all_yes' then case when value_min = 1 then 1.0 when value_min is not null then 0.0 end
         end as value,

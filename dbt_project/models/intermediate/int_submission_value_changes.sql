@@ -75,17 +75,18 @@ compared as (
         coalesce(current_values.hamlet_code, previous_values.hamlet_code) as hamlet_code,
         coalesce(current_values.indicator_code, previous_values.indicator_code) as indicator_code,
         previous_values.value as previous_value,
-        current_values.value as value,
+        current_values.value,
         previous_values.numerator as previous_numerator,
-        current_values.numerator as numerator,
+        current_values.numerator,
         previous_values.denominator as previous_denominator,
-        current_values.denominator as denominator,
+        current_values.denominator,
         case
             when previous_values.indicator_code is null then 'added'
             when current_values.indicator_code is null then 'removed'
-            when current_values.value is not distinct from previous_values.value
-                and current_values.numerator is not distinct from previous_values.numerator
-                and current_values.denominator is not distinct from previous_values.denominator
+            -- each test in parentheses: sqlfluff's duckdb parser cannot read a bare `is not distinct from` in a `when`
+            when (current_values.value is not distinct from previous_values.value)
+                and (current_values.numerator is not distinct from previous_values.numerator)
+                and (current_values.denominator is not distinct from previous_values.denominator)
                 then 'unchanged'
             else 'changed'
         end as change_type

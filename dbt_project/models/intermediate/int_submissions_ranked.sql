@@ -15,17 +15,17 @@ ranked as (
     select
         submissions.*,
         row_number() over (
-            partition by unit_code, period_code
-            order by submitted_at, arrival_seq
+            partition by submissions.unit_code, submissions.period_code
+            order by submissions.submitted_at, submissions.arrival_seq
         ) as version_no,
         row_number() over (
-            partition by unit_code, period_code
-            order by submitted_at desc, arrival_seq desc
+            partition by submissions.unit_code, submissions.period_code
+            order by submissions.submitted_at desc, submissions.arrival_seq desc
         ) as version_rank_desc,
-        count(*) over (partition by unit_code, period_code) as versions_count,
-        lag(submission_id) over (
-            partition by unit_code, period_code
-            order by submitted_at, arrival_seq
+        count(*) over (partition by submissions.unit_code, submissions.period_code) as versions_count,
+        lag(submissions.submission_id) over (
+            partition by submissions.unit_code, submissions.period_code
+            order by submissions.submitted_at, submissions.arrival_seq
         ) as previous_submission_id
 
     from submissions

@@ -48,10 +48,11 @@ responses_ranked as (
         response_id,
         case
             when respondent_hash is null then 1
-            else row_number() over (
-                partition by respondent_hash, form_code, period_code
-                order by submitted_at desc, response_id desc
-            )
+            else
+                row_number() over (
+                    partition by respondent_hash, form_code, period_code
+                    order by submitted_at desc, response_id desc
+                )
         end as respondent_rank
 
     from responses

@@ -49,8 +49,8 @@ hamlet_versions as (
         on evaluated.period_code = periods.period_code
     inner join hamlets
         on evaluated.hamlet_code = hamlets.hamlet_code
-        and hamlets.valid_from <= periods.end_date
-        and (hamlets.valid_to is null or hamlets.valid_to >= periods.start_date)
+        and periods.end_date >= hamlets.valid_from
+        and (hamlets.valid_to is null or periods.start_date <= hamlets.valid_to)
     group by
         evaluated.location_code,
         evaluated.period_code
@@ -73,9 +73,9 @@ final as (
         cast(periods.period_kind as varchar) as period_kind,
         cast(periods.year as integer) as year,
         cast(evaluated.indicator_code as varchar) as indicator_code,
-        cast(evaluated.value as double) as value,
-        cast(evaluated.numerator as double) as numerator,
-        cast(evaluated.denominator as double) as denominator,
+        {{ ntm_stable_double('evaluated.value') }} as value,
+        {{ ntm_stable_double('evaluated.numerator') }} as numerator,
+        {{ ntm_stable_double('evaluated.denominator') }} as denominator,
         cast(evaluated.threshold_applied as double) as threshold_applied,
         cast(evaluated.threshold_source as varchar) as threshold_source,
         cast(evaluated.met_threshold as boolean) as met_threshold,
@@ -93,7 +93,7 @@ final as (
         on evaluated.location_code = hamlet_versions.location_code
         and evaluated.period_code = hamlet_versions.period_code
     {% if is_incremental() %}
-    where {{ ntm_period_scope('evaluated.period_code') }}
+        where {{ ntm_period_scope('evaluated.period_code') }}
     {% endif %}
 
 )

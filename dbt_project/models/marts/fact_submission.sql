@@ -125,7 +125,7 @@ final as (
         and timed.unit_code = task_counts.unit_code
         and timed.period_code = task_counts.period_code
     {% if is_incremental() %}
-    where {{ ntm_period_scope('timed.period_code') }}
+        where {{ ntm_period_scope('timed.period_code') }}
     {% endif %}
 
 )

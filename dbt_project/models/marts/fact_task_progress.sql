@@ -81,9 +81,9 @@ final as (
     left join reporting_units
         on latest.unit_code = reporting_units.unit_code
     where latest.row_rank = 1
-    {% if is_incremental() %}
-        and {{ ntm_period_scope('latest.period_code') }}
-    {% endif %}
+        {% if is_incremental() %}
+            and {{ ntm_period_scope('latest.period_code') }}
+        {% endif %}
 
 )
 

@@ -26,16 +26,23 @@ reporting_period as (
 
 ocop_groups as (
 
-    select *
+    select
+        groups.group_code,
+        groups.group_name_vi,
+        groups.group_name_en
+
     from (
         values
-            (1, 'Thực phẩm', 'Food'),
-            (2, 'Đồ uống', 'Beverages'),
-            (3, 'Thảo dược', 'Medicinal herbs and products'),
-            (4, 'Thủ công mỹ nghệ', 'Handicrafts'),
-            (5, 'Sinh vật cảnh', 'Ornamental plants and animals'),
-            (6, 'Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch',
-                'Community and eco-tourism services and destinations')
+        (1, 'Thực phẩm', 'Food'),
+        (2, 'Đồ uống', 'Beverages'),
+        (3, 'Thảo dược', 'Medicinal herbs and products'),
+        (4, 'Thủ công mỹ nghệ', 'Handicrafts'),
+        (5, 'Sinh vật cảnh', 'Ornamental plants and animals'),
+        (
+            6,
+            'Dịch vụ du lịch cộng đồng, du lịch sinh thái và điểm du lịch',
+            'Community and eco-tourism services and destinations'
+        )
     ) as groups (group_code, group_name_vi, group_name_en)
 
 ),
@@ -77,8 +84,9 @@ aggregated as (
         count(distinct product_id) as products_count,
         count(*) as active_certificates,
         count(*) filter (where is_expiring_within_6_months) as expiring_within_6_months,
-        string_agg(certificate_no, ';' order by certificate_no)
-            filter (where is_expiring_within_6_months) as expiring_certificate_nos
+        string_agg(certificate_no, ';' order by certificate_no) filter (
+            where is_expiring_within_6_months
+        ) as expiring_certificate_nos
 
     from active
     group by

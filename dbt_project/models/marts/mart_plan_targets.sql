@@ -65,9 +65,9 @@ final as (
         cast(target_periods.period_kind as varchar) as period_kind,
         cast(target_periods.label_vi as varchar) as period_label_vi,
         cast(target_periods.label_en as varchar) as period_label_en,
-        cast(commune_values.value as double) as actual_value,
+        {{ ntm_stable_double('commune_values.value') }} as actual_value,
         cast(target_periods.target_value as double) as target_value,
-        cast(commune_values.value - target_periods.target_value as double) as gap,
+        {{ ntm_stable_double('commune_values.value - target_periods.target_value') }} as gap,
         cast(
             {{ ntm_meets_threshold('commune_values.value', 'target_periods.target_value', 'indicators.direction') }}
             as boolean

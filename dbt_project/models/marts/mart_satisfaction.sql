@@ -90,7 +90,7 @@ final as (
         cast(questions.topic as varchar) as topic,
         cast(unioned.respondents as integer) as respondents,
         cast(unioned.satisfied as integer) as satisfied,
-        cast({{ ntm_safe_percent('unioned.satisfied', 'unioned.respondents') }} as double) as satisfied_rate,
+        round(cast({{ ntm_safe_percent('unioned.satisfied', 'unioned.respondents') }} as double), 9) as satisfied_rate,
         cast({{ ntm_safe_percent('unioned.satisfied', 'unioned.respondents') }} >= 90 as boolean) as meets_90
 
     from unioned
