@@ -81,7 +81,8 @@ def test_warehouse_holds_marts_and_reconciled_audit(first_run):
 
 def test_release_is_complete_and_readable_by_four_tools(first_run):
     base, _, _ = first_run
-    from pipeline.publish.release import validate_package, verify_release
+    from pipeline.publish.datapackage import validate_package
+    from pipeline.publish.release import verify_release
 
     latest = base / "open_data" / "latest"
     assert latest.is_symlink() and latest.resolve().parent.name == "releases"
