@@ -19,7 +19,7 @@ SCALE ?= commune
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: help install manifest run ui test lint docs backfill synth bench clean
+.PHONY: help install manifest run ui test test-ops lint docs backfill period synth bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,8 +34,13 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 
 install: $(VENV)/.installed ## create .venv from uv.lock (bootstraps uv with pip when it is missing)
 
+# Parse from inside dbt_project with the same warehouse path the pipeline will use (dagster-dbt runs dbt
+# there): dbt then reuses this parse (partial parsing) instead of parsing the whole project at every run.
+WAREHOUSE_PATH := $(abspath $(or $(NTM_WAREHOUSE),warehouse/ntm.duckdb))
+
 $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
-	$(DBT) parse --quiet --project-dir dbt_project --profiles-dir dbt_project
+	rm -f dbt_project/target/partial_parse.msgpack
+	cd dbt_project && NTM_WAREHOUSE_PATH=$(WAREHOUSE_PATH) $(CURDIR)/$(DBT) parse --quiet --project-dir . --profiles-dir .
 	@touch $@
 
 manifest: $(MANIFEST) ## prepare the dbt manifest (dbt parse)
@@ -46,8 +51,21 @@ run: $(MANIFEST) ## install and run the whole pipeline on the bundled sample, th
 ui: $(MANIFEST) ## Dagster webserver + daemon on http://$(UI_HOST):$(UI_PORT)
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
+DAGSTER := $(VENV)/bin/dagster
+
+backfill: $(MANIFEST) ## every period in ONE run (one dbt invocation, one writer): ingest, dbt, checks, publish
+	$(DAGSTER) job execute -m pipeline.definitions -j ntm_full_refresh --tags '{"ntm/trigger": "backfill"}'
+
+period: $(MANIFEST) ## one period only: make period PERIOD=2026-Q2 (that quarter and its year are rebuilt)
+	@test -n "$(PERIOD)" || { echo "usage: make period PERIOD=2026-Q2"; exit 2; }
+	$(DAGSTER) job execute -m pipeline.definitions -j ntm_full_refresh \
+	  --tags '{"ntm/period": "$(PERIOD)", "ntm/trigger": "cli"}'
+
 test: $(MANIFEST) ## install with dev tools and run every test
 	$(PY) -m pytest
+
+test-ops: $(MANIFEST) ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
+	NTM_OPS_TESTS=1 $(PY) -m pytest tests/ops -v -p no:cacheprovider --timeout 3600
 
 lint: $(VENV)/.installed ## ruff + sqlfluff
 	$(VENV)/bin/ruff check pipeline tests
@@ -60,6 +78,9 @@ docs: $(MANIFEST) ## dbt docs, built offline into dbt_project/target/static_inde
 
 synth: $(VENV)/.installed ## synthetic raw files: make synth SCALE=commune|province|national
 	$(PY) -m pipeline.synth scale --scale $(SCALE) --out bench/work/$(SCALE)/raw
+
+bench: $(MANIFEST) ## benchmark full build / no-op / new quarter / floor: make bench SCALE=commune|province|national
+	$(PY) -m bench --scale $(SCALE)
 
 clean: ## remove generated outputs (warehouse, open data, run history, dbt target)
 	rm -rf warehouse open_data dbt_project/target dbt_project/logs

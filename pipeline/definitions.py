@@ -2,29 +2,34 @@
 
 raw file → ingest asset (reference, submissions, surveys, ocop) → dbt staging → dbt marts
 → quality checks (GX suites, SQL checks, dbt tests) → open-data release (publish)
+
+Only one Definitions object lives at module scope (``defs``): the Dagster CLI and workspace loaders
+(`dagster job execute -m pipeline.definitions`, `dagster dev -w workspace.yaml`) refuse a module with several.
 """
 
 import dagster as dg
 
-from pipeline.jobs import defs as jobs_defs
-from pipeline.ocop.assets import defs as ocop_defs
-from pipeline.publish.assets import defs as publish_defs
-from pipeline.quality.checks import defs as quality_defs
-from pipeline.reference.assets import defs as reference_defs
+import pipeline.jobs as jobs
+import pipeline.ocop.assets as ocop
+import pipeline.publish.assets as publish
+import pipeline.quality.checks as quality
+import pipeline.reference.assets as reference
+import pipeline.sensors as sensors
+import pipeline.submissions.assets as submissions
+import pipeline.surveys.assets as surveys
+import pipeline.transform.assets as transform
 from pipeline.resources import WarehouseResource, dbt_resource
-from pipeline.submissions.assets import defs as submissions_defs
-from pipeline.surveys.assets import defs as surveys_defs
-from pipeline.transform.assets import defs as transform_defs
 
 defs = dg.Definitions.merge(
-    reference_defs,
-    submissions_defs,
-    surveys_defs,
-    ocop_defs,
-    transform_defs,
-    quality_defs,
-    publish_defs,
-    jobs_defs,
+    reference.defs,
+    submissions.defs,
+    surveys.defs,
+    ocop.defs,
+    transform.defs,
+    quality.defs,
+    publish.defs,
+    jobs.defs,
+    sensors.defs,
     dg.Definitions(
         resources={"warehouse": WarehouseResource(), "dbt": dbt_resource()},
         # One process runs every step of a run, one after the other: DuckDB has one writer per file.

@@ -1,23 +1,97 @@
-"""Jobs and schedules."""
+"""Jobs and the nightly schedule.
+
+``ntm_full_refresh`` selects every asset. Without tags it rebuilds every period in one run (``make run``,
+``make backfill``, the nightly schedule); with the run tag ``ntm/period`` (``make period PERIOD=2026-Q2``,
+the sensor) dbt replaces only that period (pipeline.partitions). One run, one dbt invocation, one writer.
+
+The nightly schedule (01:30 Asia/Ho_Chi_Minh) fingerprints the landing zone (path, size, mtime of every
+file). When the last successful nightly run saw the same fingerprint it skips with a reason (finishes in
+a second, publishes nothing). Otherwise it runs the full refresh: ingest skips files whose content hash is
+already known, dbt rebuilds, the quality gate checks, and publishing identical content is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
 
 import dagster as dg
 
+JOB_NAME = "ntm_full_refresh"
+FINGERPRINT_TAG = "ntm/raw_fingerprint"
+IGNORED_DIRS = {"templates"}
+IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", "~", ".swp")
+
 ntm_full_refresh = dg.define_asset_job(
-    name="ntm_full_refresh",
+    name=JOB_NAME,
     selection=dg.AssetSelection.all(),
     description=(
-        "Nạp toàn bộ, dựng kho, kiểm tra và công bố dữ liệu mở. / "
-        "Ingest everything, build the warehouse, run the checks and publish the open data."
+        "Nạp dữ liệu mới, dựng kho, kiểm tra và công bố dữ liệu mở; có thể giới hạn một kỳ (tag ntm/period). / "
+        "Ingest what is new, build the warehouse, run the checks and publish the open data; optionally for "
+        "one period (run tag ntm/period)."
     ),
 )
 
-nightly = dg.ScheduleDefinition(
+
+def landing_files(raw_dir: Path) -> list[Path]:
+    """The data files of the landing zone (templates, READMEs, hidden and partial files left out)."""
+    if not raw_dir.exists():
+        return []
+    out = []
+    for p in sorted(raw_dir.rglob("*")):
+        if not p.is_file():
+            continue
+        rel = p.relative_to(raw_dir)
+        if rel.parts[0] in IGNORED_DIRS or any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.name.lower().startswith("readme") or p.name.endswith(IGNORED_SUFFIXES):
+            continue
+        out.append(p)
+    return out
+
+
+def raw_fingerprint(raw_dir: Path) -> str:
+    h = hashlib.sha256()
+    for p in landing_files(raw_dir):
+        st = p.stat()
+        h.update(f"{p.relative_to(raw_dir)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _raw_dir() -> Path:
+    from pipeline.config import get_settings
+
+    return get_settings().raw_dir
+
+
+@dg.schedule(
     name="ntm_nightly",
     job=ntm_full_refresh,
     cron_schedule="30 1 * * *",
     execution_timezone="Asia/Ho_Chi_Minh",
-    description="Hằng đêm 01:30 / nightly at 01:30 Asia/Ho_Chi_Minh: ingest what is new, rebuild, check, publish.",
+    description=(
+        "Hằng đêm 01:30: nạp tệp mới, dựng lại, kiểm tra, công bố nếu đạt; bỏ qua khi không có gì thay đổi. / "
+        "Nightly at 01:30 Asia/Ho_Chi_Minh: ingest what is new, rebuild, check, publish if the checks pass; "
+        "skipped when the landing zone has not changed since the last successful nightly run."
+    ),
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+def ntm_nightly(context: dg.ScheduleEvaluationContext):
+    fingerprint = raw_fingerprint(_raw_dir())
+    done = context.instance.get_run_records(
+        filters=dg.RunsFilter(
+            job_name=JOB_NAME,
+            tags={FINGERPRINT_TAG: fingerprint},
+            statuses=[dg.DagsterRunStatus.SUCCESS],
+        ),
+        limit=1,
+    )
+    if done and not os.environ.get("NTM_NIGHTLY_FORCE"):
+        return dg.SkipReason(
+            f"Không có gì thay đổi / nothing changed in the landing zone since run {done[0].dagster_run.run_id}"
+        )
+    return dg.RunRequest(tags={FINGERPRINT_TAG: fingerprint, "ntm/trigger": "nightly"})
 
-defs = dg.Definitions(jobs=[ntm_full_refresh], schedules=[nightly])
+
+defs = dg.Definitions(jobs=[ntm_full_refresh], schedules=[ntm_nightly])

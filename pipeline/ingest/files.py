@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,17 +73,26 @@ def _inside(target: Path, root: Path) -> bool:
         return False
 
 
-def read(f: LandedFile, raw_dir: Path) -> LandedFile:
-    """Fill ``data``, ``sha256`` and ``bytes`` or set a rejection; never follows an escaping link."""
-    root = Path(raw_dir).resolve()
-    if f.path.is_symlink():
+def read(f: LandedFile, raw_dir: Path, *, root: Path | None = None) -> LandedFile:
+    """Fill ``data``, ``sha256`` and ``bytes`` or set a rejection; never follows an escaping link.
+
+    ``root`` is the resolved raw dir (pass it when reading many files: resolving costs syscalls)."""
+    try:
+        mode = os.lstat(f.path).st_mode
+    except OSError:
+        mode = 0  # vanished or unreadable: read_bytes below reports it
+    if stat.S_ISLNK(mode):
+        root = root if root is not None else Path(raw_dir).resolve()
         target = Path(os.path.realpath(f.path))
         if not _inside(target, root):
             return _reject(f, "symlink_escape", f"-> {os.readlink(f.path)}")
-    if f.path.is_dir():
+        if f.path.is_dir():
+            return _reject(f, "unsupported_format", "directory link")
+    elif stat.S_ISDIR(mode):
         return _reject(f, "unsupported_format", "directory link")
     try:
-        data = f.path.read_bytes()
+        with open(f.path, "rb") as fh:
+            data = fh.read()
     except OSError as exc:  # permissions, broken link, I/O error
         return _reject(f, "unreadable_file", f"{type(exc).__name__}: {exc.strerror or exc}")
     f.data = data
@@ -103,6 +113,26 @@ def _reject(f: LandedFile, code: str, detail: str) -> LandedFile:
     except OSError:
         pass
     return f
+
+
+def read_batches(
+    files: list[LandedFile], raw_dir: Path, max_files: int, max_bytes: int | None = None
+) -> Iterator[list[LandedFile]]:
+    """Read ``files`` in order and yield them in batches of at most ``max_files`` files; a batch also
+    closes once it holds ``max_bytes`` bytes (so a few large files do not make one huge batch)."""
+    root = Path(raw_dir).resolve()
+    max_files = max(1, int(max_files))
+    batch: list[LandedFile] = []
+    size = 0
+    for f in files:
+        read(f, raw_dir, root=root)
+        batch.append(f)
+        size += len(f.data) if f.data is not None else 0
+        if len(batch) >= max_files or (max_bytes is not None and size >= max_bytes):
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 def chunks(files: list[LandedFile], size: int) -> Iterator[list[LandedFile]]:

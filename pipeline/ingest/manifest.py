@@ -8,6 +8,7 @@ then write rows + quarantine + manifest of the batch inside ONE transaction, aft
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,8 +21,30 @@ import pandas as pd
 
 from pipeline.ingest import files as files_mod
 from pipeline.ingest import quarantine as q
-from pipeline.ingest.readers import FileRejected, ReadResult, blank_rows, read_any
+from pipeline.ingest.readers import (
+    FastCSV,
+    FileRejected,
+    ReadResult,
+    blank_rows,
+    fast_frame,
+    read_any,
+    read_csv_fast,
+)
 from pipeline.templates import Template
+
+#: Batched fast path for plain template CSVs (see :func:`pipeline.ingest.readers.read_csv_fast`).
+#: None: follow the environment (``NTM_INGEST_FASTPATH=0`` turns it off); True/False: force.
+FASTPATH: bool | None = None
+#: A batch closes at this many files or this many bytes read, whichever comes first.
+BATCH_FILES = 2000
+BATCH_BYTES = 64 * 1024 * 1024
+
+
+def fastpath_enabled() -> bool:
+    if FASTPATH is not None:
+        return bool(FASTPATH)
+    return os.environ.get("NTM_INGEST_FASTPATH", "1").strip().lower() not in ("0", "false", "no", "off")
+
 
 _META = "_file_sha256 varchar, _source_file varchar, _source_row integer"
 
@@ -151,7 +174,8 @@ def run_source(
     *,
     context: dict,
     wide: bool = False,
-    batch_files: int = 500,
+    batch_files: int = BATCH_FILES,
+    batch_bytes: int = BATCH_BYTES,
     finalize: Finalizer | None = None,
 ) -> IngestReport:
     t0 = time.perf_counter()
@@ -165,16 +189,16 @@ def run_source(
         (r[0], r[1]) for r in con.execute("select path, file_sha256 from audit.file_paths").fetchall()
     }
     seen_paths: list[str] = []
-    for chunk in files_mod.chunks(candidates, batch_files):
+    fast = fastpath_enabled() and not wide
+    for chunk in files_mod.read_batches(candidates, raw_dir, batch_files, batch_bytes):
         now = datetime.now()
         path_rows: list[tuple[str, str, str]] = []  # (path, sha, state for a new path row)
         manifest: list[dict] = []
-        frames: list[pd.DataFrame] = []
+        parts: list[pd.DataFrame | FastCSV] = []  # rows of each read file, in file order
         metas: list[tuple[str, str, int, np.ndarray]] = []
         bad_rows: list[pd.DataFrame] = []
         outcomes: dict[str, FileOutcome] = {}
         for f in chunk:
-            files_mod.read(f, raw_dir)
             seen_paths.append(f.rel)
             sha = f.sha256
             if sha in known:
@@ -195,6 +219,16 @@ def run_source(
                 out.status, out.reason = "rejected", _rejection_reason(f.reject_code, f.reject_detail)
                 manifest.append(_manifest_row(f, out, now))
                 continue
+            parsed = read_csv_fast(f.data, f.ext, template) if fast else None
+            if parsed is not None:
+                f.data = None
+                n = len(parsed.records)
+                out.encoding = parsed.encoding
+                out.rows_read = n
+                metas.append((sha, f.rel, n, np.arange(2, n + 2, dtype=np.int64)))
+                parts.append(parsed)
+                manifest.append({"_f": f, "_out": out})
+                continue
             try:
                 res: ReadResult = read_any(f.data, f.ext, template, wide)
             except FileRejected as e:
@@ -207,7 +241,7 @@ def run_source(
             out.encoding = res.encoding
             fr = res.frame
             metas.append((sha, f.rel, len(fr), res.rows.astype(np.int64)))
-            frames.append(fr)
+            parts.append(fr)
             if res.bad_rows:
                 b = pd.DataFrame(res.bad_rows, columns=["_row", "_raw"])
                 b["_sha"], b["_path"], b["_source"] = sha, f.rel, source
@@ -215,6 +249,7 @@ def run_source(
             out.rows_read = len(fr) + len(res.bad_rows)
             manifest.append({"_f": f, "_out": out})
         # ---- one vectorised pass over all rows of the batch
+        frames = _assemble(parts, template)
         if frames:
             batch = pd.concat(frames, ignore_index=True, sort=False)
             sizes = [m[2] for m in metas]
@@ -283,6 +318,21 @@ def run_source(
     return report
 
 
+def _assemble(parts: list[pd.DataFrame | FastCSV], template: Template) -> list[pd.DataFrame]:
+    """Frames in file order; each run of fast-parsed files with one header line becomes one frame."""
+    frames: list[pd.DataFrame] = []
+    run: list[FastCSV] = []
+    for p in [*parts, None]:
+        if run and (not isinstance(p, FastCSV) or p.key != run[0].key):
+            frames.append(fast_frame(run, template)[0])
+            run = []
+        if isinstance(p, FastCSV):
+            run.append(p)
+        elif p is not None:
+            frames.append(p)
+    return frames
+
+
 def _guess_encoding(f: files_mod.LandedFile) -> str | None:
     return "xlsx" if f.ext in (".xlsx", ".xlsm") else None
 
@@ -290,16 +340,16 @@ def _guess_encoding(f: files_mod.LandedFile) -> str | None:
 def _reconcile(outcomes: dict[str, FileOutcome], quar: pd.DataFrame, loaded: pd.DataFrame) -> None:
     """Fill per-file loaded/quarantined counts and refuse any mismatch with rows read."""
     qn = (
-        quar.drop_duplicates(["file_sha256", "row_number"]).groupby("file_sha256").size()
+        quar.drop_duplicates(["file_sha256", "row_number"]).groupby("file_sha256").size().to_dict()
         if not quar.empty
         else {}
     )
-    ln = loaded.groupby("_sha").size() if not loaded.empty else {}
+    ln = loaded.groupby("_sha").size().to_dict() if not loaded.empty else {}
     for sha, out in outcomes.items():
         if out.status == "rejected":
             continue
-        out.rows_quarantined = int(qn.get(sha, 0)) if len(qn) else 0
-        out.rows_loaded = int(ln.get(sha, 0)) if len(ln) else 0
+        out.rows_quarantined = int(qn.get(sha, 0))
+        out.rows_loaded = int(ln.get(sha, 0))
         if out.rows_read != out.rows_loaded + out.rows_quarantined:
             raise RuntimeError(
                 f"reconciliation failed for {out.path}: read {out.rows_read} != loaded {out.rows_loaded}"

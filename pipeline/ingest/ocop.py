@@ -14,7 +14,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.manifest import BatchResult, IngestReport, run_source
+from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
 from pipeline.ingest.readers import cell_date, cell_number, cell_text
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.submissions import Problems, _col
@@ -142,7 +142,7 @@ def ingest_ocop(
     *,
     today: date,
     salt: str = "",
-    batch_files: int = 500,
+    batch_files: int = BATCH_FILES,
 ) -> IngestReport:
     """Ingest new files of ``raw_dir/ocop/**`` (``salt`` unused: producer names are organisations)."""
     return run_source(

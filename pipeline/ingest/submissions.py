@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest import quarantine as q
-from pipeline.ingest.manifest import BatchResult, IngestReport, run_source
+from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
 from pipeline.ingest.readers import cell_datetime, cell_number, cell_text, cell_yesno
 from pipeline.ingest.reference import ReferenceData
 from pipeline.lib.periods import is_future_series, parse_period, period_end, period_start
@@ -323,7 +323,7 @@ def ingest_submissions(
     *,
     today: date,
     salt: str = "",
-    batch_files: int = 500,
+    batch_files: int = BATCH_FILES,
 ) -> IngestReport:
     """Ingest new files of ``raw_dir/submissions/**`` (``salt`` unused: no personal data here)."""
     return run_source(

@@ -16,7 +16,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.manifest import BatchResult, IngestReport, run_source
+from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
 from pipeline.ingest.readers import cell_answer, cell_datetime, cell_text
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.submissions import Problems, _col
@@ -200,7 +200,7 @@ def ingest_surveys(
     *,
     today: date,
     salt: str = "",
-    batch_files: int = 500,
+    batch_files: int = BATCH_FILES,
 ) -> IngestReport:
     """Ingest new files of ``raw_dir/surveys/**``. ``salt`` (NTM_PII_SALT) keys the respondent hash."""
     return run_source(

@@ -17,7 +17,7 @@ import re
 import pandas as pd
 
 from pipeline.lib.text import fold_series
-from pipeline.lib.values import Parsed, _cells, _errors
+from pipeline.lib.values import Parsed, _by_distinct, _cells, _errors
 
 __all__ = [
     "is_future",
@@ -44,6 +44,7 @@ _YEAR_ONLY = r"^(?:nam\s*)?(?P<y3>\d{4})$"  # 2025, nam 2025
 _PERIOD_RE = f"{_YEAR_FIRST}|{_QUARTER_FIRST}|{_YEAR_ONLY}"
 
 
+@_by_distinct
 def parse_period(s: pd.Series) -> Parsed:
     """Canonicalise period cells to 'YYYY-Qn' / 'YYYY' (dtype string); error ``malformed_period``."""
     c = _cells(s)

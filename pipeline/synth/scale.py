@@ -149,6 +149,10 @@ class World:
             }
         )
         pd.concat([units, hamlets]).to_csv(ref / "reporting_units.csv", index=False)
+        # no merges/splits in the synthetic registry: the crosswalk is present (the ingest requires it) but empty
+        (ref / "hamlet_crosswalk.csv").write_text(
+            "predecessor_code,successor_code,change_type,effective_date,population_share\n", encoding="utf-8"
+        )
 
 
 def _period_rows(w: World, ind: pd.DataFrame, period: Period, t: int, seed_: int) -> dict[str, np.ndarray]:

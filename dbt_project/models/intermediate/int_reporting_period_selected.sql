@@ -1,7 +1,9 @@
 {#-
-    The reporting period the warehouse describes (one row): the period_code var of a partitioned run, else the
-    latest quarter with any submission, else the quarter holding the latest OCOP certificate issue date.
+    The reporting period the warehouse describes (one row): the reporting_period var when given (an explicit
+    "as of"), else the latest quarter with any submission, else the quarter holding the latest OCOP certificate issue date.
     Used for "status at period end" and as the last period of compliance and portfolio marts.
+    A partitioned run's period_code var only scopes the incremental facts: it does not move "as of", so a
+    partitioned run leaves these marts equal to a full rebuild.
 -#}
 with
 
@@ -47,8 +49,8 @@ candidates as (
         periods.start_date,
         periods.end_date,
         case
-            {%- if var('period_code', none) %}
-            when periods.period_code = '{{ var("period_code") }}' then 0
+            {%- if var('reporting_period', none) %}
+                when periods.period_code = '{{ var("reporting_period") }}' then 0
             {%- endif %}
             when periods.end_date = (select latest_submission_end.end_date from latest_submission_end) then 1
             when (select latest_issue.issued_on from latest_issue) between periods.start_date and periods.end_date
@@ -58,8 +60,8 @@ candidates as (
 
     from periods
     where periods.period_kind = 'quarter'
-        {%- if var('period_code', none) %}
-        or periods.period_code = '{{ var("period_code") }}'
+        {%- if var('reporting_period', none) %}
+            or periods.period_code = '{{ var("reporting_period") }}'
         {%- endif %}
 
 ),
@@ -73,7 +75,7 @@ final as (
 
     from candidates
     where preference < 3
-    order by preference, end_date desc
+    order by preference asc, end_date desc
     limit 1
 
 )

@@ -1,0 +1,468 @@
+"""Benchmark: ``python -m bench --scale commune|province|national`` (what ``make bench SCALE=...`` calls).
+
+From the raw files of ``bench/work/<scale>/raw`` (generated with ``python -m pipeline.synth scale`` when
+missing) it measures, each in a subprocess running the real command:
+
+  full     ``python -m pipeline run`` from an empty warehouse (ingest -> dbt -> checks -> release)
+  noop     the same command again with nothing changed (the nightly refresh)
+  quarter  one new quarter: a warehouse built on every quarter but the last is restored, the last
+           quarter's submission files are added, and the run is timed
+  floor    ``bench/floor.sql`` in one DuckDB connection: same raw files -> fact_indicator_value and the
+           commune roll-up as Parquet
+
+Peak RSS is the sum of the RSS of the process and all its children, sampled every 100 ms. Wall times are
+medians over ``--reps`` runs. Results: ``bench/results/<scale>.json`` and ``<scale>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+FLOOR_SQL = BENCH / "floor.sql"
+DEFAULT_REPS = {"commune": 3, "province": 3, "national": 1}
+TARGETS = {
+    "full_vs_floor": 1.3,  # national full build <= 1.3 x floor
+    "full_s_national": 600.0,
+    "peak_rss_gb": 6.0,
+    "noop_s": 15.0,
+    "quarter_share": 0.15,
+    "commune_full_s": 30.0,
+}
+_STEP_RE = re.compile(r'Finished execution of step "([^"]+)" in ([0-9.]+)(ms|s|m)')
+_STEP_RE_MIN = re.compile(r'Finished execution of step "([^"]+)" in (\d+)m(\d+)s')
+
+
+# ------------------------------------------------------------------------------------ measuring
+
+
+def measure(cmd: list[str], env: dict, log: Path, timeout: float | None = None) -> dict:
+    """Run ``cmd``; wall time, peak RSS of the process tree (100 ms samples), exit code."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    peak = 0
+    done = threading.Event()
+    with open(log, "w", encoding="utf-8") as fh:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        ps = psutil.Process(proc.pid)
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                try:
+                    procs = [ps, *ps.children(recursive=True)]
+                    total = 0
+                    for p in procs:
+                        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+                            total += p.memory_info().rss
+                    peak = max(peak, total)
+                except psutil.NoSuchProcess:
+                    pass
+                done.wait(0.1)
+
+        th = threading.Thread(target=sample, daemon=True)
+        th.start()
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+        wall = time.perf_counter() - t0
+        done.set()
+        th.join()
+    return {"wall_s": round(wall, 2), "peak_rss_mb": round(peak / 2**20, 1), "rc": rc, "log": _rel(log)}
+
+
+def _rel(p: Path) -> str:
+    try:
+        return p.resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(p)
+
+
+def steps(log: Path) -> dict[str, float]:
+    """Dagster step durations (s) from a run log: the cheap profile of where a run spends its time."""
+    out: dict[str, float] = {}
+    text = log.read_text(encoding="utf-8", errors="replace")
+    for m in _STEP_RE_MIN.finditer(text):
+        out[m.group(1)] = int(m.group(2)) * 60 + int(m.group(3))
+    for m in _STEP_RE.finditer(text):
+        if m.group(1) in out:
+            continue
+        v = float(m.group(2))
+        out[m.group(1)] = v / 1000 if m.group(3) == "ms" else v
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+# ------------------------------------------------------------------------------------ scenarios
+
+
+class Bench:
+    def __init__(self, scale: str, raw: Path, work: Path, reps: int, today: str, timeout: float | None):
+        self.scale, self.raw, self.work, self.reps, self.today, self.timeout = (
+            scale,
+            raw,
+            work,
+            reps,
+            today,
+            timeout,
+        )
+        self.py = sys.executable
+        self.logs = work / "logs"
+
+    def env(self, raw: Path, home: Path) -> dict:
+        env = dict(os.environ)
+        env.update(
+            NTM_RAW_DIR=str(raw),
+            NTM_WAREHOUSE=str(home / "warehouse" / "ntm.duckdb"),
+            NTM_OPEN_DATA_DIR=str(home / "open_data"),
+            DAGSTER_HOME=str(home / "dagster"),
+            NTM_TODAY=self.today,
+            PYTHONUNBUFFERED="1",
+        )
+        env.setdefault("NTM_PII_SALT", "bench")
+        return env
+
+    def fresh(self, home: Path) -> None:
+        shutil.rmtree(home, ignore_errors=True)
+        (home / "dagster").mkdir(parents=True)
+        src = ROOT / ".dagster" / "dagster.yaml"
+        if src.is_file():
+            shutil.copy(src, home / "dagster" / "dagster.yaml")
+
+    def pipeline(self, raw: Path, home: Path, name: str) -> dict:
+        log = self.logs / f"{name}.log"
+        r = measure([self.py, "-m", "pipeline", "run"], self.env(raw, home), log, self.timeout)
+        r["steps_s"] = steps(log)
+        if r["rc"] != 0:
+            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
+            print(f"  !! {name} exited {r['rc']}; see {r['log']}\n    " + "\n    ".join(tail), flush=True)
+        return r
+
+    def full(self) -> tuple[list[dict], Path]:
+        home = self.work / "full"
+        runs = []
+        for i in range(self.reps):
+            self.fresh(home)
+            r = self.pipeline(self.raw, home, f"full_{i + 1}")
+            print(f"  full #{i + 1}: {r['wall_s']} s, peak {r['peak_rss_mb']} MB, rc {r['rc']}", flush=True)
+            runs.append(r)
+        return runs, home
+
+    def noop(self, home: Path) -> list[dict]:
+        runs = []
+        for i in range(self.reps):
+            r = self.pipeline(self.raw, home, f"noop_{i + 1}")
+            print(f"  noop #{i + 1}: {r['wall_s']} s, peak {r['peak_rss_mb']} MB, rc {r['rc']}", flush=True)
+            runs.append(r)
+        return runs
+
+    def quarter(self) -> tuple[list[dict], str, dict]:
+        last = last_quarter(self.raw)
+        partial = self.work / "raw_without_last_quarter"
+        shutil.rmtree(partial, ignore_errors=True)
+        new_files = link_tree(self.raw, partial, skip=lambda rel: _in_quarter(rel, last))
+        base, home = self.work / "quarter_base", self.work / "quarter"
+        self.fresh(base)
+        b = self.pipeline(partial, base, "quarter_base")
+        print(f"  base build without {last}: {b['wall_s']} s, rc {b['rc']}", flush=True)
+        runs = []
+        for i in range(self.reps):
+            shutil.rmtree(home, ignore_errors=True)
+            shutil.copytree(base, home, symlinks=True)
+            link_files(self.raw, partial, new_files)
+            r = self.pipeline(partial, home, f"quarter_{i + 1}")
+            print(
+                f"  quarter #{i + 1}: {r['wall_s']} s, peak {r['peak_rss_mb']} MB, rc {r['rc']}", flush=True
+            )
+            runs.append(r)
+            for rel in new_files:
+                (partial / rel).unlink(missing_ok=True)
+        return runs, last, {"files": len(new_files), "base_build": b}
+
+    def floor(self) -> list[dict]:
+        runs = []
+        threads = os.environ.get("NTM_DUCKDB_THREADS", "2")
+        mem = os.environ.get("NTM_DUCKDB_MEMORY_LIMIT", "4GB")
+        for i in range(self.reps):
+            out = self.work / "floor_out"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            cmd = [
+                self.py,
+                "-m",
+                "bench.floor",
+                "--raw",
+                str(self.raw),
+                "--out",
+                str(out),
+                "--threads",
+                threads,
+                "--memory-limit",
+                mem,
+            ]
+            r = measure(cmd, dict(os.environ), self.logs / f"floor_{i + 1}.log", self.timeout)
+            print(f"  floor #{i + 1}: {r['wall_s']} s, peak {r['peak_rss_mb']} MB, rc {r['rc']}", flush=True)
+            runs.append(r)
+        return runs
+
+
+def _in_quarter(rel: str, period: str) -> bool:
+    return rel.startswith("submissions/") and f"_{period}" in Path(rel).name
+
+
+def last_quarter(raw: Path) -> str:
+    periods = set()
+    for p in (raw / "submissions").rglob("*.csv"):
+        m = re.search(r"_(\d{4}-Q[1-4])", p.name)
+        if m:
+            periods.add(m.group(1))
+    if not periods:
+        raise SystemExit(f"no quarterly submission files under {raw}/submissions")
+    return max(periods)
+
+
+def link_tree(src: Path, dst: Path, skip) -> list[str]:
+    """Hard-link (or copy) every file of src into dst except those ``skip`` selects; return the skipped."""
+    skipped = []
+    for dirpath, _dirs, files in os.walk(src):
+        for name in files:
+            p = Path(dirpath) / name
+            rel = p.relative_to(src).as_posix()
+            if skip(rel):
+                skipped.append(rel)
+                continue
+            _link(p, dst / rel)
+    return sorted(skipped)
+
+
+def link_files(src: Path, dst: Path, rels: list[str]) -> None:
+    for rel in rels:
+        _link(src / rel, dst / rel)
+
+
+def _link(a: Path, b: Path) -> None:
+    b.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(a, b)  # a hard link is an ordinary file to the ingest (symlinks would be checked)
+    except OSError:
+        shutil.copy2(a, b)
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "great-expectations", "pandas", "pyarrow"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "hostname": platform.node(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def summary(runs: list[dict], rows: int | None) -> dict:
+    ok = [r for r in runs if r["rc"] == 0]
+    walls = [r["wall_s"] for r in ok] or [r["wall_s"] for r in runs]
+    med = statistics.median(walls) if walls else None
+    return {
+        "median_s": round(med, 2) if med is not None else None,
+        "runs_s": [r["wall_s"] for r in runs],
+        "peak_rss_mb": max((r["peak_rss_mb"] for r in runs), default=None),
+        "rows": rows,
+        "rows_per_s": round(rows / med) if rows and med else None,
+        "all_ok": all(r["rc"] == 0 for r in runs),
+        "runs": runs,
+    }
+
+
+def input_rows(raw: Path) -> dict:
+    m = raw / "scale_manifest.json"
+    data = json.loads(m.read_text()) if m.is_file() else {}
+    return data
+
+
+def warehouse_rows(home: Path) -> dict:
+    import duckdb
+
+    wh = home / "warehouse" / "ntm.duckdb"
+    if not wh.is_file():
+        return {}
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        out = {}
+        for t in ("raw.submission_values", "marts.fact_indicator_value", "marts.mart_commune_indicator"):
+            try:
+                out[t] = con.execute(f"select count(*) from {t}").fetchone()[0]
+            except duckdb.Error:
+                out[t] = None
+        return out
+    finally:
+        con.close()
+
+
+def verdicts(scale: str, res: dict) -> list[tuple[str, str, str]]:
+    s = res["scenarios"]
+    full = s.get("full", {}).get("median_s")
+    out = []
+    if full and s.get("floor", {}).get("median_s"):
+        ratio = full / s["floor"]["median_s"]
+        out.append(("full ≤ 1.3 × floor", f"{ratio:.1f} ×", _ok(ratio <= TARGETS["full_vs_floor"])))
+    if scale == "national" and full:
+        out.append(("full ≤ 10 min", f"{full:.0f} s", _ok(full <= TARGETS["full_s_national"])))
+    if scale == "commune" and full:
+        out.append(("commune end to end ≤ 30 s", f"{full:.1f} s", _ok(full <= TARGETS["commune_full_s"])))
+    peak = max((v.get("peak_rss_mb") or 0) for k, v in s.items() if k != "floor")
+    out.append(("peak RSS ≤ 6 GB", f"{peak / 1024:.2f} GB", _ok(peak / 1024 <= TARGETS["peak_rss_gb"])))
+    if s.get("noop", {}).get("median_s") is not None:
+        v = s["noop"]["median_s"]
+        out.append(("nightly no-op ≤ 15 s", f"{v:.1f} s", _ok(v <= TARGETS["noop_s"])))
+    if full and s.get("quarter", {}).get("median_s") is not None:
+        share = s["quarter"]["median_s"] / full
+        out.append(
+            ("new quarter ≤ 15 % of full", f"{100 * share:.0f} %", _ok(share <= TARGETS["quarter_share"]))
+        )
+    return out
+
+
+def _ok(b: bool) -> str:
+    return "met" if b else "MISSED"
+
+
+def markdown(res: dict) -> str:
+    m = res["machine"]
+    floor = res["scenarios"].get("floor", {}).get("median_s")
+    lines = [
+        f"# Benchmark · scale `{res['scale']}`",
+        "",
+        f"{m['date']} · {m['cpu']} · {m['cores']} cores · {m['ram_gb']} GB RAM · Python {m['python']} · "
+        + " · ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+        + f" · load average at start {m['load_avg_at_start']}",
+        "",
+        f"Input: {json.dumps(res['input'], ensure_ascii=False)}",
+        "",
+        f"Repetitions: {res['reps']} (median wall time; peak RSS = max over runs of the process-tree sum).",
+        "",
+        "| scenario | median s | runs s | peak RSS MB | rows | rows/s | × floor | ok |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, s in res["scenarios"].items():
+        ratio = f"{s['median_s'] / floor:.2f}" if floor and s.get("median_s") and name != "floor" else ""
+        lines.append(
+            f"| {name} | {s['median_s']} | {', '.join(map(str, s['runs_s']))} | {s['peak_rss_mb']} | "
+            f"{s['rows'] or ''} | {s['rows_per_s'] or ''} | {ratio} | {'yes' if s['all_ok'] else 'NO'} |"
+        )
+    lines += ["", "## Targets", "", "| target | measured | verdict |", "| --- | ---: | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in res["verdicts"]]
+    full_runs = res["scenarios"].get("full", {}).get("runs") or []
+    if full_runs and full_runs[0].get("steps_s"):
+        lines += ["", "## Where a full build spends its time (Dagster steps, first run)", ""]
+        lines += ["| step | s |", "| --- | ---: |"]
+        lines += [f"| {k} | {v:g} |" for k, v in list(full_runs[0]["steps_s"].items())[:15]]
+    lines += [
+        "",
+        "rows: raw value + survey + OCOP rows of the input (quarter: rows of the new quarter's files).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", choices=("commune", "province", "national"), default="commune")
+    ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--raw", type=Path, default=None, help="raw dir (default bench/work/<scale>/raw)")
+    ap.add_argument("--work", type=Path, default=None, help="work dir (default bench/work/<scale>)")
+    ap.add_argument("--results", type=Path, default=BENCH / "results")
+    ap.add_argument("--scenarios", default="floor,full,noop,quarter")
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--first", default="2026-Q1")
+    ap.add_argument("--last", default="2030-Q4")
+    ap.add_argument(
+        "--today", default="2031-12-31", help="NTM_TODAY for the runs (periods after it are future)"
+    )
+    ap.add_argument("--timeout", type=float, default=None, help="seconds per run")
+    ap.add_argument("--tag", default="", help="suffix of the result file names")
+    a = ap.parse_args(argv)
+
+    work = (a.work or BENCH / "work" / a.scale).resolve()
+    raw = (a.raw or work / "raw").resolve()
+    reps = a.reps or DEFAULT_REPS[a.scale]
+    if not (raw / "scale_manifest.json").is_file():
+        cmd = [sys.executable, "-m", "pipeline.synth", "scale", "--scale", a.scale, "--out", str(raw)]
+        cmd += ["--first", a.first, "--last", a.last] + (
+            ["--seed", str(a.seed)] if a.seed is not None else []
+        )
+        print("generating:", " ".join(cmd), flush=True)
+        subprocess.run(cmd, cwd=ROOT, check=True)
+    b = Bench(a.scale, raw, work, reps, a.today, a.timeout)
+    shutil.rmtree(b.logs, ignore_errors=True)
+    manifest = input_rows(raw)
+    rows_in = sum(int(manifest.get(k, 0)) for k in ("value_rows", "survey_rows", "ocop_rows")) or None
+    res: dict = {"scale": a.scale, "reps": reps, "machine": machine(), "input": manifest, "scenarios": {}}
+    wanted = [s.strip() for s in a.scenarios.split(",") if s.strip()]
+    print(f"bench {a.scale}: raw {raw}, reps {reps}, scenarios {wanted}", flush=True)
+    home = None
+    if "floor" in wanted:
+        res["scenarios"]["floor"] = summary(b.floor(), rows_in)
+    if "full" in wanted or "noop" in wanted:
+        runs, home = b.full()
+        res["scenarios"]["full"] = summary(runs, rows_in)
+        res["warehouse_rows"] = warehouse_rows(home)
+    if "noop" in wanted and home is not None:
+        res["scenarios"]["noop"] = summary(b.noop(home), rows_in)
+    if "quarter" in wanted:
+        runs, last, info = b.quarter()
+        q_rows = None
+        if manifest.get("periods") and manifest.get("value_rows"):
+            q_rows = round(int(manifest["value_rows"]) / int(manifest["periods"]))
+        res["scenarios"]["quarter"] = summary(runs, q_rows)
+        res["quarter"] = {"period": last, **info}
+    res["verdicts"] = verdicts(a.scale, res)
+    a.results.mkdir(parents=True, exist_ok=True)
+    stem = a.scale + (f"-{a.tag}" if a.tag else "")
+    (a.results / f"{stem}.json").write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n", "utf-8")
+    (a.results / f"{stem}.md").write_text(markdown(res), "utf-8")
+    print(markdown(res))
+    failed = [k for k, v in res["scenarios"].items() if not v["all_ok"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""The batched CSV fast path (``manifest.FASTPATH``) gives exactly what the per-file reader gives.
+
+The bad-input corpus plus CSV edge cases (blank lines, short rows, quoted newlines, stray quotes, CR line
+ends, extra fields, BOM, permuted headers, NUL, non-NFC text) are ingested twice, fast path off and on,
+and every ``raw.*`` and ``audit.*`` table is compared row for row in insertion order (ingestion
+timestamps excluded).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import SALT, SUB_HEADER, TODAY, csv_text, make_raw_dir, sub_row, task_row
+from test_corpus import CASES, INGEST
+
+from pipeline.ingest import load_reference, manifest
+from pipeline.ingest.readers import read_csv_fast
+from pipeline.lib.text import cp1258_encode
+from pipeline.templates import SUBMISSION
+
+_TS = {"ingested_at", "quarantined_at", "first_seen", "last_seen"}
+HEADER = csv_text(SUB_HEADER, [])
+ROW = csv_text(SUB_HEADER, [sub_row()]).split("\n", 1)[1]
+ROW2 = csv_text(SUB_HEADER, [sub_row(indicator="CDS.07", value="Có")]).split("\n", 1)[1]
+TASK = csv_text(SUB_HEADER, [task_row()]).split("\n", 1)[1]
+
+EDGE: dict[str, bytes | str] = {
+    "a_plain.csv": HEADER + ROW + ROW2 + TASK,
+    "b_blank_mid_end.csv": HEADER + ROW + "\n   \n" + ROW2 + "\n\n",
+    "c_short_rows.csv": HEADER + "18484-KT,2026-Q3\n" + ROW,
+    "d_quoted_newline.csv": HEADER + ROW.replace("Số liệu ước tính", '"dòng 1\ndòng 2, có phẩy"') + ROW2,
+    "e_quote_mid_field.csv": HEADER + ROW.replace("Số liệu", 'Số "liệu'),
+    "f_text_after_quote.csv": HEADER + ROW.replace("Số liệu ước tính", '"Số liệu"x'),
+    "g_doubled_quotes.csv": HEADER + ROW.replace("Số liệu ước tính", '"Số ""liệu"""'),
+    "h_cr_only.csv": (HEADER + ROW + ROW2).replace("\n", "\r"),
+    "i_crlf.csv": (HEADER + ROW + ROW2).replace("\n", "\r\n"),
+    "j_extra_field_later.csv": HEADER + ROW + ROW2.rstrip("\n") + ",x,y\n",
+    "k_extra_field_first.csv": HEADER + ROW.rstrip("\n") + ",x\n" + ROW2,
+    "l_bom.csv": "\ufeff" + HEADER + ROW,
+    "m_header_only_blanks.csv": HEADER + "\n,,,\n",
+    "n_nul.csv": HEADER + ROW.replace("ước", "\x00ước"),
+    "o_u2028.csv": HEADER + ROW.replace("ước", "\u2028ước"),
+    "p_permuted.csv": csv_text(SUB_HEADER[::-1], [sub_row()[::-1], sub_row(period="2026-Q2")[::-1]]),
+    "q_extra_column.csv": csv_text([*SUB_HEADER, "Ghi chú khác"], [[*sub_row(), "x"], sub_row()]),
+    "r_nfd.csv": unicodedata.normalize("NFD", HEADER + ROW + ROW2),
+    "s_cp1258.csv": cp1258_encode(HEADER + ROW),
+    "t_bad_values.csv": HEADER
+    + ROW
+    + ROW
+    + csv_text(SUB_HEADER, [sub_row(value="abc", indicator="X.1")]).split("\n", 1)[1],
+    "u_quoted_header.csv": csv_text(SUB_HEADER, [sub_row()]).replace(SUB_HEADER[0], f'"{SUB_HEADER[0]}"', 1),
+    "v_header_no_newline.csv": HEADER.rstrip("\n"),
+    "w_title_row.csv": "BÁO CÁO\n" + HEADER + ROW,
+    "x_semicolon.csv": csv_text(SUB_HEADER, [sub_row()], sep=";"),
+    "y_header_crlf_blank.csv": HEADER.replace("\n", "\r\n") + "\r\n" + ROW,
+    "z_plain_again.csv": HEADER + TASK + ROW.replace("2026-Q3", "2026-Q2"),
+}
+
+
+def _build(base: Path, with_corpus: bool) -> Path:
+    raw = make_raw_dir(base)
+    if with_corpus:
+        for case in CASES:
+            case.build(raw)
+    for name, data in EDGE.items():
+        p = raw / "submissions" / "edge" / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return raw
+
+
+def _ingest(
+    base: Path, raw: Path, fast: bool, batch_files: int | None, monkeypatch
+) -> duckdb.DuckDBPyConnection:
+    monkeypatch.setattr(manifest, "FASTPATH", fast)
+    con = duckdb.connect(str(base / f"w{int(fast)}.duckdb"))
+    ref = load_reference(con, raw, raw.parent / "dbt_project" / "seeds")
+    for fn in INGEST.values():
+        kw = {"batch_files": batch_files} if batch_files else {}
+        fn(con, raw, ref, today=TODAY, salt=SALT, **kw)
+    return con
+
+
+def _dump(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
+    out = {}
+    tables = con.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema in ('raw', 'audit') order by 1"
+    ).fetchall()
+    for (t,) in tables:
+        cols = [r[0] for r in con.execute(f"describe {t}").fetchall() if r[0] not in _TS]
+        out[t] = con.execute(f"select {', '.join(cols)} from {t}").fetchall()
+    return out
+
+
+@pytest.mark.parametrize("batch_files", [None, 3])
+def test_fastpath_equals_per_file_reader(tmp_path, monkeypatch, batch_files):
+    raw = _build(tmp_path, with_corpus=True)
+    slow = _dump(_ingest(tmp_path, raw, False, batch_files, monkeypatch))
+    fast = _dump(_ingest(tmp_path, raw, True, batch_files, monkeypatch))
+    assert slow.keys() == fast.keys()
+    for t in slow:
+        assert slow[t] == fast[t], t
+    assert len(slow["audit.file_paths"]) >= len(CASES) + len(EDGE)
+
+
+def test_fastpath_takes_the_common_files_only(tmp_path):
+    raw = _build(tmp_path, with_corpus=False)
+    taken = {
+        p.name
+        for p in (raw / "submissions" / "edge").iterdir()
+        if read_csv_fast(p.read_bytes(), p.suffix, SUBMISSION) is not None
+    }
+    assert {"a_plain.csv", "b_blank_mid_end.csv", "d_quoted_newline.csv", "l_bom.csv", "i_crlf.csv"} <= taken
+    assert not taken & {
+        "f_text_after_quote.csv",
+        "j_extra_field_later.csv",
+        "k_extra_field_first.csv",
+        "m_header_only_blanks.csv",
+        "n_nul.csv",
+        "s_cp1258.csv",
+        "w_title_row.csv",
+        "x_semicolon.csv",
+        "v_header_no_newline.csv",
+    }
+
+
+def test_fastpath_env_switch(monkeypatch):
+    monkeypatch.setattr(manifest, "FASTPATH", None)
+    monkeypatch.setenv("NTM_INGEST_FASTPATH", "0")
+    assert not manifest.fastpath_enabled()
+    monkeypatch.setenv("NTM_INGEST_FASTPATH", "1")
+    assert manifest.fastpath_enabled()
+    monkeypatch.delenv("NTM_INGEST_FASTPATH")
+    assert manifest.fastpath_enabled()

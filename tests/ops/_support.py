@@ -1,0 +1,99 @@
+"""Helpers of the operations tests: isolated environments (tmp raw dir, warehouse, open data, DAGSTER_HOME),
+pipeline subprocesses in their own process group, and a comparable fingerprint of the marts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def make_env(tmp: Path, *, copy_raw: bool = True, **extra: str) -> dict[str, str]:
+    raw = tmp / "raw"
+    if copy_raw and not raw.exists():
+        shutil.copytree(REPO / "raw", raw)
+    home = tmp / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        **os.environ,
+        "NTM_RAW_DIR": str(raw),
+        "NTM_WAREHOUSE": str(tmp / "warehouse" / "ntm.duckdb"),
+        "NTM_OPEN_DATA_DIR": str(tmp / "open_data"),
+        "NTM_PII_SALT": "ops-tests-salt",
+        "DAGSTER_HOME": str(home),
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("NTM_PUBLISH_CRASH_AFTER_FILES", None)
+    env.update(extra)
+    return env
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    fh = open(log, "wb")  # noqa: SIM115 (closed with the process)
+    return subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def pipeline_run(env: dict[str, str], log: Path, timeout: float = 600) -> int:
+    proc = start([PY, "-m", "pipeline", "run"], env, log)
+    try:
+        return proc.wait(timeout=timeout)
+    finally:
+        kill_group(proc)
+
+
+def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=30)
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def marts_fingerprint(warehouse: Path) -> dict[str, tuple[int, int]]:
+    """(rows, order-independent checksum) of every table in schema marts."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1"
+            ).fetchall()
+        ]
+        out = {}
+        for t in tables:
+            n, h = con.execute(f'select count(*), coalesce(sum(hash(t)), 0) from marts."{t}" as t').fetchone()
+            out[t] = (int(n), int(h))
+        return out
+    finally:
+        con.close()
+
+
+def copy_state(reference: dict, tmp: Path) -> dict[str, str]:
+    """A new environment holding a copy of the reference warehouse and open data (and its own raw dir)."""
+    env = make_env(tmp)
+    shutil.copytree(Path(reference["env"]["NTM_WAREHOUSE"]).parent, Path(env["NTM_WAREHOUSE"]).parent)
+    shutil.copytree(reference["env"]["NTM_OPEN_DATA_DIR"], env["NTM_OPEN_DATA_DIR"], symlinks=True)
+    return env

@@ -1,0 +1,182 @@
+"""End to end against the real Dagster services: `dagster dev` (webserver + daemon) on a free loopback port
+with a temporary DAGSTER_HOME, raw dir, warehouse and open-data dir. Launches a materialization through
+the GraphQL API and waits for it, checks that the schedule and the sensor are registered and running,
+drops a new submission file into the raw dir and waits for the sensor's run to succeed and publish a new
+release, then shuts everything down. Bounded: every wait has a deadline and the whole test a timeout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipeline.publish.release import verify_release
+
+from ._support import REPO, kill_group, make_env, start, wait_for
+
+pytestmark = [
+    pytest.mark.slow,
+    # Each case runs the whole pipeline several times (minutes on 2 shared cores): opt in with
+    # NTM_OPS_TESTS=1 (`make test-ops`).
+    pytest.mark.skipif(not os.environ.get("NTM_OPS_TESTS"), reason="set NTM_OPS_TESTS=1 (make test-ops)"),
+    pytest.mark.timeout(900),
+]
+
+LOCATION = "ntm"
+REPOSITORY = "__repository__"
+JOB = "ntm_full_refresh"
+DROPPED = "submissions/2026/18484-T03_2026-Q2.csv"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GraphQL:
+    def __init__(self, port: int):
+        self.url = f"http://127.0.0.1:{port}/graphql"
+
+    def __call__(self, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        req = urllib.request.Request(self.url, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            payload = json.loads(resp.read())
+        assert "errors" not in payload, payload["errors"]
+        return payload["data"]
+
+
+REPO_SELECTOR = {"repositoryLocationName": LOCATION, "repositoryName": REPOSITORY}
+
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+  }
+}"""
+RUN = """query Run($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"""
+RUNS = """
+query Runs($filter: RunsFilter) {
+  runsOrError(filter: $filter) {
+    ... on Runs { results { runId status tags { key value } } }
+  }
+}"""
+LOCATION_STATUS = """
+query { workspaceOrError { ... on Workspace { locationEntries { name
+  locationOrLoadError { __typename ... on PythonError { message } } } } } }"""
+SCHEDULES = """
+query($sel: RepositorySelector!) { schedulesOrError(repositorySelector: $sel) {
+  __typename ... on Schedules { results { name cronSchedule executionTimezone scheduleState { status } } } } }"""
+SENSORS = """
+query($sel: RepositorySelector!) { sensorsOrError(repositorySelector: $sel) {
+  __typename ... on Sensors { results { name sensorState { status } } } } }"""
+
+
+def _wait_run(gql: GraphQL, run_id: str, timeout: float) -> str:
+    def done():
+        status = gql(RUN, {"id": run_id})["runOrError"]["status"]
+        return status if status in {"SUCCESS", "FAILURE", "CANCELED"} else None
+
+    return wait_for(done, timeout=timeout, interval=2, what=f"run {run_id}")
+
+
+def _location_loaded(gql: GraphQL) -> bool:
+    try:
+        entries = gql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return False
+    entry = next((e for e in entries if e["name"] == LOCATION), None)
+    if not entry or not entry["locationOrLoadError"]:
+        return False
+    assert entry["locationOrLoadError"]["__typename"] == "RepositoryLocation", entry
+    return True
+
+
+def test_dagster_services_run_the_pipeline_and_the_sensor(tmp_path):
+    env = make_env(
+        tmp_path,
+        NTM_SENSOR_INTERVAL_S="5",
+        NTM_SENSOR_SETTLE_S="2",
+        # files present at start are handled by the run launched below; the sensor reacts to new ones
+        NTM_SENSOR_BASELINE="1",
+    )
+    raw = Path(env["NTM_RAW_DIR"])
+    held_back = tmp_path / "incoming.csv"
+    shutil.move(raw / DROPPED, held_back)
+    port = _free_port()
+    proc = start(
+        [
+            str(Path(REPO / ".venv/bin/dagster")) if (REPO / ".venv/bin/dagster").exists() else "dagster",
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        env,
+        tmp_path / "dagster_dev.log",
+    )
+    gql = GraphQL(port)
+    try:
+        wait_for(lambda: _location_loaded(gql), timeout=180, interval=2, what="the code location")
+
+        # schedule and sensor are registered and running
+        schedules = gql(SCHEDULES, {"sel": REPO_SELECTOR})["schedulesOrError"]["results"]
+        nightly = {s["name"]: s for s in schedules}["ntm_nightly"]
+        assert nightly["cronSchedule"] == "30 1 * * *"
+        assert nightly["executionTimezone"] == "Asia/Ho_Chi_Minh"
+        assert nightly["scheduleState"]["status"] == "RUNNING"
+        sensors = {s["name"]: s for s in gql(SENSORS, {"sel": REPO_SELECTOR})["sensorsOrError"]["results"]}
+        assert sensors["ntm_raw_files"]["sensorState"]["status"] == "RUNNING"
+
+        # a materialization of every period (one run) launched through GraphQL
+        params = {
+            "selector": {**REPO_SELECTOR, "jobName": JOB},
+            "runConfigData": {},
+            "executionMetadata": {"tags": [{"key": "ntm/trigger", "value": "e2e"}]},
+        }
+        # the webserver asks the code server for the execution plan: tens of seconds on a busy machine
+        launched = gql(LAUNCH, {"params": params}, timeout=240)["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        first = launched["run"]["runId"]
+        assert _wait_run(gql, first, timeout=360) == "SUCCESS", (tmp_path / "dagster_dev.log").read_text()[
+            -5000:
+        ]
+        latest = Path(env["NTM_OPEN_DATA_DIR"]) / "latest"
+        first_release = latest.resolve().name
+
+        # a new file lands: the sensor starts a run for its source and period, which publishes
+        shutil.copy(held_back, raw / DROPPED)
+
+        def sensor_run():
+            runs = gql(RUNS, {"filter": {"tags": [{"key": "dagster/sensor_name", "value": "ntm_raw_files"}]}})
+            results = runs["runsOrError"]["results"]
+            return results[0] if results else None
+
+        run = wait_for(sensor_run, timeout=90, interval=2, what="a sensor-triggered run")
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        assert tags.get("ntm/period") == "2026-Q2", tags
+        assert _wait_run(gql, run["runId"], timeout=300) == "SUCCESS"
+        assert verify_release(latest) == []
+        assert latest.resolve().name != first_release, "the new file did not reach the open data"
+        # the same file never triggers twice
+        time.sleep(12)
+        runs = gql(RUNS, {"filter": {"tags": [{"key": "dagster/sensor_name", "value": "ntm_raw_files"}]}})
+        assert len(runs["runsOrError"]["results"]) == 1
+    finally:
+        kill_group(proc, sig=15)
+        kill_group(proc)
