@@ -100,9 +100,10 @@ def test_release_is_complete_and_readable_by_four_tools(first_run):
         n_pandas = sum(len(pd.read_parquet(f)) for f in files)
         n_polars = sum(pl.read_parquet(f).height for f in files)
         assert n_duckdb == n_arrow == n_pandas == n_polars == resource["ntm:rows"], resource["name"]
-    # personal data never published
-    text = (latest / "datapackage.json").read_text()
-    assert "respondent" not in text and "producer_name" not in text
+    # personal data never published: no personal column in any resource
+    fields = {f["name"] for r in package["resources"] for f in r["schema"]["fields"]}
+    personal = {"respondent_name", "respondent_phone", "respondent_hash", "respondent_name_hash"}
+    assert not fields & (personal | {"producer_name", "reason_text", "note"})
     sat = con.execute(
         "select count(*) from read_parquet(?) where respondents between 1 and 4 and satisfied is not null",
         [str(next((latest / "data").glob("mart_satisfaction*.parquet")))],
