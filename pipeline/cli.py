@@ -9,11 +9,14 @@ and why.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
 import sys
 import time
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -61,6 +64,17 @@ def _dbt_failures(test_name: str, limit: int = 5) -> str:
         con.close()
 
 
+@contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def run(args: argparse.Namespace) -> int:
     import dagster as dg
 
@@ -76,7 +90,12 @@ def run(args: argparse.Namespace) -> int:
     )
     job = defs.resolve_job_def(args.job)
     started = time.monotonic()
-    with dg.DagsterInstance.get() as instance:
+    # Two runs started at once on a fresh DAGSTER_HOME would race to create the SQLite run storage: create it
+    # under a file lock, then run (the warehouse lock serialises the writing steps of the two runs).
+    with _locked(Path(os.environ["DAGSTER_HOME"]) / ".instance-init.lock"):
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)
+    with instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False, tags={"ntm/trigger": "cli"})
     elapsed = time.monotonic() - started
     return summarise(result, elapsed)
