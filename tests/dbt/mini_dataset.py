@@ -26,80 +26,19 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-# The raw contract (docs/architecture.md), as in pipeline/ingest/manifest.py DDL. The manifest's DDL is used
-# when it imports; this copy keeps the dbt tests independent of the ingest package's import health.
-_META = "_file_sha256 varchar, _source_file varchar, _source_row integer"
-FALLBACK_DDL: dict[str, str] = {
-    "raw.submission_values": f"""unit_code varchar, period_code varchar, submitted_at timestamp,
-        hamlet_code varchar, indicator_code varchar, value double, numerator double, denominator double,
-        note varchar, {_META}""",
-    "raw.submission_tasks": f"""unit_code varchar, period_code varchar, submitted_at timestamp,
-        task_code varchar, task_status varchar, percent_done double, note varchar, {_META}""",
-    "raw.submissions": f"""submission_id varchar, unit_code varchar, period_code varchar,
-        submitted_at timestamp, arrival_seq bigint, rows_loaded bigint, rows_quarantined bigint, {_META}""",
-    "raw.survey_answers": f"""response_id varchar, submitted_at timestamp, commune_code varchar,
-        hamlet_code varchar, period_code varchar, form_code varchar, question_code varchar,
-        satisfied boolean, respondent_hash varchar, {_META}""",
-    "raw.survey_reasons": f"response_id varchar, question_code varchar, reason_text varchar, {_META}",
-    "raw.ocop_products": f"""product_id varchar, product_name varchar, group_code integer, subgroup varchar,
-        producer_name varchar, producer_type varchar, hamlet_code varchar, commune_code varchar,
-        score double, stars integer, rating_level varchar, certificate_no varchar, issued_on date,
-        expires_on date, material_area_code varchar, traceability_url varchar, status varchar, {_META}""",
-    "raw.hamlets": f"""hamlet_key integer, hamlet_code varchar, commune_code varchar, name varchar,
-        hamlet_type varchar, valid_from date, valid_to date, {_META}""",
-    "raw.hamlet_population": f"hamlet_code varchar, year integer, households integer, population integer, {_META}",
-    "raw.hamlet_crosswalk": f"""predecessor_code varchar, successor_code varchar, change_type varchar,
-        effective_date date, population_share double, {_META}""",
-    "raw.reporting_units": f"""unit_code varchar, commune_code varchar, unit_type varchar, abbr varchar,
-        name_vi varchar, name_en varchar, valid_from date, valid_to date, {_META}""",
-}
-
 
 def _ddl() -> dict[str, str]:
-    try:
-        from pipeline.ingest.manifest import DDL
-    except Exception:  # the ingest package is being edited by others: fall back to the contract copy
-        return FALLBACK_DDL
+    """The raw tables exactly as the ingest creates them (pipeline/ingest/manifest.py)."""
+    from pipeline.ingest.manifest import DDL
+
     return {k: v for k, v in DDL.items() if k.startswith("raw.")}
 
 
 def _admin_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
-    try:
-        from pipeline.reference.admin_units import communes_frame, provinces_frame
+    """raw.provinces and raw.communes as the admin_units asset writes them (from vietnam-provinces)."""
+    from pipeline.reference.admin_units import communes_frame, provinces_frame
 
-        return provinces_frame(), communes_frame()
-    except Exception:
-        from vietnam_provinces import Province, Ward
-
-        provinces = pd.DataFrame(
-            [
-                (f"{int(p.code):02d}", p.name, p.division_type.value, None, p.codename)
-                for p in Province.iter_all()
-            ],
-            columns=["province_code", "name", "division_type_vi", "division_type_en", "codename"],
-        )
-        communes = pd.DataFrame(
-            [
-                (
-                    f"{int(w.code):05d}",
-                    w.name,
-                    w.division_type.value,
-                    None,
-                    f"{int(w.province_code):02d}",
-                    w.codename,
-                )
-                for w in Ward.iter_all()
-            ],
-            columns=[
-                "commune_code",
-                "name",
-                "division_type_vi",
-                "division_type_en",
-                "province_code",
-                "codename",
-            ],
-        )
-        return provinces, communes
+    return provinces_frame(), communes_frame()
 
 
 COMMUNE = "18484"
