@@ -65,7 +65,7 @@ test: $(MANIFEST) ## install with dev tools and run every test
 	$(PY) -m pytest
 
 test-ops: $(MANIFEST) ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
-	NTM_OPS_TESTS=1 $(PY) -m pytest tests/ops -v -p no:cacheprovider --timeout 3600
+	$(PY) -m pytest tests/ops -v -p no:cacheprovider
 
 lint: $(VENV)/.installed ## ruff + sqlfluff
 	$(VENV)/bin/ruff check pipeline tests

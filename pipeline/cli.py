@@ -76,12 +76,28 @@ def _locked(path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    import dagster as dg
-
+    from pipeline import state
     from pipeline.config import get_settings
-    from pipeline.definitions import defs
 
     settings = get_settings()
+    started = time.monotonic()
+    fingerprints = state.current(settings)
+    last = None if args.force else state.unchanged_since_last_success(settings, fingerprints)
+    if last:
+        # the nightly refresh when nothing changed: no Dagster run, nothing rebuilt, nothing published
+        console.print(
+            f"Không có gì thay đổi / nothing changed since run {last['run_id']} ({last['finished_at']}): "
+            f"landing zone, code and settings are the same; release [bold]{last['release_id']}[/bold] "
+            f"is current → {settings.open_data_dir / 'latest'}. Chạy lại toàn bộ / rebuild anyway: --force"
+        )
+        console.print(f"Thời gian / wall time: {time.monotonic() - started:.1f} s")
+        return 0
+
+    import dagster as dg
+
+    from pipeline.definitions import defs
+    from pipeline.partitions import FULL_REBUILD_TAG
+
     os.environ.setdefault("DAGSTER_HOME", str(settings.warehouse_dir.parent / ".dagster"))
     os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
     console.print(
@@ -89,16 +105,30 @@ def run(args: argparse.Namespace) -> int:
         f"open data: {settings.open_data_dir}"
     )
     job = defs.resolve_job_def(args.job)
-    started = time.monotonic()
+    tags = {"ntm/trigger": "cli"}
+    if args.force:
+        tags[FULL_REBUILD_TAG] = "true"
     # Two runs started at once on a fresh DAGSTER_HOME would race to create the SQLite run storage: create it
     # under a file lock, then run (the warehouse lock serialises the writing steps of the two runs).
     with _locked(Path(os.environ["DAGSTER_HOME"]) / ".instance-init.lock"):
         instance = dg.DagsterInstance.get()
         instance.get_runs(limit=1)
     with instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, tags={"ntm/trigger": "cli"})
+        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
     elapsed = time.monotonic() - started
-    return summarise(result, elapsed)
+    rc = summarise(result, elapsed)
+    release_id = _release(result).get("release_id")
+    if rc == 0 and release_id:
+        state.write_last_success(settings, fingerprints, result.run_id, str(release_id))
+    return rc
+
+
+def _release(result) -> dict[str, Any]:
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        if mat and mat.asset_key.path[-1] == "open_data_release":
+            return {k: _meta_value(v) for k, v in mat.metadata.items()}
+    return {}
 
 
 def summarise(result, elapsed: float) -> int:
@@ -112,11 +142,7 @@ def summarise(result, elapsed: float) -> int:
         else:
             failed_warn.append(ev)
 
-    release: dict[str, Any] = {}
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        if mat and mat.asset_key.path[-1] == "open_data_release":
-            release = {k: _meta_value(v) for k, v in mat.metadata.items()}
+    release = _release(result)
 
     if release.get("tables"):
         table = Table(title="Dữ liệu mở đã công bố / Published open data")
@@ -188,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_run = sub.add_parser("run", help="materialize every asset, check and publish")
     p_run.add_argument("--job", default="ntm_full_refresh")
+    p_run.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when nothing changed since the last successful run, and rebuild every period",
+    )
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args)

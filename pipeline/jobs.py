@@ -5,24 +5,22 @@
 the sensor) dbt replaces only that period (pipeline.partitions). One run, one dbt invocation, one writer.
 
 The nightly schedule (01:30 Asia/Ho_Chi_Minh) fingerprints the landing zone (path, size, mtime of every
-file). When the last successful nightly run saw the same fingerprint it skips with a reason (finishes in
+file) and the code (pipeline.state). When the last successful nightly run saw the same fingerprint it skips with a reason (finishes in
 a second, publishes nothing). Otherwise it runs the full refresh: ingest skips files whose content hash is
 already known, dbt rebuilds, the quality gate checks, and publishing identical content is a no-op.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import dagster as dg
 
+from pipeline.state import code_fingerprint, landing_files, raw_fingerprint  # noqa: F401 (re-exported)
+
 JOB_NAME = "ntm_full_refresh"
 FINGERPRINT_TAG = "ntm/raw_fingerprint"
-IGNORED_DIRS = {"templates"}
-IGNORED_SUFFIXES = (".tmp", ".part", ".crdownload", "~", ".swp")
-
 ntm_full_refresh = dg.define_asset_job(
     name=JOB_NAME,
     selection=dg.AssetSelection.all(),
@@ -32,31 +30,6 @@ ntm_full_refresh = dg.define_asset_job(
         "one period (run tag ntm/period)."
     ),
 )
-
-
-def landing_files(raw_dir: Path) -> list[Path]:
-    """The data files of the landing zone (templates, READMEs, hidden and partial files left out)."""
-    if not raw_dir.exists():
-        return []
-    out = []
-    for p in sorted(raw_dir.rglob("*")):
-        if not p.is_file():
-            continue
-        rel = p.relative_to(raw_dir)
-        if rel.parts[0] in IGNORED_DIRS or any(part.startswith(".") for part in rel.parts):
-            continue
-        if p.name.lower().startswith("readme") or p.name.endswith(IGNORED_SUFFIXES):
-            continue
-        out.append(p)
-    return out
-
-
-def raw_fingerprint(raw_dir: Path) -> str:
-    h = hashlib.sha256()
-    for p in landing_files(raw_dir):
-        st = p.stat()
-        h.update(f"{p.relative_to(raw_dir)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
 
 
 def _raw_dir() -> Path:
@@ -78,7 +51,7 @@ def _raw_dir() -> Path:
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 def ntm_nightly(context: dg.ScheduleEvaluationContext):
-    fingerprint = raw_fingerprint(_raw_dir())
+    fingerprint = f"{raw_fingerprint(_raw_dir())}-{code_fingerprint()}"
     done = context.instance.get_run_records(
         filters=dg.RunsFilter(
             job_name=JOB_NAME,

@@ -25,6 +25,9 @@ LAST_YEAR = 2030
 QUARTER_KEYS = [f"{y}-Q{q}" for y in range(FIRST_YEAR, LAST_YEAR + 1) for q in range(1, 5)]
 YEAR_KEYS = [str(y) for y in range(FIRST_YEAR, LAST_YEAR + 1)]
 PERIOD_TAG = "ntm/period"
+FULL_REBUILD_TAG = (
+    "ntm/full_rebuild"  # "true": every period, whatever changed (python -m pipeline run --force)
+)
 
 # The commune reports to the province by the 25th of each quarter's last month (units report to the commune
 # by the 15th). The marts of a quarter are expected between the 1st of that month and the 25th.

@@ -149,6 +149,24 @@ def get_context():
         return _CONTEXT
 
 
+def prewarm_context() -> threading.Thread | None:
+    """Import GX and create the context in a background thread (about 10 s here) while the caller waits on
+    something else (the dbt step waits on its ``dbt build`` subprocess). ``get_context`` then returns at
+    once, or waits on the lock for the import to finish. Off with ``NTM_GX_PREWARM=0``."""
+    import os
+
+    if _CONTEXT is not None or os.environ.get("NTM_GX_PREWARM", "1") == "0":
+        return None
+
+    def warm() -> None:
+        with contextlib.suppress(Exception):  # a real failure surfaces again in get_context()
+            get_context()
+
+    th = threading.Thread(target=warm, name="gx-prewarm", daemon=True)
+    th.start()
+    return th
+
+
 def _batch_definition(ctx, table: str):
     ds = ctx.data_sources.get(DATASOURCE_NAME)
     if table in ds.get_asset_names():

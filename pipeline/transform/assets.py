@@ -22,8 +22,10 @@ from dagster_dbt import (
 
 from pipeline.config import DBT_PROJECT_DIR
 from pipeline.constants import OWNERS
-from pipeline.partitions import PERIOD_TAG, dbt_period_vars, marts_freshness_policy
+from pipeline.partitions import FULL_REBUILD_TAG, PERIOD_TAG, dbt_period_vars, marts_freshness_policy
 from pipeline.resources import WarehouseResource
+from pipeline.state import code_fingerprint
+from pipeline.transform.scope import Scope, decide, record
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -65,50 +67,113 @@ PERIOD_MODELS = "fact_indicator_value+ fact_submission+ fact_task_progress+"
 PREVIEW_ROWS = 5
 
 
+def _is_mart(key: dg.AssetKey | None) -> bool:
+    return key is not None and len(key.path) == 2 and key.path[0] == "marts"
+
+
+def _event_key(context, event) -> dg.AssetKey | None:
+    if isinstance(event, dg.Output):
+        return context.asset_key_for_output(event.output_name)
+    return getattr(event, "asset_key", None)
+
+
 def _with_run_metadata(context, events, warehouse: WarehouseResource, extra: dict[str, Any]):
-    """Add the row count and a small preview of every built mart table to its materialization. Read after
-    dbt has finished (the caller holds the writer lock; DuckDB has one writer per file)."""
-    events = list(events)
+    """Add the row count and a small preview of every built mart table to its materialization.
+
+    The events are held until dbt has exited: DuckDB has one writer per file and dbt holds it while it runs,
+    and Dagster wants a multi-asset's outputs in topological order (``marts/dim_period`` comes first), so
+    the marts' events cannot simply be held back while the others pass. When dbt fails, what it built is
+    still recorded before the error propagates."""
+    held: list[Any] = []
+    try:
+        for event in events:
+            held.append(event)
+    except Exception:
+        yield from _mart_events(context, held, warehouse, extra)
+        raise
+    yield from _mart_events(context, held, warehouse, extra)
+
+
+def _mart_events(context, held: list[Any], warehouse: WarehouseResource, extra: dict[str, Any]):
+    if not held:
+        return
     cache: dict[dg.AssetKey, dict[str, Any]] = {}
     path = warehouse.database
     con = duckdb.connect(str(path), read_only=True) if path.exists() else None
     try:
-        for event in events:
+        for event in held:
             if not isinstance(event, dg.Output | dg.AssetMaterialization):
                 yield event
                 continue
-            if isinstance(event, dg.Output):
-                key = context.asset_key_for_output(event.output_name)
-            else:
-                key = event.asset_key
-            meta: dict[str, Any] = dict(extra)
-            if key in cache:
-                meta.update(cache[key])
-            elif con is not None and len(key.path) == 2 and key.path[0] == "marts":
-                rel = f'marts."{key.path[1]}"'
-                try:
-                    meta["dagster/row_count"] = int(con.execute(f"select count(*) from {rel}").fetchone()[0])
-                    preview = con.execute(f"select * from {rel} limit {PREVIEW_ROWS}").df()
-                    meta["preview"] = dg.MetadataValue.md(preview.astype(str).to_markdown(index=False))
-                except duckdb.Error:
-                    pass
-                cache[key] = {k: v for k, v in meta.items() if k in ("dagster/row_count", "preview")}
-            yield event.with_metadata({**(event.metadata or {}), **meta})
+            key = _event_key(context, event)
+            if not _is_mart(key):
+                yield event.with_metadata({**(event.metadata or {}), **extra})
+                continue
+            if key not in cache:
+                cache[key] = {}
+                if con is not None:
+                    rel = f'marts."{key.path[1]}"'
+                    try:
+                        rows = con.execute(f"select count(*) from {rel}").fetchone()[0]
+                        preview = con.execute(f"select * from {rel} limit {PREVIEW_ROWS}").df()
+                        cache[key] = {
+                            "dagster/row_count": int(rows),
+                            "preview": dg.MetadataValue.md(preview.astype(str).to_markdown(index=False)),
+                        }
+                    except duckdb.Error:
+                        pass
+            yield event.with_metadata({**(event.metadata or {}), **extra, **cache[key]})
     finally:
         if con is not None:
             con.close()
 
 
-def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, dbt_vars: dict[str, str]):
+def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
+    """An explicit period (run tag ntm/period) wins; ntm/full_rebuild forces every period; otherwise the
+    narrowest safe scope from what is new since the last build (pipeline.transform.scope)."""
+    tags = context.run.tags
+    if tags.get(PERIOD_TAG):
+        return Scope(tags[PERIOD_TAG], f"run tag {PERIOD_TAG}={tags[PERIOD_TAG]}")
+    if tags.get(FULL_REBUILD_TAG, "").lower() in ("1", "true", "yes"):
+        return Scope(None, f"run tag {FULL_REBUILD_TAG}: every period")
+    if not warehouse.database.exists():
+        return Scope(None, "new warehouse: every period")
+    con = duckdb.connect(str(warehouse.database))
+    try:
+        return decide(con, code_fp)
+    finally:
+        con.close()
+
+
+def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
     os.environ["NTM_WAREHOUSE_PATH"] = str(warehouse.database)
     warehouse.database.parent.mkdir(parents=True, exist_ok=True)
-    args = ["build"]
-    if dbt_vars:
-        args += ["--vars", json.dumps(dbt_vars)]
-    extra = {"dbt_vars": json.dumps(dbt_vars) if dbt_vars else "(none: every period)"}
+    code_fp = code_fingerprint()
     with warehouse.lock(context.log):
+        scope = _scope(context, warehouse, code_fp)
+        dbt_vars = dbt_period_vars(scope.period)
+        context.log.info(
+            f"scope: {scope.period or 'every period'} ({scope.reason}) → dbt vars {dbt_vars or 'none'}"
+        )
+        args = ["build"]
+        if dbt_vars:
+            args += ["--vars", json.dumps(dbt_vars)]
+        extra = {
+            "dbt_vars": json.dumps(dbt_vars) if dbt_vars else "(none: every period)",
+            "scope": f"{scope.period or 'every period'}: {scope.reason}",
+        }
         context.log.info(f"dbt {' '.join(args)}")
+        # the quality gate runs next in this process: import GX while dbt runs in its subprocess
+        from pipeline.quality.gx_runner import prewarm_context
+
+        prewarm_context()
         yield from _with_run_metadata(context, dbt.cli(args, context=context).stream(), warehouse, extra)
+        # only reached when dbt build succeeded (a failure raises above)
+        con = duckdb.connect(str(warehouse.database))
+        try:
+            record(con, context.run.run_id, scope.period or "all", code_fp)
+        finally:
+            con.close()
 
 
 @dbt_assets(
@@ -122,10 +187,7 @@ def ntm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
 
     A run tagged ``ntm/period`` (``make period PERIOD=2026-Q2``, the sensor) passes the period as dbt vars:
     the incremental facts replace that quarter and its year. Without the tag every period is rebuilt."""
-    period = context.run.tags.get(PERIOD_TAG)
-    dbt_vars = dbt_period_vars(period)
-    context.log.info(f"period {period or 'all'} → dbt vars {dbt_vars or 'none'}")
-    yield from _dbt_build(context, dbt, warehouse, dbt_vars)
+    yield from _dbt_build(context, dbt, warehouse)
 
 
 def _fresh_marts(spec: dg.AssetSpec) -> dg.AssetSpec:

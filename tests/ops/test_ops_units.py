@@ -11,9 +11,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from pipeline.jobs import raw_fingerprint
 from pipeline.partitions import QUARTER_KEYS, dbt_period_vars, period_for_files, period_from_name
 from pipeline.sensors import baseline_cursor, plan_run, scan
+from pipeline.state import code_fingerprint, raw_fingerprint
 
 
 def test_quarters_from_2025_q1():
@@ -156,7 +156,7 @@ def test_nightly_skips_when_nothing_changed(tmp_path, monkeypatch):
         request = ntm_nightly(dg.build_schedule_context(instance=instance))
         assert isinstance(request, dg.RunRequest)
         fp = request.tags[FINGERPRINT_TAG]
-        assert fp == raw_fingerprint(raw)
+        assert fp == f"{raw_fingerprint(raw)}-{code_fingerprint()}"
         # a successful run with that fingerprint → the next night is a no-op
         from pipeline.definitions import defs
 
