@@ -14,6 +14,7 @@
 set threads = ${THREADS};
 set memory_limit = '${MEMORY_LIMIT}';
 set preserve_insertion_order = false;
+set temp_directory = '${OUT}/.duckdb_tmp';  -- spills beside the output, not in the working directory
 
 create temp table ind as
 select

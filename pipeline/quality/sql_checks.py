@@ -70,7 +70,9 @@ def check_indicator_ranges(
     Roll-ups (commune/province marts) carry an ``aggregation`` column: a value aggregated as a share of
     hamlets meeting the threshold (``share_meeting``) is a percent, checked against 0-100 instead; a sum
     over hamlets or communes (``sum``) keeps only its lower bound (the upper bound is per reporting cell).
-    Likewise a year summed from its quarters (``annual_rule = 'sum'``, ``period_kind = 'year'``).
+    Likewise a year summed from its quarters (``annual_rule = 'sum'``, ``period_kind = 'year'``), and a
+    commune value summed over several reporting units (``units_count > 1``, the indicator's ``aggregation``
+    is ``sum``): the bound is per unit, as the ingest applies it.
     """
     severity = _check_severity(severity)
     fact_cols = set(table_columns(con, fact))
@@ -82,6 +84,7 @@ def check_indicator_ranges(
         f"select {_qi(code_col)} as code, min({_qi(min_col)}) as lo, max({_qi(max_col)}) as hi"
         + (f", any_value({_qi(value_type_col)}) as value_type" if use_type else ", null as value_type")
         + (", any_value(annual_rule) as annual_rule" if "annual_rule" in dim_cols else "")
+        + (", any_value(aggregation) as aggregation" if "aggregation" in dim_cols else "")
         + f" from {_qt(dim)} group by 1"
     )
     if aggregation_col and aggregation_col in fact_cols and share_aggregations:
@@ -95,6 +98,10 @@ def check_indicator_ranges(
         open_max.append(f"coalesce(f.{_qi(aggregation_col)} in ({adds}), false)")
     if "period_kind" in fact_cols and "annual_rule" in dim_cols:
         open_max.append("(f.period_kind = 'year' and coalesce(d.annual_rule = 'sum', false))")
+    if "units_count" in fact_cols and "aggregation" in dim_cols and additive_aggregations:
+        # a commune value combined from several reporting units (e.g. the products of each cooperative)
+        adds = ", ".join("'" + a.replace("'", "''") + "'" for a in additive_aggregations)
+        open_max.append(f"(coalesce(f.units_count, 1) > 1 and coalesce(d.aggregation in ({adds}), false))")
     additive = " or ".join(open_max) or "false"
     v = f"f.{_qi(value_col)}"
     select_cols = ", ".join([*(f"f.{_qi(c)}" for c in keys), f"f.{_qi(code_col)}", v])

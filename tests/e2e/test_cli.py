@@ -62,6 +62,17 @@ def test_make_run_entry_point_publishes(workdir):
     assert n > 0
 
 
+def test_second_run_with_nothing_changed_is_a_no_op(workdir):
+    base, env = workdir
+    latest = base / "open_data" / "latest"
+    before = (os.readlink(latest), tree_digest(latest))
+    out = _run(base, env)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
+    assert "nothing changed since run" in out.stdout
+    assert "run id" not in out.stdout  # no Dagster run was started
+    assert (os.readlink(latest), tree_digest(latest)) == before
+
+
 def test_broken_mart_rule_blocks_publishing_and_keeps_latest(workdir):
     base, env = workdir
     latest = base / "open_data" / "latest"

@@ -46,8 +46,8 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     )
 
 
-def pipeline_run(env: dict[str, str], log: Path, timeout: float = 600) -> int:
-    proc = start([PY, "-m", "pipeline", "run"], env, log)
+def pipeline_run(env: dict[str, str], log: Path, timeout: float = 600, args: list[str] | None = None) -> int:
+    proc = start([PY, "-m", "pipeline", "run", *(args or [])], env, log)
     try:
         return proc.wait(timeout=timeout)
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ._support import PY, REPO, copy_state
+from ._support import PY, REPO, copy_state, marts_fingerprint, pipeline_run
 
 pytestmark = [
     pytest.mark.slow,
@@ -91,3 +91,28 @@ def test_materializing_2026_q2_changes_only_that_period(reference, tmp_path):
         )
     finally:
         con.close()
+
+
+def test_new_files_of_one_quarter_scope_the_next_run_by_themselves(reference, tmp_path):
+    """No tag: `python -m pipeline run` sees that the only new file is a 2026-Q2 submission and scopes dbt to
+    2026-Q2; the marts then equal those of a run that rebuilds every period (--force)."""
+    env = copy_state(reference, tmp_path)
+    warehouse = Path(env["NTM_WAREHOUSE"])
+    before = _by_period(warehouse)
+    raw = Path(env["NTM_RAW_DIR"]) / "submissions" / "2026"
+    _new_version(raw / "18484-T03_2026-Q2.csv", raw / "18484-T03_2026-Q2_v2.csv", "2026-06-12 09:00")
+    scoped = pipeline_run(env, tmp_path / "scoped.log")
+    log = (tmp_path / "scoped.log").read_text(errors="replace")
+    assert scoped == 0, log[-4000:]
+    assert "scope: 2026-Q2 (1 new submission file(s), all of 2026-Q2)" in log
+    after = _by_period(warehouse)
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert ("fact_submission", "2026-Q2") in changed
+    assert {period for _, period in changed} <= {"2026-Q2", "2026"}, sorted(changed)
+    scoped_marts = marts_fingerprint(warehouse)
+
+    forced = pipeline_run(env, tmp_path / "forced.log", args=["--force"])
+    log = (tmp_path / "forced.log").read_text(errors="replace")
+    assert forced == 0, log[-4000:]
+    assert "scope: every period (run tag ntm/full_rebuild" in log
+    assert marts_fingerprint(warehouse) == scoped_marts

@@ -308,3 +308,22 @@ def test_indicator_ranges_share_of_hamlets_is_a_percent(con):
     )
     assert out.failed_count == 1
     assert out.sample_rows[0]["period_code"] == "2026-Q3" and out.sample_rows[0]["max_value"] == 100.0
+
+
+def test_indicator_ranges_a_sum_over_several_units_keeps_only_its_lower_bound(con):
+    """Found at province scale: a commune's count summed over its cooperatives (each within 0-20) exceeds the
+    per-unit maximum; it is not an error. One unit's value above the maximum still is."""
+    con.execute(
+        "create or replace table marts.dim_indicator as select * from (values "
+        "('CDS.20', 'count', 'commune', 0.0, 20.0, 'sum')) "
+        "as t(indicator_code, value_type, level, min_value, max_value, aggregation)"
+    )
+    con.execute(
+        "create or replace table marts.fact_indicator_value as select * from (values "
+        "('18484', '2026-Q1', 'CDS.20', 25.0, 2), ('18485', '2026-Q1', 'CDS.20', 21.0, 1), "
+        "('18486', '2026-Q1', 'CDS.20', -1.0, 3)) "
+        "as t(location_code, period_code, indicator_code, value, units_count)"
+    )
+    out = sc.check_indicator_ranges(con)
+    assert out.failed_count == 2
+    assert {r["location_code"] for r in out.sample_rows} == {"18485", "18486"}
