@@ -73,3 +73,10 @@ def test_harness_smoke(raw, tmp_path):
     assert res["warehouse_rows"]["marts.fact_indicator_value"] > 0
     assert res["machine"]["cores"] and res["machine"]["versions"]["duckdb"]
     assert "| full |" in (results / "commune.md").read_text()
+
+
+def test_verdicts_of_a_floor_only_run():
+    """`--scenarios floor` (how the national floor was measured) has no pipeline run to judge: no crash."""
+    from bench.__main__ import verdicts
+
+    assert verdicts("national", {"scenarios": {"floor": {"median_s": 950.7, "peak_rss_mb": 4365.3}}}) == []
