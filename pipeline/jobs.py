@@ -17,7 +17,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.state import code_fingerprint, landing_files, raw_fingerprint  # noqa: F401 (re-exported)
+from pipeline.state import code_fingerprint, raw_fingerprint
 
 JOB_NAME = "ntm_full_refresh"
 FINGERPRINT_TAG = "ntm/raw_fingerprint"

@@ -29,10 +29,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.jobs import landing_files, ntm_full_refresh
+from pipeline.jobs import ntm_full_refresh
+from pipeline.lib.hashing import sha256_file
 from pipeline.ocop.assets import ocop_assets
 from pipeline.partitions import PERIOD_TAG, period_for_files, period_from_name
 from pipeline.reference.assets import reference_registry
+from pipeline.state import landing_files
 from pipeline.submissions.assets import submissions_assets
 from pipeline.surveys.assets import surveys_assets
 
@@ -51,14 +53,6 @@ def _interval_s() -> int:
 
 def _settle_s() -> float:
     return float(os.environ.get("NTM_SENSOR_SETTLE_S", "10"))
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def scan(raw_dir: Path, cursor: dict, now: float, settle_s: float) -> tuple[list[tuple[str, str]], dict]:

@@ -2,11 +2,10 @@
 
 from .datapackage import validate_descriptor, validate_package
 from .disclosure import Hit, PIIFoundError, scan_pii, suppress_satisfaction
+from .parquet import ReleaseIntegrityError, TableSpec
 from .release import (
     PublishLockedError,
-    ReleaseIntegrityError,
     ReleaseResult,
-    TableSpec,
     current_release,
     prune_releases,
     publish_release,

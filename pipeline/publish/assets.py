@@ -18,7 +18,8 @@ from pipeline.config import get_settings
 from pipeline.constants import OWNERS
 from pipeline.ingest.surveys import name_hash
 from pipeline.publish.disclosure import suppress_satisfaction
-from pipeline.publish.release import TableSpec, publish_release
+from pipeline.publish.parquet import TableSpec
+from pipeline.publish.release import publish_release
 from pipeline.resources import WarehouseResource
 from pipeline.transform.assets import DBT_PROJECT
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import os
 import re
 import threading
 import time
@@ -153,8 +154,6 @@ def prewarm_context() -> threading.Thread | None:
     """Import GX and create the context in a background thread (about 10 s here) while the caller waits on
     something else (the dbt step waits on its ``dbt build`` subprocess). ``get_context`` then returns at
     once, or waits on the lock for the import to finish. Off with ``NTM_GX_PREWARM=0``."""
-    import os
-
     if _CONTEXT is not None or os.environ.get("NTM_GX_PREWARM", "1") == "0":
         return None
 
