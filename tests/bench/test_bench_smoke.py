@@ -77,6 +77,6 @@ def test_harness_smoke(raw, tmp_path):
 
 def test_verdicts_of_a_floor_only_run():
     """`--scenarios floor` (how the national floor was measured) has no pipeline run to judge: no crash."""
-    from bench.__main__ import verdicts
+    from bench.report import verdicts
 
     assert verdicts("national", {"scenarios": {"floor": {"median_s": 950.7, "peak_rss_mb": 4365.3}}}) == []

@@ -1,0 +1,160 @@
+"""The benchmark's report: the machine, medians, target verdicts and the Markdown table
+(``bench/results/<scale>.md``). The measuring is in ``bench.__main__``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import statistics
+from importlib import metadata
+from pathlib import Path
+
+import duckdb
+import psutil
+
+TARGETS = {
+    "full_vs_floor": 1.3,  # national full build <= 1.3 x floor
+    "full_s_national": 600.0,
+    "peak_rss_gb": 6.0,
+    "noop_s": 15.0,
+    "quarter_share": 0.15,
+    "commune_full_s": 30.0,
+}
+
+
+# ------------------------------------------------------------------------------------ report
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {}
+    for pkg in ("duckdb", "dbt-core", "dbt-duckdb", "dagster", "great-expectations", "pandas", "pyarrow"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "hostname": platform.node(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+def summary(runs: list[dict], rows: int | None) -> dict:
+    ok = [r for r in runs if r["rc"] == 0]
+    walls = [r["wall_s"] for r in ok] or [r["wall_s"] for r in runs]
+    med = statistics.median(walls) if walls else None
+    return {
+        "median_s": round(med, 2) if med is not None else None,
+        "runs_s": [r["wall_s"] for r in runs],
+        "peak_rss_mb": max((r["peak_rss_mb"] for r in runs), default=None),
+        "rows": rows,
+        "rows_per_s": round(rows / med) if rows and med else None,
+        "all_ok": all(r["rc"] == 0 for r in runs),
+        "runs": runs,
+    }
+
+
+def input_rows(raw: Path) -> dict:
+    m = raw / "scale_manifest.json"
+    data = json.loads(m.read_text()) if m.is_file() else {}
+    return data
+
+
+def warehouse_rows(home: Path) -> dict:
+    wh = home / "warehouse" / "ntm.duckdb"
+    if not wh.is_file():
+        return {}
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        out = {}
+        for t in ("raw.submission_values", "marts.fact_indicator_value", "marts.mart_commune_indicator"):
+            try:
+                out[t] = con.execute(f"select count(*) from {t}").fetchone()[0]
+            except duckdb.Error:
+                out[t] = None
+        return out
+    finally:
+        con.close()
+
+
+def verdicts(scale: str, res: dict) -> list[tuple[str, str, str]]:
+    s = res["scenarios"]
+    full = s.get("full", {}).get("median_s")
+    out = []
+    if full and s.get("floor", {}).get("median_s"):
+        ratio = full / s["floor"]["median_s"]
+        out.append(("full ≤ 1.3 × floor", f"{ratio:.1f} ×", _ok(ratio <= TARGETS["full_vs_floor"])))
+    if scale == "national" and full:
+        out.append(("full ≤ 10 min", f"{full:.0f} s", _ok(full <= TARGETS["full_s_national"])))
+    if scale == "commune" and full:
+        out.append(("commune end to end ≤ 30 s", f"{full:.1f} s", _ok(full <= TARGETS["commune_full_s"])))
+    peak = max(((v.get("peak_rss_mb") or 0) for k, v in s.items() if k != "floor"), default=None)
+    if peak is not None:  # a floor-only run has no pipeline peak to judge
+        out.append(("peak RSS ≤ 6 GB", f"{peak / 1024:.2f} GB", _ok(peak / 1024 <= TARGETS["peak_rss_gb"])))
+    if s.get("noop", {}).get("median_s") is not None:
+        v = s["noop"]["median_s"]
+        out.append(("nightly no-op ≤ 15 s", f"{v:.1f} s", _ok(v <= TARGETS["noop_s"])))
+    if full and s.get("quarter", {}).get("median_s") is not None:
+        share = s["quarter"]["median_s"] / full
+        out.append(
+            ("new quarter ≤ 15 % of full", f"{100 * share:.0f} %", _ok(share <= TARGETS["quarter_share"]))
+        )
+    return out
+
+
+def _ok(b: bool) -> str:
+    return "met" if b else "MISSED"
+
+
+def markdown(res: dict) -> str:
+    m = res["machine"]
+    floor = res["scenarios"].get("floor", {}).get("median_s")
+    lines = [
+        f"# Benchmark · scale `{res['scale']}`",
+        "",
+        f"{m['date']} · {m['cpu']} · {m['cores']} cores · {m['ram_gb']} GB RAM · Python {m['python']} · "
+        + " · ".join(f"{k} {v}" for k, v in m["versions"].items() if v)
+        + f" · load average at start {m['load_avg_at_start']}",
+        "",
+        f"Input: {json.dumps(res['input'], ensure_ascii=False)}",
+        "",
+        f"Repetitions: {res['reps']} (median wall time; peak RSS = max over runs of the process-tree sum).",
+        "",
+        "| scenario | median s | runs s | peak RSS MB | rows | rows/s | × floor | ok |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for name, s in res["scenarios"].items():
+        ratio = f"{s['median_s'] / floor:.2f}" if floor and s.get("median_s") and name != "floor" else ""
+        lines.append(
+            f"| {name} | {s['median_s']} | {', '.join(map(str, s['runs_s']))} | {s['peak_rss_mb']} | "
+            f"{s['rows'] or ''} | {s['rows_per_s'] or ''} | {ratio} | {'yes' if s['all_ok'] else 'NO'} |"
+        )
+    lines += ["", "## Targets", "", "| target | measured | verdict |", "| --- | ---: | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in res["verdicts"]]
+    full_runs = res["scenarios"].get("full", {}).get("runs") or []
+    if full_runs and full_runs[0].get("steps_s"):
+        lines += ["", "## Where a full build spends its time (Dagster steps, first run)", ""]
+        lines += ["| step | s |", "| --- | ---: |"]
+        lines += [f"| {k} | {v:g} |" for k, v in list(full_runs[0]["steps_s"].items())[:15]]
+    lines += [
+        "",
+        "rows: raw value + survey + OCOP rows of the input (quarter: rows of the new quarter's files).",
+        "",
+    ]
+    return "\n".join(lines)
