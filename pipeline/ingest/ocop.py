@@ -14,8 +14,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline.ingest.cells import cell_date, cell_number, cell_text
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
-from pipeline.ingest.readers import cell_date, cell_number, cell_text
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.submissions import Problems, _col
 from pipeline.lib.text import fold

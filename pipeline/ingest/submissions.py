@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest import quarantine as q
+from pipeline.ingest.cells import cell_datetime, cell_number, cell_text, cell_yesno
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
-from pipeline.ingest.readers import cell_datetime, cell_number, cell_text, cell_yesno
 from pipeline.ingest.reference import ReferenceData
 from pipeline.lib.periods import is_future_series, parse_period, period_end, period_start
 from pipeline.lib.text import fold

@@ -16,8 +16,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
-from pipeline.ingest.readers import cell_answer, cell_datetime, cell_text
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.submissions import Problems, _col
 from pipeline.lib.periods import parse_period
