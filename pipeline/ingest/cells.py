@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.lib.distinct import map_distinct
+
 BLANK_TOKENS = ("", "-", "--", "—", "–")
 
 
@@ -83,7 +85,7 @@ def _err(error: pd.Series, index: pd.Index, default: str) -> pd.Series:
     e = e.where(e.notna(), None)
     from pipeline.ingest.quarantine import REASONS
 
-    return e.map(lambda c: c if c is None or c in REASONS else default)
+    return map_distinct(e, lambda c: c if c in REASONS else default)
 
 
 def _blank_text(text: pd.Series) -> pd.Series:
@@ -166,11 +168,7 @@ def _cell_bool(s: pd.Series, parser_name: str, default: str) -> tuple[pd.Series,
 def cell_yesno(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(1.0 / 0.0 / NaN, error)"""
     vals, err = _cell_bool(s, "parse_yesno", "unparseable_yesno")
-    num = vals.map(
-        lambda v: (
-            np.nan if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) else float(bool(v))
-        )
-    )
+    num = map_distinct(vals, lambda v: float(bool(v)), na=np.nan)  # None / <NA> / NaN -> NaN
     return num.astype("float64"), err
 
 

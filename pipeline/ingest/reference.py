@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -102,15 +103,21 @@ class ReferenceData:
     questions: pd.DataFrame  # form_code, question_no (int), question_code
     commune_codes: frozenset[str]
 
-    @property
+    # computed once: the ingest asks for them per batch, and a national registry holds ~100k codes
+
+    @cached_property
     def hamlet_codes(self) -> frozenset[str]:
         return frozenset(self.hamlets["hamlet_code"])
 
-    @property
+    @cached_property
     def unit_codes(self) -> frozenset[str]:
         return frozenset(self.units["unit_code"]) | self.hamlet_codes
 
-    @property
+    @cached_property
+    def indicator_codes(self) -> frozenset[str]:
+        return frozenset(self.indicators.index)
+
+    @cached_property
     def form_codes(self) -> frozenset[str]:
         return frozenset(self.questions["form_code"])
 

@@ -18,6 +18,7 @@ from pipeline.ingest import quarantine as q
 from pipeline.ingest.cells import cell_datetime, cell_number, cell_text, cell_yesno
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
 from pipeline.ingest.reference import ReferenceData
+from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import is_future_series, parse_period, period_end, period_start
 from pipeline.lib.text import fold
 from pipeline.templates import SUBMISSION, TASK_STATUS_CODES
@@ -116,7 +117,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
 
     unit = cell_text(_col(b, "unit_code"), upper=True)
     p.add(unit.isna(), "missing_value", "unit_code")
-    p.add(unit.notna() & ~unit.isin(ref.unit_codes), "unknown_unit", "unit_code")
+    p.add(unit.notna() & ~in_set(unit, ref.unit_codes), "unknown_unit", "unit_code")
     period = _periods(b, p, today)
     sub_at, sub_err = cell_datetime(_col(b, "submitted_at"))
     p.add(_col(b, "submitted_at").pipe(cell_text).isna(), "missing_value", "submitted_at")
@@ -128,14 +129,14 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     rtype = rtype.fillna(
         pd.Series(np.where(indicator.notna(), "CT", np.where(task.notna(), "NV", None)), index=b.index)
     )
-    p.add(rtype.isna() | ~rtype.isin(["CT", "NV"]), "unknown_row_type", "row_type")
+    p.add(rtype.isna() | ~in_set(rtype, {"CT", "NV"}), "unknown_row_type", "row_type")
     ct = (rtype == "CT").fillna(False).astype(bool)
     nv = (rtype == "NV").fillna(False).astype(bool)
     note = cell_text(_col(b, "note"))
 
     # ---------------- indicator rows
     p.add(ct & indicator.isna(), "missing_value", "indicator_code")
-    known_ind = indicator.isin(ref.indicators.index).fillna(False).astype(bool)
+    known_ind = in_set(indicator, ref.indicator_codes)
     p.add(ct & indicator.notna() & ~known_ind, "unknown_indicator", "indicator_code")
     cat = ref.indicators.reindex(indicator.where(known_ind, None).astype(object))
     vtype = pd.Series(cat["value_type"].to_numpy(), index=b.index)
@@ -145,10 +146,10 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     cti = ct & known_ind
 
     hamlet = cell_text(_col(b, "hamlet_code"), upper=True)
-    unit_is_hamlet = unit.isin(ref.hamlet_codes).fillna(False).astype(bool)
+    unit_is_hamlet = in_set(unit, ref.hamlet_codes)
     hamlet = hamlet.where(~(hamlet.isna() & unit_is_hamlet & (level == "hamlet")), unit)
     has_h = hamlet.notna()
-    known_h = hamlet.isin(ref.hamlet_codes).fillna(False).astype(bool)
+    known_h = in_set(hamlet, ref.hamlet_codes)
     p.add(ct & has_h & ~known_h, "unknown_hamlet", "hamlet_code")
     valid_h = hamlet_valid_in_period(ref, hamlet.where(ct & known_h), period)
     p.add(ct & known_h & ~valid_h, "hamlet_not_valid_in_period", "hamlet_code")
@@ -167,7 +168,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     p.add_errors(numer_err, "numerator", cti)
     p.add_errors(denom_err, "denominator", cti)
     value = yn_val.where(is_yesno, num_val)
-    share = cti & vtype.isin(["percent", "ratio"]).fillna(False).astype(bool)
+    share = cti & in_set(vtype, {"percent", "ratio"})
     both = share & numer.notna() & denom.notna()
     p.add(both & (denom == 0), "zero_denominator", "denominator")
     frac_only = (vtype == "percent") | ((vtype == "ratio") & (vmax <= 1))
@@ -182,17 +183,15 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
         "missing_value",
         "value",
     )
-    lo = vmin.where(vmin.notna(), np.where(vtype.isin(["count", "percent"]), 0.0, -np.inf))
+    lo = vmin.where(vmin.notna(), np.where(in_set(vtype, {"count", "percent"}), 0.0, -np.inf))
     hi = vmax.where(vmax.notna(), np.where(vtype == "percent", 100.0, np.inf))
     p.add(cti & ~over & value.notna() & ((value < lo) | (value > hi)), "value_out_of_range", "value")
 
     # ---------------- task rows
     p.add(nv & task.isna(), "missing_value", "task_code")
-    p.add(nv & task.notna() & ~task.isin(ref.task_codes), "unknown_task", "task_code")
+    p.add(nv & task.notna() & ~in_set(task, ref.task_codes), "unknown_task", "task_code")
     status_raw = cell_text(_col(b, "task_status"))
-    status = status_raw.map(
-        lambda s: _STATUS_KEYS.get(fold(s)) if isinstance(s, str) else None, na_action="ignore"
-    )
+    status = map_distinct(status_raw, lambda s: _STATUS_KEYS.get(fold(s)) if isinstance(s, str) else None)
     status = status.astype(object).where(status.notna(), None)
     p.add(nv & status_raw.isna(), "missing_value", "task_status")
     p.add(
@@ -267,7 +266,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             "bad": bad.astype("int64"),
         }
     )
-    g = g[g["unit_code"].isin(ref.unit_codes) & g["period_code"].notna() & g["submitted_at"].notna()]
+    g = g[in_set(g["unit_code"], ref.unit_codes) & g["period_code"].notna() & g["submitted_at"].notna()]
     subs = (
         g.groupby(["_sha", "unit_code", "period_code", "submitted_at"], sort=False, dropna=True)
         .agg(

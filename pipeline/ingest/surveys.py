@@ -20,6 +20,7 @@ from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.submissions import Problems, _col
+from pipeline.lib.distinct import in_set
 from pipeline.lib.periods import parse_period
 from pipeline.lib.text import nfc_key_series
 from pipeline.templates import SURVEY
@@ -56,7 +57,7 @@ def resolve_hamlet(ref: ReferenceData, raw: pd.Series, when: pd.Series) -> tuple
     ``when`` preferred. Unresolved → <NA>."""
     text = cell_text(raw)
     code = text.str.upper()
-    by_code = code.where(code.isin(ref.hamlet_codes))
+    by_code = code.where(in_set(code, ref.hamlet_codes))
     probe = pd.DataFrame(
         {"_i": np.arange(len(text)), "name_key": hamlet_name_key(text), "when": pd.to_datetime(when)}
     )
@@ -90,13 +91,13 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     p.add_errors(sub_err, "submitted_at")
     form = cell_text(_col(b, "form_code"), upper=True)
     p.add(form.isna(), "missing_value", "form_code")
-    p.add(form.notna() & ~form.isin(ref.form_codes), "unknown_form", "form_code")
+    p.add(form.notna() & ~in_set(form, ref.form_codes), "unknown_form", "form_code")
     hamlet, h_commune = resolve_hamlet(ref, _col(b, "hamlet"), sub_at)
     h_raw = cell_text(_col(b, "hamlet"))
     p.add(h_raw.isna(), "missing_value", "hamlet")
     p.add(h_raw.notna() & hamlet.isna(), "unknown_hamlet", "hamlet")
     commune = cell_text(_col(b, "commune_code"))
-    p.add(commune.notna() & ~commune.isin(ref.commune_codes), "unknown_commune", "commune_code")
+    p.add(commune.notna() & ~in_set(commune, ref.commune_codes), "unknown_commune", "commune_code")
     commune = commune.astype(object).where(commune.notna(), h_commune)
 
     period_raw = cell_text(_col(b, "period"))
@@ -139,8 +140,8 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
         vals = vals.mask(texts[c].isna() & tick_row, False)
         col = f"C{n}"
         p.add(err.notna(), "unparseable_answer", c, name=col)
-        known_q = pd.Series([(f, n) in qmap for f in form.fillna("")], index=b.index)
-        p.add(vals.notna() & form.isin(ref.form_codes) & ~known_q, "unknown_question", c, name=col)
+        known_q = in_set(form, {f for f, m in qmap if m == n})
+        p.add(vals.notna() & in_set(form, ref.form_codes) & ~known_q, "unknown_question", c, name=col)
         answers[c] = vals
 
     good = ~pd.Series(p.bad, index=b.index)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import numpy as np
 import pandas as pd
 
 from pipeline.lib.text import fold_series
@@ -127,8 +128,16 @@ def quarters_between(first: str, last: str) -> list[str]:
 
 
 def is_future_series(codes: pd.Series, today: dt.date) -> pd.Series:
-    """Vectorised ``is_future``; NA or non-canonical codes give False."""
-    g = codes.astype("string").str.extract(r"^(?P<y>\d{4})(?:-Q(?P<q>[1-4]))?$")
+    """Vectorised ``is_future``; NA or non-canonical codes give False (computed per distinct code)."""
+    codes = codes.astype("string")
+    idx, uniques = pd.factorize(codes, use_na_sentinel=True)
+    fut = _is_future(pd.Series(np.asarray(uniques, dtype=object), dtype="string"), today)
+    hit = np.append(fut.to_numpy(dtype=bool), False)  # code -1 (missing) -> False
+    return pd.Series(hit[idx], index=codes.index)
+
+
+def _is_future(codes: pd.Series, today: dt.date) -> pd.Series:
+    g = codes.str.extract(r"^(?P<y>\d{4})(?:-Q(?P<q>[1-4]))?$")
     year = pd.to_numeric(g["y"], errors="coerce")
     quarter = pd.to_numeric(g["q"], errors="coerce").fillna(1)
     start_key = year * 100 + (3 * quarter - 2)
