@@ -222,7 +222,7 @@ def run_source(
             parsed = read_csv_fast(f.data, f.ext, template) if fast else None
             if parsed is not None:
                 f.data = None
-                n = len(parsed.records)
+                n = len(parsed)
                 out.encoding = parsed.encoding
                 out.rows_read = n
                 metas.append((sha, f.rel, n, np.arange(2, n + 2, dtype=np.int64)))

@@ -256,8 +256,12 @@ class FastCSV:
     """A plain template CSV parsed by :func:`read_csv_fast`: records as lists of text, padded later."""
 
     key: str  # the header line (mapping and width follow from it)
-    records: list[list[str]]  # every record after the header, blank ones included (as [] or ['  '])
+    records: list[list[str]] | None  # every record after the header, blank ones included (as [] or ['  '])
     encoding: str  # utf-8 | utf-8-sig
+    cells: np.ndarray | None = None  # or, for a large file, the records already as a (rows, width) array
+
+    def __len__(self) -> int:
+        return len(self.cells) if self.cells is not None else len(self.records or ())
 
 
 _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
@@ -314,6 +318,9 @@ def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False)
         return None  # header_only: rejected by the general reader
     if "\x00" in body:
         return None
+    if len(body) >= PANDAS_MIN_CHARS:
+        cells = _pandas_cells(body, width)
+        return None if cells is None else FastCSV(line, None, encoding, cells)
     try:
         records = list(csv.reader(io.StringIO(body, newline=""), delimiter=",", quotechar='"', strict=True))
     except csv.Error:
@@ -323,19 +330,57 @@ def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False)
     return FastCSV(line, records, encoding)
 
 
+# A large file (a national one-file-per-province export: ~25k rows) is split by pandas' C parser, 3x faster
+# than the csv module. With the options of :func:`read_csv` and bad lines as an error, it gives the very
+# records the general reader would keep; a file with a bad line returns None and goes to that reader.
+PANDAS_MIN_CHARS = 256 * 1024
+
+
+def _pandas_cells(body: str, width: int) -> np.ndarray | None:
+    try:
+        values = pd.read_csv(
+            io.StringIO(body),
+            sep=",",
+            header=None,
+            names=list(range(width)),
+            dtype=object,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+            on_bad_lines="error",
+            quotechar='"',
+        )
+    except (pd.errors.ParserError, ValueError):
+        return None
+    return values.to_numpy(dtype=object)
+
+
 def fast_frame(parsed: list[FastCSV], template: Template) -> tuple[pd.DataFrame, list[int]]:
     """One frame (template codes, object cells) for files sharing one header line; records per file."""
     mapping, width = fast_header(parsed[0].key, template)  # type: ignore[misc]
     pad = [""] * width
     rows: list[list[str]] = []
+    blocks: list[np.ndarray] = []
     sizes: list[int] = []
+
+    def flush() -> None:
+        block = np.empty((len(rows), width), dtype=object)
+        if rows:
+            block[:] = rows
+        blocks.append(block)
+        rows.clear()
+
     for p in parsed:
-        for r in p.records:
-            rows.append(r if len(r) == width else r + pad[len(r) :])
-        sizes.append(len(p.records))
-    arr = np.empty((len(rows), width), dtype=object)
-    if rows:
-        arr[:] = rows
+        if p.cells is not None:
+            flush()
+            blocks.append(p.cells)
+        else:
+            for r in p.records or ():
+                rows.append(r if len(r) == width else r + pad[len(r) :])
+        sizes.append(len(p))
+    flush()
+    arr = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
     cols = list(mapping)
     return pd.DataFrame(arr[:, cols], columns=list(mapping.values()), dtype=object), sizes
 

@@ -232,7 +232,12 @@ def _plan_batches(
         return [_Batch(label="all", sql=f"select * from {t}")], None
     if batch_column and batch_column in columns:
         c = _qi(batch_column)
-        values = [r[0] for r in con.execute(f"select distinct {c} from {t} order by 1 nulls last").fetchall()]
+        groups = con.execute(f"select {c}, count(*) from {t} group by 1 order by 1 nulls last").fetchall()
+        values = [g[0] for g in groups]
+        if max(g[1] for g in groups) > max_rows_per_batch and _is_base_table(con, table):
+            # one value holds more rows than a batch may (a survey year at national scale: ~25M answers):
+            # rowid ranges keep memory bounded; uniqueness then goes to DuckDB (see _needs_sql)
+            return _rowid_batches(con, t, max_rows_per_batch)
         batches = []
         for v in values:
             if v is None:
@@ -241,6 +246,20 @@ def _plan_batches(
                 batches.append(_Batch(f"{batch_column}={v}", f"select * from {t} where {c} = ?", (v,)))
         return batches, batch_column
     # no batch column: contiguous rowid ranges (base tables only); a view is validated whole
+    return _rowid_batches(con, t, max_rows_per_batch)
+
+
+def _is_base_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    try:
+        con.execute(f"select rowid from {_qt(table)} limit 0")
+    except duckdb.Error:
+        return False
+    return True
+
+
+def _rowid_batches(
+    con: duckdb.DuckDBPyConnection, t: str, max_rows_per_batch: int
+) -> tuple[list[_Batch], str | None]:
     try:
         lo, hi = con.execute(f"select min(rowid), max(rowid) from {t}").fetchone()
     except duckdb.Error:

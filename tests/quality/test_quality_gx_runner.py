@@ -319,7 +319,7 @@ def test_batched_validation_matches_whole_table(gx_context, fact_con, tmp_path: 
         c,
         "marts.fact_indicator_value",
         SUITES["fact_indicator_value"],
-        max_rows_per_batch=5,
+        max_rows_per_batch=10,  # fewer than the table's 25 rows, more than any period's
         docs_dir=tmp_path / "docs",
     )
     assert batched.batches == ["period_code=2026-Q1", "period_code=2026-Q2", "period_code=2026-Q3"]
@@ -350,6 +350,39 @@ def test_batched_validation_matches_whole_table(gx_context, fact_con, tmp_path: 
     assert [e.unexpected_count for e in rowid.expectations] == [
         e.unexpected_count for e in whole.expectations
     ]
+
+
+def test_a_period_larger_than_a_batch_falls_back_to_rowid_ranges(gx_context, fact_con):
+    """A batch-column value with more rows than a batch may hold (a survey year at national scale) would
+    load that many rows into pandas at once: the table is then cut into rowid ranges instead, and the
+    uniqueness checks that a period could have decided move to DuckDB."""
+    c = fact_con
+    sizes = c.execute(
+        "select period_code, count(*) from marts.fact_indicator_value group by 1 order by 1"
+    ).fetchall()
+    biggest = max(n for _, n in sizes)
+    whole = gx_runner.run_suite(c, "marts.fact_indicator_value", SUITES["fact_indicator_value"])
+    res = gx_runner.run_suite(
+        c, "marts.fact_indicator_value", SUITES["fact_indicator_value"], max_rows_per_batch=biggest - 1
+    )
+    assert res.batch_column == "rowid"
+    assert all(b.startswith("rowid=") for b in res.batches)
+    assert len(res.batches) == -(-sum(n for _, n in sizes) // (biggest - 1))
+    assert res.statistics["rows_validated_by_gx"] == sum(n for _, n in sizes)
+    for a, b in zip(whole.expectations, res.expectations, strict=True):
+        assert (a.type, a.column, a.success, a.unexpected_count) == (
+            b.type,
+            b.column,
+            b.success,
+            b.unexpected_count,
+        )
+    grain = _by_type(res, "expect_compound_columns_to_be_unique")
+    assert grain.evaluated_by == "duckdb"
+    # a value that fits keeps the period batches
+    fits = gx_runner.run_suite(
+        c, "marts.fact_indicator_value", SUITES["fact_indicator_value"], max_rows_per_batch=biggest
+    )
+    assert fits.batch_column == "period_code"
 
 
 def test_data_docs_index_is_built(gx_context, fact_con, tmp_path: Path):
