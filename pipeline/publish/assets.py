@@ -153,16 +153,17 @@ def scan_hashed_respondent_names(
     con: duckdb.DuckDBPyConnection, specs: list[TableSpec], salt: str
 ) -> list[str]:
     """Respondent names are kept only as salted hashes (raw.survey_answers.respondent_name_hash). Hash every
-    distinct value of every published text column the same way and look for a match."""
-    known = {
-        r[0]
-        for r in con.execute(
-            "select distinct respondent_name_hash from raw.survey_answers where respondent_name_hash is not null"
-        ).fetchall()
-    }
-    if not known:
+    distinct value of every published text column the same way and look for a match.
+
+    Only cells without a digit are candidates (a person's name has none; codes, keys and dates all do):
+    at national scale this leaves the labels and names, not tens of millions of keys. The candidates'
+    hashes are joined with the stored ones in DuckDB, so the millions of stored hashes never reach Python.
+    """
+    if not con.execute(
+        "select 1 from raw.survey_answers where respondent_name_hash is not null limit 1"
+    ).fetchall():
         return []
-    hits = []
+    probes = []
     for spec in specs:
         cols = [
             c[0] for c in con.execute(f"describe {spec.sql}").fetchall() if str(c[1]).upper() == "VARCHAR"
@@ -172,18 +173,24 @@ def scan_hashed_respondent_names(
                 [
                     r[0]
                     for r in con.execute(
-                        f'select distinct "{col}" from ({spec.sql}) where "{col}" is not null'
+                        f'select distinct "{col}" from ({spec.sql}) '
+                        f'where "{col}" is not null and not regexp_matches("{col}", \'[0-9]\')'
                     ).fetchall()
                 ],
                 dtype=object,
             )
             if values.empty:
                 continue
-            hashes = name_hash(values, salt)
-            n = int(hashes.isin(known).sum())
-            if n:
-                hits.append(f"{spec.name}.{col}: {n} value(s) equal a respondent name")
-    return hits
+            hashes = name_hash(values, salt).dropna().unique()
+            probes.append(pd.DataFrame({"source": f"{spec.name}.{col}", "h": hashes}))
+    if not probes:
+        return []
+    probe = pd.concat(probes, ignore_index=True)  # noqa: F841 (scanned by DuckDB below)
+    found = con.execute(
+        "select p.source, count(distinct p.h) from raw.survey_answers as a "
+        "inner join probe as p on a.respondent_name_hash = p.h group by 1 order by 1"
+    ).fetchall()
+    return [f"{source}: {n} value(s) equal a respondent name" for source, n in found]
 
 
 def pii_denylist(con: duckdb.DuckDBPyConnection) -> list[str]:

@@ -226,3 +226,36 @@ def test_exempt_columns_and_parquet_source(tmp_path):
     con.execute(f"copy (select '123456789abc-18484-KT' as submission_id, 'x' as note) to '{path}'")
     assert [h.column for h in scan_pii(con, {"x": [path]})] == ["submission_id"]
     assert scan_pii(con, {"x": [path]}, exempt={"x": ["submission_id"]}) == []
+
+
+def test_name_hits_count_every_row_of_a_repeated_cell_and_sample_distinct_cells():
+    """Names are matched once per distinct cell (the alternation is slow), yet counted per row."""
+    hits = scan_values(["Nguyễn Văn An"] * 5 + ["ông  Nguyễn Văn An"] * 2 + ["thôn 3"] * 10)
+    (hit,) = [h for h in hits if h.kind == "denylisted_name"]
+    assert hit.count == 7 and len(hit.samples) == 2
+
+
+def test_a_one_word_name_is_still_found_without_the_whitespace_prefilter():
+    hits = scan_values(["Hoa", "thôn Hoa"], denylist=["Hoa"])
+    assert [h.count for h in hits if h.kind == "denylisted_name"] == [2]
+
+
+def test_hashed_respondent_names_are_found_in_published_text_and_codes_are_not_hashed():
+    from pipeline.ingest.surveys import name_hash
+    from pipeline.publish.assets import scan_hashed_respondent_names
+    from pipeline.publish.parquet import TableSpec
+
+    con = duckdb.connect()
+    con.execute("create schema raw")
+    stored = name_hash(pd.Series(["Nguyễn Văn An", "Trần Thị Bình", None], dtype=object), "s").tolist()
+    con.execute("create table raw.survey_answers (respondent_name_hash varchar)")
+    con.executemany("insert into raw.survey_answers values (?)", [[h] for h in stored * 3])
+    con.execute(
+        "create table pub as select * from (values ('18484-T01', 'nguyễn  văn an'), ('18484-T02', 'thôn 2'),"
+        " ('18484-T03', 'TRẦN THỊ BÌNH'), ('18484-T04', 'Trần Thị Bình')) v(code, label)"
+    )
+    spec = TableSpec(name="pub", sql="select * from pub", title_vi="x", title_en="x")
+    assert scan_hashed_respondent_names(con, [spec], "s") == ["pub.label: 2 value(s) equal a respondent name"]
+    assert scan_hashed_respondent_names(con, [spec], "other salt") == []
+    con.execute("delete from raw.survey_answers")
+    assert scan_hashed_respondent_names(con, [spec], "s") == []
