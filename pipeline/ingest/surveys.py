@@ -20,7 +20,7 @@ from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.submissions import Problems, _col
-from pipeline.lib.distinct import in_set
+from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import parse_period
 from pipeline.lib.text import nfc_key_series
 from pipeline.templates import SURVEY
@@ -171,7 +171,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             continue
         part = base[sel.to_numpy()].copy()
         part["satisfied"] = a[sel].astype(bool).to_numpy()
-        part["question_code"] = [qmap.get((f, n)) for f in part["form_code"]]
+        part["question_code"] = map_distinct(part["form_code"], lambda f, n=n: qmap.get((f, n))).to_numpy()
         long_parts.append(part)
     for c in rcols:
         n = int(c[2:])
@@ -183,7 +183,9 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             sel[sel].index, ["response_id", "form_code", "_file_sha256", "_source_file", "_source_row"]
         ].copy()
         part["reason_text"] = t[sel].to_numpy()
-        part["question_code"] = [qmap.get((f, n), f"Q{n:02d}") for f in part["form_code"]]
+        part["question_code"] = map_distinct(
+            part["form_code"], lambda f, n=n: qmap.get((f, n), f"Q{n:02d}"), na=f"Q{n:02d}"
+        ).to_numpy()
         reason_parts.append(part.drop(columns=["form_code"]))
     long = pd.concat(long_parts, ignore_index=True) if long_parts else pd.DataFrame()
     reasons = pd.concat(reason_parts, ignore_index=True) if reason_parts else pd.DataFrame()

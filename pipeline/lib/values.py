@@ -300,8 +300,24 @@ def _from_objects(objs: pd.Series) -> pd.Series:
     return out
 
 
+_ISO_PLAIN_RE = r"(?:19|20)\d{2}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2})?)?"
+
+
 def _from_text(t: pd.Series) -> pd.Series:
     """Date/time strings (already stripped) to naive local datetime64[ns]; NaT where not a valid form."""
+    # the common form, ISO 8601 without zone or fraction, in one vectorised pass; the rest by the regexes
+    iso = t.str.fullmatch(_ISO_PLAIN_RE).fillna(False).astype(bool)
+    if not iso.any():
+        return _from_text_general(t)
+    out = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]")
+    out[iso] = pd.to_datetime(t[iso], format="ISO8601", errors="coerce").astype("datetime64[ns]")
+    if not iso.all():
+        rest = _from_text_general(t[~iso])
+        out[rest.index] = rest
+    return out
+
+
+def _from_text_general(t: pd.Series) -> pd.Series:
     out = pd.Series(pd.NaT, index=t.index, dtype="datetime64[ns]")
     serial = t.str.fullmatch(_SERIAL_RE).fillna(False).astype(bool)
     if serial.any():
@@ -329,6 +345,7 @@ def _from_text(t: pd.Series) -> pd.Series:
         }
     ).astype("int64")
     ok = (parts["hour"] < 24) & (parts["minute"] < 60) & (parts["second"] < 60) & ~bad_ampm
+    ok &= parts["year"].between(1678, 2261)  # datetime64[ns] range: year 9999 is unparseable, not a crash
     stamps = pd.Series(pd.NaT, index=parts.index, dtype="datetime64[ns]")
     if ok.any():
         stamps[ok] = pd.to_datetime(parts[ok], errors="coerce").astype("datetime64[ns]")

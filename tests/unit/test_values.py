@@ -394,3 +394,35 @@ def test_parsed_is_a_namedtuple():
     assert isinstance(p, Parsed)
     values, error = p
     assert values.iloc[0] == 1.0 and pd.isna(error.iloc[0])
+
+
+def test_iso_datetimes_take_the_vectorised_path_with_the_general_results():
+    """Plain ISO 8601 cells are parsed in one pass; every other form, and every invalid date, gives what
+    the general regex parser gives (the fast path switched off for comparison)."""
+    import pipeline.lib.values as values_mod
+
+    cells = [
+        "2026-10-01T07:00:01",
+        "2026-10-01 07:00",
+        "2026-02-30",
+        "2026-13-01T00:00",
+        "2026-10-01T24:00",
+        "2026-10-01T07:00:01+07:00",
+        "2026-10-01T07:00:01Z",
+        "01/10/2026 7:30 CH",
+        "45123.5",
+        "2026-10-01",
+        "9999-09-22 17:37:26",
+        "abc",
+    ]
+    t = pd.Series(cells * 300, dtype="string")
+    fast = values_mod._from_text(t)
+    general = values_mod._from_text_general(t)
+    pd.testing.assert_series_equal(fast, general)
+    assert fast.iloc[0] == pd.Timestamp("2026-10-01 07:00:01") and pd.isna(fast.iloc[2])
+
+
+def test_a_year_beyond_the_timestamp_range_is_unparseable_not_a_crash():
+    parsed = parse_datetime(pd.Series(["9999-09-22 17:37:26", "31/12/9999"], dtype=object))
+    assert parsed.values.isna().all()
+    assert parsed.error.tolist() == ["unparseable_datetime"] * 2
