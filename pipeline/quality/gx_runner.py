@@ -34,6 +34,7 @@ from typing import Any
 
 import duckdb
 
+from . import gx_sql
 from .sql_checks import SAMPLE_LIMIT, _qi, _qt, check_grain_unique, json_safe
 from .suites import (
     ROW_COUNT_EXPECTATIONS,
@@ -458,6 +459,7 @@ def run_suite(
     docs_dir: Path | None = None,
     run_id: str | None = None,
     build_docs: bool = True,
+    sql_above_rows: int | None = None,
 ) -> SuiteResult:
     """Validate DuckDB ``table`` against a suite file (or an already-loaded suite dict).
 
@@ -466,6 +468,8 @@ def run_suite(
     ``index.html``; several tables validated with the same ``docs_dir`` share one site. With
     ``build_docs=False`` the results are only recorded for the site (``docs_path`` is where the index
     will be): call :func:`build_data_docs` once after the last table (saves ~1 s per table).
+    A table above ``sql_above_rows`` rows (default ``NTM_GX_SQL_ABOVE_ROWS``, 5,000,000) has every
+    expectation that :mod:`pipeline.quality.gx_sql` supports evaluated in DuckDB instead of GX.
     """
     started = time.perf_counter()
     suite_dict = (
@@ -474,14 +478,42 @@ def run_suite(
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     columns = [d[0] for d in con.execute(f"select * from {_qt(table)} limit 0").description]
     n_rows = int(con.execute(f"select count(*) from {_qt(table)}").fetchone()[0])
-    batches, used_batch_col = _plan_batches(con, table, columns, n_rows, batch_column, max_rows_per_batch)
+    exps = suite_dict["expectations"]
+    # a very large table: every expectation DuckDB can decide is decided there, in one pass each
+    sql_first = n_rows > (gx_sql.sql_above_rows() if sql_above_rows is None else sql_above_rows)
+    done: dict[int, ExpectationOutcome] = {}
+    if sql_first:
+        for i, e in enumerate(exps):
+            if e["type"] in ROW_COUNT_EXPECTATIONS or e["type"] in UNIQUENESS_EXPECTATIONS:
+                done[i] = _evaluate_in_duckdb(con, table, e, n_rows)
+                continue
+            with contextlib.suppress(gx_sql.Unsupported):
+                done[i] = gx_sql.evaluate(con, table, e, columns, _outcome_skeleton(e))
+    if len(done) == len(exps):
+        batches, used_batch_col = [], None
+    else:
+        batches, used_batch_col = _plan_batches(con, table, columns, n_rows, batch_column, max_rows_per_batch)
     batched = len(batches) > 1 or used_batch_col is not None
     batch_key_col = used_batch_col if used_batch_col != "rowid" else None
 
-    exps = suite_dict["expectations"]
-    sql_idx = {i for i, e in enumerate(exps) if batched and _needs_sql(e, batch_key_col)}
-    gx_idx = [i for i in range(len(exps)) if i not in sql_idx]
+    sql_idx = {i for i, e in enumerate(exps) if i not in done and batched and _needs_sql(e, batch_key_col)}
+    gx_idx = [i for i in range(len(exps)) if i not in sql_idx and i not in done]
     outcomes: dict[int, ExpectationOutcome] = {i: _outcome_skeleton(exps[i]) for i in gx_idx}
+    outcomes.update(done)
+    if not gx_idx:
+        return _suite_result(
+            table,
+            suite_dict,
+            outcomes,
+            sql_idx | set(done),
+            batches,
+            used_batch_col,
+            n_rows,
+            0,
+            None,
+            run_id,
+            started,
+        )
 
     ctx = get_context()
     gx_suite_dict = {**suite_dict, "expectations": [exps[i] for i in gx_idx]}
@@ -529,9 +561,6 @@ def run_suite(
     for i in sql_idx:
         outcomes[i] = _evaluate_in_duckdb(con, table, exps[i], n_rows)
 
-    ordered = [outcomes[i] for i in range(len(exps))]
-    error_failures = [o for o in ordered if not o.success and o.severity != WARN]
-    warn_failures = [o for o in ordered if not o.success and o.severity == WARN]
     docs_path = None
     if docs_dir is not None:
         resolved = Path(docs_dir).resolve()
@@ -542,6 +571,37 @@ def run_suite(
             docs_path = build_data_docs(resolved, only=only)
         else:
             docs_path = resolved / "index.html"
+    return _suite_result(
+        table,
+        suite_dict,
+        outcomes,
+        sql_idx | set(done),
+        batches,
+        used_batch_col,
+        n_rows,
+        n_validated,
+        docs_path,
+        run_id,
+        started,
+    )
+
+
+def _suite_result(
+    table: str,
+    suite_dict: Mapping[str, Any],
+    outcomes: Mapping[int, ExpectationOutcome],
+    sql_idx: set[int],
+    batches: Sequence[_Batch],
+    used_batch_col: str | None,
+    n_rows: int,
+    n_validated: int,
+    docs_path: Path | None,
+    run_id: str,
+    started: float,
+) -> SuiteResult:
+    ordered = [outcomes[i] for i in range(len(suite_dict["expectations"]))]
+    error_failures = [o for o in ordered if not o.success and o.severity != WARN]
+    warn_failures = [o for o in ordered if not o.success and o.severity == WARN]
     n_ok = sum(o.success for o in ordered)
     statistics = {
         "evaluated_expectations": len(ordered),

@@ -463,3 +463,73 @@ def test_200k_rows_in_a_few_seconds(gx_context):
     assert res.success, res.failures_table()
     print(f"200k rows: {res.duration_s:.2f}s")
     assert res.duration_s < 30  # generous: the test machine is shared
+
+
+@pytest.mark.parametrize("corrupt", [False, True], ids=["clean", "corrupted"])
+def test_a_large_table_is_decided_in_duckdb_with_the_outcomes_gx_gives(gx_context, fact_con, corrupt):
+    """Above ``sql_above_rows`` every expectation of the suite is evaluated by pipeline.quality.gx_sql in
+    DuckDB: same success, unexpected and element counts as GX on the same rows, clean or corrupted."""
+    c = fact_con
+    if corrupt:
+        c.execute(
+            "update marts.fact_indicator_value set location_code = null, value = 250, period_code = '2026-Q9' "
+            "where period_code = '2026-Q2' and indicator_code = 'TC8.4'"
+        )
+        c.execute(
+            "update marts.fact_indicator_value set numerator = 12, denominator = 10 "
+            "where hamlet_code = '18484-T01' and indicator_code = 'TC8.4'"
+        )
+        c.execute(
+            "update marts.fact_indicator_value set location_level = 'commune' where hamlet_code = '18484-T02'"
+        )
+        c.execute(
+            "update marts.fact_indicator_value set indicator_value_key = 'same' "
+            "where hamlet_code = '18484-T01' and indicator_code = 'CDS.09'"
+        )
+    suite = SUITES["fact_indicator_value"]
+    gx = gx_runner.run_suite(c, "marts.fact_indicator_value", suite, sql_above_rows=10**9)
+    sql = gx_runner.run_suite(c, "marts.fact_indicator_value", suite, sql_above_rows=0)
+    assert all(e.evaluated_by == "duckdb" for e in sql.expectations)
+    assert sql.statistics["rows_validated_by_gx"] == 0 and sql.batches == []
+    assert gx.success == sql.success == (not corrupt)
+    for a, b in zip(gx.expectations, sql.expectations, strict=True):
+        assert (a.type, a.column, a.success, a.unexpected_count) == (
+            b.type,
+            b.column,
+            b.success,
+            b.unexpected_count,
+        )
+        if a.element_count is not None and a.type not in ("expect_column_values_to_be_unique",):
+            assert a.element_count == b.element_count, (a.type, a.column)
+        if not a.success and a.partial_unexpected_list:
+            assert b.partial_unexpected_list and b.sample_rows, (a.type, a.column)
+    if corrupt:
+        failed = {(e.type, e.column) for e in sql.error_failures + sql.warn_failures}
+        assert ("expect_column_values_to_not_be_null", "location_code") in failed
+        assert any(t == "expect_column_values_to_match_regex" for t, _ in failed)
+        assert any(t == "expect_column_pair_values_a_to_be_greater_than_b" for t, _ in failed)
+
+
+def test_an_expectation_without_a_sql_form_stays_with_gx(gx_context, fact_con):
+    from pipeline.quality import gx_sql
+
+    suite = {
+        "name": "odd",
+        "expectations": [
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "value", "mostly": 0.5},
+                "meta": {"severity": "error"},
+            },
+            {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "value"},
+                "meta": {"severity": "error"},
+            },
+        ],
+    }
+    res = gx_runner.run_suite(fact_con, "marts.fact_indicator_value", suite, sql_above_rows=0)
+    assert [e.evaluated_by for e in res.expectations] == ["gx", "duckdb"]
+    assert res.success
+    with pytest.raises(gx_sql.Unsupported):
+        gx_sql._condition({"row_condition": "value > 1", "condition_parser": "pandas"})
