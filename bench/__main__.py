@@ -30,7 +30,7 @@ from pathlib import Path
 
 import psutil
 
-from bench.report import input_rows, machine, markdown, summary, verdicts, warehouse_rows
+from bench.report import input_rows, machine, markdown, merge, summary, verdicts, warehouse_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -272,7 +272,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--timeout", type=float, default=None, help="seconds per run")
     ap.add_argument("--tag", default="", help="suffix of the result file names")
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="TAG",
+        help="measure nothing: merge bench/results/<scale>-<TAG>.json files (e.g. floor run quarter) "
+        "into <scale>.json and .md, later tags winning a scenario",
+    )
     a = ap.parse_args(argv)
+    if a.merge:
+        parts = [json.loads((a.results / f"{a.scale}-{t}.json").read_text("utf-8")) for t in a.merge]
+        res = merge(a.scale, parts)
+        (a.results / f"{a.scale}.json").write_text(
+            json.dumps(res, indent=1, ensure_ascii=False) + "\n", "utf-8"
+        )
+        (a.results / f"{a.scale}.md").write_text(markdown(res), "utf-8")
+        print(markdown(res))
+        return 0 if all(v["all_ok"] for v in res["scenarios"].values()) else 1
 
     work = (a.work or BENCH / "work" / a.scale).resolve()
     raw = (a.raw or work / "raw").resolve()

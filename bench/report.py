@@ -118,6 +118,36 @@ def verdicts(scale: str, res: dict) -> list[tuple[str, str, str]]:
     return out
 
 
+def merge(scale: str, parts: list[dict]) -> dict:
+    """One result from several partial runs of the same scale (e.g. the floor, the full build and no-op,
+    and the new quarter measured one after the other on an otherwise idle machine). Each scenario keeps
+    the machine block of the run that measured it (``measured_on``); later parts win a scenario."""
+    if not parts:
+        raise ValueError("nothing to merge")
+    for p in parts:
+        if p.get("scale") != scale:
+            raise ValueError(f"a {p.get('scale')} result cannot be merged into {scale}")
+    res: dict = {
+        "scale": scale,
+        "reps": max(int(p.get("reps") or 1) for p in parts),
+        "machine": parts[-1]["machine"],
+        "input": parts[-1].get("input", {}),
+        "scenarios": {},
+        "merged_from": [],
+    }
+    for p in parts:
+        res["merged_from"].append({"scenarios": list(p["scenarios"]), "machine": p["machine"]})
+        for name, sc in p["scenarios"].items():
+            res["scenarios"][name] = {**sc, "measured_on": p["machine"].get("date")}
+        for key in ("warehouse_rows", "quarter"):
+            if key in p:
+                res[key] = p[key]
+    order = ["floor", "full", "noop", "quarter"]
+    res["scenarios"] = dict(sorted(res["scenarios"].items(), key=lambda kv: order.index(kv[0])))
+    res["verdicts"] = verdicts(scale, res)
+    return res
+
+
 def _ok(b: bool) -> str:
     return "met" if b else "MISSED"
 
@@ -145,6 +175,13 @@ def markdown(res: dict) -> str:
             f"| {name} | {s['median_s']} | {', '.join(map(str, s['runs_s']))} | {s['peak_rss_mb']} | "
             f"{s['rows'] or ''} | {s['rows_per_s'] or ''} | {ratio} | {'yes' if s['all_ok'] else 'NO'} |"
         )
+    if res.get("merged_from"):
+        lines += ["", "Merged from runs measured one after the other:", ""]
+        for part in res["merged_from"]:
+            pm = part["machine"]
+            lines.append(
+                f"- {', '.join(part['scenarios'])}: {pm['date']}, load average at start {pm['load_avg_at_start']}"
+            )
     lines += ["", "## Targets", "", "| target | measured | verdict |", "| --- | ---: | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in res["verdicts"]]
     full_runs = res["scenarios"].get("full", {}).get("runs") or []

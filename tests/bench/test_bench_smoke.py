@@ -80,3 +80,54 @@ def test_verdicts_of_a_floor_only_run():
     from bench.report import verdicts
 
     assert verdicts("national", {"scenarios": {"floor": {"median_s": 950.7, "peak_rss_mb": 4365.3}}}) == []
+
+
+def test_merge_of_partial_runs_keeps_each_scenario_and_judges_them_together(tmp_path):
+    """National is measured in parts (floor; full and no-op; new quarter): `--merge` makes one result."""
+    from bench.__main__ import main
+
+    def part(tag, scenarios, date):
+        machine = {
+            "date": date,
+            "load_avg_at_start": [0.1, 0.2, 0.3],
+            "cpu": "x",
+            "cores": 2,
+            "ram_gb": 1,
+            "python": "3.11",
+            "versions": {"duckdb": "2"},
+        }
+        sc = {
+            k: {
+                "median_s": v,
+                "runs_s": [v],
+                "peak_rss_mb": 100.0,
+                "rows": 10,
+                "rows_per_s": 1,
+                "all_ok": True,
+                "runs": [],
+            }
+            for k, v in scenarios.items()
+        }
+        data = {
+            "scale": "national",
+            "reps": 1,
+            "machine": machine,
+            "input": {"scale": "national"},
+            "scenarios": sc,
+        }
+        (tmp_path / f"national-{tag}.json").write_text(json.dumps(data))
+
+    part("floor", {"floor": 100.0}, "d1")
+    part("run", {"full": 400.0, "noop": 5.0}, "d2")
+    part("quarter", {"quarter": 80.0}, "d3")
+    assert (
+        main(["--scale", "national", "--results", str(tmp_path), "--merge", "floor", "run", "quarter"]) == 0
+    )
+    res = json.loads((tmp_path / "national.json").read_text())
+    assert list(res["scenarios"]) == ["floor", "full", "noop", "quarter"]
+    assert res["scenarios"]["quarter"]["measured_on"] == "d3"
+    verdicts = {a: c for a, _, c in res["verdicts"]}
+    assert verdicts["full ≤ 1.3 × floor"] == "MISSED" and verdicts["full ≤ 10 min"] == "met"
+    assert verdicts["new quarter ≤ 15 % of full"] == "MISSED" and verdicts["nightly no-op ≤ 15 s"] == "met"
+    md = (tmp_path / "national.md").read_text()
+    assert "Merged from runs" in md and "| quarter | 80.0 |" in md
