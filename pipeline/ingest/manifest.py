@@ -21,18 +21,11 @@ import pandas as pd
 
 from pipeline.ingest import files as files_mod
 from pipeline.ingest import quarantine as q
-from pipeline.ingest.readers import (
-    FastCSV,
-    FileRejected,
-    ReadResult,
-    blank_rows,
-    fast_frame,
-    read_any,
-    read_csv_fast,
-)
+from pipeline.ingest.fastcsv import FastCSV, fast_frame, read_csv_fast
+from pipeline.ingest.readers import FileRejected, ReadResult, blank_rows, read_any
 from pipeline.templates import Template
 
-#: Batched fast path for plain template CSVs (see :func:`pipeline.ingest.readers.read_csv_fast`).
+#: Batched fast path for plain template CSVs (see :func:`pipeline.ingest.fastcsv.read_csv_fast`).
 #: None: follow the environment (``NTM_INGEST_FASTPATH=0`` turns it off); True/False: force.
 FASTPATH: bool | None = None
 #: A batch closes at this many files or this many bytes read, whichever comes first.

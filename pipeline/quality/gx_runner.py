@@ -14,6 +14,10 @@ How it runs (GX 1.x fluent API, no dagster-ge):
   ``docs_dir``; the batches' validation results are stored in the context's validation-results store and
   ``context.build_data_docs(site_names=[...])`` renders ``<docs_dir>/index.html``.
 
+Alongside: ``gx_batches`` (how a table is cut into batches, what a batch cannot decide), ``gx_sql`` (the
+expectations decided in DuckDB: table-wide ones, and all supported ones of a table above
+``NTM_GX_SQL_ABOVE_ROWS``), ``gx_results`` (the outcome classes).
+
 Severity: an expectation's ``meta.severity`` (``error`` blocks, ``warn`` does not); ``SuiteResult.success``
 considers ``error`` expectations only.
 """
@@ -28,19 +32,19 @@ import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from . import gx_sql
-from .sql_checks import SAMPLE_LIMIT, _qi, _qt, check_grain_unique, json_safe
+from .gx_batches import Batch, needs_sql, plan_batches
+from .gx_results import ExpectationOutcome, SuiteResult
+from .sql_checks import SAMPLE_LIMIT, _qt, json_safe
 from .suites import (
     ROW_COUNT_EXPECTATIONS,
     UNIQUENESS_EXPECTATIONS,
     WARN,
-    Severity,
     SuiteFileError,
     expectation_column,
     load_suite_dict,
@@ -58,77 +62,6 @@ MAX_DOCS_DIRS = 16  # validation results kept in memory for Data Docs, per proce
 _LOCK = threading.RLock()
 _CONTEXT: Any = None
 _DOCS_RESULTS: dict[str, dict[Any, Any]] = {}  # docs_dir -> {ValidationResultIdentifier: result}
-
-
-# ---------------------------------------------------------------------------------------------------------
-# results
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class ExpectationOutcome:
-    type: str
-    column: str | None
-    kwargs: dict[str, Any]
-    severity: Severity
-    success: bool
-    unexpected_count: int | None = None
-    unexpected_percent: float | None = None
-    element_count: int | None = None
-    partial_unexpected_list: list[Any] = field(default_factory=list)
-    sample_rows: list[dict[str, Any]] = field(default_factory=list)
-    observed_value: Any = None
-    description_vi: str | None = None
-    description_en: str | None = None
-    evaluated_by: str = "gx"  # gx | duckdb
-    batches: int = 0
-    failed_batches: list[str] = field(default_factory=list)
-    exception: str | None = None
-
-
-@dataclass
-class SuiteResult:
-    table: str
-    suite_name: str
-    success: bool  # no failed ``error`` expectation (``warn`` failures never make this False)
-    error_failures: list[ExpectationOutcome]
-    warn_failures: list[ExpectationOutcome]
-    expectations: list[ExpectationOutcome]
-    statistics: dict[str, Any]
-    docs_path: Path | None = None
-    batches: list[str] = field(default_factory=list)
-    batch_column: str | None = None
-    row_count: int = 0
-    run_id: str = ""
-    duration_s: float = 0.0
-
-    @property
-    def blocking(self) -> bool:
-        return not self.success
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["docs_path"] = str(self.docs_path) if self.docs_path else None
-        return json_safe(d)
-
-    def failures_table(self) -> list[dict[str, Any]]:
-        """One compact row per failed expectation (for Dagster metadata / logs)."""
-        return [
-            {
-                "severity": e.severity,
-                "expectation": e.type,
-                "column": e.column,
-                "unexpected_count": e.unexpected_count,
-                "unexpected_percent": None
-                if e.unexpected_percent is None
-                else round(e.unexpected_percent, 3),
-                "sample": json_safe(e.partial_unexpected_list[:SAMPLE_LIMIT]),
-                "description_en": e.description_en,
-                "description_vi": e.description_vi,
-                "exception": e.exception,
-            }
-            for e in [*self.error_failures, *self.warn_failures]
-        ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -209,86 +142,6 @@ def _register_suite(ctx, suite_dict: Mapping[str, Any]):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# batching
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Batch:
-    label: str
-    sql: str
-    params: tuple[Any, ...] = ()
-
-
-def _plan_batches(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    columns: Sequence[str],
-    n_rows: int,
-    batch_column: str | None,
-    max_rows_per_batch: int,
-) -> tuple[list[_Batch], str | None]:
-    t = _qt(table)
-    if n_rows <= max_rows_per_batch:
-        return [_Batch(label="all", sql=f"select * from {t}")], None
-    if batch_column and batch_column in columns:
-        c = _qi(batch_column)
-        groups = con.execute(f"select {c}, count(*) from {t} group by 1 order by 1 nulls last").fetchall()
-        values = [g[0] for g in groups]
-        if max(g[1] for g in groups) > max_rows_per_batch and _is_base_table(con, table):
-            # one value holds more rows than a batch may (a survey year at national scale: ~25M answers):
-            # rowid ranges keep memory bounded; uniqueness then goes to DuckDB (see _needs_sql)
-            return _rowid_batches(con, t, max_rows_per_batch)
-        batches = []
-        for v in values:
-            if v is None:
-                batches.append(_Batch(f"{batch_column}=null", f"select * from {t} where {c} is null"))
-            else:
-                batches.append(_Batch(f"{batch_column}={v}", f"select * from {t} where {c} = ?", (v,)))
-        return batches, batch_column
-    # no batch column: contiguous rowid ranges (base tables only); a view is validated whole
-    return _rowid_batches(con, t, max_rows_per_batch)
-
-
-def _is_base_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    try:
-        con.execute(f"select rowid from {_qt(table)} limit 0")
-    except duckdb.Error:
-        return False
-    return True
-
-
-def _rowid_batches(
-    con: duckdb.DuckDBPyConnection, t: str, max_rows_per_batch: int
-) -> tuple[list[_Batch], str | None]:
-    try:
-        lo, hi = con.execute(f"select min(rowid), max(rowid) from {t}").fetchone()
-    except duckdb.Error:
-        return [_Batch(label="all", sql=f"select * from {t}")], None
-    batches = []
-    start = int(lo or 0)
-    while start <= int(hi or -1):
-        end = start + max_rows_per_batch
-        batches.append(
-            _Batch(
-                f"rowid={start}..{end - 1}", f"select * from {t} where rowid >= ? and rowid < ?", (start, end)
-            )
-        )
-        start = end
-    return batches, "rowid"
-
-
-def _needs_sql(exp: Mapping[str, Any], batch_column: str | None) -> bool:
-    """True for expectations that a batch cannot decide (evaluated in DuckDB over the whole table)."""
-    if exp["type"] in ROW_COUNT_EXPECTATIONS:
-        return True
-    if exp["type"] in UNIQUENESS_EXPECTATIONS:
-        cols = exp["kwargs"].get("column_list") or [exp["kwargs"].get("column")]
-        return batch_column is None or batch_column not in cols
-    return False
-
-
-# ---------------------------------------------------------------------------------------------------------
 # evaluation
 # ---------------------------------------------------------------------------------------------------------
 
@@ -343,43 +196,6 @@ def _merge(out: ExpectationOutcome, res, df, label: str) -> None:
     room = SAMPLE_LIMIT - len(out.sample_rows)
     if room > 0 and not ok:
         out.sample_rows.extend(_sample_rows(df, result.get("partial_unexpected_index_list"))[:room])
-
-
-def _evaluate_in_duckdb(
-    con: duckdb.DuckDBPyConnection, table: str, exp: Mapping[str, Any], n_rows: int
-) -> ExpectationOutcome:
-    out = _outcome_skeleton(exp)
-    out.evaluated_by = "duckdb"
-    out.batches = 1
-    kw = exp["kwargs"]
-    if exp["type"] in ROW_COUNT_EXPECTATIONS:
-        out.observed_value = n_rows
-        if exp["type"] == "expect_table_row_count_to_equal":
-            out.success = n_rows == int(kw["value"])
-        else:
-            lo, hi = kw.get("min_value"), kw.get("max_value")
-            out.success = (lo is None or n_rows >= lo) and (hi is None or n_rows <= hi)
-        return out
-    cols = list(kw.get("column_list") or [kw["column"]])
-    # GX ignores rows whose columns are all null by default (ignore_row_if): do the same
-    mode = kw.get("ignore_row_if", "all_values_are_missing")
-    if mode == "any_value_is_missing":
-        skip = " or ".join(f"{_qi(c)} is null" for c in cols)
-    elif mode == "all_values_are_missing":
-        skip = " and ".join(f"{_qi(c)} is null" for c in cols)
-    else:
-        skip = "false"
-    where = f"not ({skip})"
-    chk = check_grain_unique(con, table, cols, severity=out.severity, where=where)
-    out.element_count = int(con.execute(f"select count(*) from {_qt(table)} where {where}").fetchone()[0])
-    out.success = chk.passed
-    out.unexpected_count = chk.failed_count
-    out.unexpected_percent = 100.0 * chk.failed_count / out.element_count if out.element_count else 0.0
-    out.partial_unexpected_list = [{c: r.get(c) for c in cols} for r in chk.sample_rows]
-    out.sample_rows = chk.sample_rows
-    if not out.success:
-        out.failed_batches = ["all"]
-    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -485,18 +301,18 @@ def run_suite(
     if sql_first:
         for i, e in enumerate(exps):
             if e["type"] in ROW_COUNT_EXPECTATIONS or e["type"] in UNIQUENESS_EXPECTATIONS:
-                done[i] = _evaluate_in_duckdb(con, table, e, n_rows)
+                done[i] = gx_sql.evaluate_table_wide(con, table, e, n_rows, _outcome_skeleton(e))
                 continue
             with contextlib.suppress(gx_sql.Unsupported):
                 done[i] = gx_sql.evaluate(con, table, e, columns, _outcome_skeleton(e))
     if len(done) == len(exps):
         batches, used_batch_col = [], None
     else:
-        batches, used_batch_col = _plan_batches(con, table, columns, n_rows, batch_column, max_rows_per_batch)
+        batches, used_batch_col = plan_batches(con, table, columns, n_rows, batch_column, max_rows_per_batch)
     batched = len(batches) > 1 or used_batch_col is not None
     batch_key_col = used_batch_col if used_batch_col != "rowid" else None
 
-    sql_idx = {i for i, e in enumerate(exps) if i not in done and batched and _needs_sql(e, batch_key_col)}
+    sql_idx = {i for i, e in enumerate(exps) if i not in done and batched and needs_sql(e, batch_key_col)}
     gx_idx = [i for i in range(len(exps)) if i not in sql_idx and i not in done]
     outcomes: dict[int, ExpectationOutcome] = {i: _outcome_skeleton(exps[i]) for i in gx_idx}
     outcomes.update(done)
@@ -559,7 +375,7 @@ def run_suite(
                 docs_results[vid] = res
             del df, batch
     for i in sql_idx:
-        outcomes[i] = _evaluate_in_duckdb(con, table, exps[i], n_rows)
+        outcomes[i] = gx_sql.evaluate_table_wide(con, table, exps[i], n_rows, _outcome_skeleton(exps[i]))
 
     docs_path = None
     if docs_dir is not None:
@@ -591,7 +407,7 @@ def _suite_result(
     suite_dict: Mapping[str, Any],
     outcomes: Mapping[int, ExpectationOutcome],
     sql_idx: set[int],
-    batches: Sequence[_Batch],
+    batches: Sequence[Batch],
     used_batch_col: str | None,
     n_rows: int,
     n_validated: int,

@@ -18,7 +18,8 @@ from typing import Any
 
 import duckdb
 
-from .sql_base import SAMPLE_LIMIT, _qi, _qt, json_safe
+from .sql_base import SAMPLE_LIMIT, _qi, _qt, check_grain_unique, json_safe
+from .suites import ROW_COUNT_EXPECTATIONS
 
 DEFAULT_SQL_ABOVE_ROWS = 5_000_000
 PARTIAL_UNEXPECTED_COUNT = 20
@@ -165,6 +166,43 @@ def evaluate(
 
 
 def _finish(out: Any) -> Any:
+    if not out.success:
+        out.failed_batches = ["all"]
+    return out
+
+
+def evaluate_table_wide(
+    con: duckdb.DuckDBPyConnection, table: str, exp: Mapping[str, Any], n_rows: int, out: Any
+) -> Any:
+    """Row counts and uniqueness over the whole table (what a batch cannot decide), into ``out``."""
+    out.evaluated_by = "duckdb"
+    out.batches = 1
+    kw = exp["kwargs"]
+    if exp["type"] in ROW_COUNT_EXPECTATIONS:
+        out.observed_value = n_rows
+        if exp["type"] == "expect_table_row_count_to_equal":
+            out.success = n_rows == int(kw["value"])
+        else:
+            lo, hi = kw.get("min_value"), kw.get("max_value")
+            out.success = (lo is None or n_rows >= lo) and (hi is None or n_rows <= hi)
+        return out
+    cols = list(kw.get("column_list") or [kw["column"]])
+    # GX ignores rows whose columns are all null by default (ignore_row_if): do the same
+    mode = kw.get("ignore_row_if", "all_values_are_missing")
+    if mode == "any_value_is_missing":
+        skip = " or ".join(f"{_qi(c)} is null" for c in cols)
+    elif mode == "all_values_are_missing":
+        skip = " and ".join(f"{_qi(c)} is null" for c in cols)
+    else:
+        skip = "false"
+    where = f"not ({skip})"
+    chk = check_grain_unique(con, table, cols, severity=out.severity, where=where)
+    out.element_count = int(con.execute(f"select count(*) from {_qt(table)} where {where}").fetchone()[0])
+    out.success = chk.passed
+    out.unexpected_count = chk.failed_count
+    out.unexpected_percent = 100.0 * chk.failed_count / out.element_count if out.element_count else 0.0
+    out.partial_unexpected_list = [{c: r.get(c) for c in cols} for r in chk.sample_rows]
+    out.sample_rows = chk.sample_rows
     if not out.success:
         out.failed_batches = ["all"]
     return out

@@ -16,8 +16,8 @@ import pytest
 from conftest import SALT, SUB_HEADER, TODAY, csv_text, make_raw_dir, sub_row, task_row
 from test_corpus import CASES, INGEST
 
-from pipeline.ingest import load_reference, manifest, readers
-from pipeline.ingest.readers import read_csv_fast
+from pipeline.ingest import fastcsv, load_reference, manifest
+from pipeline.ingest.fastcsv import read_csv_fast
 from pipeline.lib.text import cp1258_encode
 from pipeline.templates import SUBMISSION
 
@@ -100,7 +100,7 @@ def _dump(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 @pytest.mark.parametrize("large", [False, True], ids=["csv-module", "pandas-split"])
 def test_fastpath_equals_per_file_reader(tmp_path, monkeypatch, batch_files, large):
     if large:  # every file takes the large-file split (pandas' C parser) of the fast path
-        monkeypatch.setattr(readers, "PANDAS_MIN_CHARS", 0)
+        monkeypatch.setattr(fastcsv, "PANDAS_MIN_CHARS", 0)
     raw = _build(tmp_path, with_corpus=True)
     slow = _dump(_ingest(tmp_path, raw, False, batch_files, monkeypatch))
     fast = _dump(_ingest(tmp_path, raw, True, batch_files, monkeypatch))
@@ -143,17 +143,17 @@ def test_fastpath_env_switch(monkeypatch):
 
 def test_fastpath_splits_a_large_file_with_pandas_and_keeps_every_record(monkeypatch):
     body = ROW + "\n" + "18484-KT,2026-Q3\n" + ROW2
-    monkeypatch.setattr(readers, "PANDAS_MIN_CHARS", 0)
+    monkeypatch.setattr(fastcsv, "PANDAS_MIN_CHARS", 0)
     big = read_csv_fast((HEADER + body).encode(), ".csv", SUBMISSION)
-    monkeypatch.setattr(readers, "PANDAS_MIN_CHARS", 10**9)
+    monkeypatch.setattr(fastcsv, "PANDAS_MIN_CHARS", 10**9)
     small = read_csv_fast((HEADER + body).encode(), ".csv", SUBMISSION)
     assert big is not None and small is not None
     assert big.records is None and big.cells is not None and small.cells is None
     assert len(big) == len(small) == 4  # the blank line and the short row are records too
-    frame_big, sizes_big = readers.fast_frame([big, small], SUBMISSION)
-    frame_small, sizes_small = readers.fast_frame([small, small], SUBMISSION)
+    frame_big, sizes_big = fastcsv.fast_frame([big, small], SUBMISSION)
+    frame_small, sizes_small = fastcsv.fast_frame([small, small], SUBMISSION)
     assert sizes_big == sizes_small == [4, 4]
     assert frame_big.equals(frame_small)
-    monkeypatch.setattr(readers, "PANDAS_MIN_CHARS", 0)
+    monkeypatch.setattr(fastcsv, "PANDAS_MIN_CHARS", 0)
     extra = HEADER + ROW + ROW2.rstrip("\n") + ",x,y\n"
     assert read_csv_fast(extra.encode(), ".csv", SUBMISSION) is None  # a bad line: the general reader
