@@ -8,7 +8,7 @@ GX's semantics (missing values ignored except by the null checks, ``row_conditio
 ``ignore_row_if`` for column pairs), and the same outcome fields (unexpected count, element count, partial
 unexpected list, sample rows). A type or option not listed raises :class:`Unsupported` and that expectation
 stays with GX, batch by batch. ``tests/quality/test_quality_gx_runner.py`` runs the fact_indicator_value suite
-(every type but ``be_null``) both ways, on clean and corrupted rows, and compares the outcomes.
+(it uses every supported type) both ways, on clean and corrupted rows, and compares the outcomes.
 """
 
 from __future__ import annotations
