@@ -14,9 +14,9 @@ How it runs (GX 1.x fluent API, no dagster-ge):
   ``docs_dir``; the batches' validation results are stored in the context's validation-results store and
   ``context.build_data_docs(site_names=[...])`` renders ``<docs_dir>/index.html``.
 
-Alongside: ``gx_batches`` (how a table is cut into batches, what a batch cannot decide), ``gx_sql`` (the
-expectations decided in DuckDB: table-wide ones, and all supported ones of a table above
-``NTM_GX_SQL_ABOVE_ROWS``), ``gx_results`` (the outcome classes).
+Alongside: ``gx_batches`` (how a table is cut into batches, what a batch cannot decide), ``gx_docs`` (Data
+Docs), ``gx_sql`` (the expectations decided in DuckDB: table-wide ones, and all supported ones of a table
+above ``NTM_GX_SQL_ABOVE_ROWS``), ``gx_results`` (the outcome classes).
 
 Severity: an expectation's ``meta.severity`` (``error`` blocks, ``warn`` does not); ``SuiteResult.success``
 considers ``error`` expectations only.
@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import os
-import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -39,6 +37,7 @@ import duckdb
 
 from . import gx_sql
 from .gx_batches import Batch, needs_sql, plan_batches
+from .gx_docs import _register_results, _safe_batch_id, build_data_docs
 from .gx_results import ExpectationOutcome, SuiteResult
 from .sql_checks import SAMPLE_LIMIT, _qt, json_safe
 from .suites import (
@@ -57,11 +56,9 @@ BATCH_DEFINITION_NAME = "whole_dataframe"
 PARTIAL_UNEXPECTED_COUNT = 20
 # SUMMARY gives unexpected counts, a partial list of values and their row indices (used for sample rows)
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT}
-MAX_DOCS_DIRS = 16  # validation results kept in memory for Data Docs, per process
 
 _LOCK = threading.RLock()
 _CONTEXT: Any = None
-_DOCS_RESULTS: dict[str, dict[Any, Any]] = {}  # docs_dir -> {ValidationResultIdentifier: result}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -196,68 +193,6 @@ def _merge(out: ExpectationOutcome, res, df, label: str) -> None:
     room = SAMPLE_LIMIT - len(out.sample_rows)
     if room > 0 and not ok:
         out.sample_rows.extend(_sample_rows(df, result.get("partial_unexpected_index_list"))[:room])
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Data Docs
-# ---------------------------------------------------------------------------------------------------------
-
-
-def _site_name(docs_dir: Path) -> str:
-    return "ntm_" + hashlib.sha1(str(docs_dir).encode()).hexdigest()[:12]
-
-
-def _safe_batch_id(text: str) -> str:
-    return re.sub(r"[^0-9A-Za-z_.=\-]+", "_", text)
-
-
-def _ensure_site(ctx, docs_dir: Path) -> str:
-    site = _site_name(docs_dir)
-    if site not in (ctx.list_data_docs_sites() or {}):
-        ctx.add_data_docs_site(
-            site_name=site,
-            site_config={
-                "class_name": "SiteBuilder",
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(docs_dir),
-                },
-            },
-        )
-    return site
-
-
-def _register_results(docs_dir: Path, results: Mapping[Any, Any]) -> dict[Any, Any]:
-    registry = _DOCS_RESULTS.setdefault(str(docs_dir), {})
-    registry.update(results)
-    while len(_DOCS_RESULTS) > MAX_DOCS_DIRS:  # forget the oldest sites (their HTML stays on disk)
-        _DOCS_RESULTS.pop(next(iter(_DOCS_RESULTS)))
-    return registry
-
-
-def build_data_docs(docs_dir: Path, *, only: Sequence[Any] | None = None) -> Path:
-    """(Re)build the GX Data Docs site in ``docs_dir`` from the validation results run_suite recorded
-    for it in this process; returns ``docs_dir/index.html``. ``only``: render just these result pages
-    (the index always lists every result of the site)."""
-    docs_dir = Path(docs_dir).resolve()
-    docs_dir.mkdir(parents=True, exist_ok=True)
-    ctx = get_context()
-    with _LOCK:
-        site = _ensure_site(ctx, docs_dir)
-        registry = _DOCS_RESULTS.get(str(docs_dir), {})
-        # the index lists what the store holds: hold exactly this docs_dir's results while building
-        store = ctx.validation_results_store
-        for k in list(store.list_keys()):
-            store.remove_key(k)
-        for k, v in registry.items():
-            store.set(k, v)
-        ids = list(only) if only is not None else list(registry)
-        ctx.build_data_docs(site_names=[site], resource_identifiers=ids or None, build_index=True)
-    index = docs_dir / "index.html"
-    if not index.exists():  # pragma: no cover - GX writes the index when build_index=True
-        raise RuntimeError(f"GX Data Docs did not write {index}")
-    return index
 
 
 # ---------------------------------------------------------------------------------------------------------
