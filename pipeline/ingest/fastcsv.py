@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.readers import FileRejected, _standard_header, decode
+from pipeline.ingest.readers import FileRejected, _standard_header, decode, split_body
 from pipeline.templates import Template
 
 
@@ -109,19 +109,7 @@ PANDAS_MIN_CHARS = 256 * 1024
 
 def _pandas_cells(body: str, width: int) -> np.ndarray | None:
     try:
-        values = pd.read_csv(
-            io.StringIO(body),
-            sep=",",
-            header=None,
-            names=list(range(width)),
-            dtype=object,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            engine="c",
-            on_bad_lines="error",
-            quotechar='"',
-        )
+        values = split_body(body, ",", width, on_bad_lines="error")
     except (pd.errors.ParserError, ValueError):
         return None
     return values.to_numpy(dtype=object)

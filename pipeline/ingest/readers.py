@@ -198,6 +198,24 @@ def decode(data: bytes) -> tuple[str, str]:
     return nfc(d.text), d.encoding
 
 
+def split_body(body: str, delim: str, ncols: int, *, on_bad_lines: str) -> pd.DataFrame:
+    """pandas' C parser over the records after the header: every cell text (no NA guessing), blank lines
+    kept as records, short records padded with ''. The CSV fast path splits large files with it too."""
+    return pd.read_csv(
+        io.StringIO(body),
+        sep=delim,
+        header=None,
+        names=list(range(ncols)),
+        dtype=object,
+        keep_default_na=False,
+        na_filter=False,
+        skip_blank_lines=False,
+        engine="c",
+        on_bad_lines=on_bad_lines,
+        quotechar='"',
+    )
+
+
 def read_csv(data: bytes, template: Template, wide: bool = False) -> ReadResult:
     text, encoding = decode(data)
     text = text.lstrip("\ufeff")
@@ -218,19 +236,7 @@ def read_csv(data: bytes, template: Template, wide: bool = False) -> ReadResult:
     if body.strip():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            values = pd.read_csv(
-                io.StringIO(body),
-                sep=delim,
-                header=None,
-                names=list(range(ncols)),
-                dtype=object,
-                keep_default_na=False,
-                na_filter=False,
-                skip_blank_lines=False,
-                engine="c",
-                on_bad_lines="warn",
-                quotechar='"',
-            )
+            values = split_body(body, delim, ncols, on_bad_lines="warn")
         bad_lines = sorted(
             {int(m.group(1)) for w in caught for m in re.finditer(r"Skipping line (\d+)", str(w.message))}
         )
