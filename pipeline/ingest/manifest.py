@@ -1,7 +1,8 @@
 """Warehouse DDL for schemas ``raw`` and ``audit``, the manifest writes and the batch runner.
 
 The runner (:func:`run_source`) is shared by the three sources: discover files, skip content already
-ingested (same sha256, any name), read many files, validate their rows together in one vectorised pass,
+ingested (same sha256, any name; a file unchanged since it was read is not read again, see
+:mod:`pipeline.ingest.filestats`), read many files, validate their rows together in one vectorised pass,
 then write rows + quarantine + manifest of the batch inside ONE transaction, after checking
 ``rows_read = rows_loaded + rows_quarantined`` for every file.
 """
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest import files as files_mod
+from pipeline.ingest import filestats
 from pipeline.ingest import quarantine as q
 from pipeline.ingest.fastcsv import FastCSV, fast_frame, read_csv_fast
 from pipeline.ingest.readers import FileRejected, ReadResult, blank_rows, read_any
@@ -69,6 +71,8 @@ DDL: dict[str, str] = {
         reason varchar, ingested_at timestamp""",
     "audit.file_paths": """path varchar, file_sha256 varchar, first_seen timestamp, last_seen timestamp,
         state varchar, primary key (path, file_sha256)""",
+    "audit.file_stats": """path varchar primary key, file_sha256 varchar, bytes bigint, mtime_ns bigint,
+        ctime_ns bigint, inode bigint, recorded_at timestamp""",
     "audit.quarantine": """file_sha256 varchar, source_file varchar, source varchar, row_number integer,
         column_name varchar, raw_value varchar, reason_code varchar, message_vi varchar, message_en varchar,
         quarantined_at timestamp""",
@@ -116,6 +120,7 @@ class IngestReport:
     files_seen: int = 0
     files_new: int = 0
     files_skipped_duplicate: int = 0
+    files_unchanged: int = 0  # of those skipped: known from the stat cache, not read
     files_rejected: int = 0
     rows_read: int = 0
     rows_loaded: int = 0
@@ -132,6 +137,7 @@ class IngestReport:
                 "files_seen",
                 "files_new",
                 "files_skipped_duplicate",
+                "files_unchanged",
                 "files_rejected",
                 "rows_read",
                 "rows_loaded",
@@ -177,6 +183,7 @@ def run_source(
     report = IngestReport(source=source)
     candidates = files_mod.discover(raw_dir, source)
     report.files_seen = len(candidates)
+    report.files_unchanged = filestats.annotate(candidates, filestats.load(con, source))
     known = {r[0] for r in con.execute("select file_sha256 from audit.ingest_files").fetchall()}
     known_paths = {
         (r[0], r[1]) for r in con.execute("select path, file_sha256 from audit.file_paths").fetchall()
@@ -288,6 +295,7 @@ def run_source(
             if rows:
                 insert_frame(con, "audit.ingest_files", pd.DataFrame(rows))
             _write_paths(con, path_rows, now)
+            filestats.write(con, filestats.rows(chunk), now)
             con.commit()
         except BaseException:
             con.rollback()
