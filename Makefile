@@ -8,6 +8,10 @@ SHELL := /bin/bash
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
+# Compile every installed module to bytecode at install time: Python reads .pyc files even when
+# PYTHONDONTWRITEBYTECODE is set (as on our CI machines) and then never has to compile dagster, dbt and GX
+# again - that was ~10 s of every process start (make run: 103 s -> 82 s at commune scale).
+export UV_COMPILE_BYTECODE := 1
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
