@@ -63,11 +63,13 @@ def ingest(raw_dir: Path, db: Path, sources: list[str], fastpath: bool | None = 
 
 
 def _tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    from pipeline.ingest.tables import CACHE_TABLES
+
     rows = con.execute(
         "select table_schema || '.' || table_name from information_schema.tables "
         "where table_schema in ('raw', 'audit') order by 1"
     ).fetchall()
-    return [r[0] for r in rows]
+    return [r[0] for r in rows if r[0] not in CACHE_TABLES]
 
 
 def compare(db_a: Path, db_b: Path) -> list[str]:

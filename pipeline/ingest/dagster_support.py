@@ -11,8 +11,9 @@ import pandas as pd
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
-from pipeline.ingest.manifest import IngestReport, ensure_warehouse_schema
+from pipeline.ingest.manifest import IngestReport
 from pipeline.ingest.reference import ReferenceData
+from pipeline.ingest.tables import ensure_warehouse_schema
 from pipeline.resources import WarehouseResource
 
 INGEST_KINDS = {"python", "duckdb"}

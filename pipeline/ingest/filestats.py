@@ -40,7 +40,7 @@ def rehash_forced() -> bool:
 
 def load(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, tuple[str, int, int, int, int]]:
     """path -> (sha256, bytes, mtime_ns, ctime_ns, inode) for the source's cached files whose content
-    ``audit.ingest_files`` knows (the table is created by ``manifest.ensure_warehouse_schema``)."""
+    ``audit.ingest_files`` knows (the table is created by ``tables.ensure_warehouse_schema``)."""
     if rehash_forced():
         return {}
     rows = con.execute(

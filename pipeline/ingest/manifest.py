@@ -1,4 +1,4 @@
-"""Warehouse DDL for schemas ``raw`` and ``audit``, the manifest writes and the batch runner.
+"""The batch runner of the ingest and its manifest writes (the tables are in :mod:`pipeline.ingest.tables`).
 
 The runner (:func:`run_source`) is shared by the three sources: discover files, skip content already
 ingested (same sha256, any name; a file unchanged since it was read is not read again, see
@@ -25,6 +25,7 @@ from pipeline.ingest import filestats
 from pipeline.ingest import quarantine as q
 from pipeline.ingest.fastcsv import FastCSV, fast_frame, read_csv_fast
 from pipeline.ingest.readers import FileRejected, ReadResult, blank_rows, read_any
+from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
 from pipeline.templates import Template
 
 #: Batched fast path for plain template CSVs (see :func:`pipeline.ingest.fastcsv.read_csv_fast`).
@@ -39,64 +40,6 @@ def fastpath_enabled() -> bool:
     if FASTPATH is not None:
         return bool(FASTPATH)
     return os.environ.get("NTM_INGEST_FASTPATH", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-_META = "_file_sha256 varchar, _source_file varchar, _source_row integer"
-
-DDL: dict[str, str] = {
-    "raw.submission_values": f"""unit_code varchar, period_code varchar, submitted_at timestamp,
-        hamlet_code varchar, indicator_code varchar, value double, numerator double, denominator double,
-        note varchar, {_META}""",
-    "raw.submission_tasks": f"""unit_code varchar, period_code varchar, submitted_at timestamp,
-        task_code varchar, task_status varchar, percent_done double, note varchar, {_META}""",
-    "raw.submissions": f"""submission_id varchar, unit_code varchar, period_code varchar,
-        submitted_at timestamp, arrival_seq bigint, rows_loaded bigint, rows_quarantined bigint, {_META}""",
-    "raw.survey_answers": f"""response_id varchar, submitted_at timestamp, commune_code varchar,
-        hamlet_code varchar, period_code varchar, form_code varchar, question_code varchar,
-        satisfied boolean, respondent_hash varchar, respondent_name_hash varchar, {_META}""",
-    "raw.survey_reasons": f"response_id varchar, question_code varchar, reason_text varchar, {_META}",
-    "raw.ocop_products": f"""product_id varchar, product_name varchar, group_code integer, subgroup varchar,
-        producer_name varchar, producer_type varchar, hamlet_code varchar, commune_code varchar,
-        score double, stars integer, rating_level varchar, certificate_no varchar, issued_on date,
-        expires_on date, material_area_code varchar, traceability_url varchar, status varchar, {_META}""",
-    "raw.hamlets": f"""hamlet_key integer, hamlet_code varchar, commune_code varchar, name varchar,
-        hamlet_type varchar, valid_from date, valid_to date, {_META}""",
-    "raw.hamlet_population": f"hamlet_code varchar, year integer, households integer, population integer, {_META}",
-    "raw.hamlet_crosswalk": f"""predecessor_code varchar, successor_code varchar, change_type varchar,
-        effective_date date, population_share double, {_META}""",
-    "raw.reporting_units": f"""unit_code varchar, commune_code varchar, unit_type varchar, abbr varchar,
-        name_vi varchar, name_en varchar, valid_from date, valid_to date, {_META}""",
-    "audit.ingest_files": """file_sha256 varchar primary key, path varchar, bytes bigint, source varchar,
-        encoding varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint, status varchar,
-        reason varchar, ingested_at timestamp""",
-    "audit.file_paths": """path varchar, file_sha256 varchar, first_seen timestamp, last_seen timestamp,
-        state varchar, primary key (path, file_sha256)""",
-    "audit.file_stats": """path varchar primary key, file_sha256 varchar, bytes bigint, mtime_ns bigint,
-        ctime_ns bigint, inode bigint, recorded_at timestamp""",
-    "audit.quarantine": """file_sha256 varchar, source_file varchar, source varchar, row_number integer,
-        column_name varchar, raw_value varchar, reason_code varchar, message_vi varchar, message_en varchar,
-        quarantined_at timestamp""",
-}
-
-
-def ensure_warehouse_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schemas ``raw`` and ``audit`` and every table of the contract (idempotent)."""
-    con.execute("create schema if not exists raw")
-    con.execute("create schema if not exists audit")
-    for name, cols in DDL.items():
-        con.execute(f"create table if not exists {name} ({cols})")
-
-
-def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
-    """Insert a DataFrame by column name (missing columns are null)."""
-    if frame is None or frame.empty:
-        return
-    view = "_ingest_" + table.replace(".", "_")
-    con.register(view, frame)
-    try:
-        con.execute(f"insert into {table} by name select * from {view}")
-    finally:
-        con.unregister(view)
 
 
 # ------------------------------------------------------------------------------------------ reports

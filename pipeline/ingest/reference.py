@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from pipeline.ingest.manifest import ensure_warehouse_schema, insert_frame
+from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
 from pipeline.lib.text import nfc, nfc_key, nfc_key_series
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ import dagster as dg
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
-from pipeline.ingest.manifest import ensure_warehouse_schema
 from pipeline.ingest.reference import load_reference
+from pipeline.ingest.tables import ensure_warehouse_schema
 from pipeline.reference.admin_units import DATA_VERSION, communes_frame, provinces_frame
 from pipeline.resources import WarehouseResource
 

@@ -28,8 +28,8 @@ import pandas as pd
 
 
 def _ddl() -> dict[str, str]:
-    """The raw tables exactly as the ingest creates them (pipeline/ingest/manifest.py)."""
-    from pipeline.ingest.manifest import DDL
+    """The raw tables exactly as the ingest creates them (pipeline/ingest/tables.py)."""
+    from pipeline.ingest.tables import DDL
 
     return {k: v for k, v in DDL.items() if k.startswith("raw.")}
 

@@ -18,6 +18,7 @@ from test_corpus import CASES, INGEST
 
 from pipeline.ingest import fastcsv, load_reference, manifest
 from pipeline.ingest.fastcsv import read_csv_fast
+from pipeline.ingest.tables import CACHE_TABLES
 from pipeline.lib.text import cp1258_encode
 from pipeline.templates import SUBMISSION
 
@@ -91,7 +92,7 @@ def _dump(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
         "where table_schema in ('raw', 'audit') order by 1"
     ).fetchall()
     for (t,) in tables:
-        if t == "audit.file_stats":  # a cache of file identities (timing-dependent: see filestats.RACY_SECONDS)
+        if t in CACHE_TABLES:  # file identities, timing-dependent (filestats.RACY_SECONDS)
             continue
         cols = [r[0] for r in con.execute(f"describe {t}").fetchall() if r[0] not in _TS]
         out[t] = con.execute(f"select {', '.join(cols)} from {t}").fetchall()
