@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import duckdb
 import pytest
+from gx_fixtures import SUITES, fact_rows, table_from_frame
+
+from pipeline.quality import gx_runner, suites
 
 
 def build_marts(con: duckdb.DuckDBPyConnection) -> None:
@@ -53,3 +58,22 @@ def con():
     build_marts(c)
     yield c
     c.close()
+
+
+@pytest.fixture(scope="module")
+def gx_context():
+    started = time.perf_counter()
+    ctx = gx_runner.get_context()
+    print(f"GX import + context: {time.perf_counter() - started:.1f}s")
+    assert gx_runner.get_context() is ctx  # cached: one context per process
+    return ctx
+
+
+@pytest.fixture()
+def fact_con():
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    cols = suites.suite_columns(suites.load_suite_dict(SUITES["fact_indicator_value"]))
+    table_from_frame(con, "marts.fact_indicator_value", fact_rows(), cols)
+    yield con
+    con.close()
