@@ -131,3 +131,14 @@ def test_merge_of_partial_runs_keeps_each_scenario_and_judges_them_together(tmp_
     assert verdicts["new quarter ≤ 15 % of full"] == "MISSED" and verdicts["nightly no-op ≤ 15 s"] == "met"
     md = (tmp_path / "national.md").read_text()
     assert "Merged from runs" in md and "| quarter | 80.0 |" in md
+
+
+def test_decode_speed_benchmark_runs_and_checks_its_output():
+    from bench.decode_speed import ENCODERS, SAMPLE, measure
+
+    got = measure(mb=0.05, reps=1)  # raises SystemExit if a run does not decode exactly
+    repeat = 50_000 // len(SAMPLE.encode())
+    assert {n: r["bytes"] for n, r in got.items()} == {
+        n: len(e(SAMPLE)) * repeat for n, e in ENCODERS.items()
+    }
+    assert all(r["mb_per_s"] > 0 for r in got.values())
