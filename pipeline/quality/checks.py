@@ -20,11 +20,8 @@ import pandas as pd
 
 from pipeline.config import get_settings
 from pipeline.publish.assets import PUBLISHED
-from pipeline.quality.sql_checks import (
-    check_row_count_vs_previous_release,
-    check_suppression_applied,
-    run_declared_checks,
-)
+from pipeline.quality.release_checks import check_row_count_vs_previous_release, check_suppression_applied
+from pipeline.quality.sql_checks import run_declared_checks
 from pipeline.quality.suites import list_suites, load_suite_dict
 from pipeline.resources import WarehouseResource
 

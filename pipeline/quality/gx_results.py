@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .sql_checks import SAMPLE_LIMIT, json_safe
+from .sql_base import SAMPLE_LIMIT, json_safe
 from .suites import Severity
 
 

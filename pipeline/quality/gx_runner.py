@@ -39,7 +39,7 @@ from . import gx_sql
 from .gx_batches import Batch, needs_sql, plan_batches
 from .gx_docs import _register_results, _safe_batch_id, build_data_docs
 from .gx_results import ExpectationOutcome, SuiteResult
-from .sql_checks import SAMPLE_LIMIT, _qt, json_safe
+from .sql_base import SAMPLE_LIMIT, _qt, json_safe
 from .suites import (
     ROW_COUNT_EXPECTATIONS,
     UNIQUENESS_EXPECTATIONS,

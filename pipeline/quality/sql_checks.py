@@ -4,31 +4,26 @@ Every check returns a :class:`CheckOutcome` with a bilingual message, the number
 10 sample rows, so that a data officer can find and fix them. Table and column names are parameters; the
 defaults follow the ``marts`` contracts (``dbt_project/models/marts``).
 
-Severities: ``error`` checks block publishing, ``warn`` checks are shown and recorded only.
+Severities: ``error`` checks block publishing, ``warn`` checks are shown and recorded only. The generic
+checks (grain, not null, referential, column types) are in :mod:`.sql_base`, the OCOP rules in
+:mod:`.ocop_checks`, the release-level ones (row counts against the previous release, small-cell
+suppression) in :mod:`.release_checks`; a suite file can declare any of them (:data:`DECLARABLE_CHECKS`).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
-from .suites import ERROR, WARN, Severity
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-from .sql_base import (  # noqa: F401 (re-exported: callers import every check from here)
-    _IDENT,
-    _TABLE,
+from .ocop_checks import check_ocop_rules
+from .release_checks import check_suppression_applied
+from .sql_base import (
     SAMPLE_LIMIT,
     CheckOutcome,
     _check_severity,
     _guarded,
-    _missing_relation,
     _null_safe_join,
     _qi,
     _qt,
@@ -38,9 +33,9 @@ from .sql_base import (  # noqa: F401 (re-exported: callers import every check f
     check_grain_unique,
     check_not_null,
     check_referential,
-    json_safe,
     table_columns,
 )
+from .suites import ERROR, WARN, Severity
 
 # ---------------------------------------------------------------------------------------------------------
 # domain checks
@@ -223,92 +218,6 @@ def check_completeness(
     )
 
 
-OCOP_STAR_BANDS = ((5, 90.0), (4, 70.0), (3, 50.0), (2, 30.0), (1, 0.0))  # QĐ 148/QĐ-TTg
-
-
-def ocop_stars_for_score(score: float) -> int:
-    """Stars a 100-point OCOP score earns: 5★ 90–100, 4★ 70–89, 3★ 50–69, 2★ 30–49, 1★ below 30."""
-    for stars, lo in OCOP_STAR_BANDS:
-        if score >= lo:
-            return stars
-    return 1
-
-
-@_guarded
-def check_ocop_rules(
-    con: duckdb.DuckDBPyConnection,
-    table: str = "marts.fact_ocop_certificate",
-    *,
-    score_col: str = "score",
-    stars_col: str = "stars",
-    issued_col: str = "issued_on",
-    expires_col: str = "expires_on",
-    id_cols: Sequence[str] = ("certificate_no", "product_id", "product_name"),
-    certificate_col: str | None = "certificate_no",
-    validity_months: int = 36,
-    severity: Severity = ERROR,
-) -> CheckOutcome:
-    """OCOP certificates (QĐ 148/QĐ-TTg): stars agree with the score band (5★ 90–100, 4★ 70–89, 3★ 50–69,
-    2★ 30–49, 1★ < 30) on every row; on certified rows (``certificate_col`` not null, or every row when it
-    is None or absent) stars are 3..5; expiry = issue date + ``validity_months`` months where issued."""
-    severity = _check_severity(severity)
-    cols = set(table_columns(con, table))
-    ids = [c for c in id_cols if c in cols]
-    s, st, iss, exp = (_qi(c) for c in (score_col, stars_col, issued_col, expires_col))
-    band = " ".join(f"when {s} >= {lo} then {stars}" for stars, lo in OCOP_STAR_BANDS[:-1])
-    expected_stars = f"case when {s} is null then null {band} else 1 end"
-    expected_exp = f"cast({iss} + interval {int(validity_months)} month as date)"
-    certified = (
-        f"{_qi(certificate_col)} is not null" if certificate_col and certificate_col in cols else "true"
-    )
-    r_range = f"({certified} and ({st} is null or {st} not between 3 and 5))"
-    r_band = f"({s} is not null and {st} is not null and {st} <> {expected_stars})"
-    r_exp = f"({iss} is not null and {exp} is distinct from {expected_exp})"
-    base = (
-        f"select {', '.join([*(_qi(c) for c in ids), s, st])}, {expected_stars} as expected_stars, "
-        f"{iss}, {exp}, {expected_exp} as expected_expires_on, "
-        f"{r_range} as stars_out_of_range, {r_band} as stars_disagree_with_score, "
-        f"{r_exp} as wrong_expiry from {_qt(table)} where {r_range} or {r_band} or {r_exp}"
-    )
-    row = con.execute(
-        f"select count(*), count(*) filter (where stars_out_of_range), "
-        f"count(*) filter (where stars_disagree_with_score), count(*) filter (where wrong_expiry) from ({base})"
-    ).fetchone()
-    failed, n_range, n_band, n_exp = (int(x) for x in row)
-    sample = _rows(con, f"{base} order by all limit {SAMPLE_LIMIT}") if failed else []
-    return CheckOutcome(
-        name=f"ocop_rules:{table}",
-        passed=failed == 0,
-        severity=severity,
-        message_vi=(
-            "Số sao OCOP khớp điểm và hạn chứng nhận = ngày cấp + 36 tháng"
-            if not failed
-            else (
-                f"{failed} chứng nhận OCOP sai quy tắc: {n_band} sao không khớp điểm, "
-                f"{n_range} sao ngoài 3–5, {n_exp} hạn khác ngày cấp + {validity_months} tháng"
-            )
-        ),
-        message_en=(
-            "OCOP stars agree with the score and expiry = issue date + 36 months"
-            if not failed
-            else (
-                f"{failed} OCOP certificates break a rule: {n_band} stars disagree with the score, "
-                f"{n_range} stars outside 3-5, {n_exp} expiry not issue + {validity_months} months"
-            )
-        ),
-        failed_count=failed,
-        sample_rows=sample,
-        metadata={
-            "table": table,
-            "stars_disagree_with_score": n_band,
-            "stars_out_of_range": n_range,
-            "wrong_expiry": n_exp,
-            "score_bands": {f"{stars}*": lo for stars, lo in OCOP_STAR_BANDS},
-            "validity_months": validity_months,
-        },
-    )
-
-
 @_guarded
 def check_outliers_vs_previous_period(
     con: duckdb.DuckDBPyConnection,
@@ -413,180 +322,10 @@ def check_outliers_vs_previous_period(
     )
 
 
-def _normalise_resource_name(name: str) -> str:
-    return name.rsplit(".", 1)[-1].lower() if "." in name and not name.endswith(".parquet") else name.lower()
-
-
-def previous_release_counts(previous_datapackage: Path) -> dict[str, int]:
-    """``{resource name: rows}`` of a release's ``datapackage.json``.
-
-    Reads ``ntm:rows`` (written by :mod:`pipeline.publish`), else ``rows`` / ``stats.rows``, else the row
-    counts in the Parquet footers of the resource's files.
-    """
-    path = Path(previous_datapackage)
-    if path.is_dir():
-        path = path / "datapackage.json"
-    dp = json.loads(path.read_text(encoding="utf-8"))
-    out: dict[str, int] = {}
-    for res in dp.get("resources", []):
-        name = res.get("name")
-        if not name:
-            continue
-        rows = res.get("ntm:rows", res.get("rows", (res.get("stats") or {}).get("rows")))
-        if rows is None:
-            paths = res.get("path")
-            paths = [paths] if isinstance(paths, str) else list(paths or [])
-            if paths and all(str(p).endswith(".parquet") for p in paths):
-                import pyarrow.parquet as pq
-
-                rows = sum(pq.ParquetFile(path.parent / p).metadata.num_rows for p in paths)
-        if rows is not None:
-            out[str(name)] = int(rows)
-    return out
-
-
-def check_row_count_vs_previous_release(
-    current_counts: Mapping[str, int],
-    previous_datapackage: Path | None,
-    max_drop: float = 0.2,
-    *,
-    severity: Severity = WARN,
-) -> CheckOutcome:
-    """Warn when a table has lost more than ``max_drop`` (a share, 0.2 = 20 %) of its rows since the
-    previous release, or has disappeared. Table names match with or without a schema prefix."""
-    severity = _check_severity(severity)
-    name = "row_count_vs_previous_release"
-    if previous_datapackage is None or not Path(previous_datapackage).exists():
-        return CheckOutcome(
-            name=name,
-            passed=True,
-            severity=severity,
-            message_vi="Chưa có bản phát hành trước để so sánh số dòng",
-            message_en="No previous release to compare row counts with",
-            metadata={"previous_datapackage": None, "current_counts": dict(current_counts)},
-        )
-    previous = {
-        _normalise_resource_name(k): v for k, v in previous_release_counts(previous_datapackage).items()
-    }
-    current = {_normalise_resource_name(k): int(v) for k, v in current_counts.items()}
-    rows: list[dict[str, Any]] = []
-    for table in sorted(set(previous) | set(current)):
-        prev, cur = previous.get(table), current.get(table)
-        if prev is None:
-            continue  # a new table cannot drop
-        if cur is None:
-            rows.append({"table": table, "previous_rows": prev, "current_rows": None, "drop_share": None})
-            continue
-        drop = (prev - cur) / prev if prev else 0.0
-        if drop > max_drop:
-            rows.append(
-                {"table": table, "previous_rows": prev, "current_rows": cur, "drop_share": round(drop, 4)}
-            )
-    n = len(rows)
-    return CheckOutcome(
-        name=name,
-        passed=n == 0,
-        severity=severity,
-        message_vi=(
-            f"Không bảng nào giảm quá {max_drop:.0%} số dòng so với bản phát hành trước"
-            if not n
-            else f"{n} bảng giảm quá {max_drop:.0%} số dòng (hoặc biến mất) so với bản phát hành trước"
-        ),
-        message_en=(
-            f"No table lost more than {max_drop:.0%} of its rows since the previous release"
-            if not n
-            else f"{n} tables lost more than {max_drop:.0%} of their rows (or vanished) since the previous release"
-        ),
-        failed_count=n,
-        sample_rows=rows[:SAMPLE_LIMIT],
-        metadata={
-            "previous_datapackage": str(previous_datapackage),
-            "max_drop": max_drop,
-            "previous_counts": previous,
-            "current_counts": current,
-        },
-    )
-
-
-def check_suppression_applied(
-    con_or_df: duckdb.DuckDBPyConnection | pd.DataFrame,
-    min_count: int = 5,
-    *,
-    table: str = "marts.mart_satisfaction",
-    count_col: str = "respondents",
-    value_cols: Sequence[str] = ("satisfied", "satisfied_rate", "satisfied_pct", "meets_90"),
-    suppressed_col: str | None = "suppressed",
-    severity: Severity = ERROR,
-) -> CheckOutcome:
-    """Disclosure control: no published cell with ``0 < respondents < min_count`` shows a value.
-
-    ``con_or_df`` is a DuckDB connection (then ``table`` is read) or the DataFrame about to be published.
-    Value columns that do not exist are ignored; if ``suppressed_col`` exists, such cells must also be
-    flagged ``suppressed = true``.
-    """
-    severity = _check_severity(severity)
-    if isinstance(con_or_df, duckdb.DuckDBPyConnection):
-        con, rel, source = con_or_df, _qt(table), table
-    else:
-        con = duckdb.connect()
-        con.register("_published", con_or_df)
-        rel, source = "_published", "<dataframe>"
-    try:
-        return _suppression(con, rel, source, min_count, count_col, value_cols, suppressed_col, severity)
-    finally:
-        if con is not con_or_df:
-            con.close()
-
-
-def _suppression(
-    con, rel, source, min_count, count_col, value_cols, suppressed_col, severity
-) -> CheckOutcome:
-    try:
-        cols = [d[0] for d in con.execute(f"select * from {rel} limit 0").description]
-    except (duckdb.CatalogException, duckdb.BinderException) as e:
-        return _missing_relation("check_suppression_applied", severity, source, e)
-    if count_col not in cols:
-        return _missing_relation(
-            "check_suppression_applied", severity, source, KeyError(f"column {count_col} not found")
-        )
-    vals = [c for c in value_cols if c in cols]
-    shows = [f"{_qi(c)} is not null" for c in vals]
-    if suppressed_col and suppressed_col in cols:
-        shows.append(f"not coalesce({_qi(suppressed_col)}, false)")
-    small = f"{_qi(count_col)} > 0 and {_qi(count_col)} < {int(min_count)}"
-    cond = f"({small}) and ({' or '.join(shows)})" if shows else "false"
-    n_small = int(_scalar(con, f"select count(*) from {rel} where {small}"))
-    failed = int(_scalar(con, f"select count(*) from {rel} where {cond}"))
-    sample = _rows(con, f"select * from {rel} where {cond} limit {SAMPLE_LIMIT}") if failed else []
-    return CheckOutcome(
-        name=f"suppression_applied:{source}",
-        passed=failed == 0,
-        severity=severity,
-        message_vi=(
-            f"Các ô có dưới {min_count} người trả lời đều đã được ẩn ({n_small} ô)"
-            if not failed
-            else f"{failed} ô có dưới {min_count} người trả lời vẫn hiện giá trị: phải ẩn trước khi công bố"
-        ),
-        message_en=(
-            f"Every cell with fewer than {min_count} respondents is suppressed ({n_small} cells)"
-            if not failed
-            else f"{failed} cells with fewer than {min_count} respondents still show values: suppress before publishing"
-        ),
-        failed_count=failed,
-        sample_rows=sample,
-        metadata={
-            "table": source,
-            "min_count": min_count,
-            "small_cells": n_small,
-            "value_columns": vals,
-            "checked_suppressed_flag": bool(suppressed_col and suppressed_col in cols),
-        },
-    )
-
-
 # ---------------------------------------------------------------------------------------------------------
 # checks declared in a suite file (meta.sql_checks)
 # ---------------------------------------------------------------------------------------------------------
+
 
 DECLARABLE_CHECKS: dict[str, Callable[..., CheckOutcome]] = {
     "grain_unique": check_grain_unique,

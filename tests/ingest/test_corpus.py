@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
-from conftest import (
+from ingest_builders import (
     OCOP_HEADER,
     SALT,
     SUB_HEADER,

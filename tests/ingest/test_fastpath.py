@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import SALT, SUB_HEADER, TODAY, csv_text, make_raw_dir, sub_row, task_row
+from ingest_builders import SALT, SUB_HEADER, TODAY, csv_text, make_raw_dir, sub_row, task_row
 from test_corpus import CASES, INGEST
 
 from pipeline.ingest import fastcsv, load_reference, manifest

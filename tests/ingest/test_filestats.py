@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import SALT, SUB_HEADER, TODAY, csv_text, sub_row
+from ingest_builders import SALT, SUB_HEADER, TODAY, csv_text, sub_row
 
 from pipeline.ingest import files, filestats, ingest_submissions
 
