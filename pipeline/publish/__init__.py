@@ -3,14 +3,8 @@
 from .datapackage import validate_descriptor, validate_package
 from .disclosure import Hit, PIIFoundError, scan_pii, suppress_satisfaction
 from .parquet import ReleaseIntegrityError, TableSpec
-from .release import (
-    PublishLockedError,
-    ReleaseResult,
-    current_release,
-    prune_releases,
-    publish_release,
-    verify_release,
-)
+from .release import ReleaseResult, publish_release, verify_release
+from .release_dir import PublishLockedError, current_release, prune_releases
 
 __all__ = [
     "Hit",

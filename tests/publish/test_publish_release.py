@@ -29,7 +29,7 @@ from pipeline.publish import (
     validate_package,
     verify_release,
 )
-from pipeline.publish.release import publish_lock
+from pipeline.publish.release_dir import publish_lock
 
 REPO = Path(__file__).resolve().parents[2]
 FRICTIONLESS = Path(sys.executable).parent / "frictionless"
