@@ -121,15 +121,13 @@ def read_batches(
     files: list[LandedFile], raw_dir: Path, max_files: int, max_bytes: int | None = None
 ) -> Iterator[list[LandedFile]]:
     """Read ``files`` in order and yield them in batches of at most ``max_files`` files; a batch also
-    closes once it holds ``max_bytes`` bytes (so a few large files do not make one huge batch). Files
-    marked ``unchanged`` (known from the stat cache) are yielded without being read."""
+    closes once it holds ``max_bytes`` bytes (so a few large files do not make one huge batch)."""
     root = Path(raw_dir).resolve()
     max_files = max(1, int(max_files))
     batch: list[LandedFile] = []
     size = 0
     for f in files:
-        if not f.unchanged:
-            read(f, raw_dir, root=root)
+        read(f, raw_dir, root=root)
         batch.append(f)
         size += len(f.data) if f.data is not None else 0
         if len(batch) >= max_files or (max_bytes is not None and size >= max_bytes):

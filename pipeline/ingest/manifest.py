@@ -133,7 +133,22 @@ def run_source(
     }
     seen_paths: list[str] = []
     fast = fastpath_enabled() and not wide
-    for chunk in files_mod.read_batches(candidates, raw_dir, batch_files, batch_bytes):
+    # files known from the stat cache: only their paths are recorded as seen (one transaction, no batches)
+    unchanged = [f for f in candidates if f.unchanged]
+    if unchanged:
+        path_rows = []
+        for f in unchanged:
+            seen_paths.append(f.rel)
+            _already_known(f, known_paths, path_rows, report)
+        con.begin()
+        try:
+            _write_paths(con, path_rows, datetime.now())
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+    to_read = [f for f in candidates if not f.unchanged]
+    for chunk in files_mod.read_batches(to_read, raw_dir, batch_files, batch_bytes):
         now = datetime.now()
         path_rows: list[tuple[str, str, str]] = []  # (path, sha, state for a new path row)
         manifest: list[dict] = []
@@ -145,12 +160,7 @@ def run_source(
             seen_paths.append(f.rel)
             sha = f.sha256
             if sha in known:
-                state = "present" if (f.rel, sha) in known_paths else "duplicate_content"
-                path_rows.append((f.rel, sha, state))
-                report.files_skipped_duplicate += 1
-                report.files.append(
-                    FileOutcome(f.rel, sha, "duplicate_content" if state != "present" else "already_ingested")
-                )
+                _already_known(f, known_paths, path_rows, report)
                 f.data = None
                 continue
             known.add(sha)
@@ -260,6 +270,20 @@ def run_source(
     _mark_missing(con, source, seen_paths)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _already_known(
+    f: files_mod.LandedFile,
+    known_paths: set[tuple[str, str]],
+    path_rows: list[tuple[str, str, str]],
+    report: IngestReport,
+) -> None:
+    """A file whose content was ingested before (under this path, or another: duplicate content)."""
+    state = "present" if (f.rel, f.sha256) in known_paths else "duplicate_content"
+    path_rows.append((f.rel, f.sha256, state))
+    report.files_skipped_duplicate += 1
+    status = "already_ingested" if state == "present" else "duplicate_content"
+    report.files.append(FileOutcome(f.rel, f.sha256, status))
 
 
 def _assemble(parts: list[pd.DataFrame | FastCSV], template: Template) -> list[pd.DataFrame]:
