@@ -19,15 +19,18 @@ from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.submissions import Problems, _col
 from pipeline.lib.text import fold
+from pipeline.ocop.rules import CERTIFIED_MIN_STARS, STAR_BANDS
 from pipeline.templates import OCOP, OCOP_STATUS_CODES, PRODUCER_TYPE_CODES, RATING_LEVEL_CODES
 
 SOURCE = "ocop"
 
 
 def expected_stars(score: pd.Series) -> pd.Series:
-    """Stars a score earns (NaN below 50: no certificate)."""
+    """Stars of the certificate a score earns (NaN below the 3★ band: no certificate; pipeline.ocop.rules)."""
+    bands = [(stars, lo) for stars, lo in STAR_BANDS if stars >= CERTIFIED_MIN_STARS]
     return pd.Series(
-        np.select([score >= 90, score >= 70, score >= 50], [5.0, 4.0, 3.0], default=np.nan), index=score.index
+        np.select([score >= lo for _, lo in bands], [float(stars) for stars, _ in bands], default=np.nan),
+        index=score.index,
     ).where(score.notna())
 
 

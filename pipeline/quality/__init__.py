@@ -8,7 +8,7 @@ Severity everywhere: ``error`` blocks publishing, ``warn`` is shown and recorded
 """
 
 from .gx_runner import ExpectationOutcome, SuiteResult, build_data_docs, build_suite, get_context, run_suite
-from .ocop_checks import check_ocop_rules, ocop_stars_for_score
+from .ocop_checks import check_ocop_rules
 from .release_checks import (
     check_row_count_vs_previous_release,
     check_suppression_applied,
@@ -58,7 +58,6 @@ __all__ = [
     "is_blocking",
     "list_suites",
     "load_suite_dict",
-    "ocop_stars_for_score",
     "previous_release_counts",
     "run_declared_checks",
     "run_suite",

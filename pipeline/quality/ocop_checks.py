@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import duckdb
 
+from pipeline.ocop.rules import STAR_BANDS
+
 from .sql_base import (
     SAMPLE_LIMIT,
     CheckOutcome,
@@ -18,16 +20,6 @@ from .sql_base import (
     table_columns,
 )
 from .suites import ERROR, Severity
-
-OCOP_STAR_BANDS = ((5, 90.0), (4, 70.0), (3, 50.0), (2, 30.0), (1, 0.0))  # QĐ 148/QĐ-TTg
-
-
-def ocop_stars_for_score(score: float) -> int:
-    """Stars a 100-point OCOP score earns: 5★ 90–100, 4★ 70–89, 3★ 50–69, 2★ 30–49, 1★ below 30."""
-    for stars, lo in OCOP_STAR_BANDS:
-        if score >= lo:
-            return stars
-    return 1
 
 
 @_guarded
@@ -51,7 +43,7 @@ def check_ocop_rules(
     cols = set(table_columns(con, table))
     ids = [c for c in id_cols if c in cols]
     s, st, iss, exp = (_qi(c) for c in (score_col, stars_col, issued_col, expires_col))
-    band = " ".join(f"when {s} >= {lo} then {stars}" for stars, lo in OCOP_STAR_BANDS[:-1])
+    band = " ".join(f"when {s} >= {lo} then {stars}" for stars, lo in STAR_BANDS[:-1])
     expected_stars = f"case when {s} is null then null {band} else 1 end"
     expected_exp = f"cast({iss} + interval {int(validity_months)} month as date)"
     certified = (
@@ -99,7 +91,7 @@ def check_ocop_rules(
             "stars_disagree_with_score": n_band,
             "stars_out_of_range": n_range,
             "wrong_expiry": n_exp,
-            "score_bands": {f"{stars}*": lo for stars, lo in OCOP_STAR_BANDS},
+            "score_bands": {f"{stars}*": lo for stars, lo in STAR_BANDS},
             "validity_months": validity_months,
         },
     )

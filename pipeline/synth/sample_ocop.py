@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from pipeline.ocop.rules import certified_stars
 from pipeline.synth.blank_templates import instruction_rows
 from pipeline.synth.generate import COMMUNE, TITLE_OCOP, write_xlsx_table
 from pipeline.synth.sample import Defect
@@ -184,7 +185,7 @@ def write_ocop(out: Path) -> list[Defect]:
             status,
         ]
         rows.append(row)
-        if grp and stars != (5 if score >= 90 else 4 if score >= 70 else 3 if score >= 50 else 0):
+        if grp and stars != (certified_stars(score) or 0):
             defects.append(
                 Defect(
                     "ocop/ocop_18484.xlsx",

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline import quality as sc  # every check, whichever module defines it
+from pipeline.ocop.rules import stars_for_score
 
 
 def test_clean_fact_passes_everything(con):
@@ -168,7 +169,7 @@ def test_ocop_rules_detect_each_violation(ocop):
     ("score", "stars"), [(100, 5), (90, 5), (89.9, 4), (70, 4), (69.5, 3), (50, 3), (49, 2), (30, 2), (10, 1)]
 )
 def test_star_bands(score, stars):
-    assert sc.ocop_stars_for_score(score) == stars
+    assert stars_for_score(score) == stars
 
 
 def test_outliers_warn_on_jumps(con):
