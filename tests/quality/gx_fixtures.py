@@ -69,3 +69,17 @@ def by_type(result, exp_type, column=None):
     found = [e for e in result.expectations if e.type == exp_type and (column is None or e.column == column)]
     assert found, (exp_type, column)
     return found[0]
+
+
+def assert_same_outcomes(left, right) -> list[tuple]:
+    """Two suite results have the same expectations in the same order, each with the same success and
+    unexpected count; returns the (left, right) pairs for further checks."""
+    pairs = list(zip(left.expectations, right.expectations, strict=True))
+    for a, b in pairs:
+        assert (a.type, a.column, a.success, a.unexpected_count) == (
+            b.type,
+            b.column,
+            b.success,
+            b.unexpected_count,
+        )
+    return pairs
