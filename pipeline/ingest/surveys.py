@@ -22,6 +22,7 @@ from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.submissions import Problems, _col
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import parse_period
+from pipeline.lib.pii import key_hash, name_key
 from pipeline.lib.text import nfc_key_series
 from pipeline.templates import SURVEY
 
@@ -49,6 +50,17 @@ def name_hash(name: pd.Series, salt: str) -> pd.Series:
     has = n != ""
     if has.any():
         out[has] = [hashlib.sha256((salt + "name:" + s).encode("utf-8")).hexdigest() for s in n[has]]
+    return out
+
+
+def name_fold_hash(name: pd.Series, salt: str) -> pd.Series:
+    """sha256(salt + "name:" + name key) with the name key of pipeline.lib.pii (no diacritics, lower case,
+    words joined by one space); <NA> when blank. The publish step looks for it inside longer text."""
+    keys = map_distinct(cell_text(name), name_key)
+    has = keys.notna() & (keys != "")
+    out = pd.Series(None, index=name.index, dtype=object)
+    if has.any():
+        out[has] = map_distinct(keys[has], lambda k: key_hash(k, salt))
     return out
 
 
@@ -158,6 +170,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             "form_code": form,
             "respondent_hash": rhash,
             "respondent_name_hash": name_hash(_col(b, "respondent_name").where(good, None), salt),
+            "respondent_name_fold_hash": name_fold_hash(_col(b, "respondent_name").where(good, None), salt),
             **meta,
         }
     )[good]

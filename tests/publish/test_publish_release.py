@@ -281,7 +281,7 @@ def test_keep_prunes_old_releases(warehouse, open_data):
         (
             "update marts.dim_hamlet set name = 'Thôn của NGUYỄN VĂN AN' where hamlet_code = '18484-T02'",
             ("Nguyễn Văn An",),
-            "denylisted_name",
+            "name",
         ),
     ],
 )
