@@ -42,6 +42,9 @@ DDL: dict[str, str] = {
     "audit.quarantine": """file_sha256 varchar, source_file varchar, source varchar, row_number integer,
         column_name varchar, raw_value varchar, reason_code varchar, message_vi varchar, message_en varchar,
         quarantined_at timestamp""",
+    # free text masked at ingest (pipeline.ingest.masking): per file x table x column x kind
+    "audit.pii_masked": """file_sha256 varchar, table_name varchar, column_name varchar, kind varchar,
+        cells bigint, replacements bigint""",
 }
 
 
@@ -55,6 +58,8 @@ def ensure_warehouse_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists audit")
     for name, cols in DDL.items():
         con.execute(f"create table if not exists {name} ({cols})")
+    # a warehouse created before the column existed (its older rows keep null: the NFC hash still holds)
+    con.execute("alter table raw.survey_answers add column if not exists respondent_name_fold_hash varchar")
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipeline.ingest.masking import name_index
 from pipeline.lib.pii import (
     FORMULA_PREFIXES,
     KIND_ID,
@@ -57,38 +58,6 @@ class PIIFoundError(RuntimeError):
             "chạy lại. / Personal data found in the release, nothing published; fix or remove these cells at "
             "the source and run again:\n  " + "\n  ".join(map(str, hits))
         )
-
-
-def name_index(con: duckdb.DuckDBPyConnection, salt: str, names: Iterable[str] = ()) -> NameIndex:
-    """The names that must never be published: respondents (stored only as salted hashes of the name key,
-    and of the older NFC key) and owners of household businesses (OCOP producers of type household)."""
-    index = NameIndex(salt, names=names)
-    cols = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'raw' and table_name = 'survey_answers'"
-        ).fetchall()
-    }
-    for col in ("respondent_name_fold_hash", "respondent_name_hash"):
-        if col in cols:
-            index.hashes.update(
-                r[0]
-                for r in con.execute(
-                    f"select distinct {col} from raw.survey_answers where {col} is not null"
-                ).fetchall()
-            )
-    if con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'ocop_products'"
-    ).fetchone()[0]:
-        index.add_owner_names(
-            r[0]
-            for r in con.execute(
-                "select distinct producer_name from raw.ocop_products "
-                "where producer_type = 'household' and producer_name is not null"
-            ).fetchall()
-        )
-    return index
 
 
 def _qi(name: str) -> str:
