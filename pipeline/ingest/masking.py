@@ -33,14 +33,24 @@ def name_index(con: duckdb.DuckDBPyConnection, salt: str, names=()) -> NameIndex
             "where table_schema = 'raw' and table_name = 'survey_answers'"
         ).fetchall()
     }
-    for col in ("respondent_name_fold_hash", "respondent_name_hash"):
-        if col in cols:
-            index.hashes.update(
-                r[0]
-                for r in con.execute(
-                    f"select distinct {col} from raw.survey_answers where {col} is not null"
-                ).fetchall()
-            )
+    if "respondent_name_fold_hash" in cols:
+        index.hashes.update(
+            r[0]
+            for r in con.execute(
+                "select distinct respondent_name_fold_hash from raw.survey_answers "
+                "where respondent_name_fold_hash is not null"
+            ).fetchall()
+        )
+    # rows ingested before the fold hash existed: their NFC hash (exact diacritics) is searched instead
+    fold = "respondent_name_fold_hash is null and " if "respondent_name_fold_hash" in cols else ""
+    if "respondent_name_hash" in cols:
+        index.legacy.update(
+            r[0]
+            for r in con.execute(
+                "select distinct respondent_name_hash from raw.survey_answers "
+                f"where {fold}respondent_name_hash is not null"
+            ).fetchall()
+        )
     has_ocop = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'raw' and table_name = 'ocop_products'"

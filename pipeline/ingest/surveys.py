@@ -23,7 +23,7 @@ from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.submissions import Problems, _col
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import parse_period
-from pipeline.lib.pii import NameIndex, key_hash, name_key
+from pipeline.lib.pii import key_hash, name_key
 from pipeline.lib.text import nfc_key_series
 from pipeline.templates import SURVEY
 
@@ -206,7 +206,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     # reasons are masked against the known names and this batch's respondents (still in clear here)
     names = ctx.get("names")
     if names is not None:
-        names = NameIndex(names.salt, names.hashes)
+        names = names.copy()
         names.add_names(cell_text(_col(b, "respondent_name")).dropna().unique())
     return BatchResult(
         tables=mask_free_text({"raw.survey_answers": long, "raw.survey_reasons": reasons}, names),

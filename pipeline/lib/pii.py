@@ -104,13 +104,27 @@ def key_hash(key: str, salt: str) -> str:
     return hashlib.sha256((salt + "name:" + key).encode("utf-8")).hexdigest()
 
 
+def _digest(base, key: str) -> str:
+    """``key_hash`` from a hash object already fed with salt + "name:"."""
+    h = base.copy()
+    h.update(key.encode("utf-8"))
+    return h.hexdigest()
+
+
 class NameIndex:
     """Salted hashes of name keys; finds the names as whole words or phrases inside a text."""
 
-    def __init__(self, salt: str, hashes: Iterable[str] = (), names: Iterable[str] = ()):
+    def __init__(
+        self, salt: str, hashes: Iterable[str] = (), names: Iterable[str] = (), legacy: Iterable[str] = ()
+    ):
         self.salt = salt
-        self.hashes: set[str] = {h for h in hashes if h}
+        self.hashes: set[str] = {h for h in hashes if h}  # hashes of name keys
+        self.legacy: set[str] = {h for h in legacy if h}  # hashes of NFC lower-case keys (older warehouses)
+        self._base = hashlib.sha256((salt + "name:").encode("utf-8"))
         self.add_names(names)
+
+    def copy(self) -> NameIndex:
+        return NameIndex(self.salt, self.hashes, legacy=self.legacy)
 
     def add_names(self, names: Iterable[str | None]) -> None:
         for n in names:
@@ -123,28 +137,34 @@ class NameIndex:
                 self.hashes.update(key_hash(k, self.salt) for k in owner_name_keys(n))
 
     def __len__(self) -> int:
-        return len(self.hashes)
+        return len(self.hashes) + len(self.legacy)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Non-overlapping (start, end) of the names found in NFC ``text``, longest first."""
-        if not self.hashes:
+        if not self.hashes and not self.legacy:
             return []
-        found: list[tuple[int, int]] = []
-        for folded in (fold_text(text), text.lower() if len(text.lower()) == len(text) else None):
-            if folded is None:
-                continue
-            words = [(m.start(), m.end(), m.group()) for m in _WORD_RE.finditer(folded)]
-            if not words:
-                continue
-            if self._has(" ".join(w[2] for w in words)):  # a name alone in the cell (any length)
-                return [(words[0][0], words[-1][1])]
-            found.extend(self._phrases(words))
+        folded = fold_text(text)
+        found = self._find(folded, self.hashes)
+        if self.legacy and found != "whole":
+            low = text.lower()
+            if len(low) == len(text) and low != folded:
+                more = self._find(low, self.legacy)
+                found = more if more == "whole" else [*found, *more]
+        if found == "whole":
+            words = list(_WORD_RE.finditer(folded))
+            return [(words[0].start(), words[-1].end())]
         return _merge(found)
 
-    def _has(self, key: str) -> bool:
-        return key_hash(key, self.salt) in self.hashes
+    def _find(self, folded: str, hashes: set[str]):
+        words = [(m.start(), m.end(), m.group()) for m in _WORD_RE.finditer(folded)]
+        if not words or not hashes:
+            return []
+        base = self._base
+        if _digest(base, " ".join(w[2] for w in words)) in hashes:  # a name alone in the cell (any length)
+            return "whole"
+        return self._phrases(words, hashes)
 
-    def _phrases(self, words: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
+    def _phrases(self, words: list[tuple[int, int, str]], hashes: set[str]) -> list[tuple[int, int]]:
         out = []
         # a name is a run of all-letter words: split at words holding a digit ("T03", "2024")
         runs, run = [], []
@@ -161,7 +181,7 @@ class NameIndex:
             keys = [w[2] for w in run]
             for n in range(min(MAX_NAME_WORDS, len(run)), 1, -1):
                 for i in range(len(run) - n + 1):
-                    if self._has(" ".join(keys[i : i + n])):
+                    if _digest(self._base, " ".join(keys[i : i + n])) in hashes:
                         out.append((run[i][0], run[i + n - 1][1]))
         return out
 

@@ -103,7 +103,8 @@ def scan_pii(
     ``keys``: table -> primary-key columns shown (masked) for the rows of a hit.
     """
     if denylist:
-        index = NameIndex(names.salt if names else "", names.hashes if names else (), denylist)
+        index = names.copy() if names else NameIndex("")
+        index.add_names(denylist)
     else:
         index = names
     exempt = {k: set(v) for k, v in (exempt or {}).items()}
