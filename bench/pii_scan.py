@@ -2,8 +2,9 @@
 [--reps 3]``): why pipeline.lib.pii finds names with salted n-gram hashes in Python.
 
 Three ways to find 2-6 word names, diacritics-insensitive, as whole words inside distinct text cells:
-``python_ngram_hash`` (the pipeline's NameIndex: hash every run of 2-6 all-letter words, look up in a set),
-``duckdb_token_join`` (the same n-grams built, hashed with sha256 and semi-joined inside DuckDB) and
+``python_ngram_hash`` (``NameIndex.spans``, used by the ingest masking: hash every run of 2-6 all-letter
+words in Python, look up in a set), ``duckdb_token_join`` (``pipeline.publish.pii.cells_with_names``, used
+by the release scan: the same n-grams built, hashed with sha256 and semi-joined inside DuckDB) and
 ``aho_corasick`` (pyahocorasick over the names in clear, word boundaries checked; only when the package is
 importable - it is not a project dependency, and respondent names are stored only hashed, so it could
 serve the household owners only). All three must report the same cells. Prints the median wall time.
@@ -18,7 +19,8 @@ import time
 
 import duckdb
 
-from pipeline.lib.pii import NameIndex, fold_text, key_hash, name_key
+from pipeline.lib.pii import NameIndex, fold_text, name_key
+from pipeline.publish.pii import cells_with_names
 
 FAMILY = [
     "Nguyễn",
@@ -148,27 +150,7 @@ def python_ngram_hash(names, cells, salt):
 
 
 def duckdb_token_join(names, cells, salt):
-    con = duckdb.connect()
-    con.execute("create table h as select unnest(?) as h", [[key_hash(name_key(n), salt) for n in names]])
-    # the fold of pipeline.lib.pii, done in Python (DuckDB's strip_accents keeps đ); the join in DuckDB
-    con.execute(
-        "create table c as select unnest(?) as v, unnest(?) as f",
-        [cells, [" ".join(_w(fold_text(c))) for c in cells]],
-    )
-    rows = con.execute(
-        """
-        with t as (select v, string_split(f, ' ') as w from c),
-        g as (
-            select v, w, unnest(range(1, len(w) + 1)) as i from t
-        ),
-        n as (select v, array_to_string(w[i:i + k - 1], ' ') as gram
-              from g, range(2, 7) as r(k) where i + k - 1 <= len(w))
-        select distinct v from n
-        where sha256(? || 'name:' || gram) in (select h from h)
-        """,
-        [salt],
-    ).fetchall()
-    return {r[0] for r in rows}
+    return cells_with_names(duckdb.connect(), cells, NameIndex(salt, names=names))
 
 
 def _w(s: str) -> list[str]:

@@ -65,7 +65,7 @@ _MIN_DIGITS = 9  # a phone or ID number has 9 digits or more: texts with fewer s
 # --------------------------------------------------------------------------------------------------------
 
 MAX_NAME_WORDS = 6
-_WORD_RE = re.compile(r"[^\W_]+")
+WORD_RE = re.compile(r"[^\W_]+")
 
 
 @cache
@@ -92,12 +92,12 @@ def fold_text(s: str) -> str:
 
 def name_key(s: str) -> str:
     """The form names are compared in: "  Nguyễn  VĂN-An " -> "nguyen van an"."""
-    return " ".join(_WORD_RE.findall(fold_text(unicodedata.normalize("NFC", s))))
+    return " ".join(WORD_RE.findall(fold_text(unicodedata.normalize("NFC", s))))
 
 
 def legacy_name_key(s: str) -> str:
     """The key of ``respondent_name_hash`` (NFC, lower case, with diacritics), words of letters/digits."""
-    return " ".join(_WORD_RE.findall(unicodedata.normalize("NFC", s).lower()))
+    return " ".join(WORD_RE.findall(unicodedata.normalize("NFC", s).lower()))
 
 
 def key_hash(key: str, salt: str) -> str:
@@ -151,12 +151,12 @@ class NameIndex:
                 more = self._find(low, self.legacy)
                 found = more if more == "whole" else [*found, *more]
         if found == "whole":
-            words = list(_WORD_RE.finditer(folded))
+            words = list(WORD_RE.finditer(folded))
             return [(words[0].start(), words[-1].end())]
         return _merge(found)
 
     def _find(self, folded: str, hashes: set[str]):
-        words = [(m.start(), m.end(), m.group()) for m in _WORD_RE.finditer(folded)]
+        words = [(m.start(), m.end(), m.group()) for m in WORD_RE.finditer(folded)]
         if not words or not hashes:
             return []
         base = self._base

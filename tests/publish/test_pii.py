@@ -6,13 +6,13 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest.surveys import name_fold_hash, name_hash
-from pipeline.lib.pii import NameIndex, is_formula_like, mask_text, name_key, spreadsheet_safe
+from pipeline.lib.pii import NameIndex, is_formula_like, key_hash, mask_text, name_key, spreadsheet_safe
 from pipeline.publish import scan_pii
-from pipeline.publish.pii import flag_formula_fields, formula_cells, mask, name_index
+from pipeline.publish.pii import cells_with_names, flag_formula_fields, formula_cells, mask, name_index
 
 CLEAN = [
     "2026-Q3",
@@ -240,3 +240,34 @@ def test_formula_like_cells_counted_and_flagged():
     assert fields["p"][0].startswith("Tên Cảnh báo: 3 ô") and "formula" in fields["p"][1]
     assert [is_formula_like(v) for v in ["=A1", "@SUM", "-1", "+1", "a=b", None]] == [1, 1, 1, 1, 0, 0]
     assert spreadsheet_safe("=HYPERLINK()") == "'=HYPERLINK()" and spreadsheet_safe("ok") == "ok"
+
+
+_VOCAB = [
+    "Bánh",
+    "nguyen",
+    "Nguyễn",
+    "Văn",
+    "VAN",
+    "An",
+    "Trần",
+    "Thị",
+    "Bình",
+    "thôn",
+    "3",
+    "T03",
+    "x1",
+    ",",
+    "-",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_VOCAB), min_size=1, max_size=9).map(" ".join), max_size=20))
+def test_duckdb_name_join_finds_the_same_cells_as_the_python_index(cells):
+    """The publish scan joins n-gram hashes in DuckDB; ingest masking uses NameIndex.spans: same rule."""
+    index = NameIndex(
+        "s", names=["Nguyễn Văn An", "Trần Thị Bình", "An"], legacy=[key_hash("trần thị bình", "t")]
+    )
+    index.legacy.add(key_hash("văn an", "s"))  # an older-warehouse NFC hash (diacritics exact)
+    con = duckdb.connect()
+    assert cells_with_names(con, cells, index) == {c for c in cells if index.spans(c)}
