@@ -271,17 +271,8 @@ def mask_text(text: str, names: NameIndex | None = None) -> tuple[str, dict[str,
     return text, counts
 
 
+#: a text cell starting with one of these is run as a formula by a spreadsheet opening a CSV/XLSX file
 FORMULA_PREFIXES = ("=", "+", "-", "@")
-
-
-def is_formula_like(text: str | None) -> bool:
-    """A cell a spreadsheet would run as a formula when opened from CSV/XLSX."""
-    return isinstance(text, str) and text.startswith(FORMULA_PREFIXES)
-
-
-def spreadsheet_safe(text: str | None) -> str | None:
-    """The cell as written to a CSV/XLSX output: a leading apostrophe before a formula-like text."""
-    return "'" + text if is_formula_like(text) else text
 
 
 def mask_for_message(value: str) -> str:

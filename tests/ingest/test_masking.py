@@ -119,3 +119,18 @@ def test_survey_reasons_masked_against_this_batch_and_earlier_respondents(raw_di
     assert con.execute(
         "select count(*) from raw.survey_answers where respondent_name_fold_hash is null"
     ).fetchone() == (0,)
+
+
+def test_an_older_warehouse_gets_the_fold_hash_column(tmp_path):
+    import duckdb
+
+    from pipeline.ingest import ensure_warehouse_schema
+
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    con.execute("create schema raw")
+    con.execute("create table raw.survey_answers (response_id varchar, respondent_name_hash varchar)")
+    con.execute("insert into raw.survey_answers values ('R-1', 'abc')")
+    ensure_warehouse_schema(con)
+    ensure_warehouse_schema(con)  # idempotent
+    assert con.execute("select * from raw.survey_answers").fetchall() == [("R-1", "abc", None)]
+    assert con.execute("select count(*) from audit.pii_masked").fetchone() == (0,)

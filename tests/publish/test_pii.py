@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest.surveys import name_fold_hash, name_hash
-from pipeline.lib.pii import NameIndex, is_formula_like, key_hash, mask_text, name_key, spreadsheet_safe
+from pipeline.lib.pii import NameIndex, key_hash, mask_text, name_key
 from pipeline.publish import scan_pii
 from pipeline.publish.pii import cells_with_names, flag_formula_fields, formula_cells, mask, name_index
 
@@ -238,8 +238,6 @@ def test_formula_like_cells_counted_and_flagged():
     assert counts == {"t": {"p": 3, "q": 1}}
     fields = flag_formula_fields({"p": ("Tên", "Name"), "q": ("Q", "Q")}, counts["t"])
     assert fields["p"][0].startswith("Tên Cảnh báo: 3 ô") and "formula" in fields["p"][1]
-    assert [is_formula_like(v) for v in ["=A1", "@SUM", "-1", "+1", "a=b", None]] == [1, 1, 1, 1, 0, 0]
-    assert spreadsheet_safe("=HYPERLINK()") == "'=HYPERLINK()" and spreadsheet_safe("ok") == "ok"
 
 
 _VOCAB = [
