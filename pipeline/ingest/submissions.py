@@ -17,6 +17,7 @@ import pandas as pd
 from pipeline.ingest import quarantine as q
 from pipeline.ingest.cells import cell_datetime, cell_number, cell_text, cell_yesno
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
+from pipeline.ingest.masking import mask_free_text, name_index
 from pipeline.ingest.reference import ReferenceData
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import is_future_series, parse_period, period_end, period_start
@@ -305,11 +306,14 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
         }
     )
     return BatchResult(
-        tables={
-            "raw.submission_values": values,
-            "raw.submission_tasks": tasks,
-            "raw.submissions": submissions,
-        },
+        tables=mask_free_text(
+            {
+                "raw.submission_values": values,
+                "raw.submission_tasks": tasks,
+                "raw.submissions": submissions,
+            },
+            ctx.get("names"),
+        ),
         quarantine=p.quarantine(),
         loaded_rows=b.loc[good, ["_sha", "_row"]],
     )
@@ -324,13 +328,14 @@ def ingest_submissions(
     salt: str = "",
     batch_files: int = BATCH_FILES,
 ) -> IngestReport:
-    """Ingest new files of ``raw_dir/submissions/**`` (``salt`` unused: no personal data here)."""
+    """Ingest new files of ``raw_dir/submissions/**``; ``salt`` keys the name hashes the notes are masked
+    against (pipeline.ingest.masking)."""
     return run_source(
         con,
         raw_dir,
         SOURCE,
         SUBMISSION,
         validate,
-        context={"ref": ref, "today": today},
+        context={"ref": ref, "today": today, "names": name_index(con, salt)},
         batch_files=batch_files,
     )

@@ -18,10 +18,12 @@ import pandas as pd
 
 from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
+from pipeline.ingest.masking import mask_free_text, name_index
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.submissions import Problems, _col
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import parse_period
+from pipeline.lib.pii import key_hash, name_key
 from pipeline.lib.text import nfc_key_series
 from pipeline.templates import SURVEY
 
@@ -49,6 +51,17 @@ def name_hash(name: pd.Series, salt: str) -> pd.Series:
     has = n != ""
     if has.any():
         out[has] = [hashlib.sha256((salt + "name:" + s).encode("utf-8")).hexdigest() for s in n[has]]
+    return out
+
+
+def name_fold_hash(name: pd.Series, salt: str) -> pd.Series:
+    """sha256(salt + "name:" + name key) with the name key of pipeline.lib.pii (no diacritics, lower case,
+    words joined by one space); <NA> when blank. The publish step looks for it inside longer text."""
+    keys = map_distinct(cell_text(name), name_key)
+    has = keys.notna() & (keys != "")
+    out = pd.Series(None, index=name.index, dtype=object)
+    if has.any():
+        out[has] = map_distinct(keys[has], lambda k: key_hash(k, salt))
     return out
 
 
@@ -158,6 +171,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             "form_code": form,
             "respondent_hash": rhash,
             "respondent_name_hash": name_hash(_col(b, "respondent_name").where(good, None), salt),
+            "respondent_name_fold_hash": name_fold_hash(_col(b, "respondent_name").where(good, None), salt),
             **meta,
         }
     )[good]
@@ -189,8 +203,13 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
         reason_parts.append(part.drop(columns=["form_code"]))
     long = pd.concat(long_parts, ignore_index=True) if long_parts else pd.DataFrame()
     reasons = pd.concat(reason_parts, ignore_index=True) if reason_parts else pd.DataFrame()
+    # reasons are masked against the known names and this batch's respondents (still in clear here)
+    names = ctx.get("names")
+    if names is not None:
+        names = names.copy()
+        names.add_names(cell_text(_col(b, "respondent_name")).dropna().unique())
     return BatchResult(
-        tables={"raw.survey_answers": long, "raw.survey_reasons": reasons},
+        tables=mask_free_text({"raw.survey_answers": long, "raw.survey_reasons": reasons}, names),
         quarantine=p.quarantine(),
         loaded_rows=b.loc[good, ["_sha", "_row"]],
     )
@@ -212,7 +231,7 @@ def ingest_surveys(
         SOURCE,
         SURVEY,
         validate,
-        context={"ref": ref, "today": today, "salt": salt},
+        context={"ref": ref, "today": today, "salt": salt, "names": name_index(con, salt)},
         wide=True,
         batch_files=batch_files,
     )

@@ -18,7 +18,8 @@ DDL: dict[str, str] = {
         submitted_at timestamp, arrival_seq bigint, rows_loaded bigint, rows_quarantined bigint, {_META}""",
     "raw.survey_answers": f"""response_id varchar, submitted_at timestamp, commune_code varchar,
         hamlet_code varchar, period_code varchar, form_code varchar, question_code varchar,
-        satisfied boolean, respondent_hash varchar, respondent_name_hash varchar, {_META}""",
+        satisfied boolean, respondent_hash varchar, respondent_name_hash varchar,
+        respondent_name_fold_hash varchar, {_META}""",
     "raw.survey_reasons": f"response_id varchar, question_code varchar, reason_text varchar, {_META}",
     "raw.ocop_products": f"""product_id varchar, product_name varchar, group_code integer, subgroup varchar,
         producer_name varchar, producer_type varchar, hamlet_code varchar, commune_code varchar,
@@ -41,6 +42,9 @@ DDL: dict[str, str] = {
     "audit.quarantine": """file_sha256 varchar, source_file varchar, source varchar, row_number integer,
         column_name varchar, raw_value varchar, reason_code varchar, message_vi varchar, message_en varchar,
         quarantined_at timestamp""",
+    # free text masked at ingest (pipeline.ingest.masking): per file x table x column x kind
+    "audit.pii_masked": """file_sha256 varchar, table_name varchar, column_name varchar, kind varchar,
+        cells bigint, replacements bigint""",
 }
 
 
@@ -54,6 +58,8 @@ def ensure_warehouse_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists audit")
     for name, cols in DDL.items():
         con.execute(f"create table if not exists {name} ({cols})")
+    # a warehouse created before the column existed (its older rows keep null: the NFC hash still holds)
+    con.execute("alter table raw.survey_answers add column if not exists respondent_name_fold_hash varchar")
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:

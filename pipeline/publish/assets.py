@@ -2,8 +2,9 @@
 
 Runs after the marts it publishes and only when their blocking checks passed (Dagster skips a downstream
 asset whose upstream blocking check failed). Satisfaction cells are suppressed here, every published text
-column is scanned for personal data, then `publish_release` writes the Parquet files and datapackage.json
-into a staging folder and swaps `open_data/latest` atomically. Identical content is a no-op.
+column is scanned for personal data (pipeline.publish.pii: names of respondents and household-business
+owners, also inside longer text; phone and ID numbers; e-mail), then `publish_release` writes the Parquet
+files and datapackage.json into a staging folder and swaps `open_data/latest` atomically. Identical content is a no-op.
 """
 
 import json
@@ -12,13 +13,12 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pandas as pd
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
-from pipeline.ingest.surveys import name_hash
 from pipeline.publish.disclosure import suppress_satisfaction
 from pipeline.publish.parquet import TableSpec
+from pipeline.publish.pii import name_index
 from pipeline.publish.release import publish_release
 from pipeline.resources import WarehouseResource
 from pipeline.transform.assets import DBT_PROJECT
@@ -145,66 +145,6 @@ def stage_suppressed_satisfaction(con: duckdb.DuckDBPyConnection) -> dict[str, i
     }
 
 
-class RespondentNameFound(RuntimeError):
-    pass
-
-
-def scan_hashed_respondent_names(
-    con: duckdb.DuckDBPyConnection, specs: list[TableSpec], salt: str
-) -> list[str]:
-    """Respondent names are kept only as salted hashes (raw.survey_answers.respondent_name_hash). Hash every
-    distinct value of every published text column the same way and look for a match.
-
-    Only cells without a digit are candidates (a person's name has none; codes, keys and dates all do):
-    at national scale this leaves the labels and names, not tens of millions of keys. The candidates'
-    hashes are joined with the stored ones in DuckDB, so the millions of stored hashes never reach Python.
-    """
-    if not con.execute(
-        "select 1 from raw.survey_answers where respondent_name_hash is not null limit 1"
-    ).fetchall():
-        return []
-    probes = []
-    for spec in specs:
-        cols = [
-            c[0] for c in con.execute(f"describe {spec.sql}").fetchall() if str(c[1]).upper() == "VARCHAR"
-        ]
-        for col in cols:
-            values = pd.Series(
-                [
-                    r[0]
-                    for r in con.execute(
-                        f'select distinct "{col}" from ({spec.sql}) '
-                        f'where "{col}" is not null and not regexp_matches("{col}", \'[0-9]\')'
-                    ).fetchall()
-                ],
-                dtype=object,
-            )
-            if values.empty:
-                continue
-            hashes = name_hash(values, salt).dropna().unique()
-            probes.append(pd.DataFrame({"source": f"{spec.name}.{col}", "h": hashes}))
-    if not probes:
-        return []
-    probe = pd.concat(probes, ignore_index=True)  # noqa: F841 (scanned by DuckDB below)
-    found = con.execute(
-        "select p.source, count(distinct p.h) from raw.survey_answers as a "
-        "inner join probe as p on a.respondent_name_hash = p.h group by 1 order by 1"
-    ).fetchall()
-    return [f"{source}: {n} value(s) equal a respondent name" for source, n in found]
-
-
-def pii_denylist(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Names that must never appear in open data: household-business owners (OCOP producers of type
-    household). Respondent names are never stored in clear; the hashed-name scan covers them."""
-    return [
-        r[0]
-        for r in con.execute(
-            "select distinct producer_name from raw.ocop_products "
-            "where producer_type = 'household' and producer_name is not null"
-        ).fetchall()
-    ]
-
-
 @dg.asset(
     key=dg.AssetKey(["publish", "open_data_release"]),
     deps=[dg.AssetKey(["marts", name]) for name in PUBLISHED],
@@ -223,18 +163,12 @@ def open_data_release(
     with warehouse.connect(context.log) as con:
         suppression = stage_suppressed_satisfaction(con)
         specs = table_specs(con)
-        name_hits = scan_hashed_respondent_names(con, specs, settings.pii_salt())
-        if name_hits:
-            raise RespondentNameFound(
-                "Dữ liệu mở chứa tên người trả lời khảo sát; không công bố. / Open data would contain respondent "
-                "names; nothing published: " + "; ".join(name_hits)
-            )
         result = publish_release(
             con,
             specs,
             settings.open_data_dir,
             keep=settings.keep_releases,
-            pii_denylist=pii_denylist(con),
+            pii_names=name_index(con, settings.pii_salt()),
             is_synthetic=_is_synthetic(settings.raw_dir),
         )
     verb = "published" if result.changed else "unchanged (identical content, no new release)"

@@ -18,7 +18,8 @@ killed run leaves ``latest`` as it was):
 
 1. lock, clean stale staging folders, 2. stream every table from DuckDB into Parquet (explicit schema,
 zstd, dictionary pages, statistics, deterministic row groups), 3. audit: primary-key uniqueness /
-not-null, foreign keys between published tables, PII scan of every text column, 4. content hash ->
+not-null, foreign keys between published tables, PII scan of every text column (pipeline.publish.pii;
+formula-like cells flagged in the column descriptions), 4. content hash ->
 no-op if equal to latest, 5. datapackage.json, README.md, CHANGELOG.md, fsync, 6. rename staging ->
 releases/<id>, swap ``latest`` and ``LATEST``, copy CHANGELOG.md, 7. prune to ``keep`` releases.
 
@@ -34,7 +35,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,9 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.lib.hashing import sha256_file
+from pipeline.lib.pii import NameIndex
 
 from . import datapackage as dpk
-from .disclosure import PIIFoundError, scan_pii
 from .parquet import (
     ReleaseIntegrityError,
     TableSpec,
@@ -53,6 +54,7 @@ from .parquet import (
     _qi,
     write_table,
 )
+from .pii import PIIFoundError, flag_formula_fields, formula_cells, scan_pii
 from .release_dir import (
     RELEASES,
     STAGING,
@@ -188,6 +190,7 @@ def publish_release(
     keep: int = 5,
     version_label: str | None = None,
     pii_denylist: Iterable[str] = (),
+    pii_names: NameIndex | None = None,
     now: datetime | None = None,
     is_synthetic: bool = False,
     partition_min_rows: int = 1_000_000,
@@ -226,7 +229,7 @@ def publish_release(
         try:
             result = _publish_in_stage(
                 con, specs, open_data_dir, stage, keep=keep, version_label=version_label,
-                pii_denylist=pii_denylist, now=now, is_synthetic=is_synthetic,
+                pii_denylist=pii_denylist, pii_names=pii_names, now=now, is_synthetic=is_synthetic,
                 partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
                 row_group_rows=row_group_rows, compression_level=compression_level,
                 min_count=min_count, crash=crash, require_descriptions=require_descriptions,
@@ -238,12 +241,22 @@ def publish_release(
 
 
 def _publish_in_stage(
-    con, specs, open_data_dir: Path, stage: Path, *, keep, version_label, pii_denylist, now, is_synthetic,
+    con, specs, open_data_dir: Path, stage: Path, *, keep, version_label, pii_denylist, pii_names, now,
+    is_synthetic,
     partition_min_rows, rows_per_batch, row_group_rows, compression_level, min_count, crash,
     require_descriptions,
 ) -> ReleaseResult:  # fmt: skip
     prev_id, prev_dir = current_release(open_data_dir)
     prev_dp = json.loads((prev_dir / "datapackage.json").read_text(encoding="utf-8")) if prev_dir else None
+
+    # formula-like text cells (= + - @) are published as they are and flagged in the column description
+    formulas = formula_cells(
+        con, {s.name: s.sql for s in specs}, {s.name: s.pii_exempt_columns for s in specs}
+    )
+    specs = [
+        replace(s, fields=flag_formula_fields(s.fields, formulas[s.name])) if s.name in formulas else s
+        for s in specs
+    ]
 
     # 2. data files
     schemas: dict[str, pa.Schema] = {}
@@ -268,7 +281,9 @@ def _publish_in_stage(
         con,
         {s.name: [str(stage / f["path"]) for f in files[s.name]] for s in specs},
         pii_denylist,
+        names=pii_names,
         exempt={s.name: s.pii_exempt_columns for s in specs},
+        keys={s.name: tuple(s.primary_key) for s in specs},
     )
     if hits:
         raise PIIFoundError(hits)

@@ -164,9 +164,35 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
         "published."
     )
     add(
-        "- Không công bố ý kiến tự do, họ tên, số điện thoại, số CMND/CCCD; mọi cột văn bản được quét trước khi "
-        "công bố. / No free-text answers, names, phone numbers or ID numbers are published; every text column is "
-        "scanned before release."
+        "- Không công bố ý kiến tự do, họ tên, số điện thoại, số CMND/CCCD, e-mail. Trước khi công bố, mọi cột văn "
+        "bản (trừ khoá thay thế `*_key` và `submission_id`, là mã băm) được quét, mỗi giá trị khác nhau một lần: "
+        "số điện thoại Việt Nam (đầu `0`/`84`/`+84`; di động `0[35789]` + 8 chữ số, cố định `02` + 9 chữ số; "
+        "có thể cách bằng dấu cách, `.`, `-`), số CMND/CCCD (9 hoặc 12 chữ số, có thể cách từng nhóm), địa chỉ "
+        "e-mail, và tên người trả lời khảo sát cùng chủ hộ kinh doanh — cả khi nằm trong văn bản dài hơn (vd. tên "
+        'sản phẩm "Bánh <tên>"), không phân biệt hoa thường và dấu (`đ` = `d`), tên nhiều từ được so như một cụm '
+        "từ trọn vẹn, tên một từ chỉ khi là cả ô. Chỉ cần một ô khớp là không công bố, kèm thông báo song ngữ nêu "
+        "bảng, cột và khoá dòng (đã che)."
+    )
+    add(
+        "- Ô văn bản bắt đầu bằng `=`, `+`, `-` hoặc `@` (bảng tính có thể hiểu là công thức) được công bố nguyên "
+        "văn trong Parquet và được cảnh báo trong mô tả cột (Parquet và datapackage.json); bản phát hành không có "
+        "tệp CSV/XLSX — khi tự xuất ra CSV/XLSX, hãy thêm dấu nháy `'` ở đầu các ô đó."
+    )
+    add(
+        "- No free-text answers, names, phone numbers, ID numbers or e-mail addresses are published. Before "
+        "release every text column (except the surrogate keys `*_key` and `submission_id`, which are hashes) is "
+        "scanned, once per distinct value, for Vietnamese phone numbers (prefix `0`/`84`/`+84`; mobile "
+        "`0[35789]` + 8 digits, landline `02` + 9 digits; spaces, `.` or `-` allowed between digits), ID numbers "
+        "(CMND/CCCD: 9 or 12 digits, groups may be separated), e-mail addresses, and the names of survey "
+        "respondents and household-business owners — also inside longer text (e.g. a product name "
+        '"Bánh <name>"), ignoring case and diacritics (`đ` = `d`), a multi-word name as a whole phrase, a '
+        "one-word name only as a whole cell. One matching cell blocks the release, with a bilingual message "
+        "naming the table, column and row key (masked)."
+    )
+    add(
+        "- Text cells starting with `=`, `+`, `-` or `@` (a spreadsheet may run them as a formula) are published "
+        "as they are in Parquet and flagged in the column description (Parquet and datapackage.json); the "
+        "release has no CSV/XLSX file — when you export one yourself, prefix such cells with an apostrophe `'`."
     )
     add("")
     add("## Trích dẫn / How to cite")

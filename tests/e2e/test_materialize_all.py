@@ -102,13 +102,72 @@ def test_release_is_complete_and_readable_by_four_tools(first_run):
         assert n_duckdb == n_arrow == n_pandas == n_polars == resource["ntm:rows"], resource["name"]
     # personal data never published: no personal column in any resource
     fields = {f["name"] for r in package["resources"] for f in r["schema"]["fields"]}
-    personal = {"respondent_name", "respondent_phone", "respondent_hash", "respondent_name_hash"}
+    personal = {
+        "respondent_name",
+        "respondent_phone",
+        "respondent_hash",
+        "respondent_name_hash",
+        "respondent_name_fold_hash",
+    }
     assert not fields & (personal | {"producer_name", "reason_text", "note"})
     sat = con.execute(
         "select count(*) from read_parquet(?) where respondents between 1 and 4 and satisfied is not null",
         [str(next((latest / "data").glob("mart_satisfaction*.parquet")))],
     ).fetchone()[0]
     assert sat == 0
+
+
+def test_pii_scan_finds_a_respondent_name_inside_every_published_text_column(first_run, tmp_path):
+    """The released sample is clean (it published: no false positive on keys, hashes, labels); a respondent's
+    name, written without diacritics inside a longer text, injected into one cell of every published text
+    column of a copy of the release, is found in each of them (the respondent is stored only hashed)."""
+    from pipeline.ingest.masking import name_index
+    from pipeline.publish.pii import scan_pii
+
+    base, env, _ = first_run
+    latest = base / "open_data" / "latest"
+    package = json.loads((latest / "datapackage.json").read_text())
+    respondent = (
+        pd.read_csv(base / "raw" / "surveys" / "khao_sat_hai_long_2025.csv")["Họ và tên"].dropna().iloc[0]
+    )
+    from pipeline.lib.pii import name_key
+
+    wh = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
+    try:
+        names = name_index(wh, env["NTM_PII_SALT"])
+    finally:
+        wh.close()
+    con = duckdb.connect()
+    tables, exempt, keys, injected = {}, {}, {}, set()
+    for r in package["resources"]:
+        paths = r["path"] if isinstance(r["path"], list) else [r["path"]]
+        files = [str(latest / p) for p in paths]
+        text = [
+            f["name"]
+            for f in r["schema"]["fields"]
+            if f["type"] == "string" and not f["name"].endswith("_key") and f["name"] != "submission_id"
+        ]
+        exempt[r["name"]] = [f["name"] for f in r["schema"]["fields"] if f["name"] not in text]
+        keys[r["name"]] = r["schema"].get("primaryKey") or []
+        assert scan_pii(con, {r["name"]: files}, names=names, exempt=exempt) == [], r["name"]
+        if not text:
+            continue
+        out = tmp_path / f"{r['name']}.parquet"
+        sets = ", ".join(
+            f'''case when _n = 1 then 'Bánh ' || upper(?) || ' đặc sản' else "{c}" end as "{c}"'''
+            for c in text
+        )
+        con.execute(
+            f"copy (select * exclude (_n) replace ({sets}) from (select *, row_number() over () as _n "
+            f"from read_parquet(?))) to '{out}'",
+            [name_key(respondent)] * len(text) + [files],
+        )
+        tables[r["name"]] = str(out)
+        injected |= {(r["name"], c) for c in text}
+    hits = scan_pii(con, tables, names=names, exempt=exempt, keys=keys)
+    assert {(h.table, h.column) for h in hits} == injected
+    assert {h.kind for h in hits} == {"name"} and all(h.count == 1 for h in hits)
+    assert len(injected) >= 10
 
 
 def test_second_run_is_a_no_op(first_run):

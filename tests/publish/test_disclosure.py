@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import itertools
 
-import duckdb
 import pandas as pd
 import pytest
 
-from pipeline.publish import scan_pii, suppress_satisfaction
-from pipeline.publish.disclosure import mask
+from pipeline.publish import suppress_satisfaction
 
 GROUP = ["commune_code", "question_code", "period_code"]
 
@@ -140,122 +138,3 @@ def test_percent_column_nulled_too_and_bool_dtype():
 def test_missing_column_raises():
     with pytest.raises(KeyError):
         suppress_satisfaction(cells([1], [1]), group_cols=GROUP, cell_col="hamlet", count_col="respondents")
-
-
-# ---------------------------------------------------------------------------------------------------------
-# PII scan
-# ---------------------------------------------------------------------------------------------------------
-
-CLEAN = [
-    "2026-Q3",
-    "2025",
-    "18484-T07",
-    "18484-HTX2",
-    "CDS.01",
-    "QD51.7.2",
-    "TC8.4",
-    "2026-03-15",
-    "1.234,5",
-    "85%",
-    "Thôn Trung Thượng",
-    "Hội Liên hiệp Phụ nữ",
-    "12345678",  # 8 digits
-    "1234567890123",  # 13 digits
-    "Nguyễn Văn Anh Tuấn",  # contains "Nguyễn Văn An"? no: whole-word match only
-    "mã 0123456789",  # 10 digits starting 01: not a Vietnamese phone prefix
-]
-PHONES = [
-    "0912345678",
-    "SĐT: 0912 345 678",
-    "gọi 091.234.5678",
-    "+84 912 345 678",
-    "+84912345678",
-    "84-912-345-678",
-    "0239 3855 123",  # Hà Tĩnh landline (02 + 9 digits)
-    "liên hệ 0389-123-456.",
-]
-IDS = ["042095001234", "CMND 183456789", "CCCD: 042 095 001 234", "số 183 456 789"]
-NAMES = ["Nguyễn Văn An", "  nguyễn   văn AN ", "ông Nguyễn Văn An, thôn 3", "TRẦN THỊ BÌNH"]
-DENY = ["Nguyễn Văn An", "Trần Thị Bình", "Lê\u0301 Hoa"]  # the last one NFD
-
-
-def scan_values(values, denylist=DENY):
-    con = duckdb.connect()
-    con.execute("create table t (s varchar, n integer)")
-    con.executemany("insert into t values (?, 1)", [[v] for v in values])
-    return scan_pii(con, {"t": "select * from t"}, denylist)
-
-
-def test_clean_values_pass():
-    assert scan_values(CLEAN) == []
-
-
-@pytest.mark.parametrize("value", PHONES)
-def test_phone_numbers_found(value):
-    hits = scan_values([value])
-    assert "phone" in [h.kind for h in hits], value  # "+84 912 345 678" is also an ID-shaped 3-3-3 run
-
-
-@pytest.mark.parametrize("value", IDS)
-def test_id_numbers_found(value):
-    hits = scan_values([value])
-    assert [h.kind for h in hits] == ["id_number"], value
-
-
-@pytest.mark.parametrize("value", NAMES)
-def test_denylisted_names_found(value):
-    hits = scan_values([value])
-    assert [h.kind for h in hits] == ["denylisted_name"], value
-
-
-def test_nfd_denylist_matches_nfc_cell():
-    assert [h.kind for h in scan_values(["Lế Hoa"])] == ["denylisted_name"]
-
-
-def test_hit_counts_and_masking():
-    hits = scan_values(["0912345678", "0987654321", "ok", None])
-    (h,) = hits
-    assert h.count == 2 and h.table == "t" and h.column == "s"
-    assert all("•" in s and "345" not in s for s in h.samples)
-    assert mask("Nguyễn Văn An") == "N••••• V•• A•"
-
-
-def test_exempt_columns_and_parquet_source(tmp_path):
-    con = duckdb.connect()
-    path = tmp_path / "x.parquet"
-    con.execute(f"copy (select '123456789abc-18484-KT' as submission_id, 'x' as note) to '{path}'")
-    assert [h.column for h in scan_pii(con, {"x": [path]})] == ["submission_id"]
-    assert scan_pii(con, {"x": [path]}, exempt={"x": ["submission_id"]}) == []
-
-
-def test_name_hits_count_every_row_of_a_repeated_cell_and_sample_distinct_cells():
-    """Names are matched once per distinct cell (the alternation is slow), yet counted per row."""
-    hits = scan_values(["Nguyễn Văn An"] * 5 + ["ông  Nguyễn Văn An"] * 2 + ["thôn 3"] * 10)
-    (hit,) = [h for h in hits if h.kind == "denylisted_name"]
-    assert hit.count == 7 and len(hit.samples) == 2
-
-
-def test_a_one_word_name_is_still_found_without_the_whitespace_prefilter():
-    hits = scan_values(["Hoa", "thôn Hoa"], denylist=["Hoa"])
-    assert [h.count for h in hits if h.kind == "denylisted_name"] == [2]
-
-
-def test_hashed_respondent_names_are_found_in_published_text_and_codes_are_not_hashed():
-    from pipeline.ingest.surveys import name_hash
-    from pipeline.publish.assets import scan_hashed_respondent_names
-    from pipeline.publish.parquet import TableSpec
-
-    con = duckdb.connect()
-    con.execute("create schema raw")
-    stored = name_hash(pd.Series(["Nguyễn Văn An", "Trần Thị Bình", None], dtype=object), "s").tolist()
-    con.execute("create table raw.survey_answers (respondent_name_hash varchar)")
-    con.executemany("insert into raw.survey_answers values (?)", [[h] for h in stored * 3])
-    con.execute(
-        "create table pub as select * from (values ('18484-T01', 'nguyễn  văn an'), ('18484-T02', 'thôn 2'),"
-        " ('18484-T03', 'TRẦN THỊ BÌNH'), ('18484-T04', 'Trần Thị Bình')) v(code, label)"
-    )
-    spec = TableSpec(name="pub", sql="select * from pub", title_vi="x", title_en="x")
-    assert scan_hashed_respondent_names(con, [spec], "s") == ["pub.label: 2 value(s) equal a respondent name"]
-    assert scan_hashed_respondent_names(con, [spec], "other salt") == []
-    con.execute("delete from raw.survey_answers")
-    assert scan_hashed_respondent_names(con, [spec], "s") == []

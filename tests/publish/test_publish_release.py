@@ -281,7 +281,22 @@ def test_keep_prunes_old_releases(warehouse, open_data):
         (
             "update marts.dim_hamlet set name = 'Thôn của NGUYỄN VĂN AN' where hamlet_code = '18484-T02'",
             ("Nguyễn Văn An",),
-            "denylisted_name",
+            "name",
+        ),
+        (
+            "update marts.dim_hamlet set name = 'Bánh nguyen van an' where hamlet_code = '18484-T02'",
+            ("Nguyễn Văn An",),
+            "name",
+        ),
+        (
+            "update marts.dim_hamlet set name = 'CCCD 042.095.001.234' where hamlet_code = '18484-T02'",
+            (),
+            "id_number",
+        ),
+        (
+            "update marts.dim_hamlet set name = 'Thôn (an.nguyen@gmail.com)' where hamlet_code = '18484-T02'",
+            (),
+            "email",
         ),
     ],
 )
@@ -293,7 +308,10 @@ def test_pii_blocks_publish_and_leaves_latest(warehouse, open_data, sql, denylis
         _synth.publish(warehouse, open_data, now=T2, pii_denylist=denylist)
     (hit,) = exc.value.hits
     assert (hit.table, hit.column, hit.kind, hit.count) == ("dim_hamlet", "name", kind, 1)
-    assert "345.678" not in str(exc.value) and "042095001234" not in str(exc.value)  # samples are masked
+    msg = str(exc.value)
+    assert "345.678" not in msg and "042095001234" not in msg and "001.234" not in msg  # samples are masked
+    assert "bảng/table dim_hamlet, cột/column name, dòng/row hamlet_code=•••••-T02" in msg, msg
+    assert "Dữ liệu mở chứa dữ liệu cá nhân" in msg and "Personal data found in the release" in msg
     assert tree_digest(open_data) == before
     assert not list((open_data / ".staging").iterdir())
 
@@ -398,3 +416,23 @@ def test_second_publisher_waits_for_the_lock(warehouse, open_data):
     with publish_lock(open_data), pytest.raises(PublishLockedError):
         _synth.publish(warehouse, open_data, lock_timeout=0.5)
     assert _synth.publish(warehouse, open_data).changed  # lock released
+
+
+def test_formula_like_cells_published_as_is_and_flagged_in_descriptions(warehouse, open_data):
+    execute(
+        warehouse, "update marts.dim_hamlet set name = '=HYPERLINK(\"x\")' where hamlet_code = '18484-T02'"
+    )
+    result = _synth.publish(warehouse, open_data, now=T1)
+    (res,) = [
+        r
+        for r in json.loads((result.path / "datapackage.json").read_text())["resources"]
+        if r["name"] == "dim_hamlet"
+    ]
+    desc = {f["name"]: f.get("description", "") for f in res["schema"]["fields"]}
+    assert "1 ô bắt đầu bằng = + - hoặc @" in desc["name"] and "formula" in desc["name"]
+    assert "formula" not in desc["hamlet_type"]
+    path = next((result.path / "data").glob("dim_hamlet*.parquet"))
+    field = pq.read_schema(path).field("name")
+    assert b"apostrophe" in field.metadata[b"description_en"]
+    assert "=HYPERLINK" in pq.read_table(path).column("name").to_pylist()[1]  # the value itself is kept
+    assert "CSV/XLSX" in (result.path / "README.md").read_text()
