@@ -156,17 +156,13 @@ def _rollup_rules(
 
     who = pd.Series(cat["hamlet_reporters"].to_numpy(), index=idx)
     checked = cti & known_h & hamlet.notna() & unit.notna() & in_set(who, {"own_or_listed", "own_only"})
-    if checked.any():
-        own = (unit == hamlet).fillna(False).astype(bool)
-        listed = pd.Series(
-            [
-                (u, h) in ref.reporters
-                for u, h in zip(unit.astype(object), hamlet.astype(object), strict=True)
-            ],
-            index=idx,
-        )
-        allowed = own | (listed & (who == "own_or_listed"))
-        p.add(checked & ~allowed, "reporter_not_allowed", "hamlet_code")
+    # a hamlet reporting for itself is the common case: look the registry up only for the other rows
+    others = checked & (unit != hamlet).fillna(True).astype(bool)
+    if others.any():
+        pairs = zip(unit[others].astype(str), hamlet[others].astype(str), strict=True)
+        listed = pd.Series([pair in ref.reporters for pair in pairs], index=idx[others.to_numpy()])
+        allowed = listed & (who[others] == "own_or_listed")
+        p.add(others & ~allowed.reindex(idx, fill_value=True), "reporter_not_allowed", "hamlet_code")
 
 
 def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
