@@ -21,6 +21,7 @@ VI = (
 
 # file -> the statements it must carry
 WHERE = {
+    "README.md": (EN,),
     "raw/README.md": (EN, VI),
     "dbt_project/seeds/_seeds.yml": (EN, VI),
     "dbt_project/models/marts/dim_period.yml": (EN, VI),
