@@ -30,7 +30,8 @@ FULL_REBUILD_TAG = (
 )
 
 # The commune reports to the province by the 25th of each quarter's last month (units report to the commune
-# by the 15th). The marts of a quarter are expected between the 1st of that month and the 25th.
+# through the 15th, 23:59:59 Asia/Ho_Chi_Minh, raw/README.md rule 7.5). The marts of a quarter are expected
+# between the 1st of that month and the 25th.
 PROVINCE_DEADLINE_CRON = "0 0 25 3,6,9,12 *"
 TIMEZONE = "Asia/Ho_Chi_Minh"
 marts_freshness_policy = dg.FreshnessPolicy.cron(

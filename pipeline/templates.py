@@ -30,13 +30,20 @@ class Template:
     name_en: str
     sheet: str  # sheet name to pick in XLSX files
     columns: tuple[Column, ...]
+    # Optional columns a file MAY add after the standard ones: read and documented (raw/README.md), but not
+    # written by the blank templates nor by the sample (their standard header stays ``columns``).
+    optional_columns: tuple[Column, ...] = ()
 
     @property
     def required(self) -> tuple[str, ...]:
         return tuple(c.code for c in self.columns if c.required)
 
+    @property
+    def all_columns(self) -> tuple[Column, ...]:
+        return self.columns + self.optional_columns
+
     def column(self, code: str) -> Column:
-        for c in self.columns:
+        for c in self.all_columns:
             if c.code == code:
                 return c
         raise KeyError(code)
@@ -118,6 +125,19 @@ SUBMISSION = Template(
             aliases=("ty le hoan thanh", "phan tram hoan thanh"),
         ),
         Column("note", "Ghi chú", "Note", "text", example="Số liệu ước tính", aliases=("ghi chu",)),
+    ),
+    optional_columns=(
+        # Roll-up rule 7.3 (raw/README.md): a resubmission replaces only the indicators it carries, unless
+        # one of its rows says "có" here; then it replaces the unit's whole earlier report for the period.
+        Column(
+            "replace_all",
+            "Thay thế toàn bộ",
+            "Replace all",
+            "yesno",
+            allowed=("có", "không"),
+            example="có",
+            aliases=("thay the toan bo", "thay the tat ca", "replace_all"),
+        ),
     ),
 )
 

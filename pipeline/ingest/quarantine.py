@@ -102,6 +102,25 @@ REASONS: dict[str, tuple[str, str]] = {
         "The numerator is larger than the denominator.",
     ),
     "zero_denominator": ("Mẫu số bằng 0.", "The denominator is zero."),
+    # roll-up rules 7.1 and 7.4 of raw/README.md (declared per indicator in the catalog)
+    "missing_fraction": (
+        "Chỉ tiêu tổng hợp theo tỷ số của tổng cần cả tử số và mẫu số (danh mục: missing_fraction_rule = "
+        "quarantine, hoặc chỉ ghi một trong hai).",
+        "This ratio-of-sums indicator needs both numerator and denominator (catalog: missing_fraction_rule = "
+        "quarantine, or only one of the two was given).",
+    ),
+    "missing_weight": (
+        "Chỉ có tỷ lệ, không có tử số/mẫu số, và không có số hộ của thôn trong năm này để suy ra "
+        "(raw/reference/hamlet_population.csv).",
+        "Only the percent was given and the hamlet has no households for that year to derive "
+        "numerator/denominator from (raw/reference/hamlet_population.csv).",
+    ),
+    "reporter_not_allowed": (
+        "Đơn vị này không được báo cáo giá trị của thôn này (chỉ chính thôn đó, hoặc đơn vị có mã thôn trong "
+        "cột reports_for_hamlets của reporting_units.csv).",
+        "This unit may not report this hamlet's value (only the hamlet itself, or a unit whose "
+        "reports_for_hamlets column in reporting_units.csv lists the hamlet).",
+    ),
     "invalid_value": (
         "Giá trị không thuộc danh sách cho phép.",
         "The value is not one of the allowed values.",

@@ -53,7 +53,7 @@ class ReadResult:
 @functools.lru_cache(maxsize=16)
 def _label_keys(template: Template) -> dict[str, str]:
     keys: dict[str, str] = {}
-    for c in template.columns:
+    for c in template.all_columns:  # the optional columns are matched like the standard ones
         for label in (c.label_vi, c.label_en, c.code, *c.aliases):
             k = fold(label)
             keys.setdefault(k, c.code)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -44,6 +44,21 @@ REGISTRY: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
     ),
 }
 
+#: Optional registry columns (blank when the file has no such column): loaded like the required ones.
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    # hamlet codes (separated by ';' or spaces) this unit may report hamlet values for (roll-up rule 7.4)
+    "reporting_units.csv": ("reports_for_hamlets",),
+}
+
+#: Roll-up rules the catalog declares per indicator (raw/README.md section 7) and their allowed values.
+RULE_COLUMNS: dict[str, frozenset[str]] = {
+    "measure_kind": frozenset({"stock", "flow"}),
+    "missing_fraction_rule": frozenset({"derive_from_weight", "quarantine", "not_applicable"}),
+    "fraction_weight": frozenset({"", "households"}),
+    "omitted_on_resubmission": frozenset({"keep_earlier", "drop"}),
+    "hamlet_reporters": frozenset({"own_or_listed", "own_only", "not_applicable"}),
+}
+
 HAMLET_PREFIXES = ("thôn", "tổ dân phố", "tdp", "xóm", "khu dân cư", "tổ")
 
 
@@ -59,6 +74,9 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise ReferenceError(f"{path.name}: missing columns {missing}")
+    for c in OPTIONAL.get(path.name, ()):
+        if c not in df.columns:
+            df[c] = ""
     df = df.astype(object)
     for c in df.columns:
         df[c] = df[c].map(lambda v: nfc(v).strip() if isinstance(v, str) else v)
@@ -98,10 +116,12 @@ def hamlet_name_key(names: pd.Series) -> pd.Series:
 class ReferenceData:
     hamlets: pd.DataFrame  # hamlet_code, commune_code, name, name_key, valid_from, valid_to (Timestamp/NaT)
     units: pd.DataFrame  # unit_code, commune_code, unit_type, valid_from, valid_to
-    indicators: pd.DataFrame  # index indicator_code: value_type, level, min_value, max_value
+    indicators: pd.DataFrame  # index indicator_code: value_type, level, min/max_value, roll-up rule columns
     task_codes: frozenset[str]
     questions: pd.DataFrame  # form_code, question_no (int), question_code
     commune_codes: frozenset[str]
+    households: dict[tuple[str, int], int] = field(default_factory=dict)  # (hamlet, year) -> households
+    reporters: frozenset[tuple[str, str]] = frozenset()  # (unit_code, hamlet_code) from reports_for_hamlets
 
     # computed once: the ingest asks for them per batch, and a national registry holds ~100k codes
 
@@ -150,7 +170,8 @@ class ReferenceData:
             }
         )
         ind = _read_csv(
-            seeds_dir / "indicators.csv", ("indicator_code", "value_type", "level", "min_value", "max_value")
+            seeds_dir / "indicators.csv",
+            ("indicator_code", "value_type", "level", "min_value", "max_value", *RULE_COLUMNS),
         )
         indicators = pd.DataFrame(
             {
@@ -158,9 +179,17 @@ class ReferenceData:
                 "level": ind["level"].str.lower().to_numpy(),
                 "min_value": pd.to_numeric(ind["min_value"].replace("", None), errors="coerce").to_numpy(),
                 "max_value": pd.to_numeric(ind["max_value"].replace("", None), errors="coerce").to_numpy(),
+                **{c: ind[c].astype(str).str.strip().str.lower().to_numpy() for c in RULE_COLUMNS},
             },
             index=pd.Index(ind["indicator_code"].astype(str).str.upper(), name="indicator_code"),
         )
+        for c, allowed in RULE_COLUMNS.items():
+            bad = sorted(set(indicators[c]) - allowed)
+            if bad:
+                raise ReferenceError(f"indicators.csv: column {c} has unknown values {bad}")
+        needs_weight = indicators["missing_fraction_rule"] == "derive_from_weight"
+        if (needs_weight & (indicators["fraction_weight"] == "")).any():
+            raise ReferenceError("indicators.csv: derive_from_weight needs a fraction_weight")
         if indicators.index.duplicated().any():
             raise ReferenceError("indicators.csv: duplicate indicator_code")
         bad_types = set(indicators["value_type"]) - {"count", "percent", "ratio", "yesno"}
@@ -176,6 +205,18 @@ class ReferenceData:
             }
         )
         communes = set(hamlets["commune_code"]) | set(units["commune_code"])
+        pop = frames["hamlet_population.csv"]
+        households = {
+            (str(h).upper(), int(y)): int(n)
+            for h, y, n in zip(pop["hamlet_code"], pop["year"], pop["households"], strict=True)
+            if pd.notna(y) and pd.notna(n)
+        }
+        reporters = frozenset(
+            (str(unit).upper(), code.upper())
+            for unit, listed in zip(u["unit_code"], u["reports_for_hamlets"], strict=True)
+            for code in re.split(r"[;,\s]+", str(listed or ""))
+            if code
+        )
         return cls(
             hamlets=hamlets,
             units=units,
@@ -183,6 +224,8 @@ class ReferenceData:
             task_codes=frozenset(tasks["task_code"].astype(str).str.upper()),
             questions=questions,
             commune_codes=frozenset(communes),
+            households=households,
+            reporters=reporters,
         )
 
 
@@ -219,8 +262,9 @@ def load_reference(
         for fname, (table, required, _types) in REGISTRY.items():
             path = ref_dir / fname
             df = frames[fname]
-            out = df[list(required)].copy()
-            for c in required:
+            columns = [*required, *OPTIONAL.get(fname, ())]
+            out = df[columns].copy()
+            for c in columns:
                 if out[c].dtype == object:
                     out[c] = out[c].replace("", None)
             out["_file_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -111,6 +111,61 @@ def hamlet_valid_in_period(ref: ReferenceData, hamlet: pd.Series, period: pd.Ser
     return pd.Series(arr, index=hamlet.index)
 
 
+def _rollup_rules(
+    p: Problems,
+    ref: ReferenceData,
+    cat: pd.DataFrame,
+    cti: pd.Series,
+    unit: pd.Series,
+    hamlet: pd.Series,
+    known_h: pd.Series,
+    period: pd.Series,
+    value: pd.Series,
+    numer: pd.Series,
+    denom: pd.Series,
+) -> None:
+    """The ingest side of the roll-up rules the catalog declares per indicator (raw/README.md section 7).
+
+    7.1 ``missing_fraction_rule``: a value without numerator and denominator is quarantined
+    (``missing_fraction``) when the rule is ``quarantine``; with ``derive_from_weight`` it is kept (dbt derives
+    the fraction from the weight) unless the hamlet has no weight for the period's year (``missing_weight``).
+    Half a fraction (only one of the two) is quarantined whatever the rule, except ``not_applicable``.
+    7.4 ``hamlet_reporters``: a hamlet's value comes from the hamlet's own unit, or (``own_or_listed``) from a
+    unit whose ``reports_for_hamlets`` lists it; any other unit's row is quarantined (``reporter_not_allowed``).
+    """
+    idx = cti.index
+    rule = pd.Series(cat["missing_fraction_rule"].to_numpy(), index=idx)
+    weight = pd.Series(cat["fraction_weight"].to_numpy(), index=idx)
+    ratio_rule = cti & rule.notna() & (rule != "not_applicable")
+    has_num, has_den = numer.notna(), denom.notna()
+    half = ratio_rule & (has_num ^ has_den)
+    p.add(half & has_num, "missing_fraction", "denominator")
+    p.add(half & has_den, "missing_fraction", "numerator")
+    bare = ratio_rule & ~has_num & ~has_den & value.notna()
+    p.add(bare & (rule == "quarantine"), "missing_fraction", "numerator")
+    derive = bare & (rule == "derive_from_weight")
+    if derive.any():
+        # households is the only weight the catalog declares today (reference.RULE_COLUMNS)
+        rows = derive & (weight == "households") & known_h & period.notna()
+        keys = zip(hamlet[rows].astype(str), period[rows].astype(str).str[:4].astype(int), strict=True)
+        has_weight = [k in ref.households for k in keys]
+        p.add(
+            rows & ~pd.Series(has_weight, index=idx[rows.to_numpy()]).reindex(idx, fill_value=True),
+            "missing_weight",
+            "hamlet_code",
+        )
+
+    who = pd.Series(cat["hamlet_reporters"].to_numpy(), index=idx)
+    checked = cti & known_h & hamlet.notna() & unit.notna() & in_set(who, {"own_or_listed", "own_only"})
+    # a hamlet reporting for itself is the common case: look the registry up only for the other rows
+    others = checked & (unit != hamlet).fillna(True).astype(bool)
+    if others.any():
+        pairs = zip(unit[others].astype(str), hamlet[others].astype(str), strict=True)
+        listed = pd.Series([pair in ref.reporters for pair in pairs], index=idx[others.to_numpy()])
+        allowed = listed & (who[others] == "own_or_listed")
+        p.add(others & ~allowed.reindex(idx, fill_value=True), "reporter_not_allowed", "hamlet_code")
+
+
 def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     ref: ReferenceData = ctx["ref"]
     today: date = ctx["today"]
@@ -184,9 +239,15 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
         "missing_value",
         "value",
     )
+    _rollup_rules(p, ref, cat, cti, unit, hamlet, known_h, period, value, numer, denom)
     lo = vmin.where(vmin.notna(), np.where(in_set(vtype, {"count", "percent"}), 0.0, -np.inf))
     hi = vmax.where(vmax.notna(), np.where(vtype == "percent", 100.0, np.inf))
     p.add(cti & ~over & value.notna() & ((value < lo) | (value > hi)), "value_out_of_range", "value")
+
+    # ---------------- optional column "Thay thế toàn bộ" (roll-up rule 7.3)
+    replace_raw = _col(b, "replace_all")
+    replace_all, replace_err = cell_yesno(replace_raw)
+    p.add_errors(replace_err, "replace_all")
 
     # ---------------- task rows
     p.add(nv & task.isna(), "missing_value", "task_code")
@@ -265,6 +326,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             "submitted_at": sub_at,
             "good": good.astype("int64"),
             "bad": bad.astype("int64"),
+            "replace_all": (replace_all == 1).fillna(False).astype("int64"),
         }
     )
     g = g[in_set(g["unit_code"], ref.unit_codes) & g["period_code"].notna() & g["submitted_at"].notna()]
@@ -276,6 +338,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             _row=("_row", "min"),
             rows_loaded=("good", "sum"),
             rows_quarantined=("bad", "sum"),
+            replace_all=("replace_all", "max"),
         )
         .reset_index()
     )
@@ -300,6 +363,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             "arrival_seq": subs.get("arrival_seq"),
             "rows_loaded": subs["rows_loaded"].astype("int64"),
             "rows_quarantined": subs["rows_quarantined"].astype("int64"),
+            "replace_all": subs["replace_all"].astype(bool),
             "_file_sha256": subs["_sha"],
             "_source_file": subs["_path"],
             "_source_row": subs["_row"].astype("int64"),

@@ -15,7 +15,8 @@ DDL: dict[str, str] = {
     "raw.submission_tasks": f"""unit_code varchar, period_code varchar, submitted_at timestamp,
         task_code varchar, task_status varchar, percent_done double, note varchar, {_META}""",
     "raw.submissions": f"""submission_id varchar, unit_code varchar, period_code varchar,
-        submitted_at timestamp, arrival_seq bigint, rows_loaded bigint, rows_quarantined bigint, {_META}""",
+        submitted_at timestamp, arrival_seq bigint, rows_loaded bigint, rows_quarantined bigint,
+        replace_all boolean, {_META}""",
     "raw.survey_answers": f"""response_id varchar, submitted_at timestamp, commune_code varchar,
         hamlet_code varchar, period_code varchar, form_code varchar, question_code varchar,
         satisfied boolean, respondent_hash varchar, respondent_name_hash varchar,
@@ -31,7 +32,7 @@ DDL: dict[str, str] = {
     "raw.hamlet_crosswalk": f"""predecessor_code varchar, successor_code varchar, change_type varchar,
         effective_date date, population_share double, {_META}""",
     "raw.reporting_units": f"""unit_code varchar, commune_code varchar, unit_type varchar, abbr varchar,
-        name_vi varchar, name_en varchar, valid_from date, valid_to date, {_META}""",
+        name_vi varchar, name_en varchar, valid_from date, valid_to date, reports_for_hamlets varchar, {_META}""",
     "audit.ingest_files": """file_sha256 varchar primary key, path varchar, bytes bigint, source varchar,
         encoding varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint, status varchar,
         reason varchar, ingested_at timestamp""",
@@ -48,6 +49,15 @@ DDL: dict[str, str] = {
 }
 
 
+#: Columns added to a table after its first release: a warehouse created before gets them (null) at the
+#: next start, so ``insert ... by name`` keeps working without a rebuild.
+ADDED_COLUMNS: dict[str, dict[str, str]] = {
+    "raw.submissions": {"replace_all": "boolean"},
+    "raw.reporting_units": {"reports_for_hamlets": "varchar"},
+    # older rows keep null: their NFC name hash still holds
+    "raw.survey_answers": {"respondent_name_fold_hash": "varchar"},
+}
+
 #: Tables that cache what can be recomputed (not data): left out when two ingests are compared.
 CACHE_TABLES = frozenset({"audit.file_stats"})
 
@@ -58,8 +68,9 @@ def ensure_warehouse_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists audit")
     for name, cols in DDL.items():
         con.execute(f"create table if not exists {name} ({cols})")
-    # a warehouse created before the column existed (its older rows keep null: the NFC hash still holds)
-    con.execute("alter table raw.survey_answers add column if not exists respondent_name_fold_hash varchar")
+    for name, columns in ADDED_COLUMNS.items():
+        for column, type_ in columns.items():
+            con.execute(f"alter table {name} add column if not exists {column} {type_}")
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:

@@ -5,7 +5,7 @@
 spreadsheet) and returns the canonical code, or the error ``malformed_period``. Years outside 1990-2100
 are malformed.
 
-Deadlines: a unit reports by the 15th of the quarter's last month (15 Mar/Jun/Sep/Dec; a year: 15 Dec);
+Deadlines (raw/README.md rule 7.5): a unit reports through the 15th of the quarter's last month (15 Mar, 15 Jun, 15 Sep, 15 Dec; annual report: 15 Dec), 23:59:59 Asia/Ho_Chi_Minh;
 the commune sends the roll-up to the province by the 25th of that month.
 """
 
@@ -97,7 +97,8 @@ def period_end(code: str) -> dt.date:
 
 
 def unit_due_date(code: str) -> dt.date:
-    """A unit's deadline: the 15th of the period's last month (15 Mar/Jun/Sep/Dec; a year: 15 Dec)."""
+    """A unit's due date: units report through the 15th of the quarter's last month (15 Mar, 15 Jun, 15 Sep, 15 Dec;
+    annual report: 15 Dec), 23:59:59 Asia/Ho_Chi_Minh (this returns the date; the day ends at 23:59:59)."""
     year, month = _last_month(code)
     return dt.date(year, month, 15)
 

@@ -180,7 +180,7 @@ def write_templates(out: Path, seeds_dir: Path | None = None) -> list[Path]:
             SUBMISSION,
             [c.label_vi for c in SUBMISSION.columns],
             TITLE_SUBMISSION,
-            "Mẫu báo cáo quý (trước ngày 15 tháng cuối quý) và năm (trước 15/12) của các đơn vị, thôn",
+            "Mẫu báo cáo quý và năm của các đơn vị, thôn; hạn nộp: hết ngày 15 của tháng cuối quý (15/3, 15/6, 15/9, 15/12; báo cáo năm: 15/12), tức đến 23:59:59 giờ Asia/Ho_Chi_Minh",
             [],
         ),
         (

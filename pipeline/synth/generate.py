@@ -90,7 +90,8 @@ class Period:
 
     @property
     def deadline(self) -> dt.date:
-        """Units report before the 15th of the quarter's last month; annual reports before 15 December."""
+        """Units report through the 15th of the quarter's last month (15 Mar, 15 Jun, 15 Sep, 15 Dec; annual report:
+        15 Dec), 23:59:59 Asia/Ho_Chi_Minh."""
         return dt.date(self.year, 12 if self.quarter is None else 3 * self.quarter, 15)
 
 

@@ -50,7 +50,7 @@ SPECIAL_FORMAT = {
 }
 MISSING = ("18484-T11", "2026-Q2")  # the one report that never arrived
 RESUBMITTED = ("18484-KT", "2026-Q2")  # a _v2 file with a later submitted_at and one corrected value
-LATE = {  # submitted after the 15th of the quarter's last month
+LATE = {  # submitted after the due date (raw/README.md rule 7.5: through the 15th, 23:59:59)
     ("18484-T08", "2025-Q2"): dt.datetime(2025, 6, 18, 9, 40),
     ("18484-VHXH", "2025-Q3"): dt.datetime(2025, 9, 22, 15, 5),
     ("18484-T20", "2025-Q4"): dt.datetime(2025, 12, 19, 10, 20),
@@ -237,7 +237,7 @@ def _submitted_at(seed_: int, unit: str, period: Period) -> dt.datetime:
     if (unit, period.code) in LATE:
         return LATE[(unit, period.code)]
     g = _rng(seed_, "ts", unit, period.code)
-    day = int(g.integers(3, 15))  # before the 15th
+    day = int(g.integers(3, 15))  # on time: before the 15th, hence before the due date (rule 7.5)
     return dt.datetime(
         period.deadline.year, period.deadline.month, day, int(g.integers(7, 17)), int(g.integers(0, 60))
     )

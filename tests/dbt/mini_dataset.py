@@ -12,6 +12,13 @@ Story (commune 18484, province 42, commune group 2):
 - A missing report: VHXH sends nothing for 2026-Q2.
 - Two units on the same hamlet value: KT also reports H.LAST for T01 in Q3, after T01 did (KT wins).
 - A commune-level value from a unit of another type: VHXH reports C.COUNT (a KT indicator) in Q1: ignored.
+- Roll-up rules (raw/README.md section 7, declared per indicator in the catalog):
+  7.1 T04 reports H.RATIO for Q3 as a bare 90 % (no numerator/denominator): derived from its 130 households
+      (numerator 117, denominator 130) so it weighs in the commune's ratio of sums;
+  7.2 T02 and T03 cease on 31 Mar: the year's stock indicators (H.MEAN, H.SHARE, H.LAST, H.MAX, H.ALLYES) roll
+      up over T01 and T04 only, the flows (H.SUM, H.RATIO) over all four hamlets;
+  7.3 T01's Q2 resubmission leaves H.MEAN out: v1's 50 stays in force (kept_from_earlier);
+  7.4 KT reports H.LAST for T01: allowed because reporting_units lists T01 in KT's reports_for_hamlets.
 - Survey: 6 responses in T01 and T04; household h1 answered twice (only its later response counts).
 - OCOP: 3 products, one certificate expiring on 2026-10-31.
 """
@@ -64,20 +71,57 @@ INDICATOR_COLUMNS = [
     "reporter_unit_type",
     "valid_from",
     "valid_to",
+    "measure_kind",
+    "missing_fraction_rule",
+    "fraction_weight",
+    "omitted_on_resubmission",
+    "hamlet_reporters",
 ]
 
-# code, value_type, level, aggregation, annual_rule, direction, threshold, reporter_unit_type
+# code, value_type, level, aggregation, annual_rule, direction, threshold, reporter_unit_type, measure_kind
 _INDICATORS = [
-    ("H.SUM", "count", "hamlet", "sum", "sum", "higher_better", "", "hamlet"),
-    ("H.MEAN", "percent", "hamlet", "mean", "mean", "higher_better", "", "hamlet"),
-    ("H.RATIO", "percent", "hamlet", "ratio_of_sums", "ratio_of_sums", "higher_better", "80", "hamlet"),
-    ("H.SHARE", "yesno", "hamlet", "share_meeting", "last", "higher_better", "1", "hamlet"),
-    ("H.LAST", "count", "hamlet", "last", "last", "higher_better", "", "hamlet"),
-    ("H.MAX", "count", "hamlet", "max", "max", "lower_better", "5", "hamlet"),
-    ("H.ALLYES", "yesno", "hamlet", "all_yes", "max", "higher_better", "1", "hamlet"),
-    ("C.COUNT", "count", "commune", "sum", "sum", "higher_better", "", "economic_dept"),
-    ("C.PCT", "percent", "commune", "ratio_of_sums", "last", "higher_better", "", "culture_social_dept"),
+    ("H.SUM", "count", "hamlet", "sum", "sum", "higher_better", "", "hamlet", "flow"),
+    ("H.MEAN", "percent", "hamlet", "mean", "mean", "higher_better", "", "hamlet", "stock"),
+    (
+        "H.RATIO",
+        "percent",
+        "hamlet",
+        "ratio_of_sums",
+        "ratio_of_sums",
+        "higher_better",
+        "80",
+        "hamlet",
+        "flow",
+    ),
+    ("H.SHARE", "yesno", "hamlet", "share_meeting", "last", "higher_better", "1", "hamlet", "stock"),
+    ("H.LAST", "count", "hamlet", "last", "last", "higher_better", "", "hamlet", "stock"),
+    ("H.MAX", "count", "hamlet", "max", "max", "lower_better", "5", "hamlet", "stock"),
+    ("H.ALLYES", "yesno", "hamlet", "all_yes", "max", "higher_better", "1", "hamlet", "stock"),
+    ("C.COUNT", "count", "commune", "sum", "sum", "higher_better", "", "economic_dept", "flow"),
+    (
+        "C.PCT",
+        "percent",
+        "commune",
+        "ratio_of_sums",
+        "last",
+        "higher_better",
+        "",
+        "culture_social_dept",
+        "stock",
+    ),
 ]
+
+
+def _rules(level: str, aggregation: str) -> list[str]:
+    """missing_fraction_rule, fraction_weight, omitted_on_resubmission, hamlet_reporters (as the catalog)."""
+    if aggregation != "ratio_of_sums":
+        fraction = ["not_applicable", ""]
+    elif level == "hamlet":
+        fraction = ["derive_from_weight", "households"]
+    else:
+        fraction = ["quarantine", ""]
+    return [*fraction, "keep_earlier", "own_or_listed" if level == "hamlet" else "not_applicable"]
+
 
 SEEDS: dict[str, list[list[str]]] = {
     "indicators.csv": [INDICATOR_COLUMNS]
@@ -101,8 +145,10 @@ SEEDS: dict[str, list[list[str]]] = {
             reporter,
             "2026-01-01",
             "2030-12-31",
+            kind,
+            *_rules(lvl, agg),
         ]
-        for code, vt, lvl, agg, rule, direction, thr, reporter in _INDICATORS
+        for code, vt, lvl, agg, rule, direction, thr, reporter, kind in _INDICATORS
     ],
     "indicator_thresholds.csv": [
         ["indicator_code", "commune_group", "threshold"],
@@ -296,7 +342,8 @@ SUBMISSIONS = [
         period="2026-Q2",
         at=datetime(2026, 6, 20, 9, 0),
         seq=9,  # resubmission (v2)
-        values=_hamlet_rows("18484-T01", 12, 50, (19, 20), 1, 4, 3, 1),
+        # rule 7.3: v2 leaves H.MEAN out -> v1's 50 stays in force
+        values=[r for r in _hamlet_rows("18484-T01", 12, 50, (19, 20), 1, 4, 3, 1) if r[1] != "H.MEAN"],
         tasks=[("I.1", "in_progress", 20.0)],
     ),
     # ---- 2026-Q3 (due 2026-09-15)
@@ -311,8 +358,11 @@ SUBMISSIONS = [
         unit="18484-T04",
         period="2026-Q3",
         at=datetime(2026, 9, 16, 8, 0),
-        seq=11,  # late; no H.SHARE
-        values=[r for r in _hamlet_rows("18484-T04", 50, 100, (45, 50), None, 7, 8, 0)],
+        seq=11,  # late; no H.SHARE; rule 7.1: H.RATIO as a bare 90 % (no numerator/denominator)
+        values=[
+            (h, i, 90, None, None) if i == "H.RATIO" else (h, i, v, n, d)
+            for h, i, v, n, d in _hamlet_rows("18484-T04", 50, 100, (45, 50), None, 7, 8, 0)
+        ],
     ),
     dict(
         unit="18484-KT",
@@ -355,6 +405,10 @@ OCOP = [
     ("P2", 1, 3, 60.0, "C2", date(2023, 11, 1), date(2026, 10, 31), "18484-T02"),
     ("P3", 2, 3, 55.0, "C3", date(2026, 5, 1), date(2029, 4, 30), "18484-T04"),
 ]
+
+
+# rule 7.4: units that may report hamlet values besides the hamlets themselves
+REPORTS_FOR = {"18484-KT": "18484-T01"}
 
 
 def _sha(text: str) -> str:
@@ -538,6 +592,7 @@ def _frames() -> dict[str, pd.DataFrame]:
                         u,
                         strict=True,
                     ),
+                    reports_for_hamlets=REPORTS_FOR.get(u[0]),
                     **ref("reporting_units.csv"),
                 )
                 for u in REPORTING_UNITS

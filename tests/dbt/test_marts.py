@@ -9,6 +9,7 @@ arithmetic is written out from the story in mini_dataset.py, never read back fro
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -217,6 +218,28 @@ def test_fact_indicator_value_latest_accepted_value(con):
 
     # resubmission: the Q2 value comes from T01's second version
     assert one("18484-T01", "2026-Q2", "H.SUM")[:6] == (12, None, None, None, "reported", "18484-T01")
+    # rule 7.3: ...and H.MEAN, which v2 left out, from the first (10 Jun) version: 50, still counted
+    assert one("18484-T01", "2026-Q2", "H.MEAN")[:6] == (50, None, None, None, "reported", "18484-T01")
+    v1, v2 = (
+        r[0]
+        for r in rows(
+            con,
+            "select submission_id from intermediate.int_submissions_ranked "
+            "where unit_code = '18484-T01' and period_code = '2026-Q2' order by version_no",
+        )
+    )
+    assert rows(
+        con,
+        "select submission_id from marts.fact_indicator_value where location_code = '18484-T01' "
+        "and period_code = '2026-Q2' and indicator_code in ('H.MEAN', 'H.SUM') order by indicator_code",
+    ) == [(v1,), (v2,)]
+    # rule 7.1: T04's bare 90 % for H.RATIO in Q3 gets its 130 households as the denominator
+    assert one("18484-T04", "2026-Q3", "H.RATIO")[:4] == (90, pytest.approx(0.9 * 130), 130, True)
+    assert rows(
+        con,
+        "select fraction_source from intermediate.int_indicator_values_selected "
+        "where location_code = '18484-T04' and indicator_code = 'H.RATIO' order by period_code",
+    ) == [("reported",), ("derived_households",)]
     # two units on one hamlet value: KT (15 Sep) after T01 (10 Sep) -> KT's 99
     assert (
         one("18484-T01", "2026-Q3", "H.LAST")[0] == 99
@@ -303,7 +326,7 @@ def test_value_changes_between_versions(con):
         "H.SUM": "changed",
         "H.RATIO": "changed",
         "H.SHARE": "changed",
-        "H.MEAN": "unchanged",
+        "H.MEAN": "kept_from_earlier",  # rule 7.3: v2 leaves H.MEAN out, v1's value stays in force
         "H.LAST": "unchanged",
         "H.MAX": "unchanged",
         "H.ALLYES": "unchanged",
@@ -320,13 +343,18 @@ def test_value_changes_between_versions(con):
 # Q2 T01   12  50   19/20          1     4    3   1     (v2, 20 Jun)
 # Q2 T04   45  90   40/50          1     6    9   1     (14 Jun)
 # Q3 T01   13  40   10/20          1     99*  2   1     (10 Sep; *H.LAST from KT on 15 Sep)
-# Q3 T04   50  100  45/50          -     7    8   0     (16 Sep; no H.SHARE)
+# Q3 T04   50  100  117/130*       -     7    8   0     (16 Sep; no H.SHARE; *bare 90 %, rule 7.1:
+#                                                        derived from T04's 130 households: 0.9 x 130 = 117)
+# (Q2 T01 MEAN 50 comes from v1: v2 left H.MEAN out and v1's value stays in force, rule 7.3)
 # Hamlets existing at the period end: Q1 T01 T02 T03; Q2, Q3 and the year: T01 T04.
 # Annual (derived by annual_rule):
 #   T01 SUM 10+12+13=35, MEAN (60+50+40)/3=50, RATIO 47/60, SHARE last=1, LAST last=99, MAX max(4,3,2)=4, ALLYES max=1
 #   T02 SUM 20, MEAN 80, RATIO 8/10, SHARE 0, LAST 5, MAX 7, ALLYES 1 (Q1 only)
 #   T03 SUM 30, MEAN 70, RATIO 27/30, SHARE 1, LAST 2, MAX 6, ALLYES 0 (Q1 only)
-#   T04 SUM 95, MEAN 95, RATIO 85/100, SHARE last available (Q2)=1, LAST 7, MAX 9, ALLYES max(1,0)=1
+#   T04 SUM 95, MEAN 95, RATIO (40+117)/(50+130)=157/180, SHARE last available (Q2)=1, LAST 7, MAX 9,
+#       ALLYES max(1,0)=1
+# Rule 7.2 for the year: T02 and T03 ceased on 31 Mar. Stock indicators (MEAN, SHARE, LAST, MAX, ALLYES) roll
+# up over T01 and T04 only; flows (SUM, RATIO) over all four hamlets.
 
 COMMUNE_EXPECTED = {
     # (period, indicator): (value, numerator, denominator, hamlets_reporting, hamlets_existing, value_source)
@@ -349,7 +377,8 @@ COMMUNE_EXPECTED = {
     ("2026-Q2", "C.COUNT"): (12, None, None, None, None, "reported"),
     ("2026-Q3", "H.SUM"): (13 + 50, None, None, 2, 2, "reported"),
     ("2026-Q3", "H.MEAN"): ((40 + 100) / 2, None, None, 2, 2, "reported"),
-    ("2026-Q3", "H.RATIO"): (100 * (10 + 45) / (20 + 50), 55, 70, 2, 2, "reported"),
+    # rule 7.1: T04's bare 90 % weighs with its 130 households (not NULL while T04 counts as reporting)
+    ("2026-Q3", "H.RATIO"): (100 * (10 + 117) / (20 + 130), 127, 150, 2, 2, "reported"),
     # T04 did not report: it counts as not meeting (denominator = hamlets existing, not reporting)
     ("2026-Q3", "H.SHARE"): (100 * 1 / 2, 1, 2, 1, 2, "reported"),
     ("2026-Q3", "H.LAST"): (7, None, None, 2, 2, "reported"),  # T04 (16 Sep) after KT's 99 for T01 (15 Sep)
@@ -357,28 +386,23 @@ COMMUNE_EXPECTED = {
     ("2026-Q3", "H.ALLYES"): (0, 1, 2, 2, 2, "reported"),
     ("2026-Q3", "C.COUNT"): (15, None, None, None, None, "reported"),
     ("2026-Q3", "C.PCT"): (100 * 45 / 50, 45, 50, None, None, "reported"),
-    # the year: annual hamlet values (all four hamlets, derived), hamlets existing at 31 Dec: T01, T04
+    # the year: annual hamlet values (derived), hamlets existing at 31 Dec: T01, T04.
+    # flows (rule 7.2) count all four hamlets, T02 and T03 included
     ("2026", "H.SUM"): (35 + 20 + 30 + 95, None, None, 4, 2, "derived_from_quarters"),
-    ("2026", "H.MEAN"): ((50 + 80 + 70 + 95) / 4, None, None, 4, 2, "derived_from_quarters"),
     ("2026", "H.RATIO"): (
-        100 * (47 + 8 + 27 + 85) / (60 + 10 + 30 + 100),
-        167,
-        200,
+        100 * (47 + 8 + 27 + 157) / (60 + 10 + 30 + 180),
+        239,
+        280,
         4,
         2,
         "derived_from_quarters",
     ),
-    ("2026", "H.SHARE"): (100 * 2 / 2, 2, 2, 4, 2, "derived_from_quarters"),  # T03 meets but no longer exists
-    ("2026", "H.LAST"): (
-        7,
-        None,
-        None,
-        4,
-        2,
-        "derived_from_quarters",
-    ),  # T04's annual was submitted last (16 Sep)
-    ("2026", "H.MAX"): (max(4, 7, 6, 9), None, None, 4, 2, "derived_from_quarters"),
-    ("2026", "H.ALLYES"): (1, 2, 2, 4, 2, "derived_from_quarters"),
+    # stocks (rule 7.2) count T01 and T04 only: T02's 80 and T03's 70 are not averaged in again
+    ("2026", "H.MEAN"): ((50 + 95) / 2, None, None, 2, 2, "derived_from_quarters"),
+    ("2026", "H.SHARE"): (100 * 2 / 2, 2, 2, 2, 2, "derived_from_quarters"),  # T03 meets but no longer exists
+    ("2026", "H.LAST"): (7, None, None, 2, 2, "derived_from_quarters"),  # T04's annual was submitted last
+    ("2026", "H.MAX"): (max(4, 9), None, None, 2, 2, "derived_from_quarters"),
+    ("2026", "H.ALLYES"): (1, 2, 2, 2, 2, "derived_from_quarters"),
     ("2026", "C.COUNT"): (40, None, None, None, None, "reported"),  # reported 40 wins over 10 + 12 + 15
     ("2026", "C.PCT"): (100 * 45 / 50, 45, 50, None, None, "derived_from_quarters"),  # last quarter
 }
@@ -469,7 +493,8 @@ def test_mart_hamlet_indicator_restated(con):
     assert got[("18484-T01", "2026-Q1", "H.SUM")] == (10, None, None, False)
     # the year: T04 = its own annual 95 + T02's 20 + T03's 30
     assert got[("18484-T04", "2026", "H.SUM")][0] == 95 + 20 + 30
-    assert got[("18484-T04", "2026", "H.RATIO")][:3] == (pytest.approx(100 * 120 / 140), 120, 140)
+    # T04's own annual (40 + 117) / (50 + 130) (rule 7.1) + T02's 8 / 10 + T03's 27 / 30
+    assert got[("18484-T04", "2026", "H.RATIO")][:3] == (pytest.approx(100 * 192 / 220), 192, 220)
     # Q1 14 + Q2 14 + Q3 13 + 2026 14
     assert len(got) == 14 + 14 + 13 + 14
 
@@ -625,3 +650,123 @@ def test_fact_rebuilds_one_period(mini):
     assert value("18484-T04", "2026") == 46 + 50  # the year is rebuilt with the quarter
     assert value("18484-T01", "2026-Q1") == 10  # Q1 untouched by the partitioned run
     c.close()
+
+
+# ------------------------------------------------------------------------------------------ roll-up rules
+# raw/README.md section 7: the rules each indicator declares in the catalog (seeds/indicators.csv).
+
+
+def _copy(mini, name: str) -> Path:
+    """A copy of the built mini warehouse under the same file name (dbt's views name the catalog 'mini')."""
+    folder = mini["tmp"] / name
+    folder.mkdir()
+    shutil.copy(mini["warehouse"], folder / "mini.duckdb")
+    return folder / "mini.duckdb"
+
+
+def test_rollup_rule_7_1_percent_without_fraction_is_weighted_by_households(con):
+    # T04 wrote only "90 %" for H.RATIO in Q3; catalog: derive_from_weight, households; T04 has 130 households
+    assert rows(
+        con,
+        "select value, numerator, denominator, fraction_source from intermediate.int_indicator_values_selected "
+        "where location_code = '18484-T04' and period_code = '2026-Q3' and indicator_code = 'H.RATIO'",
+    ) == [(90.0, pytest.approx(117.0), 130.0, "derived_households")]
+    # the commune value weighs T04 in: (10 + 117) / (20 + 130), not NULL and not T01's 10 / 20 alone
+    ((value, num, den, reporting),) = rows(
+        con,
+        "select value, numerator, denominator, hamlets_reporting from marts.mart_commune_indicator "
+        "where period_code = '2026-Q3' and indicator_code = 'H.RATIO'",
+    )
+    assert (value, num, den, reporting) == (pytest.approx(100 * 127 / 150), pytest.approx(127), 150, 2)
+    # every hamlet counted as reporting a ratio-of-sums value carries a fraction
+    assert rows(
+        con,
+        "select count(*) from intermediate.int_indicator_values_selected s join reference.indicators i "
+        "using (indicator_code) where s.location_level = 'hamlet' and i.aggregation = 'ratio_of_sums' "
+        "and (s.numerator is null or s.denominator is null)",
+    ) == [(0,)]
+
+
+def test_rollup_rule_7_2_stock_rolls_up_over_hamlets_existing_at_period_end(con):
+    got = {
+        i: (v, r, x)
+        for i, v, r, x in rows(
+            con,
+            "select indicator_code, value, hamlets_reporting, hamlets_ceased_excluded "
+            "from intermediate.int_commune_indicator_rolled_up where period_code = '2026' "
+            "and indicator_code in ('H.SUM', 'H.MEAN', 'H.MAX', 'H.RATIO')",
+        )
+    }
+    # T02 and T03 ceased on 31 Mar (merged into T04): a stock leaves their annual values out ...
+    assert got["H.MEAN"] == (pytest.approx((50 + 95) / 2), 2, 2)  # not (50 + 80 + 70 + 95) / 4
+    assert got["H.MAX"] == (9, 2, 2)
+    # ... a flow keeps them: classes held in T02 in Q1 were held
+    assert got["H.SUM"] == (35 + 20 + 30 + 95, 4, 0)
+    assert got["H.RATIO"] == (pytest.approx(100 * 239 / 280), 4, 0)
+    kinds = dict(rows(con, "select indicator_code, measure_kind from reference.indicators"))
+    assert kinds["H.MEAN"] == kinds["H.MAX"] == "stock" and kinds["H.SUM"] == kinds["H.RATIO"] == "flow"
+
+
+def test_rollup_rule_7_3_resubmission_replaces_what_it_carries_unless_replace_all(mini):
+    warehouse = _copy(mini, "rule_7_3")
+    c = duckdb.connect(str(warehouse))
+    in_force = """select indicator_code, value, submission_id from intermediate.int_indicator_values_selected
+                  where location_code = '18484-T01' and period_code = '2026-Q2' order by indicator_code"""
+    v1, v2 = (
+        r[0]
+        for r in c.execute(
+            "select submission_id from raw.submissions where unit_code = '18484-T01' "
+            "and period_code = '2026-Q2' order by submitted_at"
+        ).fetchall()
+    )
+    # default: v2 left H.MEAN out -> v1's 50 stays in force; everything else from v2
+    before = {i: (v, s) for i, v, s in c.execute(in_force).fetchall()}
+    assert len(before) == 7 and before["H.MEAN"] == (50, v1) and before["H.SUM"] == (12, v2)
+    # v3 says "Thay thế toàn bộ" = có and carries only H.SUM = 13: everything else of v1/v2 is dropped
+    c.execute("""insert into raw.submissions by name
+                 select 'fedcbafedcba-18484-T01-2026-Q2' as submission_id, '18484-T01' as unit_code,
+                        '2026-Q2' as period_code, timestamp '2026-06-25 09:00:00' as submitted_at,
+                        98 as arrival_seq, 1 as rows_loaded, 0 as rows_quarantined, true as replace_all,
+                        'fedcbafedcba' as _file_sha256, 'submissions/v3.csv' as _source_file""")
+    c.execute("""insert into raw.submission_values by name
+                 select '18484-T01' as unit_code, '2026-Q2' as period_code,
+                        timestamp '2026-06-25 09:00:00' as submitted_at, '18484-T01' as hamlet_code,
+                        'H.SUM' as indicator_code, 13 as value, 'fedcbafedcba' as _file_sha256,
+                        'submissions/v3.csv' as _source_file, 2 as _source_row""")
+    after = {i: (v, s) for i, v, s in c.execute(in_force).fetchall()}
+    assert after == {"H.SUM": (13, "fedcbafedcba-18484-T01-2026-Q2")}
+    changes = {
+        i: (t, p, v)
+        for i, t, p, v in c.execute(
+            "select indicator_code, change_type, previous_value, value_in_force "
+            "from intermediate.int_submission_value_changes where version_no = 3"
+        ).fetchall()
+    }
+    assert changes == {
+        "H.SUM": ("changed", 12, 13),
+        "H.MEAN": ("removed", 50, None),  # in force from v1 until v3 replaced everything
+        "H.RATIO": ("removed", None, None),  # the mini rows carry only 19 / 20 (value computed later)
+        "H.SHARE": ("removed", 1, None),
+        "H.LAST": ("removed", 4, None),
+        "H.MAX": ("removed", 3, None),
+        "H.ALLYES": ("removed", 1, None),
+    }
+    c.close()
+
+
+def test_rollup_rule_7_4_and_7_1_are_enforced_by_dbt_tests(mini):
+    """The two data tests fail on a registry edited after the rows were loaded: KT no longer listed as T01's
+    reporter (its H.LAST for T01 stays in force) and T04's households for 2026 gone (its bare 90 % cannot be
+    weighted)."""
+    warehouse = _copy(mini, "rule_7_4")
+    c = duckdb.connect(str(warehouse))
+    c.execute("update raw.reporting_units set reports_for_hamlets = null")
+    c.execute("delete from raw.hamlet_population where hamlet_code = '18484-T04'")
+    c.close()
+    result = run_dbt(
+        mini["project"], warehouse, mini["tmp"] / "target_rule_7_4", "test", "--select", "test_type:singular"
+    )
+    out = result.stdout
+    assert result.returncode != 0
+    assert re.search(r"FAIL 1 assert_hamlet_values_come_from_allowed_reporters", out), out[-4000:]
+    assert re.search(r"FAIL \d+ assert_ratio_of_sums_hamlet_values_have_a_fraction", out), out[-4000:]

@@ -27,22 +27,23 @@ REFERENCE = {
     "hamlet_crosswalk.csv": """predecessor_code,successor_code,change_type,effective_date,population_share
 18484-T09,18484-T09,rename,2025-10-01,1.0
 """,
-    "reporting_units.csv": """unit_code,commune_code,unit_type,abbr,name_vi,name_en,valid_from,valid_to
-18484-KT,18484,economic_dept,KT,Phòng Kinh tế,Economic Department,2025-07-01,
-18484-VP,18484,office,VP,Văn phòng,Office,2025-07-01,
-18484-T01,18484,hamlet,T01,Tổ dân phố Trung Hòa,Trung Hoa,2025-07-01,
-18484-T05,18484,hamlet,T05,Thôn Bắc Sơn,Bac Son,2025-07-01,
+    # KT may report the hamlets' values (roll-up rule 7.4: listed in reports_for_hamlets); VP may not
+    "reporting_units.csv": """unit_code,commune_code,unit_type,abbr,name_vi,name_en,valid_from,valid_to,reports_for_hamlets
+18484-KT,18484,economic_dept,KT,Phòng Kinh tế,Economic Department,2025-07-01,,18484-T01;18484-T05; 18484-T09;18484-T21
+18484-VP,18484,office,VP,Văn phòng,Office,2025-07-01,,
+18484-T01,18484,hamlet,T01,Tổ dân phố Trung Hòa,Trung Hoa,2025-07-01,,
+18484-T05,18484,hamlet,T05,Thôn Bắc Sơn,Bac Son,2025-07-01,,
 """,
 }
 
 SEEDS = {
-    "indicators.csv": """indicator_code,criteria_set,criterion_code,name_vi,name_en,unit_vi,unit_en,value_type,level,aggregation,annual_rule,direction,threshold,min_value,max_value,reporter_unit_type,valid_from,valid_to
-CDS.01,KH_CDS_DL,CQS,Tỷ lệ hồ sơ,Dossiers online,%,percent,percent,commune,ratio_of_sums,ratio_of_sums,higher_better,,0,100,office,2026-01-01,2030-12-31
-CDS.07,KH_CDS_DL,CQS,Wi-Fi,Wi-Fi,Có/Không,yes/no,yesno,commune,all_yes,last,higher_better,,0,1,office,2026-01-01,2030-12-31
-CDS.11,KH_CDS_DL,KTS,Số lớp,Classes,lớp,classes,count,commune,sum,sum,higher_better,,0,10000,office,2026-01-01,2030-12-31
-CDS.23,KH_CDS_DL,XHS,Tổ CNS,Team,Có/Không,yes/no,yesno,hamlet,share_meeting,last,higher_better,,0,1,hamlet,2026-01-01,2030-12-31
-CDS.24,KH_CDS_DL,XHS,Tỷ lệ hộ,Share,%,percent,percent,hamlet,ratio_of_sums,last,higher_better,,0,100,hamlet,2026-01-01,2030-12-31
-CDS.25,KH_CDS_DL,XHS,Thiết bị/hộ,Devices per household,thiết bị/hộ,per household,ratio,hamlet,ratio_of_sums,last,higher_better,,0,10,hamlet,2026-01-01,2030-12-31
+    "indicators.csv": """indicator_code,criteria_set,criterion_code,name_vi,name_en,unit_vi,unit_en,value_type,level,aggregation,annual_rule,direction,threshold,min_value,max_value,reporter_unit_type,valid_from,valid_to,measure_kind,missing_fraction_rule,fraction_weight,omitted_on_resubmission,hamlet_reporters
+CDS.01,KH_CDS_DL,CQS,Tỷ lệ hồ sơ,Dossiers online,%,percent,percent,commune,ratio_of_sums,ratio_of_sums,higher_better,,0,100,office,2026-01-01,2030-12-31,flow,quarantine,,keep_earlier,not_applicable
+CDS.07,KH_CDS_DL,CQS,Wi-Fi,Wi-Fi,Có/Không,yes/no,yesno,commune,all_yes,last,higher_better,,0,1,office,2026-01-01,2030-12-31,stock,not_applicable,,keep_earlier,not_applicable
+CDS.11,KH_CDS_DL,KTS,Số lớp,Classes,lớp,classes,count,commune,sum,sum,higher_better,,0,10000,office,2026-01-01,2030-12-31,flow,not_applicable,,keep_earlier,not_applicable
+CDS.23,KH_CDS_DL,XHS,Tổ CNS,Team,Có/Không,yes/no,yesno,hamlet,share_meeting,last,higher_better,,0,1,hamlet,2026-01-01,2030-12-31,stock,not_applicable,,keep_earlier,own_or_listed
+CDS.24,KH_CDS_DL,XHS,Tỷ lệ hộ,Share,%,percent,percent,hamlet,ratio_of_sums,last,higher_better,,0,100,hamlet,2026-01-01,2030-12-31,stock,derive_from_weight,households,keep_earlier,own_or_listed
+CDS.25,KH_CDS_DL,XHS,Thiết bị/hộ,Devices per household,thiết bị/hộ,per household,ratio,hamlet,ratio_of_sums,last,higher_better,,0,10,hamlet,2026-01-01,2030-12-31,stock,derive_from_weight,households,keep_earlier,own_or_listed
 """,
     "plan_tasks.csv": """task_code,section_code,title_vi,title_en,lead_unit_abbr,coordinating_unit_abbrs,timeframe_start,timeframe_end
 I.1,I,Tuyên truyền,Propaganda,VHXH,KT,2026,2030
@@ -85,8 +86,8 @@ def sub_row(
     hamlet="",
     indicator="CDS.01",
     value="85",
-    num="",
-    den="",
+    num="17",  # CDS.01 is a ratio of sums: its catalog rule quarantines a percent without a fraction
+    den="20",
     task="",
     status="",
     pct="",

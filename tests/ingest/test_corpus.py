@@ -279,7 +279,7 @@ CASES = [
         sub_file(
             "blank.csv",
             [
-                sub_row(value=""),
+                sub_row(value="", num="", den=""),
                 sub_row(indicator="CDS.11", value="-"),
                 sub_row(indicator="CDS.07", value="1"),
             ],

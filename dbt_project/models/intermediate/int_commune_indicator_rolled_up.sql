@@ -9,6 +9,11 @@
         last           the value submitted last
         max            the largest hamlet value
         all_yes        1 when every hamlet that existed at the period end reported 1, else 0
+    Roll-up rule 7.2 (raw/README.md): the indicator's measure_kind decides which hamlets take part. stock
+    (households, team members, shares, yes/no): only the hamlets that exist at the period end - a hamlet that
+    merged away during the year is not counted again beside its successor in the year's value; flow (classes
+    held, person-times): every hamlet that reported, ceased ones included. hamlets_ceased_excluded counts the
+    hamlet values a stock indicator left out (they are not in hamlets_reporting either).
     Commune-level indicators pass through as reported. Should both a commune row and hamlet rows exist for
     the same commune x period x indicator, the indicator's declared level decides which one is kept.
 -#}
@@ -53,6 +58,7 @@ hamlet_values as (
         indicators.aggregation,
         indicators.value_type,
         indicators.direction,
+        indicators.measure_kind,
         hamlets_as_of.hamlet_code is not null as exists_at_period_end,
         fact_values.numerator is not null and fact_values.denominator is not null as has_fraction
 
@@ -66,6 +72,16 @@ hamlet_values as (
 
 ),
 
+counted_values as (
+
+    select
+        *,
+        measure_kind = 'flow' or exists_at_period_end as counted
+
+    from hamlet_values
+
+),
+
 hamlet_aggregates as (
 
     select
@@ -75,23 +91,24 @@ hamlet_aggregates as (
         aggregation,
         value_type,
         direction,
-        sum(value) as value_sum,
-        avg(value) as value_mean,
-        max(value) as value_max,
-        first(value order by submitted_at desc, location_code desc) as value_last,
-        sum(numerator) filter (where has_fraction) as numerator_sum,
-        sum(denominator) filter (where has_fraction) as denominator_sum,
-        count(value) as hamlets_reporting,
+        sum(value) filter (where counted) as value_sum,
+        avg(value) filter (where counted) as value_mean,
+        max(value) filter (where counted) as value_max,
+        first(value order by submitted_at desc, location_code desc) filter (where counted) as value_last,
+        sum(numerator) filter (where has_fraction and counted) as numerator_sum,
+        sum(denominator) filter (where has_fraction and counted) as denominator_sum,
+        count(value) filter (where counted) as hamlets_reporting,
+        count(*) filter (where not counted) as hamlets_ceased_excluded,
         count(*) filter (where met_threshold and exists_at_period_end) as hamlets_meeting,
         count(*) filter (where value = 1 and exists_at_period_end) as hamlets_yes,
-        max(threshold_applied) as threshold_applied,
+        max(threshold_applied) filter (where counted) as threshold_applied,
         case
             when min(value_source) = max(value_source) then min(value_source)
             else 'mixed'
         end as value_source,
         max(submitted_at) as last_submitted_at
 
-    from hamlet_values
+    from counted_values
     group by
         commune_code,
         period_code,
@@ -147,6 +164,7 @@ rolled_up as (
             when 'all_yes' then hamlets_existing.hamlets_existing
         end as denominator,
         hamlet_aggregates.hamlets_reporting,
+        hamlet_aggregates.hamlets_ceased_excluded,
         hamlet_aggregates.hamlets_meeting,
         coalesce(hamlets_existing.hamlets_existing, 0) as hamlets_existing,
         -- share_meeting already counts hamlets against their threshold: no threshold on the share itself
@@ -177,6 +195,7 @@ commune_values as (
         fact_values.numerator,
         fact_values.denominator,
         cast(null as bigint) as hamlets_reporting,
+        cast(null as bigint) as hamlets_ceased_excluded,
         cast(null as bigint) as hamlets_meeting,
         cast(null as bigint) as hamlets_existing,
         fact_values.threshold_applied,

@@ -1,6 +1,8 @@
 {#-
     The latest accepted value per location (hamlet, or the commune for commune-level rows) x period x
-    indicator. Only the latest version of each (unit, period) counts (int_submissions_ranked).
+    indicator. Only the rows in force count (int_submission_values_versioned.is_in_force, roll-up rule 7.3: a
+    resubmission replaces the indicators it carries; the others keep their earlier value unless it says
+    "replace all" or the indicator's omitted_on_resubmission is drop).
     - Hamlet rows: when two units report the same hamlet x indicator x period, the one submitted last wins
       (then arrival_seq, then the file row). A hamlet unit that leaves hamlet_code blank on a hamlet-level
       indicator reports for itself.
@@ -9,6 +11,12 @@
       denominators; last = submitted last; all_yes = 1 when every unit has 1). When no unit of that type
       reported, the value submitted last by any unit is taken (never a sum over unrelated units).
     value is completed from numerator/denominator when blank (percent: x 100).
+    Roll-up rule 7.1: a hamlet row of an indicator whose missing_fraction_rule is derive_from_weight that has a
+    value but neither numerator nor denominator gets denominator = the hamlet's fraction_weight (households in
+    the period's year, stg_raw__hamlet_population) and numerator = value x denominator (/ 100 for percent), so
+    the hamlet weighs in the commune's ratio of sums instead of being dropped while counted as reporting;
+    fraction_source says which (reported | derived_households). The ingest quarantines the rows this rule
+    cannot serve (missing_fraction, missing_weight).
 -#}
 with
 
@@ -35,6 +43,12 @@ reporting_units as (
 
 ),
 
+hamlet_population as (
+
+    select * from {{ ref('stg_raw__hamlet_population') }}
+
+),
+
 latest_versions as (
 
     select
@@ -42,6 +56,8 @@ latest_versions as (
         indicators.value_type,
         indicators.aggregation,
         indicators.reporter_unit_type,
+        indicators.missing_fraction_rule,
+        indicators.fraction_weight,
         reporting_units.unit_type,
         coalesce(
             values_versioned.hamlet_code,
@@ -57,14 +73,55 @@ latest_versions as (
         on values_versioned.indicator_code = indicators.indicator_code
     left join reporting_units
         on values_versioned.unit_code = reporting_units.unit_code
-    where values_versioned.is_latest_version
+    where values_versioned.is_in_force
+
+),
+
+flagged as (
+
+    select
+        latest_versions.*,
+        hamlet_population.households as fraction_weight_value,
+        latest_versions.location_hamlet_code is not null
+        and latest_versions.missing_fraction_rule = 'derive_from_weight'
+        and latest_versions.fraction_weight = 'households'
+        and latest_versions.value is not null
+        and latest_versions.numerator is null
+        and latest_versions.denominator is null as fraction_derived
+
+    from latest_versions
+    left join hamlet_population
+        on latest_versions.location_hamlet_code = hamlet_population.hamlet_code
+        and cast(left(latest_versions.period_code, 4) as integer) = hamlet_population.year
+
+),
+
+weighted as (
+
+    select
+        * exclude (numerator, denominator, fraction_weight_value),
+        case
+            when fraction_derived
+                then value * fraction_weight_value / case when value_type = 'percent' then 100.0 else 1.0 end
+            else numerator
+        end as numerator,
+        case
+            when fraction_derived then cast(fraction_weight_value as double)
+            else denominator
+        end as denominator,
+        case
+            when fraction_derived then 'derived_households'
+            when numerator is not null and denominator is not null then 'reported'
+        end as fraction_source
+
+    from flagged
 
 ),
 
 completed as (
 
     select
-        * exclude (value),
+        * exclude (value, fraction_derived),
         coalesce(
             value,
             case
@@ -75,7 +132,7 @@ completed as (
         coalesce(location_hamlet_code, split_part(unit_code, '-', 1)) as location_code,
         split_part(coalesce(location_hamlet_code, unit_code), '-', 1) as commune_code
 
-    from latest_versions
+    from weighted
 
 ),
 
@@ -108,7 +165,8 @@ hamlet_values as (
         unit_code,
         submission_id,
         submitted_at,
-        cast(1 as bigint) as units_count
+        cast(1 as bigint) as units_count,
+        fraction_source
 
     from hamlet_ranked
     where location_rank = 1
@@ -185,7 +243,11 @@ commune_values as (
         first(unit_code order by submitted_at desc, arrival_seq desc) as unit_code,
         first(submission_id order by submitted_at desc, arrival_seq desc) as submission_id,
         max(submitted_at) as submitted_at,
-        count(*) as units_count
+        count(*) as units_count,
+        case
+            when count(*) = 1 then any_value(fraction_source)
+            when bool_and(fraction_source = 'reported') then 'reported'
+        end as fraction_source
 
     from commune_kept
     group by

@@ -1,6 +1,10 @@
 {#-
     One row per submission version with its rank inside (unit, period): the latest version is the one
     submitted last (submitted_at), ties broken by ingest order (arrival_seq).
+    Roll-up rule 7.3 (raw/README.md): a version replaces only the indicators it carries, unless it says
+    "Thay thế toàn bộ" (replace_all). replace_from_version_no is the last replace-all version up to this one
+    (1 when none): versions before it no longer count once this version is in. latest_replace_from_version_no
+    is the same for the latest version of (unit, period).
 -#}
 with
 
@@ -32,6 +36,29 @@ ranked as (
 
 ),
 
+with_replace as (
+
+    select
+        ranked.*,
+        coalesce(
+            max(case when ranked.replace_all then ranked.version_no end) over (
+                partition by ranked.unit_code, ranked.period_code
+                order by ranked.version_no
+                rows between unbounded preceding and current row
+            ),
+            1
+        ) as replace_from_version_no,
+        coalesce(
+            max(case when ranked.replace_all then ranked.version_no end) over (
+                partition by ranked.unit_code, ranked.period_code
+            ),
+            1
+        ) as latest_replace_from_version_no
+
+    from ranked
+
+),
+
 final as (
 
     select
@@ -47,9 +74,12 @@ final as (
         version_no,
         versions_count,
         version_rank_desc = 1 as is_latest_version,
-        previous_submission_id
+        previous_submission_id,
+        replace_all,
+        replace_from_version_no,
+        latest_replace_from_version_no
 
-    from ranked
+    from with_replace
 
 )
 

@@ -66,7 +66,13 @@ final as (
         cast(indicators.max_value as double) as max_value,
         cast(indicators.reporter_unit_type as varchar) as reporter_unit_type,
         cast(indicators.valid_from as date) as valid_from,
-        cast(indicators.valid_to as date) as valid_to
+        cast(indicators.valid_to as date) as valid_to,
+        -- the roll-up rules the indicator declares (raw/README.md section 7)
+        cast(indicators.measure_kind as varchar) as measure_kind,
+        cast(indicators.missing_fraction_rule as varchar) as missing_fraction_rule,
+        cast(indicators.fraction_weight as varchar) as fraction_weight,
+        cast(indicators.omitted_on_resubmission as varchar) as omitted_on_resubmission,
+        cast(indicators.hamlet_reporters as varchar) as hamlet_reporters
 
     from indicators
     left join criteria_sets

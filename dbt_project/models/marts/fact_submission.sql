@@ -8,7 +8,7 @@
 }}
 {#-
     Grain: unit x period x version (one row per submitted file version).
-    due_at is the unit due date (15th of the quarter's last month, 15 Dec for the year) at 23:59:59;
+    due_at: units report through the 15th of the quarter's last month (15 Mar, 15 Jun, 15 Sep, 15 Dec; annual report: 15 Dec), 23:59:59 Asia/Ho_Chi_Minh;
     status: superseded (a later version exists), else on_time / late by this version's submitted_at.
 -#}
 with

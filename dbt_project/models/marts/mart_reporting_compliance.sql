@@ -6,7 +6,7 @@
     an indicator of its unit type valid in the period, or a plan task it leads or coordinates whose
     timeframe covers the period's year. Periods run from the earliest to the latest period of the same
     kind (quarter, year) that has any submission.
-    A report is on time when its first version arrived by the due date (15th, 23:59:59); a later
+    A report is on time when its first version arrived by the due date (through the 15th of the quarter's last month (15 Mar, 15 Jun, 15 Sep, 15 Dec; annual report: 15 Dec), 23:59:59 Asia/Ho_Chi_Minh); a later
     correction does not make it late. Missing = expected and not received.
     The period_* columns repeat, on each row of the period, the period's totals and the lists of late and
     missing unit codes.

@@ -17,7 +17,9 @@ renamed as (
         cast(name_en as varchar) as name_en,
         cast(valid_from as date) as valid_from,
         -- inclusive last day; null = still active
-        cast(nullif(cast(valid_to as varchar), '') as date) as valid_to
+        cast(nullif(cast(valid_to as varchar), '') as date) as valid_to,
+        -- hamlets this unit may report values for besides the hamlets themselves (roll-up rule 7.4)
+        cast(nullif(trim(cast(reports_for_hamlets as varchar)), '') as varchar) as reports_for_hamlets
 
     from source
 

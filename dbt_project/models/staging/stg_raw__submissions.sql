@@ -17,7 +17,9 @@ renamed as (
         cast(_file_sha256 as varchar) as file_sha256,
         cast(_source_file as varchar) as source_file,
         cast(rows_loaded as bigint) as rows_loaded,
-        cast(rows_quarantined as bigint) as rows_quarantined
+        cast(rows_quarantined as bigint) as rows_quarantined,
+        -- optional template column "Thay thế toàn bộ" (roll-up rule 7.3); absent = replace only what it carries
+        coalesce(cast(replace_all as boolean), false) as replace_all
 
     from source
 
