@@ -27,6 +27,7 @@ from pipeline.config import get_settings
 from pipeline.publish import DisclosureAuditError, TableSpec, audit_release_dir, publish_release
 from pipeline.publish.assets import stage_suppressed_satisfaction
 from pipeline.publish.disclosure_audit import audit_release_tables, feasible_intervals
+from pipeline.publish.reuser_readme import suppression_rule_lines
 from pipeline.publish.suppression import (
     COMPLEMENTARY,
     PRIMARY,
@@ -491,6 +492,8 @@ def test_release_gate_blocks_a_recoverable_cell_and_passes_the_protected_release
     first = _publish(warehouse, open_data)
     latest = open_data / "latest"
     assert audit_release_dir(latest, min_count=5) == []
+    readme = (latest / "README.md").read_text(encoding="utf-8")
+    assert "### Ẩn ô khảo sát sự hài lòng" in readme and "### Satisfaction cell suppression" in readme
     assert (
         pd.read_parquet(next((latest / "data").glob("mart_satisfaction*.parquet")))["suppressed"].sum() == 5
     )
@@ -512,3 +515,12 @@ def test_release_gate_blocks_a_small_cell_that_shows_its_value(warehouse, open_d
     _stage(warehouse, out.assign(suppressed=False, suppression_reason=None, satisfied=df["satisfied"]))
     with pytest.raises(DisclosureAuditError, match="fewer than 5 respondents show their value"):
         _publish(warehouse, open_data)
+
+
+def test_the_documented_rule_carries_the_threshold_in_both_languages():
+    text = "\n".join(suppression_rule_lines(7))
+    assert text.count("0 < n < 7") == 2
+    vi, en = text.split("### Satisfaction cell suppression")
+    assert "khi và chỉ khi** m ≥ 2 và 0 < R < T" in vi and "if and only if** m ≥ 2 and 0 < R < T" in en
+    # the worked example is the one test_two_hidden_hamlets_both_all_satisfied_or_none_are_protected checks
+    assert "0…3, 0…4 và 15…20" in vi and "0…3, 0…4 and 15…20" in en
