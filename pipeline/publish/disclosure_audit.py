@@ -222,7 +222,8 @@ def audit_release_tables(
             small = df[(df[COUNT_COL] > 0) & (df[COUNT_COL] < min_count) & df[SATISFIED_COL].notna()]
             if len(small):
                 problems.append(
-                    f"{name}: {len(small)} cell(s) with fewer than {min_count} respondents show their value"
+                    f"{name}: {len(small)} ô có dưới {min_count} người trả lời vẫn hiện giá trị / {len(small)} "
+                    f"cell(s) with fewer than {min_count} respondents show their value"
                 )
         result = feasible_intervals(df)
         bad = result.recoverable
@@ -230,11 +231,13 @@ def audit_release_tables(
             d = row._asdict()
             keys = ", ".join(f"{c}={d[c]}" for c in (*GROUP_COLS, CELL_COL) if c in d)
             problems.append(
-                f"{name}: {keys}: satisfied = {d['lo']} of {d[COUNT_COL]} is the only value the published "
-                "numbers allow"
+                f"{name}: {keys}: satisfied = {d['lo']} of {d[COUNT_COL]} là giá trị duy nhất số liệu công bố cho "
+                "phép / is the only value the published numbers allow"
             )
         if len(bad) > max_listed:
-            problems.append(f"{name}: ... and {len(bad) - max_listed} more recoverable cell(s)")
+            problems.append(
+                f"{name}: ... và {len(bad) - max_listed} ô khác / and {len(bad) - max_listed} more recoverable cell(s)"
+            )
     return problems
 
 

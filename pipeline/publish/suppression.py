@@ -168,6 +168,8 @@ def suppress_satisfaction(
             if choice is None:
                 if t is None:
                     raise UnprotectableGroupError(
+                        f"nhóm {key}: tổng nhóm công khai làm lộ các ô bị ẩn (mọi ô đều hài lòng hết hoặc đều "
+                        "không hài lòng); hãy công bố bảng kèm dòng tổng để có thể ẩn nó. / "
                         f"group {key}: the public group total discloses its suppressed cells (every cell is "
                         "all-satisfied or every cell all-unsatisfied); publish the table with a total row"
                     )

@@ -510,7 +510,8 @@ def test_release_gate_blocks_a_recoverable_cell_and_passes_the_protected_release
         _publish(warehouse, open_data)
     message = str(exc.value)
     assert message.startswith("Ô khảo sát bị ẩn vẫn tính lại được")
-    assert "hamlet_code=18484-T01: satisfied = 3 of 3 is the only value" in message
+    assert "hamlet_code=18484-T01: satisfied = 3 of 3 là giá trị duy nhất" in message
+    assert "is the only value the published numbers allow" in message
     assert "hamlet_code=18484-T02: satisfied = 4 of 4" in message
     assert (open_data / "latest").resolve() == first.path  # latest untouched
     assert not list((open_data / ".staging").iterdir())
@@ -550,4 +551,4 @@ def test_release_integrity_check_runs_the_attacker_on_latest(warehouse, open_dat
     _publish(warehouse, open_data, now=datetime(2026, 12, 20, 9, 0))
     result = release_integrity()
     assert not result.passed
-    assert "satisfied = 3 of 3 is the only value" in str(result.metadata["problems"].value)
+    assert "satisfied = 3 of 3 là giá trị duy nhất" in str(result.metadata["problems"].value)
