@@ -20,7 +20,7 @@ from pipeline.constants import OWNERS
 from pipeline.ingest.surveys import name_hash
 from pipeline.publish.parquet import TableSpec
 from pipeline.publish.release import publish_release
-from pipeline.publish.suppression import COMPLEMENTARY, PRIMARY, suppress_satisfaction
+from pipeline.publish.suppression import COMPLEMENTARY, DEFAULT_MIN_COUNT, PRIMARY, suppress_satisfaction
 from pipeline.resources import WarehouseResource
 from pipeline.transform.assets import DBT_PROJECT
 
@@ -125,7 +125,9 @@ def table_specs(con: duckdb.DuckDBPyConnection) -> list[TableSpec]:
     return specs
 
 
-def stage_suppressed_satisfaction(con: duckdb.DuckDBPyConnection, min_count: int = 5) -> dict[str, int]:
+def stage_suppressed_satisfaction(
+    con: duckdb.DuckDBPyConnection, min_count: int = DEFAULT_MIN_COUNT
+) -> dict[str, int]:
     """Apply cell suppression (primary: fewer than ``min_count`` respondents; complementary: so that no
     hidden cell can be recomputed, see :mod:`pipeline.publish.suppression`) into a temp table."""
     df = con.execute("select * from marts.mart_satisfaction").df()
