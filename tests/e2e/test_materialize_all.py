@@ -114,11 +114,14 @@ def test_release_is_complete_and_readable_by_four_tools(first_run):
 def test_release_survives_the_disclosure_attacker(first_run):
     """The attacker (LP over the released Parquet files alone) finds every hidden survey cell of the bundled
     sample's release with two values or more; the small hamlets of 2026 are among them."""
-    from pipeline.publish.disclosure_audit import audit_release_dir, feasible_intervals
+    from pipeline.publish.disclosure_audit import audit_release_dir, feasible_intervals, survey_tables
 
     base, _, _ = first_run
     latest = base / "open_data" / "latest"
     assert audit_release_dir(latest, min_count=5) == []
+    package = json.loads((latest / "datapackage.json").read_text())
+    files = {r["name"]: [latest / f["path"] for f in r["ntm:files"]] for r in package["resources"]}
+    assert survey_tables(files) == ["mart_satisfaction"]  # the one table of the release with counts of people
     sat = pd.read_parquet(next((latest / "data").glob("mart_satisfaction*.parquet")))
     result = feasible_intervals(sat)
     small = sat[(sat["respondents"] > 0) & (sat["respondents"] < 5)]
