@@ -11,6 +11,7 @@
 | NTM_DUCKDB_THREADS       | 2                      | DuckDB threads                                      |
 | NTM_LOCK_TIMEOUT_S       | 1800                   | how long a run waits for the warehouse writer lock  |
 | NTM_TODAY                | (today)                | the date used to reject future periods (tests)      |
+| NTM_SUPPRESSION_MIN_COUNT| 5                      | survey cells with fewer respondents are suppressed  |
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Settings:
     duckdb_threads: int
     lock_timeout_s: float
     today: date
+    suppression_min_count: int = 5
 
     @property
     def warehouse_dir(self) -> Path:
@@ -78,4 +80,18 @@ def get_settings() -> Settings:
         duckdb_threads=int(os.environ.get("NTM_DUCKDB_THREADS", "2")),
         lock_timeout_s=float(os.environ.get("NTM_LOCK_TIMEOUT_S", "1800")),
         today=date.fromisoformat(today) if today else date.today(),
+        suppression_min_count=_min_count(os.environ.get("NTM_SUPPRESSION_MIN_COUNT", "5")),
     )
+
+
+def _min_count(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ValueError(
+            f"NTM_SUPPRESSION_MIN_COUNT phải là số nguyên >= 1, nhận {value!r}. / "
+            f"NTM_SUPPRESSION_MIN_COUNT must be an integer >= 1, got {value!r}."
+        )
+    return n

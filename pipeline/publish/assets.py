@@ -1,10 +1,11 @@
 """The open-data release: write, audit, publish.
 
 Runs after the marts it publishes and only when their blocking checks passed (Dagster skips a downstream
-asset whose upstream blocking check failed). Satisfaction cells are suppressed here, every published text
-column is scanned for personal data (pipeline.publish.pii: names of respondents and household-business
-owners, also inside longer text; phone and ID numbers; e-mail), then `publish_release` writes the Parquet
-files and datapackage.json into a staging folder and swaps `open_data/latest` atomically. Identical content is a no-op.
+asset whose upstream blocking check failed). Satisfaction cells are suppressed here (and the release is
+blocked if the disclosure attacker can recompute a hidden cell), every published text column is scanned for
+personal data (pipeline.publish.pii: names of respondents and household-business owners, also inside longer
+text; phone and ID numbers; e-mail), then `publish_release` writes the Parquet files and datapackage.json
+into a staging folder and swaps `open_data/latest` atomically. Identical content is a no-op.
 """
 
 import json
@@ -16,10 +17,10 @@ import duckdb
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
-from pipeline.publish.disclosure import suppress_satisfaction
 from pipeline.publish.parquet import TableSpec
 from pipeline.publish.pii import name_index
 from pipeline.publish.release import publish_release
+from pipeline.publish.suppression import COMPLEMENTARY, DEFAULT_MIN_COUNT, PRIMARY, suppress_satisfaction
 from pipeline.resources import WarehouseResource
 from pipeline.transform.assets import DBT_PROJECT
 
@@ -100,8 +101,10 @@ def table_specs(con: duckdb.DuckDBPyConnection) -> list[TableSpec]:
                 "Cell suppressed (disclosure control)",
             )
             fields["suppression_reason"] = (
-                "Lý do ẩn: primary_lt5 (dưới 5 người trả lời) hoặc secondary (ẩn kèm)",
-                "Why: primary_lt5 (fewer than 5 respondents) or secondary (protects another cell)",
+                "Lý do ẩn: primary (ít người trả lời hơn ngưỡng) hoặc complementary (ẩn kèm để ô khác không "
+                "tính lại được từ tổng)",
+                "Why hidden: primary (fewer respondents than the threshold) or complementary (hidden so that "
+                "another hidden cell cannot be recomputed from the totals)",
             )
         specs.append(
             TableSpec(
@@ -122,8 +125,11 @@ def table_specs(con: duckdb.DuckDBPyConnection) -> list[TableSpec]:
     return specs
 
 
-def stage_suppressed_satisfaction(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Apply small-cell suppression (< 5 respondents, plus secondary suppression) into a temp table."""
+def stage_suppressed_satisfaction(
+    con: duckdb.DuckDBPyConnection, min_count: int = DEFAULT_MIN_COUNT
+) -> dict[str, int]:
+    """Apply cell suppression (primary: fewer than ``min_count`` respondents; complementary: so that no
+    hidden cell can be recomputed, see :mod:`pipeline.publish.suppression`) into a temp table."""
     df = con.execute("select * from marts.mart_satisfaction").df()
     # A group is one commune × period × form × question; its commune row (hamlet_code null) is the total.
     out = suppress_satisfaction(
@@ -131,7 +137,9 @@ def stage_suppressed_satisfaction(con: duckdb.DuckDBPyConnection) -> dict[str, i
         group_cols=["commune_code", "period_code", "form_code", "question_code"],
         cell_col="hamlet_code",
         count_col="respondents",
+        satisfied_col="satisfied",
         value_cols=["satisfied", "satisfied_rate", "meets_90"],
+        min_count=min_count,
         has_total_row=True,
         total_cell=None,
     )
@@ -140,8 +148,10 @@ def stage_suppressed_satisfaction(con: duckdb.DuckDBPyConnection) -> dict[str, i
     con.unregister("_sat")
     return {
         "cells": len(out),
-        "primary": int((out["suppression_reason"] == "primary_lt5").sum()) if len(out) else 0,
-        "secondary": int((out["suppression_reason"] == "secondary").sum()) if len(out) else 0,
+        "primary": int((out["suppression_reason"] == PRIMARY).sum()) if len(out) else 0,
+        "complementary": int((out["suppression_reason"] == COMPLEMENTARY).sum()) if len(out) else 0,
+        "respondents_hidden": int(out.loc[out["suppressed"], "respondents"].sum()) if len(out) else 0,
+        "min_count": min_count,
     }
 
 
@@ -161,7 +171,7 @@ def open_data_release(
 ) -> dg.MaterializeResult:
     settings = get_settings()
     with warehouse.connect(context.log) as con:
-        suppression = stage_suppressed_satisfaction(con)
+        suppression = stage_suppressed_satisfaction(con, settings.suppression_min_count)
         specs = table_specs(con)
         result = publish_release(
             con,
@@ -170,6 +180,7 @@ def open_data_release(
             keep=settings.keep_releases,
             pii_names=name_index(con, settings.pii_salt()),
             is_synthetic=_is_synthetic(settings.raw_dir),
+            min_count=settings.suppression_min_count,
         )
     verb = "published" if result.changed else "unchanged (identical content, no new release)"
     context.log.info(f"release {result.release_id} {verb}: {result.path}")

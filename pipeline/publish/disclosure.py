@@ -1,107 +1,14 @@
-"""Statistical disclosure control for the open-data release.
+"""Statistical disclosure control of the satisfaction-survey results (kept as the import path).
 
-* :func:`suppress_satisfaction` - cell suppression for satisfaction-survey results (primary: a cell with
-  fewer than ``min_count`` respondents; secondary: a second cell of the same group so that the primary cell
-  cannot be recovered as ``group total - other cells``).
-* The personal-data scan of published text is pipeline.publish.pii.
-
-Suppression rule, precisely (documented in the reusers' README too):
-
-1. *Primary*: ``0 < respondents < min_count`` -> the value columns (e.g. ``satisfied``, ``satisfied_pct``)
-   are nulled, ``suppressed = True``, ``suppression_reason = 'primary_lt5'``.
-   Cells with 0 respondents carry no answer and are not suppressed.
-2. *Secondary*: the group total (e.g. commune x question x period) is assumed to be public (it is
-   published in another table or can be summed from a published total row). In a group where exactly one
-   detail cell is suppressed, the non-suppressed detail cell with the fewest respondents (> 0; ties broken
-   by the cell key, so the result is deterministic) is also suppressed (``'secondary'``). If no such cell
-   exists and the table carries a total row, the total row is suppressed instead. A total row whose own
-   count is below ``min_count`` is primary-suppressed like any cell.
-3. The respondent count itself stays published (it is not the sensitive answer). Known, documented limit of
-   any cell-suppression scheme with published denominators: when the two suppressed cells together are
-   all-satisfied or none-satisfied, their values are implied; the rule is kept to the respondent-count
-   threshold as the survey guidance asks, and the group totals carry the information anyway.
+Cell suppression lives in :mod:`pipeline.publish.suppression` (:func:`suppress_satisfaction`, re-exported
+here): primary cells (``0 < respondents < min_count``, ``NTM_SUPPRESSION_MIN_COUNT``, default 5) and
+complementary cells chosen so that every hidden ``satisfied`` count keeps at least two possible values given
+every published cell and margin; the exact rule is in that module's docstring and in the release README.
+:mod:`pipeline.publish.disclosure_audit` is the attacker that recomputes each hidden cell's feasible
+interval from the released files (linear programming) and blocks the release if one is exact.
+The personal-data scan of published text is :mod:`pipeline.publish.pii`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import pandas as pd
-
-PRIMARY = "primary_lt5"
-SECONDARY = "secondary"
-
-# ---------------------------------------------------------------------------------------------------------
-# Suppression
-# ---------------------------------------------------------------------------------------------------------
-
-
-def suppress_satisfaction(
-    df: pd.DataFrame,
-    *,
-    group_cols: Sequence[str],
-    cell_col: str,
-    count_col: str = "respondents",
-    value_cols: Sequence[str] = ("satisfied",),
-    min_count: int = 5,
-    total_cell: Any = None,
-    has_total_row: bool = False,
-) -> pd.DataFrame:
-    """Return a copy of ``df`` with ``suppressed`` / ``suppression_reason`` added and values nulled.
-
-    ``group_cols``: columns that define a group whose total is public (e.g. ``commune_code, question_code,
-    period_code``). ``cell_col``: the detail dimension inside a group (e.g. ``hamlet_code``).
-    If ``has_total_row`` is true, rows whose ``cell_col`` equals ``total_cell`` (or is null when
-    ``total_cell`` is None) are the group's total rows.
-    The input row order is kept.
-    """
-    missing = [c for c in [*group_cols, cell_col, count_col, *value_cols] if c not in df.columns]
-    if missing:
-        raise KeyError(f"suppress_satisfaction: missing columns {missing}")
-    out = df.copy()
-    counts = pd.to_numeric(out[count_col], errors="raise")
-    if has_total_row:
-        is_total = out[cell_col].isna() if total_cell is None else out[cell_col].eq(total_cell)
-        is_total = is_total.fillna(False).astype(bool)
-    else:
-        is_total = pd.Series(False, index=out.index)
-
-    primary = (counts > 0) & (counts < min_count)
-    suppressed = primary.copy()
-    reason = pd.Series([PRIMARY if p else None for p in primary], index=out.index, dtype="object")
-
-    # Deterministic group iteration; dropna=False keeps groups with null keys.
-    grouped = (
-        out.groupby(list(group_cols), dropna=False, sort=True).indices
-        if group_cols
-        else {(): range(len(out))}
-    )
-    for _key, positions in grouped.items():
-        idx = out.index[list(positions)]
-        detail = idx[~is_total.loc[idx].to_numpy()]
-        totals = idx[is_total.loc[idx].to_numpy()]
-        n_supp = int(suppressed.loc[detail].sum())
-        if n_supp != 1:
-            continue
-        candidates = [i for i in detail if not suppressed.loc[i] and counts.loc[i] > 0]
-        if candidates:
-            cand = sorted(candidates, key=lambda i: (counts.loc[i], str(out.at[i, cell_col])))[0]
-            suppressed.loc[cand] = True
-            reason.loc[cand] = SECONDARY
-        else:
-            for t in totals:
-                if not suppressed.loc[t]:
-                    suppressed.loc[t] = True
-                    reason.loc[t] = SECONDARY
-
-    for col in value_cols:
-        # Cast to a nullable dtype first so that NaN/NA can be stored.
-        if pd.api.types.is_bool_dtype(out[col]):
-            out[col] = out[col].astype("boolean")
-        elif pd.api.types.is_integer_dtype(out[col]):
-            out[col] = out[col].astype("Int64")
-        out.loc[suppressed, col] = None
-    out["suppressed"] = suppressed.astype(bool)
-    out["suppression_reason"] = reason
-    return out
+from .suppression import COMPLEMENTARY, PRIMARY, suppress_satisfaction  # noqa: F401

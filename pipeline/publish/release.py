@@ -19,7 +19,8 @@ killed run leaves ``latest`` as it was):
 1. lock, clean stale staging folders, 2. stream every table from DuckDB into Parquet (explicit schema,
 zstd, dictionary pages, statistics, deterministic row groups), 3. audit: primary-key uniqueness /
 not-null, foreign keys between published tables, PII scan of every text column (pipeline.publish.pii;
-formula-like cells flagged in the column descriptions), 4. content hash ->
+formula-like cells flagged in the column descriptions), the disclosure attacker (:mod:`.disclosure_audit`:
+no suppressed survey cell recomputable), 4. content hash ->
 no-op if equal to latest, 5. datapackage.json, README.md, CHANGELOG.md, fsync, 6. rename staging ->
 releases/<id>, swap ``latest`` and ``LATEST``, copy CHANGELOG.md, 7. prune to ``keep`` releases.
 
@@ -46,6 +47,7 @@ from pipeline.lib.hashing import sha256_file
 from pipeline.lib.pii import NameIndex
 
 from . import datapackage as dpk
+from .disclosure_audit import DisclosureAuditError, audit_release_tables
 from .parquet import (
     ReleaseIntegrityError,
     TableSpec,
@@ -203,7 +205,8 @@ def publish_release(
 ) -> ReleaseResult:
     """Publish ``specs`` as a new release under ``open_data_dir`` (see the module docstring).
 
-    Raises :class:`PIIFoundError` or :class:`ReleaseIntegrityError` (nothing published, latest untouched);
+    Raises :class:`PIIFoundError`, :class:`DisclosureAuditError` or :class:`ReleaseIntegrityError` (nothing
+    published, latest untouched);
     with ``require_descriptions`` every published column needs a (vi, en) entry in ``TableSpec.fields``.
     """
     if keep < 1:
@@ -287,6 +290,12 @@ def _publish_in_stage(
     )
     if hits:
         raise PIIFoundError(hits)
+    # the attacker: no suppressed survey cell may be recomputable from the published numbers
+    recoverable = audit_release_tables(
+        {s.name: [stage / f["path"] for f in files[s.name]] for s in specs}, min_count=min_count
+    )
+    if recoverable:
+        raise DisclosureAuditError(recoverable)
 
     # 4. content hash -> no-op?
     resources = [

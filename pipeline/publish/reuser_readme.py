@@ -152,17 +152,7 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
     add("")
     add("## Bảo vệ dữ liệu cá nhân / Disclosure control")
     add("")
-    add(
-        f"- Kết quả khảo sát sự hài lòng của ô có dưới {min_count} người trả lời bị ẩn (`suppressed = true`, "
-        f"`suppression_reason = primary_lt5`). Để không suy ra được ô bị ẩn từ tổng nhóm, một ô khác trong cùng nhóm "
-        "(ô có ít người trả lời nhất) cũng bị ẩn (`secondary`). Số người trả lời vẫn được công bố."
-    )
-    add(
-        f"- Satisfaction results of cells with fewer than {min_count} respondents are suppressed "
-        "(`primary_lt5`); so that a suppressed cell cannot be recovered from the group total, a second cell of "
-        "the group (the one with the fewest respondents) is suppressed too (`secondary`). Respondent counts stay "
-        "published."
-    )
+    lines.extend(suppression_rule_lines(min_count))
     add(
         "- Không công bố ý kiến tự do, họ tên, số điện thoại, số CMND/CCCD, e-mail. Trước khi công bố, mọi cột văn "
         "bản (trừ khoá thay thế `*_key` và `submission_id`, là mã băm) được quét, mỗi giá trị khác nhau một lần: "
@@ -250,3 +240,85 @@ def prepend_changelog(previous: str | None, entry: str) -> str:
     elif previous:
         body = previous
     return CHANGELOG_HEADER + entry + ("\n" + body if body else "")
+
+
+def suppression_rule_lines(min_count: int = 5) -> list[str]:
+    """The cell-suppression rule of ``mart_satisfaction``, precisely enough to recompute it (Vietnamese, then
+    English). The code is :mod:`pipeline.publish.suppression`; the check is
+    :mod:`pipeline.publish.disclosure_audit`."""
+    m = min_count
+    return [
+        "### Ẩn ô khảo sát sự hài lòng",
+        "",
+        "Bảng `mart_satisfaction`: mỗi *nhóm* là một xã × kỳ × mẫu phiếu × câu hỏi, gồm một dòng cho mỗi thôn và "
+        "một dòng toàn xã (`hamlet_code` rỗng). Dòng xã đếm cả các phiếu không ghi thôn. Gọi n = `respondents` "
+        "(số người trả lời), s = `satisfied` (số hài lòng).",
+        "",
+        f"1. **Ẩn sơ cấp** (`suppression_reason = primary`): mọi dòng (thôn hoặc xã) có 0 < n < {m}. Dòng có "
+        "n = 0 không có câu trả lời nào và không bị ẩn.",
+        "2. **Ẩn bổ sung** (`complementary`), trong mỗi nhóm có dòng thôn bị ẩn sơ cấp mà dòng xã vẫn công bố. "
+        "Gọi K là các dòng thôn đang bị ẩn cùng với phần phiếu không ghi thôn (n của phần này = n xã − tổng n "
+        "các thôn); T = tổng n trên K; R = tổng s trên K (ai cũng tính được: s xã − tổng s các thôn đang công "
+        "bố); m = số phần tử của K có n > 0. Từ số liệu công bố, s của một thôn bị ẩn i có thể nhận mọi giá trị "
+        "từ max(0, R − (T − nᵢ)) đến min(nᵢ, R); khoảng này có ít nhất hai giá trị cho mọi ô bị ẩn **khi và "
+        "chỉ khi** m ≥ 2 và 0 < R < T. Chừng nào điều kiện này chưa đúng:",
+        "   - ẩn thêm dòng thôn đang công bố j (nⱼ > 0) làm điều kiện đúng khi thêm vào K "
+        "(0 < R + sⱼ < T + nⱼ và m + 1 ≥ 2) có **ít người trả lời nhất**; bằng nhau thì chọn `hamlet_code` "
+        "nhỏ hơn (thứ tự chuỗi);",
+        "   - nếu không thôn nào làm được (K hài lòng hết và mọi thôn khác cũng hài lòng hết, hoặc K không ai hài "
+        "lòng và mọi thôn khác cũng vậy), ẩn dòng xã. Khi đó không còn phương trình nào ràng buộc các thôn bị "
+        "ẩn: mỗi thôn i còn 0 … nᵢ, dòng xã còn P … P + T (P = tổng s các thôn công bố).",
+        "   Nhóm có dòng xã bị ẩn sơ cấp (n xã < ngưỡng) không cần ẩn thêm.",
+        "3. Ở dòng bị ẩn, `satisfied`, `satisfied_rate` và `meets_90` để trống, `suppressed = true`; "
+        "`respondents` vẫn được công bố (là mẫu số người dùng cần, không phải câu trả lời cần bảo vệ).",
+        "4. **Kiểm tra như kẻ tấn công** trước khi công bố: từ chính các tệp Parquet của bản phát hành, với mỗi ô "
+        "bị ẩn, tính giá trị nhỏ nhất và lớn nhất của s bằng quy hoạch tuyến tính (`scipy.optimize.linprog`) "
+        "với ràng buộc 0 ≤ s ≤ n, s xã = tổng s thôn + s phiếu không ghi thôn, và mọi giá trị còn hiển thị. Nếu "
+        "một ô chỉ còn đúng một giá trị, bản phát hành bị chặn và `latest` giữ nguyên.",
+        "",
+        "Ví dụ: nhóm có các thôn (n, s) = (3, 3), (4, 4), (20, 15), (30, 20); dòng xã 57 / 42. Hai thôn 3 và 4 "
+        "bị ẩn sơ cấp: K = {3, 4}, T = 7, R = 42 − 15 − 20 = 7 = T, nên cả hai bị lộ (3 và 4). Thôn 20 "
+        "(s = 15) là thôn nhỏ nhất làm được: R = 22, T = 27, 0 < 22 < 27 → ẩn bổ sung. Người đọc chỉ còn biết "
+        "s ∈ 0…3, 0…4 và 15…20.",
+        "",
+        "Giới hạn: số người trả lời được công bố; việc so sánh nhiều bản phát hành khác nhau, hay suy luận từ "
+        "chính việc ô nào được chọn để ẩn bổ sung, không nằm trong phép kiểm tra.",
+        "",
+        "### Satisfaction cell suppression",
+        "",
+        "Table `mart_satisfaction`: each *group* is one commune × period × form × question, with one row per "
+        "hamlet and one commune row (`hamlet_code` null). The commune row also counts the answers not attributed "
+        "to a hamlet. n = `respondents`, s = `satisfied`.",
+        "",
+        f"1. **Primary** (`suppression_reason = primary`): every row (hamlet or commune) with 0 < n < {m}. Rows "
+        "with n = 0 hold no answer and are never hidden.",
+        "2. **Complementary** (`complementary`), in every group with a primary hamlet row whose commune row is "
+        "published. Let K be the hidden hamlet rows plus the answers not attributed to a hamlet (their n = "
+        "commune n − sum of the hamlets' n); T = sum of n over K; R = sum of s over K (anyone can compute it: "
+        "commune s − sum of the published hamlets' s); m = the number of members of K with n > 0. Given the "
+        "published numbers, the s of a hidden hamlet i can be any value from max(0, R − (T − nᵢ)) to "
+        "min(nᵢ, R); this range holds at least two values for every hidden row **if and only if** m ≥ 2 and "
+        "0 < R < T. While it does not hold:",
+        "   - hide the published hamlet row j (nⱼ > 0) that makes it hold once added to K "
+        "(0 < R + sⱼ < T + nⱼ and m + 1 ≥ 2) with the **fewest respondents**; ties go to the smaller "
+        "`hamlet_code` (string order);",
+        "   - if no hamlet row can (K is all-satisfied and so is every other hamlet, or K is all-unsatisfied and "
+        "so is every other hamlet), hide the commune row. No equation then binds the hidden hamlets: each keeps "
+        "0 … nᵢ and the commune row keeps P … P + T (P = sum of the published hamlets' s).",
+        "   A group whose commune row is primary (commune n below the threshold) needs nothing more.",
+        "3. On a hidden row `satisfied`, `satisfied_rate` and `meets_90` are null and `suppressed = true`; "
+        "`respondents` stays published (it is the denominator users need, not the answer being protected).",
+        "4. **Attacker check** before publishing: from the release's own Parquet files, for every hidden cell, the "
+        "smallest and largest s are computed by linear programming (`scipy.optimize.linprog`) subject to "
+        "0 ≤ s ≤ n, commune s = sum of hamlet s + s of the unattributed answers, and every value still shown. "
+        "If a cell is left with exactly one value, the release is blocked and `latest` stays as it was.",
+        "",
+        "Example: a group with hamlets (n, s) = (3, 3), (4, 4), (20, 15), (30, 20) and commune row 57 / 42. The 3 "
+        "and the 4 are primary: K = {3, 4}, T = 7, R = 42 − 15 − 20 = 7 = T, so both would be disclosed (3 and 4). "
+        "The 20 (s = 15) is the smallest hamlet that helps: R = 22, T = 27, 0 < 22 < 27 → complementary. A "
+        "reader is left with s ∈ 0…3, 0…4 and 15…20.",
+        "",
+        "Limits: respondent counts are published; combining different releases, or reasoning from which cell was "
+        "chosen as complementary, is outside the check.",
+        "",
+    ]

@@ -169,22 +169,28 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
     asset=dg.AssetKey(["publish", "open_data_release"]),
     name="release_integrity",
     description=(
-        "Bản phát hành đầy đủ: tệp, kích thước, mã băm khớp datapackage.json; ô khảo sát nhỏ đã được ẩn. / "
-        "The release is complete (files, sizes, hashes match datapackage.json) and small survey cells are "
-        "suppressed."
+        "Bản phát hành đầy đủ: tệp, kích thước, mã băm khớp datapackage.json; ô khảo sát nhỏ đã được ẩn và "
+        "không ô bị ẩn nào tính lại được từ số liệu công bố. / The release is complete (files, sizes, hashes "
+        "match datapackage.json), small survey cells are suppressed and no suppressed cell can be recomputed "
+        "from the published numbers."
     ),
 )
 def release_integrity() -> dg.AssetCheckResult:
+    from pipeline.publish.disclosure_audit import audit_release_dir
     from pipeline.publish.release import verify_release
 
     latest = get_settings().open_data_dir / "latest"
     problems = verify_release(latest) if latest.exists() else ["open_data/latest does not exist"]
+    min_count = get_settings().suppression_min_count
     satisfaction = sorted((latest / "data").glob("mart_satisfaction*.parquet")) if latest.exists() else []
     if satisfaction:
         frame = pd.concat([pd.read_parquet(p) for p in satisfaction])
-        outcome = check_suppression_applied(frame)
+        outcome = check_suppression_applied(frame, min_count=min_count)
         if not outcome.passed:
             problems.append(outcome.message_en)
+    if latest.exists() and not problems:
+        # the attacker: every suppressed survey cell keeps two values or more given the published numbers
+        problems.extend(audit_release_dir(latest, min_count=min_count))
     package = json.loads((latest / "datapackage.json").read_text()) if latest.exists() else {}
     return dg.AssetCheckResult(
         passed=not problems,

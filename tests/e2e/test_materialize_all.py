@@ -170,6 +170,27 @@ def test_pii_scan_finds_a_respondent_name_inside_every_published_text_column(fir
     assert len(injected) >= 10
 
 
+def test_release_survives_the_disclosure_attacker(first_run):
+    """The attacker (LP over the released Parquet files alone) finds every hidden survey cell of the bundled
+    sample's release with two values or more; the small hamlets of 2026 are among them."""
+    from pipeline.publish.disclosure_audit import audit_release_dir, feasible_intervals, survey_tables
+
+    base, _, _ = first_run
+    latest = base / "open_data" / "latest"
+    assert audit_release_dir(latest, min_count=5) == []
+    package = json.loads((latest / "datapackage.json").read_text())
+    files = {r["name"]: [latest / f["path"] for f in r["ntm:files"]] for r in package["resources"]}
+    assert survey_tables(files) == ["mart_satisfaction"]  # the one table of the release with counts of people
+    sat = pd.read_parquet(next((latest / "data").glob("mart_satisfaction*.parquet")))
+    result = feasible_intervals(sat)
+    small = sat[(sat["respondents"] > 0) & (sat["respondents"] < 5)]
+    assert {"18484-T06", "18484-T13"} <= set(small["hamlet_code"])
+    assert (small["suppression_reason"] == "primary").all()
+    assert len(result.cells) == int(sat["suppressed"].sum()) > len(small)  # complementary cells too
+    assert set(sat["suppression_reason"].dropna()) == {"primary", "complementary"}
+    assert (result.cells["hi"] - result.cells["lo"]).min() >= 1 and result.recoverable.empty
+
+
 def test_second_run_is_a_no_op(first_run):
     base, env, _ = first_run
     before = tree_digest(base / "open_data" / "latest")

@@ -46,7 +46,7 @@ def test_primary_and_secondary_only_secondary_protects():
     total = int(df["satisfied"].sum())
     out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code")
     assert out["suppressed"].tolist() == [True, True, False]
-    assert out["suppression_reason"].tolist() == ["secondary", "primary_lt5", None]
+    assert out["suppression_reason"].tolist() == ["complementary", "primary", None]
     assert out["satisfied"].isna().tolist() == [True, True, False]
     assert out["respondents"].tolist() == [12, 3, 20]  # counts stay published
 
@@ -72,13 +72,13 @@ def test_no_suppression_when_all_cells_large():
 
 def test_two_primary_cells_need_no_secondary():
     out = suppress_satisfaction(cells([2, 4, 20], [1, 3, 15]), group_cols=GROUP, cell_col="hamlet_code")
-    assert out["suppression_reason"].tolist() == ["primary_lt5", "primary_lt5", None]
+    assert out["suppression_reason"].tolist() == ["primary", "primary", None]
 
 
 def test_zero_respondents_not_suppressed_and_not_chosen_as_secondary():
     # the 0-respondent cell carries no answer; it cannot protect anything, so the 9 is chosen
     out = suppress_satisfaction(cells([0, 3, 9, 30], [0, 1, 5, 20]), group_cols=GROUP, cell_col="hamlet_code")
-    assert out["suppression_reason"].tolist() == [None, "primary_lt5", "secondary", None]
+    assert out["suppression_reason"].tolist() == [None, "primary", "complementary", None]
 
 
 def test_secondary_ties_are_deterministic():
@@ -86,8 +86,8 @@ def test_secondary_ties_are_deterministic():
     out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code")
     assert out.set_index("hamlet_code")["suppression_reason"].to_dict() == {
         "18484-T09": None,
-        "18484-T01": "primary_lt5",
-        "18484-T02": "secondary",
+        "18484-T01": "primary",
+        "18484-T02": "complementary",
     }
     shuffled = suppress_satisfaction(df.iloc[::-1], group_cols=GROUP, cell_col="hamlet_code")
     assert shuffled.sort_index().equals(out)
@@ -97,22 +97,25 @@ def test_groups_are_independent():
     df = pd.concat([cells([12, 3, 20], [10, 2, 15]), cells([12, 6, 20], [10, 2, 15], question="Q02")])
     df = df.reset_index(drop=True)
     out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code")
-    assert out["suppression_reason"].tolist() == ["secondary", "primary_lt5", None, None, None, None]
+    assert out["suppression_reason"].tolist() == ["complementary", "primary", None, None, None, None]
 
 
 def test_total_row_in_table():
     # a group with one answered detail cell: the total equals the cell, both are below 5
     df = pd.concat([cells([3], [2]), cells([3], [2], hamlets=[None])]).reset_index(drop=True)
     out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code", has_total_row=True)
-    assert out["suppression_reason"].tolist() == ["primary_lt5", "primary_lt5"]
+    assert out["suppression_reason"].tolist() == ["primary", "primary"]
     assert out["satisfied"].isna().all()
 
-    # no other detail cell can protect the 3 (the other has 0 respondents), the total (8: it also counts
-    # households not attributed to a hamlet) would give it away as total - 0 - unattributed... so the
-    # total row is suppressed as the secondary cell
+    # the total (8) also counts 5 answers not attributed to a hamlet: commune 6 satisfied - 0 published
+    # leaves 6 for the 3 and the 5 together, so the 3 can hold 1..3: nothing more is hidden
     df = pd.concat([cells([3, 0], [2, 0]), cells([8], [6], hamlets=[None])]).reset_index(drop=True)
     out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code", has_total_row=True)
-    assert out["suppression_reason"].tolist() == ["primary_lt5", None, "secondary"]
+    assert out["suppression_reason"].tolist() == ["primary", None, None]
+    # all 8 satisfied: the 3 is forced to 3, and no other hamlet can help: the total row is hidden
+    df = pd.concat([cells([3, 0], [3, 0]), cells([8], [8], hamlets=[None])]).reset_index(drop=True)
+    out = suppress_satisfaction(df, group_cols=GROUP, cell_col="hamlet_code", has_total_row=True)
+    assert out["suppression_reason"].tolist() == ["primary", None, "complementary"]
     assert out["satisfied"].isna().tolist() == [True, False, True]
 
     # with other cells, a detail cell is chosen and the total stays published
@@ -122,7 +125,7 @@ def test_total_row_in_table():
     out = suppress_satisfaction(
         df, group_cols=GROUP, cell_col="hamlet_code", has_total_row=True, total_cell="ALL"
     )
-    assert out["suppression_reason"].tolist() == ["secondary", "primary_lt5", None, None]
+    assert out["suppression_reason"].tolist() == ["complementary", "primary", None, None]
     assert out["satisfied"].tolist()[3] == 27
 
 
