@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import ingest_limits
+from pipeline.ingest.reference import REGISTRY
 
 SOURCES = ("submissions", "surveys", "ocop")
 #: the names the templates are saved as (documentation; the content decides how a file is read)
@@ -32,9 +33,7 @@ EXTENSIONS = frozenset({".csv", ".txt", ".xlsx", ".xlsm", ".jsonl", ".json"})
 PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload", "~", ".swp")
 IGNORED_DIRS = frozenset({"templates", "__pycache__"})
 #: registry files of raw/reference/ (loaded by pipeline.ingest.reference)
-REFERENCE_FILES = frozenset(
-    {"hamlets.csv", "hamlet_population.csv", "hamlet_crosswalk.csv", "reporting_units.csv"}
-)
+REFERENCE_FILES = frozenset(REGISTRY)
 
 
 @dataclass

@@ -449,7 +449,8 @@ class LandingReport:
     def by_reason(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for f in self.files:
-            out[f.reason or ""] = out.get(f.reason or "", 0) + 1
+            code = (f.reason or "").split(":", 1)[0]  # reasons read "<code>: <en> / <vi> (detail)"
+            out[code] = out.get(code, 0) + 1
         return dict(sorted(out.items()))
 
     def attention(self) -> list[FileOutcome]:
