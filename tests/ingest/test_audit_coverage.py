@@ -403,3 +403,12 @@ def test_survey_file_with_duplicate_question_column_is_rejected(con, raw_dir, re
         and f["reason"].startswith("duplicate_column:")
         and "(q:1: cột/column 8" in f["reason"]
     )
+
+
+def test_every_reason_code_is_documented_in_both_languages():
+    from pipeline.ingest.quarantine import REASONS
+
+    readme = (REPO / "raw" / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## 7. Mã lý do / Reason codes") :]
+    for code, (vi, en) in REASONS.items():
+        assert f"| `{code}` |" in section and vi in section and en in section, code
