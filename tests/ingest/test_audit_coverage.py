@@ -412,3 +412,15 @@ def test_every_reason_code_is_documented_in_both_languages():
     section = readme[readme.index("## 7. Mã lý do / Reason codes") :]
     for code, (vi, en) in REASONS.items():
         assert f"| `{code}` |" in section and vi in section and en in section, code
+
+
+def test_accounting_is_idempotent(con, raw_dir, ref):
+    _valid(raw_dir, "stray.csv")
+    _valid(raw_dir, "submissions/.x.csv", value="5")
+    (raw_dir / "README.md").write_text("x", encoding="utf-8")
+    _run_all(con, raw_dir, ref)
+    dump = "select * exclude (ingested_at) from audit.ingest_files order by path"
+    paths = "select path, file_sha256, state from audit.file_paths order by all"
+    before = (con.execute(dump).fetchall(), con.execute(paths).fetchall())
+    _run_all(con, raw_dir, ref)
+    assert (con.execute(dump).fetchall(), con.execute(paths).fetchall()) == before
