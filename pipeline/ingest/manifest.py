@@ -24,6 +24,7 @@ from pipeline.config import ingest_limits
 from pipeline.ingest import files as files_mod
 from pipeline.ingest import filestats
 from pipeline.ingest import quarantine as q
+from pipeline.ingest.cells import all_text
 from pipeline.ingest.fastcsv import FastCSV, fast_frame, read_csv_fast
 from pipeline.ingest.readers import FileRejected, ReadResult, blank_rows, read_any
 from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
@@ -307,8 +308,11 @@ def _long_cells(batch: pd.DataFrame, columns: list[str], limit: int) -> tuple[np
     bad = np.zeros(len(batch), dtype=bool)
     frames: list[pd.DataFrame] = []
     for c in columns:
-        lens = batch[c].map(lambda v: len(v) if isinstance(v, str) else 0)
-        m = (lens > limit).to_numpy(dtype=bool)
+        col = batch[c]
+        if all_text(col):  # CSV / JSON text: pandas' C loop (~50x faster than a Python lambda)
+            m = col.str.len().gt(limit).fillna(False).to_numpy(dtype=bool)
+        else:  # XLSX native cells mixed with text
+            m = col.map(lambda v: isinstance(v, str) and len(v) > limit).to_numpy(dtype=bool)
         if not m.any():
             continue
         bad |= m

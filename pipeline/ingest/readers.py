@@ -632,10 +632,13 @@ def read_any(data: bytes, ext: str, template: Template, wide: bool = False) -> R
 def _json_lines(data: bytes, ext: str) -> bool:
     """JSON lines unless the text is one JSON document: starts with '[', or is named .json, or (named
     otherwise) has a line that does not start with '{'."""
-    text, _ = decode(data)
-    text = cr_only_to_lf(text.lstrip("\ufeff")).strip()
-    if text.startswith("[") or ext == ".json":
+    if ext == ".json":
+        return False
+    head = decode_bytes(data[:4096]).text.lstrip("\ufeff \t\r\n")
+    if head.startswith("["):
         return False
     if ext == ".jsonl":
         return True
+    text, _ = decode(data)
+    text = cr_only_to_lf(text.lstrip("\ufeff"))
     return all(ln.lstrip().startswith("{") for ln in text.split("\n") if ln.strip())
