@@ -424,3 +424,36 @@ def test_accounting_is_idempotent(con, raw_dir, ref):
     before = (con.execute(dump).fetchall(), con.execute(paths).fetchall())
     _run_all(con, raw_dir, ref)
     assert (con.execute(dump).fetchall(), con.execute(paths).fetchall()) == before
+
+
+def _required_cases():
+    from ingest_builders import OCOP_HEADER, ocop_row
+
+    from pipeline.templates import OCOP, SURVEY
+
+    out = []
+    for tpl, header, row in (
+        (SUBMISSION, SUB_HEADER, sub_row()),
+        (OCOP, OCOP_HEADER, ocop_row()),
+        (SURVEY, SURVEY_HEADER, survey_row()),
+    ):
+        for code in tpl.required:
+            label = tpl.column(code).label_vi
+            out.append(pytest.param(tpl.source, header, row, header.index(label), id=f"{tpl.source}-{code}"))
+    return out
+
+
+@pytest.mark.parametrize(("source", "header", "row", "col"), _required_cases())
+def test_a_blank_required_cell_quarantines_the_row(con, raw_dir, ref, source, header, row, col):
+    """Every required column of every template: a blank cell quarantines its row (missing_value)."""
+    from pipeline.ingest import ingest_ocop
+
+    fn = {"submissions": ingest_submissions, "surveys": ingest_surveys, "ocop": ingest_ocop}[source]
+    blank = list(row)
+    blank[col] = "  "
+    (raw_dir / source / "f.csv").write_text(csv_text(header, [blank]), encoding="utf-8")
+    report = fn(con, raw_dir, ref, today=TODAY, salt=SALT)
+    f = _file(con, f"{source}/f.csv")
+    assert (f["read"], f["loaded"], f["quarantined"]) == (1, 0, 1) and report.rows_loaded == 0
+    codes = {r[0] for r in con.execute("select reason_code from audit.quarantine").fetchall()}
+    assert "missing_value" in codes
