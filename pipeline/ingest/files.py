@@ -32,6 +32,8 @@ EXTENSIONS = frozenset({".csv", ".txt", ".xlsx", ".xlsm", ".jsonl", ".json"})
 #: unfinished downloads and editor swap files: never read, whatever they hold
 PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload", "~", ".swp")
 IGNORED_DIRS = frozenset({"templates", "__pycache__"})
+#: hidden files that are folder metadata, never data (status ``ignored`` rather than ``not_ingested``)
+OS_METADATA = frozenset({".ds_store", ".gitkeep", ".gitignore", ".keep"})
 #: registry files of raw/reference/ (loaded by pipeline.ingest.reference)
 REFERENCE_FILES = frozenset(REGISTRY)
 
@@ -210,6 +212,8 @@ class OtherFile:
             return "reference"
         if self.reason in ("template_file", "documentation"):
             return "ignored"
+        if self.reason == "hidden_file" and self.path.name.lower() in OS_METADATA:
+            return "ignored"  # folder metadata of macOS / git, never data: recorded, not warned about
         return "not_ingested"
 
 

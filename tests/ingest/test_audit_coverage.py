@@ -144,10 +144,18 @@ def test_docs_templates_and_registries_are_accounted_without_warning(con, raw_di
     (raw_dir / "templates").mkdir()
     (raw_dir / "templates" / "bao_cao_dinh_ky.csv").write_text(csv_text(SUB_HEADER, []), encoding="utf-8")
     (raw_dir / "submissions" / "README.txt").write_text("hướng dẫn", encoding="utf-8")
+    (raw_dir / "ocop" / ".gitkeep").write_bytes(b"")
+    (raw_dir / "surveys" / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
     _valid(raw_dir, "submissions/real.csv")
     report, landing = _run_all(con, raw_dir, ref)
     assert landing.attention() == []  # nothing for a person to look at: no warning
-    assert landing.by_reason() == {"documentation": 2, "reference_file": 4, "template_file": 1}
+    assert landing.by_reason() == {
+        "documentation": 2,
+        "hidden_file": 2,
+        "reference_file": 4,
+        "template_file": 1,
+    }
+    assert _file(con, "surveys/.DS_Store")["status"] == "ignored"
     assert _file(con, "README.md")["status"] == "ignored"
     assert _file(con, "templates/bao_cao_dinh_ky.csv")["reason"].startswith("template_file:")
     hamlets = _file(con, "reference/hamlets.csv")
