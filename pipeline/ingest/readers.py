@@ -384,9 +384,9 @@ def check_xlsx_bounds(data: bytes, limits: IngestLimits | None = None) -> None:
     """Refuse an XLSX before any XML is parsed when it would expand beyond the limits.
 
     1. Every part's uncompressed size as the zip's central directory declares it (nothing expanded yet).
-    2. The worksheets and shared strings, streamed (constant memory) with the bound applied while
-       inflating, so a directory that lies about sizes is caught too; ``<row>`` elements of all worksheets
-       are counted against the rows limit."""
+    2. Every part, streamed (constant memory) with the bound applied while inflating, so a directory
+       that lies about sizes is caught too; ``<row>`` elements of all worksheets are counted against the
+       rows limit."""
     limits = limits or ingest_limits()
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -401,11 +401,11 @@ def check_xlsx_bounds(data: bytes, limits: IngestLimits | None = None) -> None:
                 f"{limits.xlsx_max_part_bytes} (NTM_XLSX_MAX_PART_BYTES)",
             )
     rows = 0
-    for info in infos:
+    for info in infos:  # every part: the parser reads styles, workbook, relations too
+        if info.is_dir():
+            continue
         name = info.filename.lower()
         sheet = name.startswith("xl/worksheets/") and name.endswith(".xml")
-        if not (sheet or name == "xl/sharedstrings.xml"):
-            continue
         tail = b""
         for chunk in _inflate_bounded(data, info, limits.xlsx_max_part_bytes):
             if sheet:
