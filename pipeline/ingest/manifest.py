@@ -303,8 +303,8 @@ def run_source(
 
 
 def _long_cells(batch: pd.DataFrame, columns: list[str], limit: int) -> tuple[np.ndarray, pd.DataFrame]:
-    """Rows with a cell longer than ``limit`` characters, and their quarantine records (``cell_too_long``,
-    the raw value cut to its first 200 characters)."""
+    """Rows with a cell longer than ``limit`` characters, and their quarantine records (``cell_too_long``;
+    the raw value recorded is the cell's length, not its text)."""
     bad = np.zeros(len(batch), dtype=bool)
     frames: list[pd.DataFrame] = []
     for c in columns:
@@ -317,7 +317,8 @@ def _long_cells(batch: pd.DataFrame, columns: list[str], limit: int) -> tuple[np
             continue
         bad |= m
         sub = batch.loc[m, ["_sha", "_path", "_source", "_row"]].copy()
-        sub[c] = batch.loc[m, c].map(lambda v: f"{v[:200]}… ({len(v)} ký tự/chars)")
+        # the length only: an over-long cell is free text (notes, reasons) that may hold personal data
+        sub[c] = batch.loc[m, c].map(lambda v: f"({len(v)} ký tự/chars)")
         frames.append(q.build(sub, pd.Series(True, index=sub.index), "cell_too_long", c))
     return bad, q.concat(frames)
 
