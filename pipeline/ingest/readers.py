@@ -591,7 +591,10 @@ def _text_kind(data: bytes) -> str:
     try:
         t = decode_bytes(data[:4096]).text
     except UndecodableError:
-        return "binary"
+        try:  # the head alone may mislead the detector: the whole file decides
+            t = decode_bytes(data).text
+        except UndecodableError:
+            return "binary"
     t = t.lstrip("\ufeff \t\r\n")
     return "json" if t[:1] in ("{", "[") else "text"
 
