@@ -637,7 +637,11 @@ def _json_lines(data: bytes, ext: str) -> bool:
     otherwise) has a line that does not start with '{'."""
     if ext == ".json":
         return False
-    head = decode_bytes(data[:4096]).text.lstrip("\ufeff \t\r\n")
+    try:
+        head = decode_bytes(data[:4096]).text
+    except UndecodableError:
+        head = decode(data)[0]
+    head = head.lstrip("\ufeff \t\r\n")
     if head.startswith("["):
         return False
     if ext == ".jsonl":
