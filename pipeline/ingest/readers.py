@@ -389,10 +389,15 @@ def check_xlsx_bounds(data: bytes, limits: IngestLimits | None = None) -> None:
        rows limit."""
     limits = limits or ingest_limits()
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = zf.infolist()
-    except (zipfile.BadZipFile, ValueError, EOFError) as e:
-        raise FileRejected("truncated_file", f"zip: {e}") from e
+        _check_xlsx_bounds(data, limits)
+    except FileRejected:
+        raise
+    except Exception as e:  # zipfile / struct errors of a damaged container: NotImplementedError, ...
+        raise FileRejected("truncated_file", f"zip: {type(e).__name__}: {e}") from e
+
+
+def _check_xlsx_bounds(data: bytes, limits: IngestLimits) -> None:
+    infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
     for info in infos:
         if info.file_size > limits.xlsx_max_part_bytes:
             raise FileRejected(
@@ -571,7 +576,7 @@ def sniff(data: bytes) -> tuple[str, str]:
     if data.startswith(ZIP_MAGICS):
         try:
             names = {n.lower() for n in zipfile.ZipFile(io.BytesIO(data)).namelist()}
-        except (zipfile.BadZipFile, ValueError, EOFError):
+        except Exception:  # any damage of the container (BadZipFile, NotImplementedError, struct.error...)
             return "xlsx", "ZIP (corrupt)"  # read_xlsx reports it as truncated_file
         if "xl/workbook.xml" in names:
             return "xlsx", "XLSX workbook"

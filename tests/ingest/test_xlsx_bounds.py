@@ -204,3 +204,37 @@ def test_lying_directory_below_the_limit_is_still_refused(tmp_path):
         check_xlsx_bounds(path.read_bytes())
     assert e.value.code == "truncated_file" and "the zip declares 1000" in e.value.detail
     assert SUBMISSION.sheet == "BaoCao"
+
+
+def test_damaged_zip_containers_are_rejected_never_crash():
+    """Random byte flips and truncations of a valid XLSX: every outcome is a read or a FileRejected (a
+    damaged header used to escape as NotImplementedError from zipfile)."""
+    import random
+
+    from pipeline.ingest.readers import read_any
+
+    good = _xlsx([SUB_HEADER, sub_row()])
+    rng = random.Random(2)
+    codes = set()
+    for _ in range(400):
+        d = bytearray(good)
+        for _ in range(rng.randint(1, 8)):
+            d[rng.randrange(len(d))] = rng.getrandbits(8)
+        if rng.random() < 0.3:
+            d = d[: rng.randrange(len(d))]
+        try:
+            read_any(bytes(d), ".xlsx", SUBMISSION)
+        except FileRejected as e:
+            codes.add(e.code)
+    assert "truncated_file" in codes and codes <= {
+        "truncated_file",
+        "file_too_large",
+        "unsupported_format",
+        "no_header",
+        "missing_required_columns",
+        "header_only",
+        "binary_file",
+        "undecodable_text",
+        "empty_file",
+        "duplicate_column",
+    }
