@@ -131,6 +131,26 @@ def _release(result) -> dict[str, Any]:
     return {}
 
 
+def _landing_summary(result) -> None:
+    """Files under raw/ that no source reads (recorded by the reference_registry step): counted by
+    reason; the ones a person should look at (unknown folder, raw/ itself, hidden) listed in yellow."""
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        if not mat or "files_outside_sources" not in mat.metadata:
+            continue
+        by_reason = _meta_value(mat.metadata["files_outside_sources_by_reason"]) or {}
+        counts = ", ".join(f"{k}: {v}" for k, v in by_reason.items()) or "0"
+        console.print(f"Tệp ngoài các nguồn / files outside the sources: {counts}")
+        n = int(_meta_value(mat.metadata["files_not_ingested"]))
+        if n:
+            console.print(
+                f"  [yellow]{n} tệp không được nạp (ẩn hoặc sai thư mục) / file(s) not loaded "
+                f"(hidden or in no source folder)[/yellow] — audit.ingest_files status = 'not_ingested':"
+            )
+            console.print(f"{_short(_meta_value(mat.metadata['files_not_ingested_list']), 1200)}")
+        return
+
+
 def summarise(result, elapsed: float) -> int:
     checks = result.get_asset_check_evaluations()
     failed_blocking, failed_warn, passed = [], [], 0
@@ -154,6 +174,8 @@ def summarise(result, elapsed: float) -> int:
         for name, rows in tables.items():
             table.add_row(name, f"{int(rows):,}")
         console.print(table)
+
+    _landing_summary(result)
 
     docs = next(
         (_meta_value(ev.metadata["data_docs"]) for ev in checks if "data_docs" in ev.metadata),

@@ -12,6 +12,13 @@
 | NTM_LOCK_TIMEOUT_S       | 1800                   | how long a run waits for the warehouse writer lock  |
 | NTM_TODAY                | (today)                | the date used to reject future periods (tests)      |
 | NTM_SUPPRESSION_MIN_COUNT| 5                      | survey cells with fewer respondents are suppressed  |
+| NTM_MAX_FILE_BYTES       | 134217728 (128 MiB)    | a landed file larger than this is not read          |
+| NTM_MAX_ROWS_PER_FILE    | 250000                 | data rows (lines) per CSV/JSON file or XLSX workbook|
+| NTM_XLSX_MAX_PART_BYTES  | 67108864 (64 MiB)      | uncompressed size of any one part of an XLSX zip    |
+| NTM_MAX_CELL_CHARS       | 32767                  | characters in one cell (Excel's own cell limit)     |
+
+The four ingest limits (:func:`ingest_limits`) reject a file (``file_too_large``) or quarantine a row
+(``cell_too_long``) before anything is expanded; see ``raw/README.md`` for the reasons and the defaults.
 """
 
 from __future__ import annotations
@@ -67,6 +74,39 @@ class Settings:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_hex(16))
         return salt_file.read_text().strip()
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Bounds of what the ingest reads (defaults: 10x the largest file the pipeline is built for — one
+    province's quarterly export at national scale, ~25,000 rows, ~3 MB; a commune's files are < 1,000
+    rows, < 1 MB; a commune XLSX sheet part is < 1 MB)."""
+
+    max_file_bytes: int = 128 * 1024 * 1024
+    max_rows_per_file: int = 250_000
+    xlsx_max_part_bytes: int = 64 * 1024 * 1024
+    max_cell_chars: int = 32_767
+
+
+def _int_env(var: str, default: int) -> int:
+    value = os.environ.get(var, "").strip().replace("_", "")
+    if not value:
+        return default
+    n = int(value)
+    if n <= 0:
+        raise ValueError(f"{var} must be a positive integer, got {value!r}")
+    return n
+
+
+def ingest_limits() -> IngestLimits:
+    """The ingest limits from the environment (read on each call: tests and runs may set them)."""
+    d = IngestLimits()
+    return IngestLimits(
+        max_file_bytes=_int_env("NTM_MAX_FILE_BYTES", d.max_file_bytes),
+        max_rows_per_file=_int_env("NTM_MAX_ROWS_PER_FILE", d.max_rows_per_file),
+        xlsx_max_part_bytes=_int_env("NTM_XLSX_MAX_PART_BYTES", d.xlsx_max_part_bytes),
+        max_cell_chars=_int_env("NTM_MAX_CELL_CHARS", d.max_cell_chars),
+    )
 
 
 def get_settings() -> Settings:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.readers import FileRejected, _standard_header, decode, split_body
+from pipeline.config import ingest_limits
+from pipeline.ingest.readers import FileRejected, _standard_header, decode, sniff, split_body
 from pipeline.templates import Template
 
 
@@ -36,7 +37,7 @@ class FastCSV:
 
 
 _LINE_BREAKS = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-_NOT_FAST_EXT = frozenset({".xlsx", ".xlsm", ".jsonl", ".json"})
+_FAST_EXT = frozenset({".csv", ".txt"})  # other names go to read_any, which reports a name/content mismatch
 
 
 def fast_header(line: str, template: Template) -> tuple[dict[int, str], int] | None:
@@ -55,7 +56,8 @@ def _header_width(line: str) -> int:
 def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False) -> FastCSV | None:
     """The common case of :func:`read_csv`, or None when the file needs the general reader.
 
-    Taken only when the file is UTF-8 (with or without BOM), its first line is the standard template
+    Taken only when the file is named .csv/.txt and holds text (no ZIP/OLE2/PDF... signature, not JSON),
+    is within the rows limit (``NTM_MAX_ROWS_PER_FILE``), is UTF-8 (with or without BOM), its first line is the standard template
     header split on ',' (see :func:`_standard_header`), every record parses under strict CSV quoting and
     has at most as many fields as the header is wide, and some data follows the header. Under those
     conditions :func:`read_csv` picks the same decoding, header row and delimiter, pandas' C parser and
@@ -63,7 +65,7 @@ def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False)
     lines kept as records), so the result is the same frame and the same row numbers
     (header = row 1, n-th record = row n + 1). Anything else returns None: no error is raised here.
     """
-    if wide or ext in _NOT_FAST_EXT or not data or data.startswith(b"PK\x03\x04"):
+    if wide or ext not in _FAST_EXT or not data or sniff(data)[0] != "text":
         return None
     try:
         text, encoding = decode(data)
@@ -72,9 +74,11 @@ def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False)
     if encoding not in ("utf-8", "utf-8-sig"):
         return None
     text = text.lstrip("\ufeff")
+    if text[:1] in ("{", "["):
+        return None  # JSON content: read_any reads it as JSON
     nl = text.find("\n")
     if nl < 0:
-        return None  # header only (or one line): the general reader decides
+        return None  # header only, one line, or CR-only line ends: the general reader decides
     line = text[:nl]
     if line.endswith("\r"):
         line = line[:-1]
@@ -89,6 +93,9 @@ def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False)
         return None  # header_only: rejected by the general reader
     if "\x00" in body:
         return None
+    limits = ingest_limits()
+    if body.count("\n") + (0 if body.endswith("\n") else 1) > limits.max_rows_per_file:
+        return None  # the general reader rejects it (file_too_large)
     if len(body) >= PANDAS_MIN_CHARS:
         cells = _pandas_cells(body, width)
         return None if cells is None else FastCSV(line, None, encoding, cells)

@@ -1,9 +1,17 @@
 """Discovery of landed files under ``raw/<source>/**``: identity (sha256, bytes) and safety checks.
 
 Symbolic links are resolved only to check where they lead: a link whose target is outside the raw dir is
-rejected (``symlink_escape``) and never read. Unreadable files are rejected (``unreadable_file``). A
-rejected file that cannot be hashed gets a stand-in identity: sha256 of ``"<reason>:<relative path>"``
-(recorded so the rejection still has one row in ``audit.ingest_files``).
+rejected (``symlink_escape``) and never read. Unreadable files are rejected (``unreadable_file``); a file
+larger than ``NTM_MAX_FILE_BYTES`` is hashed in chunks but not read (``file_too_large``). A rejected file
+that cannot be hashed gets a stand-in identity: sha256 of ``"<reason>:<relative path>"`` (recorded so the
+rejection still has one row in ``audit.ingest_files``). The extension does not decide how a file is read
+(:func:`pipeline.ingest.readers.read_any` looks at the content); only names of unfinished downloads and
+editor swap files (``PARTIAL_SUFFIXES``) are refused by name.
+
+Files no source reads (:func:`not_ingested`): everything under the raw dir that :func:`discover` does not
+return for a source — the registries of ``reference/``, the blank ``templates/``, README/Markdown
+documentation, hidden files and files in folders no source owns — each with one reason code, so that
+``pipeline.ingest.manifest.account_landing_zone`` records every file under ``raw/``.
 """
 
 from __future__ import annotations
@@ -15,9 +23,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.config import ingest_limits
+from pipeline.ingest.reference import REGISTRY
+
 SOURCES = ("submissions", "surveys", "ocop")
+#: the names the templates are saved as (documentation; the content decides how a file is read)
 EXTENSIONS = frozenset({".csv", ".txt", ".xlsx", ".xlsm", ".jsonl", ".json"})
+#: unfinished downloads and editor swap files: never read, whatever they hold
+PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload", "~", ".swp")
 IGNORED_DIRS = frozenset({"templates", "__pycache__"})
+#: hidden files that are folder metadata, never data (status ``ignored`` rather than ``not_ingested``)
+OS_METADATA = frozenset({".ds_store", ".gitkeep", ".gitignore", ".keep"})
+#: registry files of raw/reference/ (loaded by pipeline.ingest.reference)
+REFERENCE_FILES = frozenset(REGISTRY)
 
 
 @dataclass
@@ -39,8 +57,17 @@ class LandedFile:
         return self.reject_code is not None
 
 
+def is_hidden(name: str) -> bool:
+    """Hidden on Unix ('.name') or an Office owner/lock file ('~$name', hidden on Windows)."""
+    return name.startswith(".") or name.startswith("~$")
+
+
+def is_documentation(name: str) -> bool:
+    return name.upper().startswith("README") or name.lower().endswith(".md")
+
+
 def _ignored(name: str) -> bool:
-    return name.startswith(".") or name.startswith("~$") or name.upper().startswith("README")
+    return is_hidden(name) or is_documentation(name)
 
 
 def discover(raw_dir: Path, source: str) -> list[LandedFile]:
@@ -92,17 +119,38 @@ def read(f: LandedFile, raw_dir: Path, *, root: Path | None = None) -> LandedFil
             return _reject(f, "unsupported_format", "directory link")
     elif stat.S_ISDIR(mode):
         return _reject(f, "unsupported_format", "directory link")
+    limit = ingest_limits().max_file_bytes
     try:
         with open(f.path, "rb") as fh:
-            data = fh.read()
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                f.sha256, f.bytes = hash_stream(fh)
+                f.reject_code = "file_too_large"
+                f.reject_detail = f"{f.bytes} bytes > {limit} (NTM_MAX_FILE_BYTES); not read"
+                return f
+            data = fh.read(limit + 1)
     except OSError as exc:  # permissions, broken link, I/O error
         return _reject(f, "unreadable_file", f"{type(exc).__name__}: {exc.strerror or exc}")
-    f.data = data
     f.sha256 = hashlib.sha256(data).hexdigest()
     f.bytes = len(data)
-    if f.ext not in EXTENSIONS:
-        f.reject_code, f.reject_detail = "unsupported_format", f.ext or "(no extension)"
+    if len(data) > limit:  # grew while being read
+        f.reject_code, f.reject_detail = "file_too_large", f"> {limit} bytes (NTM_MAX_FILE_BYTES); not read"
+        return f
+    f.data = data
+    if f.path.name.lower().endswith(PARTIAL_SUFFIXES):
+        f.reject_code = "unsupported_format"
+        f.reject_detail = "tệp đang tải dở hoặc tệp tạm / unfinished download or temporary file"
     return f
+
+
+def hash_stream(fh) -> tuple[str, int]:
+    """(sha256, bytes) of an open binary file, read in 1 MiB chunks (constant memory)."""
+    h = hashlib.sha256()
+    n = 0
+    while chunk := fh.read(1 << 20):
+        h.update(chunk)
+        n += len(chunk)
+    return h.hexdigest(), n
 
 
 def _reject(f: LandedFile, code: str, detail: str) -> LandedFile:
@@ -141,3 +189,74 @@ def chunks(files: list[LandedFile], size: int) -> Iterator[list[LandedFile]]:
     size = max(1, int(size))
     for i in range(0, len(files), size):
         yield files[i : i + size]
+
+
+# ------------------------------------------------------------------ files no source reads
+
+
+@dataclass
+class OtherFile:
+    """A file under the raw dir that no source ingests, with the reason (a code of
+    :mod:`pipeline.ingest.quarantine`) and the status it gets in ``audit.ingest_files``."""
+
+    path: Path
+    rel: str
+    reason: str  # reference_file | template_file | documentation | hidden_file | unknown_location
+    area: str  # first folder of rel, or "" for a file directly in raw/
+
+    @property
+    def status(self) -> str:
+        """``reference`` (loaded by the registry step), ``ignored`` (expected, nothing to do) or
+        ``not_ingested`` (a person should look: the file is in a place no source reads)."""
+        if self.reason == "reference_file":
+            return "reference"
+        if self.reason in ("template_file", "documentation"):
+            return "ignored"
+        if self.reason == "hidden_file" and self.path.name.lower() in OS_METADATA:
+            return "ignored"  # folder metadata of macOS / git, never data: recorded, not warned about
+        return "not_ingested"
+
+
+def classify(rel: str) -> str | None:
+    """The reason a raw-relative path is not read by any source, or None when a source discovers it.
+    Same rules as :func:`discover`: hidden names and hidden folders anywhere, README/Markdown files,
+    ``templates/`` and ``__pycache__/`` folders; a source reads only below its own folder."""
+    parts = rel.split("/")
+    name = parts[-1]
+    if any(is_hidden(p) for p in parts):
+        return "hidden_file"
+    if is_documentation(name):
+        return "documentation"
+    if any(is_documentation(p) for p in parts[1:-1]):
+        return "documentation"  # discover() does not walk README* folders
+    if len(parts) >= 2 and parts[0] in SOURCES:
+        if any(p in IGNORED_DIRS for p in parts[1:-1]):
+            return "template_file" if "templates" in parts[1:-1] else "unknown_location"
+        return None
+    if parts[0] == "templates" and len(parts) >= 2:
+        return "template_file"
+    if parts[0] == "reference" and len(parts) == 2 and name in REFERENCE_FILES:
+        return "reference_file"
+    return "unknown_location"
+
+
+def not_ingested(raw_dir: Path) -> list[OtherFile]:
+    """Every file (and symbolic link) under ``raw_dir`` that no source's :func:`discover` returns, sorted
+    by path. Symbolic links are listed, never followed."""
+    raw_dir = Path(raw_dir)
+    out: list[OtherFile] = []
+    if not raw_dir.is_dir():
+        return out
+    for dirpath, dirnames, filenames in os.walk(raw_dir, followlinks=False):
+        dirnames.sort()
+        links = [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
+        for name in [*filenames, *links]:
+            p = Path(dirpath) / name
+            rel = p.relative_to(raw_dir).as_posix()
+            if rel in SOURCES:
+                continue  # a source folder that is a link: discover() reads it
+            reason = classify(rel)
+            if reason is not None:
+                out.append(OtherFile(p, rel, reason, rel.split("/")[0] if "/" in rel else ""))
+    out.sort(key=lambda f: f.rel)
+    return out

@@ -20,9 +20,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline.config import ingest_limits
 from pipeline.ingest import files as files_mod
 from pipeline.ingest import filestats
 from pipeline.ingest import quarantine as q
+from pipeline.ingest.cells import all_text
 from pipeline.ingest.fastcsv import FastCSV, fast_frame, read_csv_fast
 from pipeline.ingest.readers import FileRejected, ReadResult, blank_rows, read_any
 from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
@@ -34,6 +36,10 @@ FASTPATH: bool | None = None
 #: A batch closes at this many files or this many bytes read, whichever comes first.
 BATCH_FILES = 2000
 BATCH_BYTES = 64 * 1024 * 1024
+
+
+#: statuses of audit.ingest_files rows of files no source reads (see :func:`account_landing_zone`)
+NOT_INGESTED_STATUSES = ("reference", "ignored", "not_ingested")
 
 
 def fastpath_enabled() -> bool:
@@ -127,12 +133,19 @@ def run_source(
     candidates = files_mod.discover(raw_dir, source)
     report.files_seen = len(candidates)
     report.files_unchanged = filestats.annotate(candidates, filestats.load(con, source))
-    known = {r[0] for r in con.execute("select file_sha256 from audit.ingest_files").fetchall()}
+    known = {
+        r[0]
+        for r in con.execute(
+            "select file_sha256 from audit.ingest_files where status not in (select unnest(?::varchar[]))",
+            [list(NOT_INGESTED_STATUSES)],
+        ).fetchall()
+    }
     known_paths = {
         (r[0], r[1]) for r in con.execute("select path, file_sha256 from audit.file_paths").fetchall()
     }
     seen_paths: list[str] = []
     fast = fastpath_enabled() and not wide
+    limits = ingest_limits()
     # files known from the stat cache: only their paths are recorded as seen (one transaction, no batches)
     unchanged = [f for f in candidates if f.unchanged]
     if unchanged:
@@ -156,6 +169,7 @@ def run_source(
         metas: list[tuple[str, str, int, np.ndarray]] = []
         bad_rows: list[pd.DataFrame] = []
         outcomes: dict[str, FileOutcome] = {}
+        xlsx_read = False
         for f in chunk:
             seen_paths.append(f.rel)
             sha = f.sha256
@@ -192,6 +206,8 @@ def run_source(
                 continue
             f.data = None
             out.encoding = res.encoding
+            out.reason = res.note
+            xlsx_read = xlsx_read or res.encoding == "xlsx"
             fr = res.frame
             metas.append((sha, f.rel, len(fr), res.rows.astype(np.int64)))
             parts.append(fr)
@@ -219,7 +235,14 @@ def run_source(
                 for sha, n in dropped.items():
                     if n:
                         outcomes[sha].rows_read -= int(n)
+            long_quar = q.empty_frame()
+            # a text file of fewer bytes than the limit has no longer cell; an XLSX is compressed: check it
+            if xlsx_read or any((f.bytes or 0) > limits.max_cell_chars for f in chunk):
+                long_rows, long_quar = _long_cells(batch, data_cols, limits.max_cell_chars)
+                if long_rows.any():
+                    batch = batch.loc[~long_rows].reset_index(drop=True)
             result = validate(batch, context)
+            result.quarantine = q.concat([result.quarantine, long_quar])
         else:
             result = BatchResult({}, q.empty_frame(), pd.DataFrame(columns=["_sha", "_row"]))
         quar = result.quarantine
@@ -246,6 +269,13 @@ def run_source(
                 qf["quarantined_at"] = now
                 insert_frame(con, "audit.quarantine", qf)
             if rows:
+                # a content first recorded where no source reads it (e.g. dropped in raw/ and then moved
+                # into a source folder) is ingested now: its not-ingested row gives way
+                con.execute(
+                    "delete from audit.ingest_files where status in (select unnest(?::varchar[])) "
+                    "and file_sha256 in (select unnest(?::varchar[]))",
+                    [list(NOT_INGESTED_STATUSES), [r["file_sha256"] for r in rows]],
+                )
                 insert_frame(con, "audit.ingest_files", pd.DataFrame(rows))
             _write_paths(con, path_rows, now)
             filestats.write(con, filestats.rows(chunk), now)
@@ -270,6 +300,27 @@ def run_source(
     _mark_missing(con, source, seen_paths)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _long_cells(batch: pd.DataFrame, columns: list[str], limit: int) -> tuple[np.ndarray, pd.DataFrame]:
+    """Rows with a cell longer than ``limit`` characters, and their quarantine records (``cell_too_long``;
+    the raw value recorded is the cell's length, not its text)."""
+    bad = np.zeros(len(batch), dtype=bool)
+    frames: list[pd.DataFrame] = []
+    for c in columns:
+        col = batch[c]
+        if all_text(col):  # CSV / JSON text: pandas' C loop (~50x faster than a Python lambda)
+            m = col.str.len().gt(limit).fillna(False).to_numpy(dtype=bool)
+        else:  # XLSX native cells mixed with text
+            m = col.map(lambda v: isinstance(v, str) and len(v) > limit).to_numpy(dtype=bool)
+        if not m.any():
+            continue
+        bad |= m
+        sub = batch.loc[m, ["_sha", "_path", "_source", "_row"]].copy()
+        # the length only: an over-long cell is free text (notes, reasons) that may hold personal data
+        sub[c] = batch.loc[m, c].map(lambda v: f"({len(v)} ký tự/chars)")
+        frames.append(q.build(sub, pd.Series(True, index=sub.index), "cell_too_long", c))
+    return bad, q.concat(frames)
 
 
 def _already_known(
@@ -325,7 +376,7 @@ def _reconcile(outcomes: dict[str, FileOutcome], quar: pd.DataFrame, loaded: pd.
             )
         out.status = "loaded_with_errors" if out.rows_quarantined else "loaded"
         if out.rows_quarantined and out.rows_loaded == 0:
-            out.reason = "all rows quarantined"
+            out.reason = "all rows quarantined" + (f"; {out.reason}" if out.reason else "")
 
 
 def _manifest_row(f: files_mod.LandedFile, out: FileOutcome, now: datetime) -> dict:
@@ -389,3 +440,131 @@ def _mark_missing(con: duckdb.DuckDBPyConnection, source: str, seen_paths: list[
         )
     finally:
         con.unregister("_seen_all")
+
+
+# ------------------------------------------------------------------ files no source reads
+
+
+@dataclass
+class LandingReport:
+    """Files under the raw dir that no source reads, by reason (see :func:`account_landing_zone`)."""
+
+    files: list[FileOutcome] = field(default_factory=list)
+
+    def by_reason(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for f in self.files:
+            code = (f.reason or "").split(":", 1)[0]  # reasons read "<code>: <en> / <vi> (detail)"
+            out[code] = out.get(code, 0) + 1
+        return dict(sorted(out.items()))
+
+    def attention(self) -> list[FileOutcome]:
+        """Files a person should look at: in no place a source reads (unknown folder, raw/ itself) or
+        hidden (status ``not_ingested``)."""
+        return [f for f in self.files if f.status == "not_ingested"]
+
+
+def _identity(f: files_mod.OtherFile) -> tuple[str, int | None, str | None]:
+    """(sha256, bytes, problem) of a file no source reads: hashed in chunks; a link is not followed."""
+    try:
+        if f.path.is_symlink():
+            return _standin(f, "symlink"), None, f"symbolic link -> {os.readlink(f.path)} (not followed)"
+        with open(f.path, "rb") as fh:
+            sha, n = files_mod.hash_stream(fh)
+        return sha, n, None
+    except OSError as exc:
+        return _standin(f, "unreadable_file"), None, f"unreadable: {exc.strerror or exc}"
+
+
+def _standin(f: files_mod.OtherFile, code: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{code}:{f.rel}".encode()).hexdigest()
+
+
+def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> LandingReport:
+    """Give every file under ``raw_dir`` that no source reads one row in ``audit.file_paths`` (state =
+    the reason code) and, for content not recorded before, one row in ``audit.ingest_files`` (status
+    ``reference`` / ``ignored`` / ``not_ingested``, reason bilingual, no row loaded). Registry files of
+    ``reference/`` count the rows the registry step loaded from them (rows_read = rows_loaded). Paths
+    recorded before and gone now get state ``missing``. Idempotent; one transaction."""
+    from pipeline.ingest.reference import REGISTRY
+
+    ensure_warehouse_schema(con)
+    now = datetime.now()
+    report = LandingReport()
+    rows: list[dict] = []
+    paths: list[tuple[str, str, str]] = []
+    for f in files_mod.not_ingested(raw_dir):
+        sha, size, problem = _identity(f)
+        n = 0
+        if f.reason == "reference_file":
+            table = REGISTRY[f.rel.split("/")[-1]][0]
+            n = int(con.execute(f"select count(*) from {table} where _file_sha256 = ?", [sha]).fetchone()[0])
+        out = FileOutcome(f.rel, sha, f.status, _rejection_reason(f.reason, problem), None, n, n, 0)
+        report.files.append(out)
+        paths.append((f.rel, sha, f.reason))
+        rows.append(
+            {
+                "file_sha256": sha,
+                "path": f.rel,
+                "bytes": size,
+                "source": f.area,
+                "encoding": None,
+                "rows_read": n,
+                "rows_loaded": n,
+                "rows_quarantined": 0,
+                "status": f.status,
+                "reason": out.reason,
+                "ingested_at": now,
+            }
+        )
+    con.begin()
+    try:
+        if rows:
+            frame = pd.DataFrame(rows).drop_duplicates("file_sha256")
+            con.register("_other_files", frame)
+            try:
+                con.execute(
+                    """insert into audit.ingest_files by name
+                       select * from _other_files o
+                       anti join audit.ingest_files f on f.file_sha256 = o.file_sha256"""
+                )
+            finally:
+                con.unregister("_other_files")
+        seen = pd.DataFrame(paths, columns=["path", "file_sha256", "state"])
+        seen["now"] = now
+        con.register("_other_paths", seen)
+        try:
+            con.execute(
+                """update audit.file_paths as fp set state = 'changed'
+                   from _other_paths s
+                   where fp.path = s.path and fp.file_sha256 <> s.file_sha256 and fp.state = s.state"""
+            )
+            con.execute(
+                """update audit.file_paths as fp set last_seen = s.now, state = s.state
+                   from _other_paths s where fp.path = s.path and fp.file_sha256 = s.file_sha256"""
+            )
+            con.execute(
+                """insert into audit.file_paths
+                   select s.path, s.file_sha256, s.now, s.now, s.state from _other_paths s
+                   anti join audit.file_paths fp on fp.path = s.path and fp.file_sha256 = s.file_sha256"""
+            )
+            con.execute(
+                """update audit.file_paths as fp set state = 'missing'
+                   where fp.state in (select unnest(?::varchar[]))
+                     and not exists (select 1 from _other_paths s
+                                     where s.path = fp.path and s.file_sha256 = fp.file_sha256)""",
+                [list(OTHER_REASONS)],
+            )
+        finally:
+            con.unregister("_other_paths")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    return report
+
+
+#: reason codes (= audit.file_paths.state) of files no source reads
+OTHER_REASONS = ("reference_file", "template_file", "documentation", "hidden_file", "unknown_location")

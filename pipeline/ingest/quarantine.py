@@ -18,8 +18,8 @@ REASONS: dict[str, tuple[str, str]] = {
         "The file has a header but no data rows.",
     ),
     "binary_file": (
-        "Tệp không phải văn bản hay bảng tính đọc được (dữ liệu nhị phân).",
-        "The file is binary junk, not a readable text or spreadsheet file.",
+        "Nội dung tệp là dữ liệu nhị phân không rõ loại (không phải văn bản, không phải bảng tính).",
+        "The file's content is binary data of no known type (neither text nor a spreadsheet).",
     ),
     "undecodable_text": (
         "Không nhận dạng được bảng mã ký tự của tệp.",
@@ -38,8 +38,47 @@ REASONS: dict[str, tuple[str, str]] = {
         "Required template columns are missing.",
     ),
     "unsupported_format": (
-        "Định dạng tệp không được hỗ trợ (chỉ nhận .csv, .txt, .xlsx, .xlsm, .jsonl, .json).",
-        "Unsupported file type (only .csv, .txt, .xlsx, .xlsm, .jsonl, .json are accepted).",
+        "Nội dung tệp không phải CSV, XLSX hay JSON (ví dụ PDF, ảnh, .xls cũ, .docx), hoặc là tệp đang tải "
+        "dở / tệp tạm (.part, .tmp, .crdownload, .swp, ~).",
+        "The file's content is not CSV, XLSX or JSON (e.g. PDF, an image, an old .xls, a .docx), or it is "
+        "an unfinished download / temporary file (.part, .tmp, .crdownload, .swp, ~).",
+    ),
+    "duplicate_column": (
+        "Dòng tiêu đề có cùng một cột hai lần (sau khi chuẩn hoá tên cột); tệp bị từ chối để không cột nào "
+        "bị bỏ qua âm thầm.",
+        "The header names the same column twice (after header normalisation); the file is rejected so "
+        "that no column is dropped silently.",
+    ),
+    "file_too_large": (
+        "Tệp vượt giới hạn (dung lượng tệp, số dòng, hoặc dung lượng giải nén của một phần XLSX); "
+        "không được đọc.",
+        "The file exceeds a limit (file size, rows, or the uncompressed size of an XLSX part); it was not "
+        "read.",
+    ),
+    # files no source reads (audit.ingest_files status reference / ignored / not_ingested)
+    "reference_file": (
+        "Danh mục trong raw/reference/, được nạp ở bước danh mục (raw.hamlets ...).",
+        "Registry file of raw/reference/, loaded by the registry step (raw.hamlets ...).",
+    ),
+    "template_file": (
+        "Mẫu trắng (thư mục templates/), không phải dữ liệu; không nạp.",
+        "Blank template (a templates/ folder), not data; not loaded.",
+    ),
+    "documentation": (
+        "Tài liệu (README, .md), không phải dữ liệu; không nạp.",
+        "Documentation (README, .md), not data; not loaded.",
+    ),
+    "hidden_file": (
+        "Tệp ẩn (tên bắt đầu bằng '.' hoặc '~$', hoặc nằm trong thư mục ẩn); không nạp. Nếu là dữ liệu, "
+        "hãy đổi tên.",
+        "Hidden file (name starts with '.' or '~$', or inside a hidden folder); not loaded. If it is data, "
+        "rename it.",
+    ),
+    "unknown_location": (
+        "Tệp nằm ngoài các thư mục submissions/, surveys/, ocop/ (trực tiếp trong raw/ hoặc trong thư mục "
+        "lạ); không nạp. Hãy chuyển vào đúng thư mục.",
+        "The file is outside submissions/, surveys/ and ocop/ (directly in raw/ or in an unknown folder); "
+        "not loaded. Move it into the right folder.",
     ),
     "symlink_escape": (
         "Liên kết tượng trưng trỏ ra ngoài thư mục dữ liệu gốc; không được đọc.",
@@ -53,6 +92,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "The row is malformed (wrong number of fields or bad syntax).",
     ),
     "missing_value": ("Thiếu giá trị bắt buộc.", "A required value is missing."),
+    "cell_too_long": (
+        "Ô dài hơn giới hạn ký tự cho phép (NTM_MAX_CELL_CHARS, mặc định 32.767 như Excel).",
+        "The cell is longer than the character limit (NTM_MAX_CELL_CHARS, default 32,767 as in Excel).",
+    ),
     "unknown_unit": ("Mã đơn vị báo cáo không có trong danh mục.", "Unknown reporting unit code."),
     "unknown_hamlet": ("Thôn/tổ dân phố không có trong danh mục.", "Unknown hamlet (code or name)."),
     "hamlet_not_valid_in_period": (

@@ -182,10 +182,9 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     indicator = cell_text(_col(b, "indicator_code"), upper=True)
     task = cell_text(_col(b, "task_code"), upper=True)
     rtype = cell_text(_col(b, "row_type"), upper=True)
-    rtype = rtype.fillna(
-        pd.Series(np.where(indicator.notna(), "CT", np.where(task.notna(), "NV", None)), index=b.index)
-    )
-    p.add(rtype.isna() | ~in_set(rtype, {"CT", "NV"}), "unknown_row_type", "row_type")
+    # a required column: a blank "Loại dòng" quarantines the row (never guessed from the other cells)
+    p.add(rtype.isna(), "missing_value", "row_type")
+    p.add(rtype.notna() & ~in_set(rtype, {"CT", "NV"}), "unknown_row_type", "row_type")
     ct = (rtype == "CT").fillna(False).astype(bool)
     nv = (rtype == "NV").fillna(False).astype(bool)
     note = cell_text(_col(b, "note"))

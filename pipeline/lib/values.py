@@ -235,13 +235,21 @@ def _truth(s: pd.Series, yes: tuple[str, ...], no: tuple[str, ...]) -> tuple[pd.
     index = c.obj.index
     out = pd.Series(pd.NA, index=index, dtype="boolean")
     folded = fold_series(c.text)
+    # fold() strips surrounding punctuation ("-1" -> "1"): a cell with a sign or any character other
+    # than letters, digits, spaces, '.' and the tick marks is not one of the words, whatever it folds to
+    odd = c.text.str.contains(r"[^\w\s.\u2713\u2714]|_", regex=True).fillna(True).astype(bool)
+    odd |= c.text.str.contains(".", regex=False).fillna(False).astype(bool) & ~c.text.str.fullmatch(
+        r"[01]\.0"
+    ).fillna(False).astype(bool)
+    plain = ~odd
+    folded = folded.where(plain.to_numpy(), None)
     out[folded.isin(yes).fillna(False).to_numpy(dtype=bool)] = True
     out[folded.isin(no).fillna(False).to_numpy(dtype=bool)] = False
     num = c.kind.isin(["num", "bool"])
     if num.any():
         n = pd.to_numeric(c.obj[num].astype(float), errors="coerce")
         out[n.index[n.eq(1).to_numpy()]] = True
-        out[n.index[n.eq(0).to_numpy()]] = False
+        out[n.index[n.eq(0).to_numpy()]] = False  # a native -0.0 is 0 too; a native -1 is not 1
     failed = ~c.kind.eq("blank") & out.isna()
     return out, failed, c
 

@@ -2,9 +2,11 @@
 files in raw/reference/ (hamlets with history, population, crosswalk, reporting units)."""
 
 import dagster as dg
+import pandas as pd
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
+from pipeline.ingest.manifest import LandingReport, account_landing_zone
 from pipeline.ingest.reference import load_reference
 from pipeline.ingest.tables import ensure_warehouse_schema
 from pipeline.reference.admin_units import DATA_VERSION, communes_frame, provinces_frame
@@ -64,7 +66,11 @@ def admin_units(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 @dg.multi_asset(
     name="reference_registry",
     specs=_specs(REGISTRY),
-    description="Sổ đăng ký thôn và đơn vị báo cáo (raw/reference). / The hamlet and reporting-unit registry.",
+    description=(
+        "Sổ đăng ký thôn và đơn vị báo cáo (raw/reference); ghi vào audit mọi tệp trong raw/ mà không nguồn "
+        "nào nạp (mẫu trắng, tài liệu, tệp ẩn, tệp sai chỗ). / The hamlet and reporting-unit registry; "
+        "records in audit every file under raw/ that no source reads (templates, docs, hidden, misplaced)."
+    ),
 )
 def reference_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = get_settings()
@@ -73,11 +79,29 @@ def reference_registry(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         counts = {
             name: int(con.execute(f"select count(*) from raw.{name}").fetchone()[0]) for name in REGISTRY
         }
-    for name, n in counts.items():
-        yield dg.MaterializeResult(
-            asset_key=dg.AssetKey(["raw", name]),
-            metadata={"dagster/row_count": n, "source_file": f"reference/{name}.csv"},
-        )
+        landing = account_landing_zone(con, settings.raw_dir)
+    attention = landing.attention()
+    for f in attention:
+        context.log.warning(f"Tệp không được nạp / file not loaded: {f.path} — {f.reason}")
+    for i, (name, n) in enumerate(counts.items()):
+        meta: dict = {"dagster/row_count": n, "source_file": f"reference/{name}.csv"}
+        if i == 0:
+            meta |= landing_metadata(landing)
+        yield dg.MaterializeResult(asset_key=dg.AssetKey(["raw", name]), metadata=meta)
+
+
+def landing_metadata(landing: LandingReport) -> dict:
+    """Counts (read by the CLI summary) and the list of the files a person should look at."""
+    attention = landing.attention()
+    table = pd.DataFrame([{"path": f.path, "reason": (f.reason or "").split(":", 1)[0]} for f in attention])
+    return {
+        "files_outside_sources": len(landing.files),
+        "files_not_ingested": len(attention),
+        "files_outside_sources_by_reason": dg.MetadataValue.json(landing.by_reason()),
+        "files_not_ingested_list": dg.MetadataValue.md(
+            table.to_markdown(index=False) if len(table) else "(không có / none)"
+        ),
+    }
 
 
 defs = dg.Definitions(assets=[admin_units, reference_registry])

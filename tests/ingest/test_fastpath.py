@@ -58,6 +58,17 @@ EDGE: dict[str, bytes | str] = {
     "x_semicolon.csv": csv_text(SUB_HEADER, [sub_row()], sep=";"),
     "y_header_crlf_blank.csv": HEADER.replace("\n", "\r\n") + "\r\n" + ROW,
     "z_plain_again.csv": HEADER + TASK + ROW.replace("2026-Q3", "2026-Q2"),
+    # issue 12 point 4: the fast path declines, the general reader decides (same result both ways)
+    "za_duplicate_column.csv": csv_text([*SUB_HEADER, "unit_code"], [[*sub_row(), "18484-VP"]]),
+    "zb_duplicate_nfd.csv": csv_text(
+        [*SUB_HEADER, unicodedata.normalize("NFD", "Giá trị")], [[*sub_row(), "9"]]
+    ),
+    "zc_blank_row_type.csv": HEADER + ROW + ROW2.replace(",CT,", ",,", 1),
+    "zd_yesno_minus_one.csv": HEADER + ROW2.replace("Có", "-1") + ROW,
+    "ze_csv_named.xlsx": HEADER + ROW + ROW2,
+    "zf_json_named.csv": '{"Mã đơn vị": "18484-KT"}\n',
+    "zg_cr_only_crlf_header.csv": (HEADER + ROW).replace("\n", "\r") + ROW2.replace("\n", "\r"),
+    "zh_long_cell.csv": HEADER + ROW.replace("Số liệu ước tính", "x" * 40_000) + ROW2,
 }
 
 

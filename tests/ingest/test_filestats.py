@@ -117,7 +117,8 @@ def test_rehash_env_reads_everything_and_cache_needs_known_content(
 def test_symlinks_and_rejected_files_are_never_cached(con, raw_dir, ref, not_racy):
     target = _write(raw_dir, "real.csv")
     (raw_dir / "submissions" / "link.csv").symlink_to(target)
-    (raw_dir / "submissions" / "notes.docx").write_bytes(b"not a template")
+    # rejected by name, before reading (the content decides how any other file is read)
+    (raw_dir / "submissions" / "notes.csv.part").write_bytes(b"not a template")
     _ingest(con, raw_dir, ref)
     cached = [r[0] for r in con.execute("select path from audit.file_stats order by 1").fetchall()]
     assert cached == ["submissions/real.csv"]
