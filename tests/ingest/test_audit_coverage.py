@@ -417,7 +417,7 @@ def test_every_reason_code_is_documented_in_both_languages():
     from pipeline.ingest.quarantine import REASONS
 
     readme = (REPO / "raw" / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## 8. Mã lý do / Reason codes") :]
+    section = readme[readme.index("## 9. Mã lý do / Reason codes") :]
     for code, (vi, en) in REASONS.items():
         assert f"| `{code}` |" in section and vi in section and en in section, code
 

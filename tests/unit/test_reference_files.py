@@ -34,6 +34,12 @@ SEED_COLUMNS = {
         "reporter_unit_type",
         "valid_from",
         "valid_to",
+        # the roll-up rules the indicator declares (raw/README.md section 7)
+        "measure_kind",
+        "missing_fraction_rule",
+        "fraction_weight",
+        "omitted_on_resubmission",
+        "hamlet_reporters",
     ],
     "indicator_targets": ["indicator_code", "year", "target_value", "target_scope", "source_vi", "source_en"],
     "indicator_thresholds": ["indicator_code", "commune_group", "threshold"],
