@@ -55,7 +55,7 @@ def describe_process(pid: int | None, exe: str | None = None) -> str:
 
         proc = psutil.Process(pid)
         with proc.oneshot():
-            cmd = " ".join(proc.cmdline()) or proc.name()
+            cmd = " ".join(" ".join(proc.cmdline()).split()) or proc.name()  # one line, even for `-c` scripts
             user = proc.username()
     except Exception:  # noqa: BLE001 (gone, or not ours to inspect: say what DuckDB said)
         return f"PID {pid} ({exe or 'unknown'})"
