@@ -211,3 +211,38 @@ def test_a_failed_copy_leaves_the_previous_snapshot_in_place(tmp_path, monkeypat
         write_snapshot(con, db, snap_path)
     assert snap_path.read_bytes() == before
     assert sorted(os.listdir(tmp_path)) == ["ntm.duckdb", "ntm_read.duckdb"]
+
+
+def _dbt_debug(db: Path, attempts: int) -> subprocess.CompletedProcess:
+    """``dbt debug`` (it opens the warehouse like ``dbt build``) with this project's profile."""
+    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    env = {**os.environ, "NTM_WAREHOUSE_PATH": str(db), "NTM_DBT_CONNECT_ATTEMPTS": str(attempts)}
+    dbt = Path(sys.executable).with_name("dbt")
+    return subprocess.run(
+        [str(dbt), "debug", "--project-dir", str(project), "--profiles-dir", str(project)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.slow  # two `dbt debug` start-ups
+def test_dbt_retries_its_own_connect_while_a_reader_holds_the_file(tmp_path):
+    # a reader that slips in between the pipeline's wait and dbt's connect: profiles.yml `retries`
+    db = _db(tmp_path / "w.duckdb", 10)
+    proc, _ = _hold(db, "ro", 600)
+    try:
+        once = _dbt_debug(db, 1)
+    finally:
+        _stop(proc)
+    assert "Could not set lock" in once.stdout and f"PID {proc.pid}" in once.stdout
+    assert once.returncode != 0
+
+    proc, _ = _hold(db, "ro", 3.0)
+    try:
+        retried = _dbt_debug(db, 4)  # sleeps 1, 2, 4 s: outlasts the 3 s reader
+    finally:
+        _stop(proc)
+    assert retried.returncode == 0, retried.stdout[-2000:]
+    assert "OK connection ok" in retried.stdout
