@@ -76,12 +76,21 @@ def busy_message(path: Path, message: str, waited_s: float) -> str:
     )
 
 
+# path → when this process last gave up waiting for it. The ingest steps of a run are independent: once one
+# of them has waited the whole NTM_READER_WAIT_S in vain the run has failed, and the others try once instead
+# of waiting as long again each (a run fails after about one wait, not one per step).
+_GAVE_UP: dict[str, float] = {}
+
+
 def connect_when_free(
     path: Path, *, read_only: bool = False, wait_s: float = 120.0, log=None, config: dict | None = None
 ) -> duckdb.DuckDBPyConnection:
     """``duckdb.connect`` that waits (backoff 0.25 s → 5 s, at most ``wait_s``) while another process holds
     DuckDB's lock on the file, then raises :class:`WarehouseBusy` naming that process. Other errors pass."""
     started = time.monotonic()
+    gave_up = _GAVE_UP.get(str(path))
+    if gave_up is not None and started - gave_up < wait_s:
+        wait_s = 0.0
     delay, last_log = 0.25, None
     while True:
         try:
@@ -91,6 +100,7 @@ def connect_when_free(
                 raise
             waited = time.monotonic() - started
             if waited >= wait_s:
+                _GAVE_UP[str(path)] = time.monotonic()
                 raise WarehouseBusy(busy_message(path, str(exc), waited)) from exc
             if log is not None and (last_log is None or waited - last_log >= 30):
                 last_log = waited

@@ -100,6 +100,21 @@ def test_a_reader_that_never_lets_go_fails_the_open_naming_its_pid_in_both_langu
     assert 1.5 <= waited < 10  # bounded
 
 
+def test_after_giving_up_once_the_other_steps_of_the_run_do_not_wait_again(tmp_path):
+    db = _db(tmp_path / "w.duckdb", 10)
+    proc, _ = _hold(db, "ro", 600)
+    try:
+        with pytest.raises(WarehouseBusy):
+            connect_when_free(db, wait_s=1.5)
+        started = time.monotonic()
+        with pytest.raises(WarehouseBusy, match=f"PID {proc.pid}"):
+            connect_when_free(db, wait_s=60)  # the next step: one try, not another minute
+        assert time.monotonic() - started < 1.0
+    finally:
+        _stop(proc)
+    connect_when_free(db, wait_s=60).close()  # the holder gone, the file opens
+
+
 def test_the_resource_waits_too_and_a_read_write_holder_blocks_even_read_only_opens(tmp_path):
     db = _db(tmp_path / "w.duckdb", 10)
     resource = WarehouseResource(path=str(db), reader_wait_s=1.0)
