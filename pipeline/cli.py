@@ -213,7 +213,10 @@ def summarise(result, elapsed: float) -> int:
                 if rows:
                     console.print(f"      sample_rows:\n{rows}")
         else:
-            console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(message, 600)}")
+            # the user's error (e.g. "the warehouse is held open by PID …"), not Dagster's wrapper around it
+            cause = err.cause if err is not None and err.cause is not None else None
+            detail = cause.message.strip() if cause is not None else message
+            console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(detail, 1500)}")
 
     if release:
         if release.get("changed") in (False, "False"):

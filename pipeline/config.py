@@ -10,6 +10,8 @@
 | NTM_DUCKDB_MEMORY_LIMIT  | 4GB                    | DuckDB memory limit (pipeline and dbt)              |
 | NTM_DUCKDB_THREADS       | 2                      | DuckDB threads                                      |
 | NTM_LOCK_TIMEOUT_S       | 1800                   | how long a run waits for the warehouse writer lock  |
+| NTM_READER_WAIT_S        | 120                    | how long a run waits for a reader to let go of the  |
+|                          |                        | warehouse file (DuckDB CLI, DBeaver, a notebook)    |
 | NTM_TODAY                | (today)                | the date used to reject future periods (tests)      |
 | NTM_SUPPRESSION_MIN_COUNT| 5                      | survey cells with fewer respondents are suppressed  |
 | NTM_MAX_FILE_BYTES       | 134217728 (128 MiB)    | a landed file larger than this is not read          |
@@ -42,6 +44,11 @@ def _path(var: str, default: str) -> Path:
     return p if p.is_absolute() else (REPO_ROOT / p)
 
 
+def read_snapshot_path(warehouse: Path) -> Path:
+    """The read-only copy of the warehouse for people and tools: ``ntm_read.duckdb`` beside ``ntm.duckdb``."""
+    return warehouse.with_name(f"{warehouse.stem}_read{warehouse.suffix}")
+
+
 @dataclass(frozen=True)
 class Settings:
     raw_dir: Path
@@ -51,12 +58,17 @@ class Settings:
     duckdb_memory_limit: str
     duckdb_threads: int
     lock_timeout_s: float
+    reader_wait_s: float
     today: date
     suppression_min_count: int = 5
 
     @property
     def warehouse_dir(self) -> Path:
         return self.warehouse.parent
+
+    @property
+    def read_snapshot(self) -> Path:
+        return read_snapshot_path(self.warehouse)
 
     @property
     def data_docs_dir(self) -> Path:
@@ -119,6 +131,7 @@ def get_settings() -> Settings:
         duckdb_memory_limit=os.environ.get("NTM_DUCKDB_MEMORY_LIMIT", "4GB"),
         duckdb_threads=int(os.environ.get("NTM_DUCKDB_THREADS", "2")),
         lock_timeout_s=float(os.environ.get("NTM_LOCK_TIMEOUT_S", "1800")),
+        reader_wait_s=float(os.environ.get("NTM_READER_WAIT_S", "120")),
         today=date.fromisoformat(today) if today else date.today(),
         suppression_min_count=_min_count(os.environ.get("NTM_SUPPRESSION_MIN_COUNT", "5")),
     )

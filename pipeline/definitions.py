@@ -12,6 +12,7 @@ import dagster as dg
 import pipeline.jobs as jobs
 import pipeline.ocop.assets as ocop
 import pipeline.publish.assets as publish
+import pipeline.publish.reader_snapshot as reader_snapshot
 import pipeline.quality.checks as quality
 import pipeline.reference.assets as reference
 import pipeline.sensors as sensors
@@ -28,6 +29,7 @@ defs = dg.Definitions.merge(
     transform.defs,
     quality.defs,
     publish.defs,
+    reader_snapshot.defs,
     jobs.defs,
     sensors.defs,
     dg.Definitions(

@@ -2,16 +2,19 @@
 
 DuckDB allows one writing process per database file. Every step that writes — the ingest assets, the dbt
 build (a subprocess) and the publish step — first takes an exclusive lock on ``<warehouse>.lock``
-(``fcntl.flock``). A second run started at the same time therefore waits for the lock (up to
-``NTM_LOCK_TIMEOUT_S``) instead of failing with DuckDB's "Could not set lock on file", and fails with a
-clear message if the wait is too long. Within one run the in-process executor runs steps one after the
-other, so the lock is never contended by the run itself.
+(``fcntl.flock``), so a second run waits for the first (up to ``NTM_LOCK_TIMEOUT_S``). A person's tool that
+holds the file itself (DuckDB CLI, DBeaver, a notebook) takes DuckDB's own lock, not ours: every open of the
+warehouse by the pipeline therefore retries DuckDB's "Could not set lock" with backoff for up to
+``NTM_READER_WAIT_S`` and then fails naming the holder's PID (:func:`connect_when_free`). People read
+``ntm_read.duckdb`` instead, a copy published after each successful run (pipeline.publish.reader_snapshot).
 """
 
 from __future__ import annotations
 
 import fcntl
+import math
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -22,11 +25,97 @@ import dagster as dg
 import duckdb
 from dagster_dbt import DbtCliResource
 
-from pipeline.config import DBT_PROJECT_DIR, get_settings
+from pipeline.config import DBT_PROJECT_DIR, get_settings, read_snapshot_path
 
 
 class WarehouseLockTimeout(RuntimeError):
     pass
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process (not a run of this pipeline) kept the warehouse file open longer than the wait."""
+
+
+_LOCK_ERROR = "Could not set lock on file"
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def lock_holder(message: str) -> tuple[int | None, str | None]:
+    """The PID and executable of the process named in DuckDB's lock error, when it names one."""
+    m = _HOLDER.search(message)
+    return (int(m["pid"]), m["exe"]) if m else (None, None)
+
+
+def describe_process(pid: int | None, exe: str | None = None) -> str:
+    """``PID 123 (duckdb -readonly warehouse/ntm.duckdb, user an)``, or what DuckDB said when psutil can't see it."""
+    if pid is None:
+        return "PID ? (DuckDB did not name the process / DuckDB không nêu tiến trình)"
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            cmd = " ".join(" ".join(proc.cmdline()).split()) or proc.name()  # one line, even for `-c` scripts
+            user = proc.username()
+    except Exception:  # noqa: BLE001 (gone, or not ours to inspect: say what DuckDB said)
+        return f"PID {pid} ({exe or 'unknown'})"
+    cmd = cmd if len(cmd) <= 120 else cmd[:119] + "…"
+    return f"PID {pid} ({cmd}, user {user})"
+
+
+def busy_message(path: Path, message: str, waited_s: float) -> str:
+    holder = describe_process(*lock_holder(message))
+    snapshot = read_snapshot_path(path)
+    return (
+        f"Kho dữ liệu {path} đang bị một tiến trình khác mở: {holder}; đã chờ {waited_s:.0f} giây "
+        f"(NTM_READER_WAIT_S). Hãy đóng kết nối đó (DuckDB CLI, DBeaver, notebook), dùng bản chỉ đọc "
+        f"{snapshot} để xem dữ liệu, rồi chạy lại. / "
+        f"The warehouse {path} is held open by another process: {holder}; waited {waited_s:.0f} s "
+        f"(NTM_READER_WAIT_S). Close that connection (DuckDB CLI, DBeaver, a notebook), open the read-only "
+        f"copy {snapshot} to look at the data, and run again."
+    )
+
+
+# path → when this process last gave up waiting for it. The ingest steps of a run are independent: once one
+# of them has waited the whole NTM_READER_WAIT_S in vain the run has failed, and the others try once instead
+# of waiting as long again each (a run fails after about one wait, not one per step).
+_GAVE_UP: dict[str, float] = {}
+
+
+def connect_when_free(
+    path: Path, *, read_only: bool = False, wait_s: float = 120.0, log=None, config: dict | None = None
+) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` that waits (backoff 0.25 s → 5 s, at most ``wait_s``) while another process holds
+    DuckDB's lock on the file, then raises :class:`WarehouseBusy` naming that process. Other errors pass."""
+    started = time.monotonic()
+    gave_up = _GAVE_UP.get(str(path))
+    if gave_up is not None and started - gave_up < wait_s:
+        wait_s = 0.0
+    delay, last_log = 0.25, None
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config or {})
+        except duckdb.IOException as exc:
+            if _LOCK_ERROR not in str(exc):
+                raise
+            waited = time.monotonic() - started
+            if waited >= wait_s:
+                _GAVE_UP[str(path)] = time.monotonic()
+                raise WarehouseBusy(busy_message(path, str(exc), waited)) from exc
+            if log is not None and (last_log is None or waited - last_log >= 30):
+                last_log = waited
+                log.warning(
+                    f"Kho dữ liệu đang bị {describe_process(*lock_holder(str(exc)))} mở; đang chờ (tối đa "
+                    f"{wait_s:.0f} giây)… / The warehouse is held open by "
+                    f"{describe_process(*lock_holder(str(exc)))}; waiting (at most {wait_s:.0f} s)…"
+                )
+            time.sleep(min(delay, max(wait_s - waited, 0.05)))
+            delay = min(delay * 1.6, 5.0)
+
+
+def dbt_connect_attempts(wait_s: float) -> int:
+    """dbt-duckdb retries its own connect with sleeps of 1, 2, 4 … s: the attempts that cover ``wait_s``."""
+    return max(1, math.ceil(math.log2(wait_s + 1)))
 
 
 @contextmanager
@@ -69,6 +158,7 @@ class WarehouseResource(dg.ConfigurableResource):
     memory_limit: str = ""
     threads: int = 0
     lock_timeout_s: float = 0
+    reader_wait_s: float = 0
 
     def _resolved(self) -> tuple[Path, str, int, float]:
         s = get_settings()
@@ -78,6 +168,11 @@ class WarehouseResource(dg.ConfigurableResource):
             self.threads or s.duckdb_threads,
             self.lock_timeout_s or s.lock_timeout_s,
         )
+
+    @property
+    def wait_s(self) -> float:
+        """How long an open waits for another process holding the file (NTM_READER_WAIT_S)."""
+        return self.reader_wait_s or get_settings().reader_wait_s
 
     @property
     def database(self) -> Path:
@@ -92,16 +187,27 @@ class WarehouseResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self, log=None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         """A connection holding the writer lock; closed (and the lock released) at the end of the block."""
-        path, memory_limit, threads, timeout = self._resolved()
+        path, _, _, timeout = self._resolved()
         path.parent.mkdir(parents=True, exist_ok=True)
-        with warehouse_lock(path, timeout, log):
-            con = duckdb.connect(str(path), read_only=read_only)
-            try:
-                con.execute(f"set memory_limit = '{memory_limit}'")
-                con.execute(f"set threads = {int(threads)}")
-                yield con
-            finally:
-                con.close()
+        with warehouse_lock(path, timeout, log), self.open(log, read_only=read_only) as con:
+            yield con
+
+    @contextmanager
+    def open(self, log=None, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection for a caller that already holds the writer lock (:meth:`lock`); waits for readers."""
+        path, memory_limit, threads, _ = self._resolved()
+        con = connect_when_free(path, read_only=read_only, wait_s=self.wait_s, log=log)
+        try:
+            con.execute(f"set memory_limit = '{memory_limit}'")
+            con.execute(f"set threads = {int(threads)}")
+            yield con
+        finally:
+            con.close()
+
+    def wait_until_free(self, log=None) -> None:
+        """Return once this process could open the file for writing (before handing it to dbt)."""
+        with self.open(log):
+            pass
 
 
 class NtmDbtCliResource(DbtCliResource):

@@ -5,6 +5,7 @@ Asset keys follow the warehouse: ``<schema>/<table>`` (``marts/fact_indicator_va
 schema ``raw`` connect to the ingest assets that write them.
 """
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from dagster_dbt import (
 from pipeline.config import DBT_PROJECT_DIR
 from pipeline.constants import OWNERS
 from pipeline.partitions import FULL_REBUILD_TAG, PERIOD_TAG, dbt_period_vars, marts_freshness_policy
-from pipeline.resources import WarehouseResource
+from pipeline.resources import WarehouseBusy, WarehouseResource, busy_message, dbt_connect_attempts
 from pipeline.state import code_fingerprint
 from pipeline.transform.scope import Scope, decide, record
 
@@ -97,35 +98,37 @@ def _with_run_metadata(context, events, warehouse: WarehouseResource, extra: dic
 def _mart_events(context, held: list[Any], warehouse: WarehouseResource, extra: dict[str, Any]):
     if not held:
         return
+    with contextlib.ExitStack() as stack:
+        exists = warehouse.database.exists()
+        con = stack.enter_context(warehouse.open(context.log, read_only=True)) if exists else None
+        yield from _annotated(context, held, con, extra)
+
+
+def _annotated(context, held: list[Any], con: duckdb.DuckDBPyConnection | None, extra: dict[str, Any]):
+    """Each held event, a mart's with its row count and preview (read through ``con`` when there is one)."""
     cache: dict[dg.AssetKey, dict[str, Any]] = {}
-    path = warehouse.database
-    con = duckdb.connect(str(path), read_only=True) if path.exists() else None
-    try:
-        for event in held:
-            if not isinstance(event, dg.Output | dg.AssetMaterialization):
-                yield event
-                continue
-            key = _event_key(context, event)
-            if not _is_mart(key):
-                yield event.with_metadata({**(event.metadata or {}), **extra})
-                continue
-            if key not in cache:
-                cache[key] = {}
-                if con is not None:
-                    rel = f'marts."{key.path[1]}"'
-                    try:
-                        rows = con.execute(f"select count(*) from {rel}").fetchone()[0]
-                        preview = con.execute(f"select * from {rel} limit {PREVIEW_ROWS}").df()
-                        cache[key] = {
-                            "dagster/row_count": int(rows),
-                            "preview": dg.MetadataValue.md(preview.astype(str).to_markdown(index=False)),
-                        }
-                    except duckdb.Error:
-                        pass
-            yield event.with_metadata({**(event.metadata or {}), **extra, **cache[key]})
-    finally:
-        if con is not None:
-            con.close()
+    for event in held:
+        if not isinstance(event, dg.Output | dg.AssetMaterialization):
+            yield event
+            continue
+        key = _event_key(context, event)
+        if not _is_mart(key):
+            yield event.with_metadata({**(event.metadata or {}), **extra})
+            continue
+        if key not in cache:
+            cache[key] = {}
+            if con is not None:
+                rel = f'marts."{key.path[1]}"'
+                try:
+                    rows = con.execute(f"select count(*) from {rel}").fetchone()[0]
+                    preview = con.execute(f"select * from {rel} limit {PREVIEW_ROWS}").df()
+                    cache[key] = {
+                        "dagster/row_count": int(rows),
+                        "preview": dg.MetadataValue.md(preview.astype(str).to_markdown(index=False)),
+                    }
+                except duckdb.Error:
+                    pass
+        yield event.with_metadata({**(event.metadata or {}), **extra, **cache[key]})
 
 
 def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
@@ -138,11 +141,8 @@ def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
         return Scope(None, f"run tag {FULL_REBUILD_TAG}: every period")
     if not warehouse.database.exists():
         return Scope(None, "new warehouse: every period")
-    con = duckdb.connect(str(warehouse.database))
-    try:
+    with warehouse.open(context.log) as con:
         return decide(con, code_fp)
-    finally:
-        con.close()
 
 
 def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
@@ -167,13 +167,19 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
         from pipeline.quality.gx_runner import prewarm_context
 
         prewarm_context()
-        yield from _with_run_metadata(context, dbt.cli(args, context=context).stream(), warehouse, extra)
-        # only reached when dbt build succeeded (a failure raises above)
-        con = duckdb.connect(str(warehouse.database))
+        # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own connect
+        # for as long (profiles.yml, retries) should a reader slip in while dbt starts
+        warehouse.wait_until_free(context.log)
+        os.environ["NTM_DBT_CONNECT_ATTEMPTS"] = str(dbt_connect_attempts(warehouse.wait_s))
         try:
+            yield from _with_run_metadata(context, dbt.cli(args, context=context).stream(), warehouse, extra)
+        except Exception as exc:
+            if "Could not set lock on file" not in str(exc):
+                raise
+            raise WarehouseBusy(busy_message(warehouse.database, str(exc), warehouse.wait_s)) from exc
+        # only reached when dbt build succeeded (a failure raises above)
+        with warehouse.open(context.log) as con:
             record(con, context.run.run_id, scope.period or "all", code_fp)
-        finally:
-            con.close()
 
 
 @dbt_assets(

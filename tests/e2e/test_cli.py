@@ -55,8 +55,13 @@ def test_make_run_entry_point_publishes(workdir):
         ).fetchall()
     }
     assert {"dim_hamlet", "fact_indicator_value"} <= tables
-    assert con.execute("select count(*) from marts.fact_indicator_value").fetchone()[0] > 0
+    facts = con.execute("select count(*) from marts.fact_indicator_value").fetchone()[0]
+    assert facts > 0
     con.close()
+    # the copy people open, published after the release
+    snap = duckdb.connect(str(Path(env["NTM_WAREHOUSE"]).with_name("ntm_read.duckdb")), read_only=True)
+    assert snap.execute("select count(*) from marts.fact_indicator_value").fetchone()[0] == facts
+    snap.close()
     n = (
         duckdb.connect()
         .execute("select count(*) from read_parquet(?)", [str(latest / "data" / "dim_hamlet.parquet")])
@@ -81,6 +86,8 @@ def test_broken_mart_rule_blocks_publishing_and_keeps_latest(workdir):
     latest = base / "open_data" / "latest"
     before_target = os.readlink(latest)
     before = tree_digest(latest)
+    snapshot = Path(env["NTM_WAREHOUSE"]).with_name("ntm_read.duckdb")
+    snapshot_before = (snapshot.stat().st_ino, snapshot.read_bytes())
     # A second, overlapping version of hamlet 18484-T05: passes ingest (keys differ), breaks the grain of
     # the hamlet dimension and everything keyed by hamlet × period.
     hamlets = Path(env["NTM_RAW_DIR"]) / "reference" / "hamlets.csv"
@@ -97,3 +104,5 @@ def test_broken_mart_rule_blocks_publishing_and_keeps_latest(workdir):
     assert "nothing published" in out.stdout
     assert os.readlink(latest) == before_target
     assert tree_digest(latest) == before
+    # readers keep the last good warehouse: a run stopped by the gate publishes no snapshot
+    assert (snapshot.stat().st_ino, snapshot.read_bytes()) == snapshot_before
