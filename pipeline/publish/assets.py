@@ -265,7 +265,7 @@ def verify_checked_content(
     """Every published mart is what a passed quality gate saw (this run's, or for a publish-only run the
     latest gate's); otherwise raise, naming the tables and, when Dagster knows it, the run that rebuilt
     each one. Returns ``{table: run id of the gate that checked it}``."""
-    run_id = context.run_id
+    run_id = context.run.run_id
     checked_by, problems = verify_gate(con, run_id, [f"marts.{name}" for name in PUBLISHED])
     if not problems:
         return checked_by
