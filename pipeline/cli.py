@@ -187,6 +187,8 @@ def summarise(result, elapsed: float) -> int:
     for e in step_failures:
         err = e.event_specific_data.error if e.event_specific_data else None
         message = err.message if err else ""
+        if err is not None and err.cause is not None:  # the asset's own exception, e.g. UncheckedContentError
+            message = f"{message.strip()}\n{err.cause.cls_name}: {err.cause.message.strip()}"
         failed_tests = list(dict.fromkeys(re.findall(r"Failure in test (\S+)", message)))
         if failed_tests:
             console.print(f"  [red]FAILED step[/red] {e.step_key}: {len(failed_tests)} dbt test(s) failed")
@@ -196,7 +198,7 @@ def summarise(result, elapsed: float) -> int:
                 if rows:
                     console.print(f"      sample_rows:\n{rows}")
         else:
-            console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(message, 600)}")
+            console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(message, 1200)}")
 
     if release:
         if release.get("changed") in (False, "False"):
