@@ -187,8 +187,6 @@ def summarise(result, elapsed: float) -> int:
     for e in step_failures:
         err = e.event_specific_data.error if e.event_specific_data else None
         message = err.message if err else ""
-        if err is not None and err.cause is not None:  # the asset's own exception, e.g. UncheckedContentError
-            message = f"{message.strip()}\n{err.cause.cls_name}: {err.cause.message.strip()}"
         failed_tests = list(dict.fromkeys(re.findall(r"Failure in test (\S+)", message)))
         if failed_tests:
             console.print(f"  [red]FAILED step[/red] {e.step_key}: {len(failed_tests)} dbt test(s) failed")
@@ -198,7 +196,10 @@ def summarise(result, elapsed: float) -> int:
                 if rows:
                     console.print(f"      sample_rows:\n{rows}")
         else:
-            console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(message, 1200)}")
+            # the user's error (e.g. "the warehouse is held open by PID …"), not Dagster's wrapper around it
+            cause = err.cause if err is not None and err.cause is not None else None
+            detail = cause.message.strip() if cause is not None else message
+            console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(detail, 1500)}")
 
     if release:
         if release.get("changed") in (False, "False"):
