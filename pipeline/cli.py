@@ -104,8 +104,10 @@ def run(args: argparse.Namespace) -> int:
         f"[bold]NTM pipeline[/bold] · raw: {settings.raw_dir} · warehouse: {settings.warehouse} · "
         f"open data: {settings.open_data_dir}"
     )
+    from pipeline.run_monitor import fail_orphaned_runs, run_tags
+
     job = defs.resolve_job_def(args.job)
-    tags = {"ntm/trigger": "cli"}
+    tags = {"ntm/trigger": "cli", **run_tags()}
     if args.force:
         tags[FULL_REBUILD_TAG] = "true"
     # Two runs started at once on a fresh DAGSTER_HOME would race to create the SQLite run storage: create it
@@ -113,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     with _locked(Path(os.environ["DAGSTER_HOME"]) / ".instance-init.lock"):
         instance = dg.DagsterInstance.get()
         instance.get_runs(limit=1)
+        # runs killed earlier (SIGKILL) would stay STARTED and hold the run queue's single slot
+        for run_id, why in fail_orphaned_runs(instance):
+            console.print(f"[yellow]Lượt chạy cũ / stale run[/yellow] {run_id} → FAILURE: {why}")
     with instance:
         result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
     elapsed = time.monotonic() - started

@@ -1,8 +1,10 @@
 """The open-data release: write, audit, publish.
 
 Runs after the marts it publishes and only when their blocking checks passed (Dagster skips a downstream
-asset whose upstream blocking check failed). Satisfaction cells are suppressed here (and the release is
-blocked if the disclosure attacker can recompute a hidden cell), every published text column is scanned for
+asset whose upstream blocking check failed). It first verifies, under the warehouse lock it holds until the
+release is written, that every published mart is the content the quality gate checked (another run may have
+rebuilt it in between; pipeline.quality.fingerprint). Satisfaction cells are suppressed here (and the release
+is blocked if the disclosure attacker can recompute a hidden cell), every published text column is scanned for
 personal data (pipeline.publish.pii: names of respondents and household-business owners, also inside longer
 text; phone and ID numbers; e-mail), then `publish_release` writes the Parquet files and datapackage.json
 into a staging folder and swaps `open_data/latest` atomically. Identical content is a no-op.
@@ -21,6 +23,7 @@ from pipeline.publish.parquet import TableSpec
 from pipeline.publish.pii import name_index
 from pipeline.publish.release import publish_release
 from pipeline.publish.suppression import COMPLEMENTARY, DEFAULT_MIN_COUNT, PRIMARY, suppress_satisfaction
+from pipeline.quality.fingerprint import UncheckedContentError, mismatch_message, verify_gate
 from pipeline.resources import WarehouseResource
 from pipeline.transform.assets import DBT_PROJECT
 
@@ -171,6 +174,7 @@ def open_data_release(
 ) -> dg.MaterializeResult:
     settings = get_settings()
     with warehouse.connect(context.log) as con:
+        checked_by = verify_checked_content(con, context)
         suppression = stage_suppressed_satisfaction(con, settings.suppression_min_count)
         specs = table_specs(con)
         result = publish_release(
@@ -195,8 +199,27 @@ def open_data_release(
             "dagster/row_count": sum(result.tables.values()),
             "bytes_total": result.bytes_total,
             "suppressed_cells": dg.MetadataValue.json(suppression),
+            "checked_by_runs": dg.MetadataValue.json(sorted(set(checked_by.values()))),
         }
     )
+
+
+def verify_checked_content(
+    con: duckdb.DuckDBPyConnection, context: dg.AssetExecutionContext
+) -> dict[str, str]:
+    """Every published mart is what a passed quality gate saw (this run's, or for a publish-only run the
+    latest gate's); otherwise raise, naming the tables and, when Dagster knows it, the run that rebuilt
+    each one. Returns ``{table: run id of the gate that checked it}``."""
+    run_id = context.run.run_id
+    checked_by, problems = verify_gate(con, run_id, [f"marts.{name}" for name in PUBLISHED])
+    if not problems:
+        return checked_by
+
+    def rebuilt_by(table: str, checked_run_id: str | None) -> str | None:
+        event = context.instance.get_latest_materialization_event(dg.AssetKey(table.split(".")))
+        return event.run_id if event is not None and event.run_id not in (run_id, checked_run_id) else None
+
+    raise UncheckedContentError(mismatch_message(run_id, problems, rebuilt_by))
 
 
 def _is_synthetic(raw_dir: Path) -> bool:

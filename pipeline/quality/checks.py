@@ -8,6 +8,8 @@
   release.
 - ``release_integrity`` on the release: files, sizes and hashes match datapackage.json and the published
   satisfaction cells respect disclosure control.
+- Every table the gate checks is fingerprinted before its checks and recorded with the run id
+  (:mod:`.fingerprint`); the publish step refuses content that differs from what the gate saw.
 dbt tests surface as asset checks of the dbt assets (dagster-dbt). Great Expectations is imported lazily,
 once per run, inside the check.
 """
@@ -20,6 +22,7 @@ import pandas as pd
 
 from pipeline.config import get_settings
 from pipeline.publish.assets import PUBLISHED
+from pipeline.quality import fingerprint
 from pipeline.quality.release_checks import check_row_count_vs_previous_release, check_suppression_applied
 from pipeline.quality.sql_checks import run_declared_checks
 from pipeline.quality.suites import list_suites, load_suite_dict
@@ -65,7 +68,9 @@ def _md(rows: list[dict]) -> dg.MetadataValue:
     return dg.MetadataValue.md(pd.DataFrame(rows).head(10).astype(str).to_markdown(index=False))
 
 
-def _gx_result(table, result, sql_outcomes, docs_index: Path) -> dg.AssetCheckResult:
+def _gx_result(
+    table, result, sql_outcomes, docs_index: Path, extra: dict | None = None
+) -> dg.AssetCheckResult:
     failures = result.failures_table() + [
         {
             "severity": o.severity,
@@ -105,6 +110,7 @@ def _gx_result(table, result, sql_outcomes, docs_index: Path) -> dg.AssetCheckRe
             "expectations": len(result.expectations) + len(sql_outcomes),
             "warnings": len(failures) - len(errors),
             "data_docs": dg.MetadataValue.path(str(docs_index)),
+            **(extra or {}),
         },
     )
 
@@ -126,15 +132,27 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
     previous = settings.open_data_dir / "latest" / "datapackage.json"
     ran_gx = False
     with warehouse.connect(context.log) as con:
-        for table, path in SUITES.items():
-            if dg.AssetCheckKey(_key(table), GX_CHECK) not in selected:
-                continue
-            suite = load_suite_dict(path)
+        gated = [t for t in SUITES if dg.AssetCheckKey(_key(t), GX_CHECK) in selected]
+        # before the checks: a change while they run is caught when the release is written
+        taken = fingerprint.fingerprints(con, [f"marts.{t}" for t in gated])
+        passed: dict[str, bool] = {}
+        for table in gated:
+            suite = load_suite_dict(SUITES[table])
             result = run_suite(
                 con, f"marts.{table}", suite, docs_dir=docs_dir, run_id=run_id, build_docs=False
             )
             ran_gx = True
-            yield _gx_result(table, result, run_declared_checks(con, suite), docs_index)
+            fp = taken[f"marts.{table}"]
+            check = _gx_result(
+                table,
+                result,
+                run_declared_checks(con, suite),
+                docs_index,
+                {"content_fingerprint": fp.digest, "fingerprint_rows": fp.rows},
+            )
+            passed[f"marts.{table}"] = check.passed
+            yield check
+        fingerprint.record_gate(con, run_id, taken, passed)
         wanted = [t for t in PUBLISHED if dg.AssetCheckKey(_key(t), ROWS_CHECK) in selected]
         counts = {t: int(con.execute(f"select count(*) from marts.{t}").fetchone()[0]) for t in wanted}
         if wanted:

@@ -210,3 +210,85 @@ def test_second_run_is_a_no_op(first_run):
     con = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
     assert con.execute("select count(*) from raw.submission_values").fetchone()[0] == rows_before
     con.close()
+
+
+def test_a_run_does_not_publish_marts_another_run_rebuilt_after_its_gate(first_run):
+    """Two overlapping runs: run A's gate passes, run B rebuilds a mart (one row less), then A's publish
+    step comes. A must refuse, naming the table and both runs, and latest stays the previous release."""
+    from pipeline.definitions import defs
+    from pipeline.publish.assets import PUBLISHED
+    from pipeline.quality.checks import GX_CHECK, SUITES
+
+    base, env, _ = first_run
+    latest = base / "open_data" / "latest"
+    before, before_id = tree_digest(latest), latest.resolve().name
+    mart = "mart_commune_indicator"
+    assert mart in PUBLISHED and mart in SUITES
+    instance = dg.DagsterInstance.ephemeral()
+    second_runs: list[str] = []
+
+    @dg.asset(key=dg.AssetKey(["marts", mart]))
+    def rebuilt_by_run_b() -> None:
+        con = duckdb.connect(env["NTM_WAREHOUSE"])
+        try:
+            con.execute(
+                f"delete from marts.{mart} where commune_indicator_key = "
+                f"(select min(commune_indicator_key) from marts.{mart})"
+            )
+        finally:
+            con.close()
+
+    @dg.success_hook
+    def run_b_between_gate_and_publish(context: dg.HookContext):
+        if context.op.name == "quality_gate":  # the gate step has ended and closed its connection
+            second_runs.append(dg.materialize([rebuilt_by_run_b], instance=instance).run_id)
+
+    gate_then_publish = dg.define_asset_job(
+        "gate_then_publish",
+        selection=dg.AssetSelection.checks(
+            *[dg.AssetCheckKey(dg.AssetKey(["marts", t]), GX_CHECK) for t in SUITES]
+        )
+        | dg.AssetSelection.assets(dg.AssetKey(["publish", "open_data_release"])),
+        hooks={run_b_between_gate_and_publish},
+    )
+    job_defs = dg.Definitions(
+        assets=defs.assets,
+        asset_checks=defs.asset_checks,
+        jobs=[gate_then_publish],
+        resources=defs.resources,
+        executor=dg.in_process_executor,
+    )
+    keep = duckdb.connect(env["NTM_WAREHOUSE"])
+    keep.execute(f"create or replace table main.keep_{mart} as select * from marts.{mart}")
+    keep.close()
+    try:
+        result = job_defs.resolve_job_def("gate_then_publish").execute_in_process(
+            instance=instance, raise_on_error=False
+        )
+    finally:
+        keep = duckdb.connect(env["NTM_WAREHOUSE"])
+        keep.execute(f"create or replace table marts.{mart} as select * from main.keep_{mart}")
+        keep.execute(f"drop table main.keep_{mart}")
+        keep.close()
+
+    # run A's gate passed on every table, run B happened in between, and A's publish step failed
+    gates = [e for e in result.get_asset_check_evaluations() if e.check_name == GX_CHECK]
+    assert len(gates) == len(SUITES) and all(e.passed for e in gates)
+    assert len(second_runs) == 1 and second_runs[0] != result.run_id
+    failures = result.get_step_failure_events()
+    assert [e.step_key for e in failures] == ["publish__open_data_release"]
+    error = failures[0].event_specific_data.error.cause  # the step error wraps the asset's exception
+    assert error.cls_name == "UncheckedContentError"
+    vi, en = error.message.split(" / ", 1)
+    assert f"marts.{mart}" in vi and f"marts.{mart}" in en
+    assert f"changed after run {result.run_id} checked it" in en
+    assert f"rebuilt by run {second_runs[0]}" in en
+    assert second_runs[0] in vi and "Bản phát hành trước vẫn giữ nguyên" in vi
+    # only the rebuilt table is named
+    assert sum(f"marts.{t} " in en for t in PUBLISHED) == 1
+    # nothing published: latest is the previous release, byte for byte
+    assert latest.resolve().name == before_id
+    assert tree_digest(latest) == before
+    assert not [
+        e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "open_data_release"
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -59,6 +60,15 @@ def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
         os.killpg(proc.pid, sig)
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=30)
+
+
+_RUN_ID = re.compile(r" - ntm_full_refresh - ([0-9a-f-]{36}) - \d+ - ")
+
+
+def run_id_in_log(log: Path) -> str | None:
+    """The Dagster run id a `python -m pipeline run` printed in its log, once its run has started."""
+    match = _RUN_ID.search(log.read_text(errors="replace")) if log.exists() else None
+    return match.group(1) if match else None
 
 
 def wait_for(predicate, timeout: float, interval: float = 0.5, what: str = "condition"):

@@ -1,6 +1,7 @@
 """End to end against the real Dagster services: `dagster dev` (webserver + daemon) on a free loopback port
-with a temporary DAGSTER_HOME, raw dir, warehouse and open-data dir. Launches a materialization through
-the GraphQL API and waits for it, checks that the schedule and the sensor are registered and running,
+with a temporary DAGSTER_HOME, raw dir, warehouse and open-data dir. First a `python -m pipeline run` is
+SIGKILLed while STARTED: the daemon's run monitoring must mark it FAILED so that the queue (one run at a
+time) is not blocked. Launches a materialization through the GraphQL API and waits for it, checks that the schedule and the sensor are registered and running,
 drops a new submission file into the raw dir and waits for the sensor's run to succeed and publish a new
 release, then shuts everything down. Bounded: every wait has a deadline and the whole test a timeout."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -15,17 +17,18 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from pipeline.publish.release import verify_release
 
-from ._support import REPO, kill_group, make_env, start, wait_for
+from ._support import PY, REPO, kill_group, make_env, start, wait_for
 
 pytestmark = [
     pytest.mark.slow,
     # part of `make test` (CI); `make test-ops` runs these alone. Skip locally with NTM_SKIP_OPS_TESTS=1.
     pytest.mark.skipif(bool(os.environ.get("NTM_SKIP_OPS_TESTS")), reason="NTM_SKIP_OPS_TESTS is set"),
-    pytest.mark.timeout(900),
+    pytest.mark.timeout(1200),
 ]
 
 LOCATION = "ntm"
@@ -103,6 +106,22 @@ def _location_loaded(gql: GraphQL) -> bool:
     return True
 
 
+def _kill_a_cli_run_while_started(env: dict[str, str], log: Path) -> str:
+    """Start `python -m pipeline run`, SIGKILL it once its first step runs; returns its run id."""
+    proc = start([PY, "-m", "pipeline", "run"], env, log)
+    step = re.compile(r" - ntm_full_refresh - ([0-9a-f-]{36}) - \d+ - \w+ - STEP_START - ")
+    try:
+        match = wait_for(
+            lambda: step.search(log.read_text(errors="replace")) or proc.poll() is not None,
+            timeout=300,
+            what="the CLI run's first step",
+        )
+        assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+    finally:
+        kill_group(proc)
+    return match.group(1)
+
+
 def test_dagster_services_run_the_pipeline_and_the_sensor(tmp_path):
     env = make_env(
         tmp_path,
@@ -114,6 +133,19 @@ def test_dagster_services_run_the_pipeline_and_the_sensor(tmp_path):
     raw = Path(env["NTM_RAW_DIR"])
     held_back = tmp_path / "incoming.csv"
     shutil.move(raw / DROPPED, held_back)
+    home = Path(env["DAGSTER_HOME"])
+    config = (home / "dagster.yaml").read_text()
+    assert "poll_interval_seconds: 30" in config
+    (home / "dagster.yaml").write_text(
+        config.replace("poll_interval_seconds: 30", "poll_interval_seconds: 5")
+    )
+
+    # a run killed with SIGKILL (no chance to report anything) stays STARTED in the run history, holding
+    # the single slot of the run queue (max_concurrent_runs: 1)
+    orphan = _kill_a_cli_run_while_started(env, tmp_path / "killed.log")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(orphan).status == dg.DagsterRunStatus.STARTED
+
     port = _free_port()
     proc = start(
         [
@@ -155,6 +187,11 @@ def test_dagster_services_run_the_pipeline_and_the_sensor(tmp_path):
         assert _wait_run(gql, first, timeout=360) == "SUCCESS", (tmp_path / "dagster_dev.log").read_text()[
             -5000:
         ]
+        # the queued run could start because the daemon's run monitoring failed the killed run
+        assert gql(RUN, {"id": orphan})["runOrError"]["status"] == "FAILURE"
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            failure = instance.get_records_for_run(orphan, of_type=dg.DagsterEventType.RUN_FAILURE).records
+        assert failure and "is gone" in failure[0].event_log_entry.dagster_event.message
         latest = Path(env["NTM_OPEN_DATA_DIR"]) / "latest"
         first_release = latest.resolve().name
 

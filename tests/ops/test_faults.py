@@ -10,12 +10,23 @@ import shutil
 import time
 from pathlib import Path
 
+import dagster as dg
 import psutil
 import pytest
 
 from pipeline.publish.release import verify_release
 
-from ._support import PY, copy_state, kill_group, make_env, marts_fingerprint, pipeline_run, start, wait_for
+from ._support import (
+    PY,
+    copy_state,
+    kill_group,
+    make_env,
+    marts_fingerprint,
+    pipeline_run,
+    run_id_in_log,
+    start,
+    wait_for,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -83,10 +94,19 @@ def test_kill_during_dbt_then_the_next_run_recovers(reference, tmp_path):
     wait_for(lambda: not _group_alive(proc.pid), timeout=30, what="the process group to end")
     # the open data is untouched: still the previous complete release
     assert _latest_ok(env) == release_before
+    killed_run = run_id_in_log(tmp_path / "killed.log")
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.STARTED  # nobody could tell
     rc = pipeline_run(env, tmp_path / "recover.log")
     assert rc == 0, (tmp_path / "recover.log").read_text()[-4000:]
     assert marts_fingerprint(Path(env["NTM_WAREHOUSE"])) == reference["marts"]
     _latest_ok(env)
+    # the next run found the killed run's process gone and marked it failed: nothing is left STARTED
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.FAILURE
+        failure = instance.get_records_for_run(killed_run, of_type=dg.DagsterEventType.RUN_FAILURE).records
+        assert "is gone" in failure[0].event_log_entry.dagster_event.message
+        assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
 
 
 def test_kill_during_publish_then_the_next_run_recovers(reference, tmp_path):
