@@ -89,9 +89,9 @@ def _min_count(value: str) -> int:
         n = int(value)
     except ValueError:
         n = 0
-    if n < 1:
+    if n < 3:
         raise ValueError(
-            f"NTM_SUPPRESSION_MIN_COUNT phải là số nguyên >= 1, nhận {value!r}. / "
-            f"NTM_SUPPRESSION_MIN_COUNT must be an integer >= 1, got {value!r}."
+            f"NTM_SUPPRESSION_MIN_COUNT phải là số nguyên >= 3, nhận {value!r}. / "
+            f"NTM_SUPPRESSION_MIN_COUNT must be an integer >= 3 (with 1 or 2 the marker alone gives n), got {value!r}."
         )
     return n

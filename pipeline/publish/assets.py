@@ -142,6 +142,10 @@ def stage_suppressed_satisfaction(
         min_count=min_count,
         has_total_row=True,
         total_cell=None,
+        # a location hidden on one question is hidden on every question of that form and period, so that its
+        # n shown on a sibling question cannot give the hidden n away
+        block_cols=["commune_code", "period_code", "form_code"],
+        hide_count=True,
     )
     con.register("_sat", out)
     con.execute(f"create or replace temp table {SATISFACTION_TABLE} as select * from _sat")
@@ -150,7 +154,9 @@ def stage_suppressed_satisfaction(
         "cells": len(out),
         "primary": int((out["suppression_reason"] == PRIMARY).sum()) if len(out) else 0,
         "complementary": int((out["suppression_reason"] == COMPLEMENTARY).sum()) if len(out) else 0,
-        "respondents_hidden": int(out.loc[out["suppressed"], "respondents"].sum()) if len(out) else 0,
+        "respondents_hidden": int(df.loc[out["suppressed"].to_numpy(), "respondents"].sum())
+        if len(out)
+        else 0,
         "min_count": min_count,
     }
 
