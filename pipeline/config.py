@@ -11,7 +11,7 @@
 | NTM_DUCKDB_THREADS       | 2                      | DuckDB threads                                      |
 | NTM_LOCK_TIMEOUT_S       | 1800                   | how long a run waits for the warehouse writer lock  |
 | NTM_TODAY                | (today)                | the date used to reject future periods (tests)      |
-| NTM_SUPPRESSION_MIN_COUNT| 5                      | survey cells with fewer respondents are suppressed  |
+| NTM_SUPPRESSION_MIN_COUNT| 5                      | survey cells with fewer respondents are suppressed (>= 3) |
 """
 
 from __future__ import annotations

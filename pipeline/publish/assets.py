@@ -101,10 +101,11 @@ def table_specs(con: duckdb.DuckDBPyConnection) -> list[TableSpec]:
                 "Cell suppressed (disclosure control)",
             )
             fields["suppression_reason"] = (
-                "Lý do ẩn: primary (ít người trả lời hơn ngưỡng) hoặc complementary (ẩn kèm để ô khác không "
-                "tính lại được từ tổng)",
-                "Why hidden: primary (fewer respondents than the threshold) or complementary (hidden so that "
-                "another hidden cell cannot be recomputed from the totals)",
+                "Lý do ẩn (số người trả lời n cũng để trống): primary (1 ≤ n < ngưỡng) hoặc complementary "
+                "(n ≥ ngưỡng, ẩn kèm để n và số hài lòng của ô khác không tính lại được từ tổng)",
+                "Why hidden (respondents n is null too): primary (1 <= n < the threshold) or complementary "
+                "(n >= the threshold, hidden so that another hidden cell's n and satisfied count cannot be "
+                "recomputed from the totals)",
             )
         specs.append(
             TableSpec(

@@ -1,26 +1,43 @@
 """The attacker: recompute every suppressed survey cell from the released files alone.
 
 For each table of a release that carries counts of people (columns ``respondents`` and ``satisfied``), this
-module plays the outsider who holds only the Parquet files. Per group (the columns of
-:data:`GROUP_COLS` the table has) it knows:
+module plays the outsider who holds only the Parquet files and the documented threshold t. Per group (the
+columns of :data:`GROUP_COLS` the table has) every hidden row is a pair of variables (n, s):
 
-* every row's ``respondents`` n (published);
-* a published row's ``satisfied`` s; for a hidden row (``satisfied`` null) only ``0 <= s <= n``, narrowed by
-  whatever the row still shows: ``satisfied_rate`` gives s exactly (``round(rate * n / 100)``), ``meets_90``
-  gives ``10 s >= 9 n`` or ``10 s < 9 n``;
-* if the group has its total row (``hamlet_code`` null): ``s_total = sum(s_hamlet) + s_rest``, where the
-  answers not attributed to a hamlet are a variable with ``0 <= s_rest <= n_total - sum(n_hamlet)``.
+* bounds from its marker: ``primary`` => ``1 <= n <= t - 1``; ``complementary`` => ``n >= t``; no marker =>
+  ``n >= 0``; a hidden row that still shows n or s has that variable fixed (so the old output, which kept n
+  published, is caught: its n has one value);
+* ``s - n <= 0`` (and s >= 0);
+* if the group has its total row (``hamlet_code`` null): ``n_total = sum(n_hamlet) + n_rest`` and
+  ``s_total = sum(s_hamlet) + s_rest``, where the answers not attributed to a hamlet are a pair with
+  ``0 <= s_rest <= n_rest`` (unbounded: nothing says how many there are).
 
-It then computes each hidden cell's feasible interval of s by linear programming
-(:func:`scipy.optimize.linprog`, HiGHS): the minimum and the maximum of that variable subject to the
-equations and bounds. The groups share no variable, so one LP per round minimises the sum of one hidden
-variable of every group at once (the optimum of a sum of independent blocks is each block's optimum): the
-number of LPs is twice the largest number of hidden cells in a group, whatever the size of the release.
-With integer data the bounds of this problem are integers; they are rounded inward with a 1e-6 tolerance.
+For each hidden row it computes min and max of n, min and max of s, and max of n - s (0 means "everyone
+satisfied" is certain) by linear programming (:func:`scipy.optimize.linprog`, HiGHS). The groups share no
+variable, so one LP minimises the sum of one hidden variable of every group at once (the optimum of a sum of
+independent blocks is each block's optimum): five LPs per round, rounds = the largest number of hidden cells
+in a group, whatever the size of the release. Unbounded variables get the cap :data:`CAP`, which only
+shrinks the feasible set (intervals found are inside the true ones; a cap-hitting maximum is reported as
+infinite).
 
-A cell is **recoverable** when its interval holds one value (``hi == lo``) while it has n > 0. The release
-gate (:func:`audit_release_tables`, called by ``publish_release`` before anything is swapped in, and the
-``release_integrity`` check on ``latest``) fails on any recoverable cell.
+**Why the LP optimum is the integer optimum (soundness).** Substitute d = n - s (a unimodular change of
+variables). The constraints become: per group one equation on the s variables (+-1), one on the d variables
+(+-1), and per hidden row (and per unattributed pair) ``lo <= s + d <= hi`` with s, d >= 0. Every column
+has exactly two nonzeros, +-1: one in a group equation, one in its row's constraint. Put the equations and
+the hamlet/unattributed row constraints in one set and the total row's constraint in the other: a column
+with equal signs (the total row's: +1, +1) has its nonzeros in different sets, one with opposite signs
+(a hamlet's or the unattributed answers': -1, +1) in the same set, so by the Heller-Tompkins criterion the
+matrix is totally unimodular. With integer bounds and right-hand sides every vertex is integral, so the LP minimum and
+maximum of n, s and n - s are attained at integer points and equal the integer ones: no enumeration is
+needed. Values that would break this (a rate or the 90 % flag still shown on a hidden row) never enter the
+LP: such a row is reported as disclosed at once (fail closed). Tests compare the LP with exact enumeration
+on generated groups.
+
+A hidden cell is **recoverable** when its n has one value, or its s has one value, or "everyone satisfied"
+is certain, or it shows a value. :func:`cross_question_leaks` adds hidden locations whose n is shown on
+another question of the same commune, period and form. The release gate (:func:`audit_release_tables`,
+called by ``publish_release`` before anything is swapped in, and the ``release_integrity`` check on
+``latest``) fails on any of them.
 """
 
 from __future__ import annotations

@@ -3,43 +3,47 @@
 The published table (``mart_satisfaction``) holds, per group (commune x period x form x question), one row per
 hamlet and one commune row (the group total, ``hamlet_code`` null). Each row carries ``respondents`` (n, the
 answers given) and ``satisfied`` (s) with the rate and the >= 90 % flag derived from them. The commune row
-also counts answers not attributed to any hamlet; their n is published implicitly
-(``n_commune - sum(n_hamlets)``), their s is not.
+also counts answers not attributed to any hamlet; their number is not published.
 
-What an attacker knows from one release: every n; every published s; ``0 <= s_i <= n_i`` for a hidden s;
-and, per group whose commune row is published, ``s_commune = sum(s_hamlets) + s_unattributed``. Nothing else
-links two groups (the survey has no published margin across questions, periods or communes).
+What an attacker knows from one release: every published n and s; for a hidden row, its marker
+(``primary`` => ``1 <= n <= t-1``, ``complementary`` => ``n >= t``; the threshold t is documented) and
+``0 <= s <= n``; per group whose commune row is published, ``N = sum(n_hamlets) + n_rest`` and
+``S = sum(s_hamlets) + s_rest`` with unknown ``n_rest >= 0``, ``0 <= s_rest <= n_rest``. No other published
+table is derived from survey answers (checked: only ``mart_satisfaction`` reads ``fact_survey_answer``, which
+is not published). The one link across groups is the same location on another question of the same form and
+period: most respondents answer every question, so an n shown there is treated as this cell's n. Hence a
+*block* (commune x period x form) hides the same locations on every question.
 
 The rule (documented for re-users in the release README; an outsider recomputes it exactly):
 
-1. *Primary* (``suppression_reason = 'primary'``): every row (hamlet or commune) with
-   ``0 < respondents < min_count`` (``NTM_SUPPRESSION_MIN_COUNT``, default 5). Rows with 0 respondents
-   carry no answer and are never hidden.
-2. *Complementary* (``'complementary'``), per group that has a primary hamlet row and whose commune row is
-   published. Let K be the hidden hamlet rows plus the unattributed answers, ``T = sum(n over K)``,
-   ``R = sum(s over K)`` (R is public: commune s minus the published hamlet s), and ``m`` the number of
-   members of K with n > 0. Given the published numbers, a hidden hamlet i can take exactly the values
-   ``max(0, R - (T - n_i)) .. min(n_i, R)``; this range holds two values or more for every hidden row with
-   n > 0 **if and only if** ``m >= 2`` and ``0 < R < T``. While that does not hold:
+1. *Primary* (``suppression_reason = 'primary'``): every row with ``0 < n < t`` (``NTM_SUPPRESSION_MIN_COUNT``,
+   default 5, at least 3: with t <= 2 the marker alone gives n = 1). Rows with n = 0 are never hidden.
+2. A location (hamlet key, or the commune row) hidden on one question of a block is hidden on every question
+   of the block where its n > 0; its reason there is ``primary`` if n < t, else ``complementary``.
+3. Exact criterion per group (closed forms in :func:`member_ranges`). Commune row published: T = N - sum of
+   the published hamlets' n, R = S - sum of their s, L = sum of the hidden hamlets' lower bounds (1 per
+   primary, t per complementary). A hidden hamlet i can take n in ``L_i .. min(U_i, T - L + L_i)`` and s in
+   ``max(0, R - T + L_i) .. min(n_max_i, R)`` (the union over n of contiguous, overlapping ranges), and
+   "everyone satisfied" (n - s = 0) is certain iff R = T. With t >= 3, every hidden cell keeps two values
+   or more for n and for s and "everyone satisfied" is never certain **iff L < T and 0 < R < T**. Commune
+   row hidden: no equation binds; protected if it is complementary, or primary with fewer than t - 1
+   answered hamlets (otherwise N <= t - 1 forces every hamlet's n to 1).
+4. *Complementary*, per block, greedy: while some group of the block is not protected, take the first such
+   group (sorted keys) and hide, on every question of the block, the published hamlet of that group with
+   n > 0 and the fewest respondents over the block (ties: the smaller ``hamlet_code``) that protects it; if
+   none does, hide the commune row; if the commune row is already hidden (or the table has no total row),
+   hide the smallest candidate and look again; with no candidate left, :class:`UnprotectableGroupError`
+   stops the release (fail closed). Hiding more never unprotects a group (L grows by at most the added n,
+   R and T - R do not shrink), so the loop ends.
+5. For a hidden row, ``respondents`` (with ``hide_count``), ``satisfied``, ``satisfied_rate`` and
+   ``meets_90`` are null.
 
-   a. hide the published hamlet row j with ``n_j > 0`` that makes it hold once added
-      (``m + 1 >= 2`` and ``0 < R + s_j < T + n_j``) with the fewest respondents (ties: the smaller
-      ``hamlet_code``); one such row always suffices when any exists;
-   b. if no hamlet row can (every other hamlet is all-satisfied while K is, or all-unsatisfied while K is),
-      hide the commune row; without its s no equation binds the hidden hamlets, each keeps ``0 .. n_i`` and
-      the commune row keeps ``P .. P + T`` (P: sum of the published hamlet s).
-
-   A group whose commune row is primary (n < min_count) needs nothing more: all its answered hamlets are
-   primary too and no equation binds them.
-3. For a hidden row, ``satisfied``, ``satisfied_rate`` and ``meets_90`` are null. ``respondents`` stays
-   published: it is the denominator a re-user needs and not the answer being protected.
-
-Tables without a total row (``has_total_row=False``) are handled as if the group total were public
-elsewhere (the conservative reading); if no detail row can protect a group, :class:`UnprotectableGroupError`
-is raised instead of publishing a recoverable cell.
+Tables without a total row (``has_total_row=False``) are handled as if the group total were public elsewhere
+with no unattributed answers (the conservative reading).
 
 The independent check is :mod:`pipeline.publish.disclosure_audit`, which recomputes every hidden cell's
-feasible range from the released Parquet files by linear programming and blocks the release if one is exact.
+feasible ranges of n and s from the released Parquet files by linear programming and blocks the release if
+one is exact.
 """
 
 from __future__ import annotations

@@ -580,6 +580,10 @@ def test_synthetic_province_release_has_no_recoverable_cell(tmp_path):
     assert stats["primary"] > 1000 and stats["complementary"] > 100
     assert len(result.cells) == stats["primary"] + stats["complementary"]
     assert (result.cells["hi"] - result.cells["lo"]).min() >= 1
+    assert (result.cells["n_hi"] - result.cells["n_lo"]).min() >= 1 and (result.cells["d_hi"] >= 1).all()
+    published = pd.read_parquet(path)
+    assert published.loc[published["suppressed"], "respondents"].isna().all()
+    assert cross_question_leaks(published).empty
     # the same province under the old rule: the attacker recovers cells
     old = legacy_suppress_satisfaction(
         mart, group_cols=GROUP, cell_col="hamlet_code", value_cols=VALUES, has_total_row=True
@@ -715,3 +719,26 @@ def test_release_integrity_check_runs_the_attacker_on_latest(warehouse, open_dat
     assert not result.passed
     # the old rule showed n on its hidden cells: the suppression check on latest already refuses it
     assert "suppressed cells, still show values or their count" in str(result.metadata["problems"].value)
+
+
+def test_no_other_published_table_is_derived_from_survey_answers():
+    """The margins across the release: only mart_satisfaction carries counts of survey respondents, so the
+    attacker's equations are complete. Any published model downstream of the survey sources (dbt lineage)
+    would have to be added to the suppression and to the attacker."""
+    import json
+
+    from pipeline.publish.assets import PUBLISHED
+    from pipeline.transform.assets import DBT_PROJECT
+
+    manifest = json.loads(Path(DBT_PROJECT.manifest_path).read_text())
+    children = manifest["child_map"]
+    start = [u for u in [*manifest["nodes"], *manifest["sources"]] if "survey" in u.split(".")[-1]]
+    assert any(u.endswith("fact_survey_answer") for u in start)
+    seen, todo = set(start), list(start)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    derived = {u.split(".")[-1] for u in seen if u.startswith("model.")}
+    assert derived & set(PUBLISHED) == {"mart_satisfaction"}
