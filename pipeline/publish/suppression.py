@@ -69,7 +69,7 @@ class UnprotectableGroupError(ValueError):
 @dataclass(frozen=True)
 class Member:
     """A hidden cell as the attacker sees it: ``lo <= n <= hi`` from its marker (primary: 1 .. min_count-1;
-    complementary: min_count .. infinity). ``n``/``s`` are the true values (used only for the totals)."""
+    complementary: min_count .. infinity)."""
 
     lo: float
     hi: float
