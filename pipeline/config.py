@@ -13,7 +13,7 @@
 | NTM_READER_WAIT_S        | 120                    | how long a run waits for a reader to let go of the  |
 |                          |                        | warehouse file (DuckDB CLI, DBeaver, a notebook)    |
 | NTM_TODAY                | (today)                | the date used to reject future periods (tests)      |
-| NTM_SUPPRESSION_MIN_COUNT| 5                      | survey cells with fewer respondents are suppressed  |
+| NTM_SUPPRESSION_MIN_COUNT| 5                      | survey cells with fewer respondents are suppressed (>= 3) |
 | NTM_MAX_FILE_BYTES       | 134217728 (128 MiB)    | a landed file larger than this is not read          |
 | NTM_MAX_ROWS_PER_FILE    | 250000                 | data rows (lines) per CSV/JSON file or XLSX workbook|
 | NTM_XLSX_MAX_PART_BYTES  | 67108864 (64 MiB)      | uncompressed size of any one part of an XLSX zip    |
@@ -142,9 +142,9 @@ def _min_count(value: str) -> int:
         n = int(value)
     except ValueError:
         n = 0
-    if n < 1:
+    if n < 3:
         raise ValueError(
-            f"NTM_SUPPRESSION_MIN_COUNT phải là số nguyên >= 1, nhận {value!r}. / "
-            f"NTM_SUPPRESSION_MIN_COUNT must be an integer >= 1, got {value!r}."
+            f"NTM_SUPPRESSION_MIN_COUNT phải là số nguyên >= 3, nhận {value!r}. / "
+            f"NTM_SUPPRESSION_MIN_COUNT must be an integer >= 3 (with 1 or 2 the marker alone gives n), got {value!r}."
         )
     return n

@@ -104,10 +104,11 @@ def table_specs(con: duckdb.DuckDBPyConnection) -> list[TableSpec]:
                 "Cell suppressed (disclosure control)",
             )
             fields["suppression_reason"] = (
-                "Lý do ẩn: primary (ít người trả lời hơn ngưỡng) hoặc complementary (ẩn kèm để ô khác không "
-                "tính lại được từ tổng)",
-                "Why hidden: primary (fewer respondents than the threshold) or complementary (hidden so that "
-                "another hidden cell cannot be recomputed from the totals)",
+                "Lý do ẩn (số người trả lời n cũng để trống): primary (1 ≤ n < ngưỡng) hoặc complementary "
+                "(n ≥ ngưỡng, ẩn kèm để n và số hài lòng của ô khác không tính lại được từ tổng)",
+                "Why hidden (respondents n is null too): primary (1 <= n < the threshold) or complementary "
+                "(n >= the threshold, hidden so that another hidden cell's n and satisfied count cannot be "
+                "recomputed from the totals)",
             )
         specs.append(
             TableSpec(
@@ -145,6 +146,10 @@ def stage_suppressed_satisfaction(
         min_count=min_count,
         has_total_row=True,
         total_cell=None,
+        # a location hidden on one question is hidden on every question of that form and period, so that its
+        # n shown on a sibling question cannot give the hidden n away
+        block_cols=["commune_code", "period_code", "form_code"],
+        hide_count=True,
     )
     con.register("_sat", out)
     con.execute(f"create or replace temp table {SATISFACTION_TABLE} as select * from _sat")
@@ -153,7 +158,9 @@ def stage_suppressed_satisfaction(
         "cells": len(out),
         "primary": int((out["suppression_reason"] == PRIMARY).sum()) if len(out) else 0,
         "complementary": int((out["suppression_reason"] == COMPLEMENTARY).sum()) if len(out) else 0,
-        "respondents_hidden": int(out.loc[out["suppressed"], "respondents"].sum()) if len(out) else 0,
+        "respondents_hidden": int(df.loc[out["suppressed"].to_numpy(), "respondents"].sum())
+        if len(out)
+        else 0,
         "min_count": min_count,
     }
 

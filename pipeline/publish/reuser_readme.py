@@ -251,74 +251,111 @@ def suppression_rule_lines(min_count: int = 5) -> list[str]:
         "### Ẩn ô khảo sát sự hài lòng",
         "",
         "Bảng `mart_satisfaction`: mỗi *nhóm* là một xã × kỳ × mẫu phiếu × câu hỏi, gồm một dòng cho mỗi thôn và "
-        "một dòng toàn xã (`hamlet_code` rỗng). Dòng xã đếm cả các phiếu không ghi thôn. Gọi n = `respondents` "
-        "(số người trả lời), s = `satisfied` (số hài lòng).",
+        "một dòng toàn xã (`hamlet_code` rỗng). Dòng xã đếm cả các phiếu không ghi thôn (số phiếu này không công "
+        "bố). Mỗi *khối* là một xã × kỳ × mẫu phiếu (mọi câu hỏi của mẫu). Gọi n = `respondents` (số người trả "
+        f"lời), s = `satisfied` (số hài lòng), t = {m} (ngưỡng, `NTM_SUPPRESSION_MIN_COUNT`, tối thiểu 3).",
         "",
         f"1. **Ẩn sơ cấp** (`suppression_reason = primary`): mọi dòng (thôn hoặc xã) có 0 < n < {m}. Dòng có "
         "n = 0 không có câu trả lời nào và không bị ẩn.",
-        "2. **Ẩn bổ sung** (`complementary`), trong mỗi nhóm có dòng thôn bị ẩn sơ cấp mà dòng xã vẫn công bố. "
-        "Gọi K là các dòng thôn đang bị ẩn cùng với phần phiếu không ghi thôn (n của phần này = n xã − tổng n "
-        "các thôn); T = tổng n trên K; R = tổng s trên K (ai cũng tính được: s xã − tổng s các thôn đang công "
-        "bố); m = số phần tử của K có n > 0. Từ số liệu công bố, s của một thôn bị ẩn i có thể nhận mọi giá trị "
-        "từ max(0, R − (T − nᵢ)) đến min(nᵢ, R); khoảng này có ít nhất hai giá trị cho mọi ô bị ẩn **khi và "
-        "chỉ khi** m ≥ 2 và 0 < R < T. Chừng nào điều kiện này chưa đúng:",
-        "   - ẩn thêm dòng thôn đang công bố j (nⱼ > 0) làm điều kiện đúng khi thêm vào K "
-        "(0 < R + sⱼ < T + nⱼ và m + 1 ≥ 2) có **ít người trả lời nhất**; bằng nhau thì chọn `hamlet_code` "
-        "nhỏ hơn (thứ tự chuỗi);",
-        "   - nếu không thôn nào làm được (K hài lòng hết và mọi thôn khác cũng hài lòng hết, hoặc K không ai hài "
-        "lòng và mọi thôn khác cũng vậy), ẩn dòng xã. Khi đó không còn phương trình nào ràng buộc các thôn bị "
-        "ẩn: mỗi thôn i còn 0 … nᵢ, dòng xã còn P … P + T (P = tổng s các thôn công bố).",
-        "   Nhóm có dòng xã bị ẩn sơ cấp (n xã < ngưỡng) không cần ẩn thêm.",
-        "3. Ở dòng bị ẩn, `satisfied`, `satisfied_rate` và `meets_90` để trống, `suppressed = true`; "
-        "`respondents` vẫn được công bố (là mẫu số người dùng cần, không phải câu trả lời cần bảo vệ).",
-        "4. **Kiểm tra như kẻ tấn công** trước khi công bố: từ chính các tệp Parquet của bản phát hành, với mỗi ô "
-        "bị ẩn, tính giá trị nhỏ nhất và lớn nhất của s bằng quy hoạch tuyến tính (`scipy.optimize.linprog`) "
-        "với ràng buộc 0 ≤ s ≤ n, s xã = tổng s thôn + s phiếu không ghi thôn, và mọi giá trị còn hiển thị. Nếu "
-        "một ô chỉ còn đúng một giá trị, bản phát hành bị chặn và `latest` giữ nguyên.",
+        "2. **Nhất quán trong khối**: một địa bàn (thôn, hoặc dòng xã) bị ẩn ở một câu hỏi thì bị ẩn ở mọi câu hỏi "
+        "của khối mà nó có n > 0 (lý do `primary` nếu n < t ở câu đó, nếu không `complementary`), để n hiện ở câu "
+        "khác không làm lộ n bị ẩn (phần lớn người trả lời trả lời mọi câu).",
+        "3. **Người đọc biết gì** về một dòng bị ẩn: `primary` ⇒ 1 ≤ n ≤ t − 1; `complementary` ⇒ n ≥ t; "
+        "0 ≤ s ≤ n. Trong nhóm có dòng xã công bố: T = n xã − tổng n các thôn công bố, R = s xã − tổng s các "
+        "thôn công bố (tổng trên các thôn bị ẩn và phiếu không ghi thôn, số này ≥ 0 và không biết), "
+        "L = số thôn bị ẩn `primary` + t × số thôn bị ẩn `complementary`. Thôn bị ẩn i (cận dưới Lᵢ, cận trên "
+        "Uᵢ) có thể có mọi n từ Lᵢ đến min(Uᵢ, T − L + Lᵢ) và mọi s từ max(0, R − T + Lᵢ) đến min(n lớn nhất, R); "
+        '"mọi người đều hài lòng" chắc chắn khi và chỉ khi R = T. Nhóm được **bảo vệ** (mọi ô bị ẩn còn ít '
+        "nhất hai giá trị cho n và cho s, và không chắc ai cũng hài lòng) **khi và chỉ khi** L < T và "
+        "0 < R < T. Nếu dòng xã bị ẩn: không còn phương trình; nhóm được bảo vệ nếu dòng xã là `complementary`, "
+        "hoặc là `primary` với số thôn có trả lời < t − 1 (nếu không, n xã ≤ t − 1 buộc mọi thôn có n = 1).",
+        "4. **Ẩn bổ sung** (`complementary`), từng khối: chừng nào còn nhóm chưa được bảo vệ, lấy nhóm đầu tiên "
+        "(theo thứ tự câu hỏi) và ẩn, ở mọi câu hỏi của khối, thôn đang công bố (n > 0 ở nhóm đó) có **ít người "
+        "trả lời nhất** (tổng n trên các câu hỏi của khối; bằng nhau thì `hamlet_code` nhỏ hơn theo thứ tự "
+        "chuỗi) mà khi ẩn thì nhóm đó được bảo vệ; nếu không thôn nào làm được, ẩn dòng xã (ở mọi câu hỏi của "
+        "khối). Nếu dòng xã đã bị ẩn mà nhóm vẫn chưa được bảo vệ, bản phát hành dừng lại với thông báo (không "
+        "công bố): nâng ngưỡng lên một đơn vị sẽ giải quyết.",
+        "5. Ở dòng bị ẩn, `respondents`, `satisfied`, `satisfied_rate` và `meets_90` để trống, "
+        "`suppressed = true`, `suppression_reason` cho biết lý do. Dòng xã công bố vẫn có n, s.",
+        "6. **Kiểm tra như kẻ tấn công** trước khi công bố (và trên `latest`): từ chính các tệp Parquet của bản "
+        "phát hành, mỗi nhóm là một bài toán quy hoạch tuyến tính (`scipy.optimize.linprog`) với biến n, s cho "
+        "mỗi ô bị ẩn và cho phiếu không ghi thôn, ràng buộc theo mục 3 (cận từ lý do ẩn, 0 ≤ s ≤ n, n xã = tổng "
+        "n thôn + n không ghi thôn, tương tự cho s). Với mỗi ô bị ẩn, tính n nhỏ nhất/lớn nhất, s nhỏ nhất/lớn "
+        "nhất và n − s lớn nhất. Ma trận ràng buộc là ma trận liên thuộc của một đồ thị hai phía (đổi biến "
+        "d = n − s), nên hoàn toàn đơn môđun: nghiệm tối ưu của bài toán tuyến tính là số nguyên, khoảng tìm "
+        "được đúng bằng khoảng của các giá trị nguyên. Ô bị ẩn mà còn hiện giá trị, tỷ lệ hay cờ 90 % bị coi là "
+        "lộ ngay (không đưa ràng buộc đó vào LP). Ô có n hoặc s chỉ còn một giá trị, ô chắc chắn mọi người hài "
+        "lòng, hay địa bàn bị ẩn mà vẫn hiện n ở câu khác cùng khối: bản phát hành bị chặn, `latest` giữ nguyên.",
         "",
-        "Ví dụ: nhóm có các thôn (n, s) = (3, 3), (4, 4), (20, 15), (30, 20); dòng xã 57 / 42. Hai thôn 3 và 4 "
-        "bị ẩn sơ cấp: K = {3, 4}, T = 7, R = 42 − 15 − 20 = 7 = T, nên cả hai bị lộ (3 và 4). Thôn 20 "
-        "(s = 15) là thôn nhỏ nhất làm được: R = 22, T = 27, 0 < 22 < 27 → ẩn bổ sung. Người đọc chỉ còn biết "
-        "s ∈ 0…3, 0…4 và 15…20.",
+        "Ví dụ 1 (t = 5): nhóm có các thôn (n, s) = (3, 3), (4, 4), (20, 15), (30, 20); dòng xã 57 / 42. Hai thôn 3 và 4 "
+        "bị ẩn sơ cấp: L = 2, T = 57 − 50 = 7, R = 42 − 35 = 7 = T: chắc chắn mọi người ở hai thôn đều hài lòng. "
+        "Thôn 20 (s = 15) là thôn nhỏ nhất làm được: L = 2 + 5 = 7 < T = 27, 0 < R = 22 < 27 → ẩn bổ sung. Người "
+        "đọc chỉ còn biết n ∈ 1…4, 1…4, 5…25 và s ∈ 0…4, 0…4, 0…22.",
         "",
-        "Giới hạn: số người trả lời được công bố; việc so sánh nhiều bản phát hành khác nhau, hay suy luận từ "
-        "chính việc ô nào được chọn để ẩn bổ sung, không nằm trong phép kiểm tra.",
+        "Ví dụ 2 (t = 5): thôn (1, 0), (5, 3), (20, 10); xã 26 / 13. Thôn 1 bị ẩn sơ cấp: L = 1 = T = 1 (n bị lộ). Ẩn thêm "
+        "thôn 5 thì L = 1 + 5 = 6 = T = 6: n của cả hai bị lộ (1 và 5). Thôn 20 làm được: L = 6 < T = 21, "
+        "0 < R = 10 < 21 → ẩn bổ sung; n ∈ 1…4 và 5…20.",
+        "",
+        "Giới hạn: việc so sánh nhiều bản phát hành khác nhau, hay suy luận từ chính việc ô nào được chọn để ẩn "
+        "bổ sung, không nằm trong phép kiểm tra. Phiếu không ghi thôn không phải là ô: khi không thôn nào bị ẩn, "
+        "n và s của chúng suy ra được từ dòng xã (không gắn với địa bàn nào).",
         "",
         "### Satisfaction cell suppression",
         "",
         "Table `mart_satisfaction`: each *group* is one commune × period × form × question, with one row per "
         "hamlet and one commune row (`hamlet_code` null). The commune row also counts the answers not attributed "
-        "to a hamlet. n = `respondents`, s = `satisfied`.",
+        "to a hamlet (their number is not published). Each *block* is one commune × period × form (all "
+        "questions of the form). n = `respondents`, s = `satisfied`, t = "
+        f"{m} (the threshold, `NTM_SUPPRESSION_MIN_COUNT`, at least 3).",
         "",
         f"1. **Primary** (`suppression_reason = primary`): every row (hamlet or commune) with 0 < n < {m}. Rows "
         "with n = 0 hold no answer and are never hidden.",
-        "2. **Complementary** (`complementary`), in every group with a primary hamlet row whose commune row is "
-        "published. Let K be the hidden hamlet rows plus the answers not attributed to a hamlet (their n = "
-        "commune n − sum of the hamlets' n); T = sum of n over K; R = sum of s over K (anyone can compute it: "
-        "commune s − sum of the published hamlets' s); m = the number of members of K with n > 0. Given the "
-        "published numbers, the s of a hidden hamlet i can be any value from max(0, R − (T − nᵢ)) to "
-        "min(nᵢ, R); this range holds at least two values for every hidden row **if and only if** m ≥ 2 and "
-        "0 < R < T. While it does not hold:",
-        "   - hide the published hamlet row j (nⱼ > 0) that makes it hold once added to K "
-        "(0 < R + sⱼ < T + nⱼ and m + 1 ≥ 2) with the **fewest respondents**; ties go to the smaller "
-        "`hamlet_code` (string order);",
-        "   - if no hamlet row can (K is all-satisfied and so is every other hamlet, or K is all-unsatisfied and "
-        "so is every other hamlet), hide the commune row. No equation then binds the hidden hamlets: each keeps "
-        "0 … nᵢ and the commune row keeps P … P + T (P = sum of the published hamlets' s).",
-        "   A group whose commune row is primary (commune n below the threshold) needs nothing more.",
-        "3. On a hidden row `satisfied`, `satisfied_rate` and `meets_90` are null and `suppressed = true`; "
-        "`respondents` stays published (it is the denominator users need, not the answer being protected).",
-        "4. **Attacker check** before publishing: from the release's own Parquet files, for every hidden cell, the "
-        "smallest and largest s are computed by linear programming (`scipy.optimize.linprog`) subject to "
-        "0 ≤ s ≤ n, commune s = sum of hamlet s + s of the unattributed answers, and every value still shown. "
-        "If a cell is left with exactly one value, the release is blocked and `latest` stays as it was.",
+        "2. **Consistent within a block**: a location (a hamlet, or the commune row) hidden on one question is "
+        "hidden on every question of the block where its n > 0 (reason `primary` if n < t there, otherwise "
+        "`complementary`), so that its n shown on another question cannot give the hidden n away (most "
+        "respondents answer every question).",
+        "3. **What a reader knows** about a hidden row: `primary` ⇒ 1 ≤ n ≤ t − 1; `complementary` ⇒ n ≥ t; "
+        "0 ≤ s ≤ n. In a group whose commune row is published: T = commune n − the published hamlets' n, "
+        "R = commune s − the published hamlets' s (sums over the hidden hamlets and the unattributed answers, "
+        "whose number is ≥ 0 and unknown), L = the number of `primary` hidden hamlets + t × the number of "
+        "`complementary` ones. A hidden hamlet i (lower bound Lᵢ, upper bound Uᵢ) can have any n from Lᵢ to "
+        'min(Uᵢ, T − L + Lᵢ) and any s from max(0, R − T + Lᵢ) to min(its largest n, R); "everyone satisfied" '
+        "is certain if and only if R = T. The group is **protected** (every hidden cell keeps at least two "
+        'values for n and for s, and "everyone satisfied" is never certain) **if and only if** L < T and '
+        "0 < R < T. If the commune row is hidden, no equation is left; the group is protected if the commune row "
+        "is `complementary`, or `primary` with fewer than t − 1 answered hamlets (otherwise commune n ≤ t − 1 "
+        "forces every hamlet's n to 1).",
+        "4. **Complementary** (`complementary`), per block: while a group is not protected, take the first one "
+        "(in question order) and hide, on every question of the block, the published hamlet (n > 0 in that "
+        "group) with the **fewest respondents** (its n summed over the block's questions; ties: the smaller "
+        "`hamlet_code` in string order) whose hiding protects that group; if no hamlet can, hide the commune "
+        "row (on every question of the block). If the commune row is already hidden and the group is still not "
+        "protected, the release stops with a message (nothing published): raising the threshold by one solves "
+        "it.",
+        "5. On a hidden row `respondents`, `satisfied`, `satisfied_rate` and `meets_90` are null, "
+        "`suppressed = true` and `suppression_reason` says why. A published commune row keeps its n and s.",
+        "6. **Attacker check** before publishing (and on `latest`): from the release's own Parquet files, each "
+        "group is a linear program (`scipy.optimize.linprog`) with variables n, s for every hidden cell and for "
+        "the unattributed answers, constrained as in point 3 (bounds from the reason, 0 ≤ s ≤ n, commune n = "
+        "hamlets' n + unattributed n, the same for s). For every hidden cell it computes the smallest and "
+        "largest n, the smallest and largest s and the largest n − s. With d = n − s the constraint matrix is "
+        "the incidence matrix of a bipartite graph, hence totally unimodular: the LP optima are integers and the "
+        "intervals are exactly those of the integer values. A hidden cell that still shows a value, a rate or "
+        "the 90 % flag counts as disclosed at once (that constraint never enters the LP). A cell whose n or s "
+        "has a single value, a cell where everyone is certainly satisfied, or a hidden location that shows its "
+        "n on another question of its block blocks the release, and `latest` stays as it was.",
         "",
-        "Example: a group with hamlets (n, s) = (3, 3), (4, 4), (20, 15), (30, 20) and commune row 57 / 42. The 3 "
-        "and the 4 are primary: K = {3, 4}, T = 7, R = 42 − 15 − 20 = 7 = T, so both would be disclosed (3 and 4). "
-        "The 20 (s = 15) is the smallest hamlet that helps: R = 22, T = 27, 0 < 22 < 27 → complementary. A "
-        "reader is left with s ∈ 0…3, 0…4 and 15…20.",
+        "Example 1 (t = 5): hamlets (n, s) = (3, 3), (4, 4), (20, 15), (30, 20) and commune row 57 / 42. The 3 and the 4 "
+        "are primary: L = 2, T = 57 − 50 = 7, R = 42 − 35 = 7 = T: everyone in both is certainly satisfied. The "
+        "20 (s = 15) is the smallest hamlet that helps: L = 2 + 5 = 7 < T = 27, 0 < R = 22 < 27 → complementary. "
+        "A reader is left with n ∈ 1…4, 1…4, 5…25 and s ∈ 0…4, 0…4, 0…22.",
         "",
-        "Limits: respondent counts are published; combining different releases, or reasoning from which cell was "
-        "chosen as complementary, is outside the check.",
+        "Example 2 (t = 5): hamlets (1, 0), (5, 3), (20, 10); commune 26 / 13. The 1 is primary: L = 1 = T = 1 (n "
+        "disclosed). Hiding the 5 too gives L = 1 + 5 = 6 = T = 6: both n disclosed (1 and 5). The 20 helps: "
+        "L = 6 < T = 21, 0 < R = 10 < 21 → complementary; n ∈ 1…4 and 5…20.",
+        "",
+        "Limits: combining different releases, or reasoning from which cell was chosen as complementary, is "
+        "outside the check. Unattributed answers are not a cell: when no hamlet is hidden their n and s follow "
+        "from the commune row (tied to no location).",
         "",
     ]

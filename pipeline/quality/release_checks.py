@@ -132,11 +132,13 @@ def check_suppression_applied(
     suppressed_col: str | None = "suppressed",
     severity: Severity = ERROR,
 ) -> CheckOutcome:
-    """Disclosure control: no published cell with ``0 < respondents < min_count`` shows a value.
+    """Disclosure control: no published cell with ``0 < respondents < min_count`` shows a value or its count.
 
     ``con_or_df`` is a DuckDB connection (then ``table`` is read) or the DataFrame about to be published.
-    Value columns that do not exist are ignored; if ``suppressed_col`` exists, such cells must also be
-    flagged ``suppressed = true``.
+    Value columns that do not exist are ignored. If ``suppressed_col`` exists, such cells must also be
+    flagged ``suppressed = true``, and every flagged cell must hide ``count_col`` too (null): a suppressed
+    cell's respondents are protected like its satisfied count (raw/README.md section 8). A small cell that
+    shows its respondents fails whatever else it hides.
     """
     severity = _check_severity(severity)
     if isinstance(con_or_df, duckdb.DuckDBPyConnection):
@@ -164,11 +166,14 @@ def _suppression(
             "check_suppression_applied", severity, source, KeyError(f"column {count_col} not found")
         )
     vals = [c for c in value_cols if c in cols]
-    shows = [f"{_qi(c)} is not null" for c in vals]
-    if suppressed_col and suppressed_col in cols:
-        shows.append(f"not coalesce({_qi(suppressed_col)}, false)")
+    flagged = suppressed_col and suppressed_col in cols
     small = f"{_qi(count_col)} > 0 and {_qi(count_col)} < {int(min_count)}"
-    cond = f"({small}) and ({' or '.join(shows)})" if shows else "false"
+    # a small count shown is itself the leak (n is protected like s); a flagged cell must show nothing
+    cond = f"({small})"
+    if flagged:
+        shows = " or ".join(f"{_qi(c)} is not null" for c in [count_col, *vals])
+        cond += f" or (coalesce({_qi(suppressed_col)}, false) and ({shows}))"
+        small = f"({small}) or coalesce({_qi(suppressed_col)}, false)"
     n_small = int(_scalar(con, f"select count(*) from {rel} where {small}"))
     failed = int(_scalar(con, f"select count(*) from {rel} where {cond}"))
     sample = _rows(con, f"select * from {rel} where {cond} limit {SAMPLE_LIMIT}") if failed else []
@@ -177,14 +182,16 @@ def _suppression(
         passed=failed == 0,
         severity=severity,
         message_vi=(
-            f"Các ô có dưới {min_count} người trả lời đều đã được ẩn ({n_small} ô)"
+            f"Các ô có dưới {min_count} người trả lời đều đã được ẩn cả số người trả lời ({n_small} ô)"
             if not failed
-            else f"{failed} ô có dưới {min_count} người trả lời vẫn hiện giá trị: phải ẩn trước khi công bố"
+            else f"{failed} ô có dưới {min_count} người trả lời hoặc ô bị ẩn vẫn hiện giá trị hay số người trả "
+            "lời: phải ẩn trước khi công bố"
         ),
         message_en=(
-            f"Every cell with fewer than {min_count} respondents is suppressed ({n_small} cells)"
+            f"Every cell with fewer than {min_count} respondents is suppressed, its count too ({n_small} cells)"
             if not failed
-            else f"{failed} cells with fewer than {min_count} respondents still show values: suppress before publishing"
+            else f"{failed} cells with fewer than {min_count} respondents, or suppressed cells, still show values "
+            "or their count: suppress before publishing"
         ),
         failed_count=failed,
         sample_rows=sample,
@@ -193,6 +200,6 @@ def _suppression(
             "min_count": min_count,
             "small_cells": n_small,
             "value_columns": vals,
-            "checked_suppressed_flag": bool(suppressed_col and suppressed_col in cols),
+            "checked_suppressed_flag": bool(flagged),
         },
     )

@@ -111,10 +111,12 @@ def test_release_is_complete_and_readable_by_four_tools(first_run):
     }
     assert not fields & (personal | {"producer_name", "reason_text", "note"})
     sat = con.execute(
-        "select count(*) from read_parquet(?) where respondents between 1 and 4 and satisfied is not null",
+        "select count(*) filter (where respondents between 1 and 4), "
+        "count(*) filter (where suppressed and (respondents is not null or satisfied is not null)) "
+        "from read_parquet(?)",
         [str(next((latest / "data").glob("mart_satisfaction*.parquet")))],
-    ).fetchone()[0]
-    assert sat == 0
+    ).fetchone()
+    assert sat == (0, 0)  # no small count shown; a suppressed cell shows neither n nor s
 
 
 def test_pii_scan_finds_a_respondent_name_inside_every_published_text_column(first_run, tmp_path):
@@ -173,22 +175,40 @@ def test_pii_scan_finds_a_respondent_name_inside_every_published_text_column(fir
 def test_release_survives_the_disclosure_attacker(first_run):
     """The attacker (LP over the released Parquet files alone) finds every hidden survey cell of the bundled
     sample's release with two values or more; the small hamlets of 2026 are among them."""
-    from pipeline.publish.disclosure_audit import audit_release_dir, feasible_intervals, survey_tables
+    from pipeline.publish.disclosure_audit import (
+        audit_release_dir,
+        cross_question_leaks,
+        feasible_intervals,
+        survey_tables,
+    )
 
-    base, _, _ = first_run
+    base, env, _ = first_run
     latest = base / "open_data" / "latest"
     assert audit_release_dir(latest, min_count=5) == []
     package = json.loads((latest / "datapackage.json").read_text())
     files = {r["name"]: [latest / f["path"] for f in r["ntm:files"]] for r in package["resources"]}
     assert survey_tables(files) == ["mart_satisfaction"]  # the one table of the release with counts of people
     sat = pd.read_parquet(next((latest / "data").glob("mart_satisfaction*.parquet")))
-    result = feasible_intervals(sat)
-    small = sat[(sat["respondents"] > 0) & (sat["respondents"] < 5)]
-    assert {"18484-T06", "18484-T13"} <= set(small["hamlet_code"])
-    assert (small["suppression_reason"] == "primary").all()
-    assert len(result.cells) == int(sat["suppressed"].sum()) > len(small)  # complementary cells too
+    result = feasible_intervals(sat, min_count=5)
+    # the markers tell the truth: primary cells have 1..4 respondents in the warehouse, complementary >= 5
+    key = ["commune_code", "period_code", "form_code", "question_code", "location_code"]
+    wh = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
+    try:
+        truth = wh.execute("select * from marts.mart_satisfaction").df()
+    finally:
+        wh.close()
+    merged = sat.merge(truth[[*key, "respondents"]], on=key, suffixes=("", "_true"), validate="1:1")
+    primary = merged[merged["suppression_reason"] == "primary"]
+    complementary = merged[merged["suppression_reason"] == "complementary"]
+    assert {"18484-T06", "18484-T13"} <= set(primary["hamlet_code"])
+    assert primary["respondents_true"].between(1, 4).all() and (complementary["respondents_true"] >= 5).all()
+    assert merged.loc[merged["suppressed"], "respondents"].isna().all()  # n hidden with s
+    assert len(merged[~merged["suppressed"] & merged["respondents_true"].between(1, 4)]) == 0
+    assert len(result.cells) == int(sat["suppressed"].sum()) > len(primary) > 0  # complementary cells too
     assert set(sat["suppression_reason"].dropna()) == {"primary", "complementary"}
-    assert (result.cells["hi"] - result.cells["lo"]).min() >= 1 and result.recoverable.empty
+    assert (result.cells["n_hi"] - result.cells["n_lo"]).min() >= 1
+    assert (result.cells["hi"] - result.cells["lo"]).min() >= 1 and (result.cells["d_hi"] >= 1).all()
+    assert result.recoverable.empty and cross_question_leaks(sat).empty
 
 
 def test_second_run_is_a_no_op(first_run):

@@ -24,6 +24,7 @@ def legacy_suppress_satisfaction(
     min_count: int = 5,
     total_cell: Any = None,
     has_total_row: bool = False,
+    block_cols: Any = None,  # noqa: ARG001 - accepted for call compatibility; the old rule had no blocks
 ) -> pd.DataFrame:
     """Return a copy of ``df`` with ``suppressed`` / ``suppression_reason`` added and values nulled.
 

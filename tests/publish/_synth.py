@@ -60,7 +60,10 @@ def build_warehouse(path: Path) -> None:
         }
     )
     sup = suppress_satisfaction(
-        cells, group_cols=["commune_code", "period_code", "question_code"], cell_col="hamlet_code"
+        cells,
+        group_cols=["commune_code", "period_code", "question_code"],
+        cell_col="hamlet_code",
+        block_cols=["commune_code", "period_code"],
     )
     con.register("sup_df", sup)
     con.execute(

@@ -48,9 +48,11 @@ def test_primary_and_secondary_only_secondary_protects():
     assert out["suppressed"].tolist() == [True, True, False]
     assert out["suppression_reason"].tolist() == ["complementary", "primary", None]
     assert out["satisfied"].isna().tolist() == [True, True, False]
-    assert out["respondents"].tolist() == [12, 3, 20]  # counts stay published
+    assert out["respondents"].isna().tolist() == [True, True, False]  # n hidden with s
 
-    # with primary suppression alone, total - others gives the cell back exactly ...
+    # even for an attacker who knew each n: with primary suppression alone, total - others gives the cell
+    # back exactly ...
+    out = out.assign(respondents=df["respondents"])
     primary_only = out.copy()
     primary_only.loc[0, "suppressed"] = False
     primary_only.loc[0, "satisfied"] = 10
@@ -125,8 +127,17 @@ def test_total_row_in_table():
     out = suppress_satisfaction(
         df, group_cols=GROUP, cell_col="hamlet_code", has_total_row=True, total_cell="ALL"
     )
-    assert out["suppression_reason"].tolist() == ["complementary", "primary", None, None]
+    # n hidden: the total's 3 unexplained answers may be the 3 (n 1..3) or answers without a hamlet, and
+    # s 0..2 of them: the primary cell needs no partner (fewest people hidden)
+    assert out["suppression_reason"].tolist() == [None, "primary", None, None]
     assert out["satisfied"].tolist()[3] == 27
+    # all satisfied: "everyone in the 3 is satisfied" would be certain; the 12 (smallest) joins it
+    df.loc[1, "satisfied"] = 3
+    df.loc[3, "satisfied"] = 28
+    out = suppress_satisfaction(
+        df, group_cols=GROUP, cell_col="hamlet_code", has_total_row=True, total_cell="ALL"
+    )
+    assert out["suppression_reason"].tolist() == ["complementary", "primary", None, None]
 
 
 def test_percent_column_nulled_too_and_bool_dtype():

@@ -233,7 +233,7 @@ def test_suppression_applied_on_dataframe_and_table():
     df = pd.DataFrame(
         {
             "location_code": ["18484-T01", "18484-T02", "18484-T03", "18484"],
-            "respondents": [3, 12, 0, 15],
+            "respondents": [None, 12, 0, 15],
             "satisfied": [None, 11, None, 14],
             "satisfied_rate": [None, 91.7, None, 93.3],
             "suppressed": [True, False, False, False],
@@ -241,7 +241,17 @@ def test_suppression_applied_on_dataframe_and_table():
     )
     ok = sc.check_suppression_applied(df)
     assert ok.passed and ok.metadata["small_cells"] == 1
+    # a suppressed cell that shows its count (n is protected like s), small or not
+    for n in (3, 12):
+        shows_n = df.assign(respondents=[n, 12, 0, 15])
+        out = sc.check_suppression_applied(shows_n)
+        assert not out.passed and out.failed_count == 1 and "their count" in out.message_en
+    # without a suppressed flag the small count itself is the leak
+    bare = df.drop(columns="suppressed").assign(respondents=[3, 12, 0, 15])
+    assert sc.check_suppression_applied(bare).failed_count == 1
+    assert sc.check_suppression_applied(bare.assign(respondents=[None, 12, 0, 15])).passed
     leaked = df.copy()
+    leaked.loc[0, "respondents"] = 3
     leaked.loc[0, "satisfied_rate"] = 66.7
     out = sc.check_suppression_applied(leaked)
     assert not out.passed and out.blocking and out.failed_count == 1
