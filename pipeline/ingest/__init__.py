@@ -4,9 +4,9 @@ Order for a run: ``ensure_warehouse_schema(con)``; ``ref = load_reference(con, r
 ``ingest_submissions``, ``ingest_surveys``, ``ingest_ocop`` (each idempotent, each batch one transaction).
 """
 
-from pipeline.ingest.manifest import FileOutcome, IngestReport
 from pipeline.ingest.ocop import ingest_ocop
 from pipeline.ingest.reference import ReferenceData, ReferenceError, load_reference
+from pipeline.ingest.reports import FileOutcome, IngestReport
 from pipeline.ingest.submissions import ingest_submissions
 from pipeline.ingest.surveys import ingest_surveys
 from pipeline.ingest.tables import ensure_warehouse_schema

@@ -11,8 +11,8 @@ import pandas as pd
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
-from pipeline.ingest.manifest import IngestReport
 from pipeline.ingest.reference import ReferenceData
+from pipeline.ingest.reports import IngestReport
 from pipeline.ingest.tables import ensure_warehouse_schema
 from pipeline.resources import WarehouseResource
 

@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.config import ingest_limits
-from pipeline.ingest.readers import FileRejected, _standard_header, decode, sniff, split_body
+from pipeline.ingest.header import FileRejected
+from pipeline.ingest.readers import decode, split_body, standard_header
+from pipeline.ingest.sniff import sniff
 from pipeline.templates import Template
 
 
@@ -42,7 +44,7 @@ _FAST_EXT = frozenset({".csv", ".txt"})  # other names go to read_any, which rep
 
 def fast_header(line: str, template: Template) -> tuple[dict[int, str], int] | None:
     """(mapping, width) of a standard comma header line, else None (cached per distinct line)."""
-    m = _standard_header(line, template, False)
+    m = standard_header(line, template, False)
     if m is None:
         return None
     return m, max(max(m) + 1, _header_width(line))
@@ -58,7 +60,7 @@ def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False)
 
     Taken only when the file is named .csv/.txt and holds text (no ZIP/OLE2/PDF... signature, not JSON),
     is within the rows limit (``NTM_MAX_ROWS_PER_FILE``), is UTF-8 (with or without BOM), its first line is the standard template
-    header split on ',' (see :func:`_standard_header`), every record parses under strict CSV quoting and
+    header split on ',' (see :func:`pipeline.ingest.readers.standard_header`), every record parses under strict CSV quoting and
     has at most as many fields as the header is wide, and some data follows the header. Under those
     conditions :func:`read_csv` picks the same decoding, header row and delimiter, pandas' C parser and
     the ``csv`` module split the body into the same records (short records padded with ``''``, blank

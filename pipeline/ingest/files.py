@@ -11,7 +11,7 @@ editor swap files (``PARTIAL_SUFFIXES``) are refused by name.
 Files no source reads (:func:`not_ingested`): everything under the raw dir that :func:`discover` does not
 return for a source — the registries of ``reference/``, the blank ``templates/``, README/Markdown
 documentation, hidden files and files in folders no source owns — each with one reason code, so that
-``pipeline.ingest.manifest.account_landing_zone`` records every file under ``raw/``.
+``pipeline.ingest.landing.account_landing_zone`` records every file under ``raw/``.
 """
 
 from __future__ import annotations

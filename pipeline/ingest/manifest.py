@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -26,7 +26,9 @@ from pipeline.ingest import filestats
 from pipeline.ingest import quarantine as q
 from pipeline.ingest.cells import all_text
 from pipeline.ingest.fastcsv import FastCSV, fast_frame, read_csv_fast
-from pipeline.ingest.readers import FileRejected, ReadResult, blank_rows, read_any
+from pipeline.ingest.header import FileRejected, ReadResult, blank_rows
+from pipeline.ingest.readers import read_any
+from pipeline.ingest.reports import FileOutcome, IngestReport, rejection_reason
 from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
 from pipeline.templates import Template
 
@@ -38,7 +40,8 @@ BATCH_FILES = 2000
 BATCH_BYTES = 64 * 1024 * 1024
 
 
-#: statuses of audit.ingest_files rows of files no source reads (see :func:`account_landing_zone`)
+#: statuses of audit.ingest_files rows of files no source reads
+#: (see :func:`pipeline.ingest.landing.account_landing_zone`)
 NOT_INGESTED_STATUSES = ("reference", "ignored", "not_ingested")
 
 
@@ -46,54 +49,6 @@ def fastpath_enabled() -> bool:
     if FASTPATH is not None:
         return bool(FASTPATH)
     return os.environ.get("NTM_INGEST_FASTPATH", "1").strip().lower() not in ("0", "false", "no", "off")
-
-
-# ------------------------------------------------------------------------------------------ reports
-
-
-@dataclass
-class FileOutcome:
-    path: str
-    file_sha256: str
-    status: str  # loaded | loaded_with_errors | rejected | duplicate_content | already_ingested
-    reason: str | None = None
-    encoding: str | None = None
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
-
-
-@dataclass
-class IngestReport:
-    source: str
-    files_seen: int = 0
-    files_new: int = 0
-    files_skipped_duplicate: int = 0
-    files_unchanged: int = 0  # of those skipped: known from the stat cache, not read
-    files_rejected: int = 0
-    rows_read: int = 0
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
-    seconds: float = 0.0
-    files: list[FileOutcome] = field(default_factory=list)
-    preview: list[dict] = field(default_factory=list)
-
-    def metadata(self) -> dict:
-        """Flat numbers for Dagster asset metadata."""
-        return {
-            k: getattr(self, k)
-            for k in (
-                "files_seen",
-                "files_new",
-                "files_skipped_duplicate",
-                "files_unchanged",
-                "files_rejected",
-                "rows_read",
-                "rows_loaded",
-                "rows_quarantined",
-                "seconds",
-            )
-        }
 
 
 @dataclass
@@ -106,11 +61,6 @@ class BatchResult:
 # validate(batch_rows, context) -> BatchResult ; batch_rows has _sha, _path, _source, _row, _fidx
 Validator = Callable[[pd.DataFrame, dict], BatchResult]
 Finalizer = Callable[[duckdb.DuckDBPyConnection, BatchResult], None]
-
-
-def _rejection_reason(code: str, detail: str | None) -> str:
-    vi, en = q.REASONS.get(code, (code, code))
-    return f"{code}: {en} / {vi}" + (f" ({detail})" if detail else "")
 
 
 def run_source(
@@ -183,7 +133,7 @@ def run_source(
             out = FileOutcome(f.rel, sha, "loaded")
             outcomes[sha] = out
             if f.rejected:
-                out.status, out.reason = "rejected", _rejection_reason(f.reject_code, f.reject_detail)
+                out.status, out.reason = "rejected", rejection_reason(f.reject_code, f.reject_detail)
                 manifest.append(_manifest_row(f, out, now))
                 continue
             parsed = read_csv_fast(f.data, f.ext, template) if fast else None
@@ -199,7 +149,7 @@ def run_source(
             try:
                 res: ReadResult = read_any(f.data, f.ext, template, wide)
             except FileRejected as e:
-                out.status, out.reason = "rejected", _rejection_reason(e.code, e.detail)
+                out.status, out.reason = "rejected", rejection_reason(e.code, e.detail)
                 out.encoding = _guess_encoding(f)
                 manifest.append(_manifest_row(f, out, now))
                 f.data = None
@@ -440,131 +390,3 @@ def _mark_missing(con: duckdb.DuckDBPyConnection, source: str, seen_paths: list[
         )
     finally:
         con.unregister("_seen_all")
-
-
-# ------------------------------------------------------------------ files no source reads
-
-
-@dataclass
-class LandingReport:
-    """Files under the raw dir that no source reads, by reason (see :func:`account_landing_zone`)."""
-
-    files: list[FileOutcome] = field(default_factory=list)
-
-    def by_reason(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for f in self.files:
-            code = (f.reason or "").split(":", 1)[0]  # reasons read "<code>: <en> / <vi> (detail)"
-            out[code] = out.get(code, 0) + 1
-        return dict(sorted(out.items()))
-
-    def attention(self) -> list[FileOutcome]:
-        """Files a person should look at: in no place a source reads (unknown folder, raw/ itself) or
-        hidden (status ``not_ingested``)."""
-        return [f for f in self.files if f.status == "not_ingested"]
-
-
-def _identity(f: files_mod.OtherFile) -> tuple[str, int | None, str | None]:
-    """(sha256, bytes, problem) of a file no source reads: hashed in chunks; a link is not followed."""
-    try:
-        if f.path.is_symlink():
-            return _standin(f, "symlink"), None, f"symbolic link -> {os.readlink(f.path)} (not followed)"
-        with open(f.path, "rb") as fh:
-            sha, n = files_mod.hash_stream(fh)
-        return sha, n, None
-    except OSError as exc:
-        return _standin(f, "unreadable_file"), None, f"unreadable: {exc.strerror or exc}"
-
-
-def _standin(f: files_mod.OtherFile, code: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"{code}:{f.rel}".encode()).hexdigest()
-
-
-def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> LandingReport:
-    """Give every file under ``raw_dir`` that no source reads one row in ``audit.file_paths`` (state =
-    the reason code) and, for content not recorded before, one row in ``audit.ingest_files`` (status
-    ``reference`` / ``ignored`` / ``not_ingested``, reason bilingual, no row loaded). Registry files of
-    ``reference/`` count the rows the registry step loaded from them (rows_read = rows_loaded). Paths
-    recorded before and gone now get state ``missing``. Idempotent; one transaction."""
-    from pipeline.ingest.reference import REGISTRY
-
-    ensure_warehouse_schema(con)
-    now = datetime.now()
-    report = LandingReport()
-    rows: list[dict] = []
-    paths: list[tuple[str, str, str]] = []
-    for f in files_mod.not_ingested(raw_dir):
-        sha, size, problem = _identity(f)
-        n = 0
-        if f.reason == "reference_file":
-            table = REGISTRY[f.rel.split("/")[-1]][0]
-            n = int(con.execute(f"select count(*) from {table} where _file_sha256 = ?", [sha]).fetchone()[0])
-        out = FileOutcome(f.rel, sha, f.status, _rejection_reason(f.reason, problem), None, n, n, 0)
-        report.files.append(out)
-        paths.append((f.rel, sha, f.reason))
-        rows.append(
-            {
-                "file_sha256": sha,
-                "path": f.rel,
-                "bytes": size,
-                "source": f.area,
-                "encoding": None,
-                "rows_read": n,
-                "rows_loaded": n,
-                "rows_quarantined": 0,
-                "status": f.status,
-                "reason": out.reason,
-                "ingested_at": now,
-            }
-        )
-    con.begin()
-    try:
-        if rows:
-            frame = pd.DataFrame(rows).drop_duplicates("file_sha256")
-            con.register("_other_files", frame)
-            try:
-                con.execute(
-                    """insert into audit.ingest_files by name
-                       select * from _other_files o
-                       anti join audit.ingest_files f on f.file_sha256 = o.file_sha256"""
-                )
-            finally:
-                con.unregister("_other_files")
-        seen = pd.DataFrame(paths, columns=["path", "file_sha256", "state"])
-        seen["now"] = now
-        con.register("_other_paths", seen)
-        try:
-            con.execute(
-                """update audit.file_paths as fp set state = 'changed'
-                   from _other_paths s
-                   where fp.path = s.path and fp.file_sha256 <> s.file_sha256 and fp.state = s.state"""
-            )
-            con.execute(
-                """update audit.file_paths as fp set last_seen = s.now, state = s.state
-                   from _other_paths s where fp.path = s.path and fp.file_sha256 = s.file_sha256"""
-            )
-            con.execute(
-                """insert into audit.file_paths
-                   select s.path, s.file_sha256, s.now, s.now, s.state from _other_paths s
-                   anti join audit.file_paths fp on fp.path = s.path and fp.file_sha256 = s.file_sha256"""
-            )
-            con.execute(
-                """update audit.file_paths as fp set state = 'missing'
-                   where fp.state in (select unnest(?::varchar[]))
-                     and not exists (select 1 from _other_paths s
-                                     where s.path = fp.path and s.file_sha256 = fp.file_sha256)""",
-                [list(OTHER_REASONS)],
-            )
-        finally:
-            con.unregister("_other_paths")
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-    return report
-
-
-#: reason codes (= audit.file_paths.state) of files no source reads
-OTHER_REASONS = ("reference_file", "template_file", "documentation", "hidden_file", "unknown_location")

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import cell_date, cell_number, cell_text
-from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
+from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
 from pipeline.ingest.reference import ReferenceData
+from pipeline.ingest.reports import IngestReport
 from pipeline.ingest.submissions import Problems, _col
 from pipeline.lib.text import fold
 from pipeline.ocop.rules import CERTIFIED_MIN_STARS, STAR_BANDS

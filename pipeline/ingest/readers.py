@@ -1,10 +1,12 @@
-"""Read a landed file as a template: decode, find the header, map header labels to column codes.
+"""Read a landed file as a template: by content (:func:`read_any`), CSV / TXT and JSON / JSON lines text.
 
-Every cell comes back as text (CSV, JSON) or as the spreadsheet's native value (XLSX: str, float, bool,
-date, datetime; formulas give their cached value, and a text cell that merely looks like a formula, such
-as ``=HYPERLINK(...)``, stays text). Nothing is coerced here: the source modules parse values and
-quarantine what they cannot read. A file that cannot be read as the template raises :class:`FileRejected`
-whose ``code`` is one of the whole-file reason codes of :mod:`pipeline.ingest.quarantine`.
+Every cell comes back as text (CSV, JSON) or as the spreadsheet's native value (XLSX, read by
+:mod:`pipeline.ingest.xlsx`: str, float, bool, date, datetime; formulas give their cached value, and a
+text cell that merely looks like a formula, such as ``=HYPERLINK(...)``, stays text). Nothing is coerced
+here: the source modules parse values and quarantine what they cannot read. A file that cannot be read as
+the template raises :class:`pipeline.ingest.header.FileRejected` whose ``code`` is one of the whole-file
+reason codes of :mod:`pipeline.ingest.quarantine`. What a file is decides how it is read
+(:mod:`pipeline.ingest.sniff`), never its name.
 """
 
 from __future__ import annotations
@@ -14,186 +16,37 @@ import functools
 import io
 import json
 import re
-import struct
 import warnings
-import zipfile
-import zlib
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from pipeline.config import IngestLimits, ingest_limits
-from pipeline.ingest.cells import all_text
-from pipeline.lib.text import UndecodableError, decode_bytes, fold, nfc
-from pipeline.templates import SURVEY_QUESTION_PATTERN, SURVEY_REASON_PATTERN, Template
+from pipeline.ingest.header import (
+    HEADER_SCAN_ROWS,
+    FileRejected,
+    ReadResult,
+    check_duplicates,
+    drop_blank,
+    duplicate_columns,
+    find_header,
+    frame_from,
+    map_header,
+    named_columns,
+)
+from pipeline.ingest.sniff import EXT_KIND, KIND_NAME, sniff, text_kind
+from pipeline.ingest.xlsx import read_xlsx
+from pipeline.lib.text import UndecodableError, decode_bytes, nfc
+from pipeline.templates import Template
 
-HEADER_SCAN_ROWS = 20
 DELIMITERS = (",", ";", "\t", "|")
-_QUESTION_RE = re.compile(SURVEY_QUESTION_PATTERN, re.IGNORECASE)
-_REASON_RE = re.compile(fold("Lý do") + r"\s*c\s*(?P<n>\d{1,2})\b", re.IGNORECASE)
-_REASON_RE_RAW = re.compile(SURVEY_REASON_PATTERN, re.IGNORECASE)
-
-
-class FileRejected(Exception):
-    def __init__(self, code: str, detail: str = ""):
-        super().__init__(f"{code}: {detail}" if detail else code)
-        self.code = code
-        self.detail = detail
-
-
-@dataclass
-class ReadResult:
-    frame: pd.DataFrame  # columns: template codes present + "q:<n>" / "r:<n>" (surveys); object dtype
-    rows: np.ndarray  # row number a person sees, aligned with frame
-    encoding: str
-    header_row: int  # 1-based row number of the header
-    sheet: str | None = None
-    columns: dict[str, str] = field(default_factory=dict)  # code -> header as written
-    bad_rows: list[tuple[int, str]] = field(default_factory=list)  # (row number, raw text) unreadable
-    note: str | None = None  # e.g. "CSV text named .xlsx (read as CSV)": kept as the file's reason
-
-
-@functools.lru_cache(maxsize=16)
-def _label_keys(template: Template) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    for c in template.all_columns:  # the optional columns are matched like the standard ones
-        for label in (c.label_vi, c.label_en, c.code, *c.aliases):
-            k = fold(label)
-            keys.setdefault(k, c.code)
-    return keys
-
-
-@functools.lru_cache(maxsize=4096)
-def _fold_cached(text: str) -> str:
-    return fold(text)
-
-
-def _header_codes(
-    cells: list[object], template: Template, wide_questions: bool
-) -> list[tuple[int, str, str]]:
-    """(column index, code, header as written) of every header cell that maps to a template column."""
-    keys = _label_keys(template)
-    out: list[tuple[int, str, str]] = []
-    for i, cell in enumerate(cells):
-        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
-            continue
-        text = nfc(str(cell)).strip()
-        if not text:
-            continue
-        k = _fold_cached(text)
-        code = keys.get(k)
-        if code is None and wide_questions:
-            m = _REASON_RE.match(k) or _REASON_RE_RAW.match(text)
-            if m:
-                code = f"r:{int(m.group('n'))}"
-            else:
-                m = _QUESTION_RE.match(text) or _QUESTION_RE.match(k)
-                if m:
-                    code = f"q:{int(m.group('n'))}"
-        if code:
-            out.append((i, code, text))
-    return out
-
-
-def map_header(cells: list[object], template: Template, wide_questions: bool) -> dict[int, str]:
-    """Column index -> code for one header row (first occurrence wins; see :func:`check_duplicates`)."""
-    out: dict[int, str] = {}
-    used: set[str] = set()
-    for i, code, _text in _header_codes(cells, template, wide_questions):
-        if code not in used:
-            out[i] = code
-            used.add(code)
-    return out
-
-
-def duplicate_columns(cells: list[object], template: Template, wide: bool) -> str | None:
-    """A description of the template columns the header names twice or more (after NFC and the header
-    mapping: "Mã đơn vị" and "unit_code" are the same column), or None."""
-    seen: dict[str, list[tuple[int, str]]] = {}
-    for i, code, text in _header_codes(cells, template, wide):
-        seen.setdefault(code, []).append((i, text))
-    dups = {c: v for c, v in seen.items() if len(v) > 1}
-    if not dups:
-        return None
-    parts = []
-    for code, cols in dups.items():
-        where = ", ".join(f"cột/column {i + 1} '{t}'" for i, t in cols)
-        parts.append(f"{code}: {where}")
-    return "; ".join(parts)
-
-
-def check_duplicates(cells: list[object], template: Template, wide: bool) -> None:
-    dup = duplicate_columns(cells, template, wide)
-    if dup:
-        raise FileRejected("duplicate_column", dup)
-
-
-def _find_header(rows: list[list[object]], template: Template, wide: bool) -> tuple[int, dict[int, str]]:
-    best_idx, best_map, best_score = -1, {}, 0
-    required = set(template.required)
-    for i, row in enumerate(rows[:HEADER_SCAN_ROWS]):
-        m = map_header(list(row), template, wide)
-        fixed = [c for c in m.values() if ":" not in c]
-        score = len(fixed) + 2 * len(required & set(fixed))
-        if len(fixed) >= 2 and score > best_score:
-            best_idx, best_map, best_score = i, m, score
-    if best_idx < 0:
-        raise FileRejected("no_header", f"expected e.g. '{template.columns[0].label_vi}'")
-    check_duplicates(list(rows[best_idx]), template, wide)
-    missing = [c for c in template.required if c not in best_map.values()]
-    if missing:
-        labels = ", ".join(f"{template.column(c).label_vi} ({c})" for c in missing)
-        raise FileRejected("missing_required_columns", labels)
-    return best_idx, best_map
-
-
-def _frame_from(values: pd.DataFrame, header_idx: int, mapping: dict[int, str]) -> pd.DataFrame:
-    arr = values.to_numpy(dtype=object)
-    n = arr.shape[0]
-    if all(i < arr.shape[1] for i in mapping):
-        # one object block, no per-column dtype inference (~10 ms per small file with pandas 3);
-        # the cells are read as object either way (cell helpers cast to object first)
-        return pd.DataFrame(arr[:, list(mapping)], columns=list(mapping.values()), dtype=object)
-    data = {
-        code: (arr[:, i] if i < arr.shape[1] else np.full(n, None, dtype=object))
-        for i, code in mapping.items()
-    }
-    return pd.DataFrame(data)
-
-
-def blank_rows(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Rows whose every cell (of ``columns``) is null or whitespace: nothing a person typed."""
-    blank = np.ones(len(frame), dtype=bool)
-    for c in columns:
-        col = frame[c].astype(object)
-        isna = col.isna().to_numpy()
-        if all_text(col):
-            empty = col.fillna("").astype(str).str.strip().eq("").to_numpy()
-        else:
-            empty = col.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(dtype=bool)
-        blank &= isna | empty
-        if not blank.any():
-            break
-    return blank
-
-
-def _drop_blank(frame: pd.DataFrame, rows: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
-    """Per-file blank-row removal (small files); the batch runner removes blanks again in bulk."""
-    if frame.empty:
-        return frame, rows
-    keep = ~blank_rows(frame, list(frame.columns))
-    return frame.loc[keep].reset_index(drop=True), rows[keep]
-
-
-# ---------------------------------------------------------------- CSV / TXT
 
 
 @functools.lru_cache(maxsize=256)
-def _standard_header(line: str, template: Template, wide: bool) -> dict[int, str] | None:
+def standard_header(line: str, template: Template, wide: bool) -> dict[int, str] | None:
     """The mapping when ``line`` split on ',' maps every column of the template (the common case).
 
-    Such a first row has the highest score any row can reach and ',' is tried first, so :func:`_sniff`
+    Such a first row has the highest score any row can reach and ',' is tried first, so :func:`_sniff_csv`
     would pick exactly this row and delimiter: the per-file scan of 20 rows x 4 delimiters is skipped.
     Survey files (wide) may carry question columns and always take the full scan.
     """
@@ -206,9 +59,9 @@ def _standard_header(line: str, template: Template, wide: bool) -> dict[int, str
     return m
 
 
-def _sniff(lines: list[str], template: Template, wide: bool) -> tuple[str, int, dict[int, str]]:
+def _sniff_csv(lines: list[str], template: Template, wide: bool) -> tuple[str, int, dict[int, str]]:
     if lines:
-        fast = _standard_header(lines[0], template, wide)
+        fast = standard_header(lines[0], template, wide)
         if fast is not None:
             return ",", 0, dict(fast)
     best: tuple[int, str, int, dict[int, str]] | None = None
@@ -216,7 +69,7 @@ def _sniff(lines: list[str], template: Template, wide: bool) -> tuple[str, int, 
     for d in DELIMITERS:
         rows = list(csv.reader(lines, delimiter=d))
         try:
-            idx, m = _find_header(rows, template, wide)
+            idx, m = find_header(rows, template, wide)
         except FileRejected as e:
             if e.code in ("missing_required_columns", "duplicate_column") and first_error is None:
                 first_error = e
@@ -280,7 +133,7 @@ def read_csv(data: bytes, template: Template, wide: bool = False) -> ReadResult:
     if not text.strip():
         raise FileRejected("empty_file")
     head_lines = text.splitlines()[:HEADER_SCAN_ROWS]
-    delim, header_idx, mapping = _sniff(head_lines, template, wide)
+    delim, header_idx, mapping = _sniff_csv(head_lines, template, wide)
     check_line_count(text, header_idx, ingest_limits())
     # character offset of the line after the header
     pos = 0
@@ -310,159 +163,10 @@ def read_csv(data: bytes, template: Template, wide: bool = False) -> ReadResult:
         body_lines = body.splitlines()
         bad = [(header_idx + 1 + n, body_lines[n - 1] if n - 1 < len(body_lines) else "") for n in bad_lines]
     rows = positions[: len(values)] + header_idx + 1
-    frame = _frame_from(values, header_idx, mapping)
+    frame = frame_from(values, header_idx, mapping)
     if not bad and not body.strip(" \t\r\n" + delim + '"'):
         raise FileRejected("header_only")
-    return ReadResult(frame, rows, encoding, header_idx + 1, None, _named(mapping, header_cells), bad)
-
-
-def _named(mapping: dict[int, str], cells: list[object]) -> dict[str, str]:
-    return {code: str(cells[i]) if i < len(cells) else code for i, code in mapping.items()}
-
-
-# ---------------------------------------------------------------- XLSX
-
-
-_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
-_CHUNK_IN = 64 * 1024
-_CHUNK_OUT = 1024 * 1024
-
-
-def _inflate_bounded(data: bytes, info: zipfile.ZipInfo, limit: int):
-    """The uncompressed bytes of one zip entry, in chunks of at most 1 MiB, never more than ``limit`` in
-    all: raw deflate over the entry's own compressed bytes, so a central directory that declares a small
-    size for a large stream cannot make this read more (the stream is cut at the limit and rejected)."""
-    off = info.header_offset
-    if data[off : off + 4] != b"PK\x03\x04":
-        raise FileRejected("truncated_file", f"{info.filename}: no local header")
-    n_name, n_extra = struct.unpack("<HH", data[off + 26 : off + 30])
-    start = off + 30 + n_name + n_extra
-    comp = memoryview(data)[start : start + info.compress_size]
-    too_large = FileRejected(
-        "file_too_large",
-        f"phần/part {info.filename} > {limit} byte khi giải nén / bytes uncompressed "
-        f"(khai báo/declared {info.file_size}; NTM_XLSX_MAX_PART_BYTES)",
-    )
-    total = 0
-    if info.compress_type == zipfile.ZIP_STORED:
-        for i in range(0, len(comp), _CHUNK_OUT):
-            chunk = bytes(comp[i : i + _CHUNK_OUT])
-            total += len(chunk)
-            if total > limit:
-                raise too_large
-            yield chunk
-    elif info.compress_type == zipfile.ZIP_DEFLATED:
-        d = zlib.decompressobj(-15)
-        try:
-            for i in range(0, len(comp), _CHUNK_IN):
-                buf = bytes(comp[i : i + _CHUNK_IN])
-                while buf:
-                    out = d.decompress(buf, _CHUNK_OUT)
-                    total += len(out)
-                    if total > limit:
-                        raise too_large
-                    yield out
-                    buf = d.unconsumed_tail
-                if d.eof:
-                    break
-        except zlib.error as e:
-            raise FileRejected("truncated_file", f"{info.filename}: {e}") from e
-        if not d.eof:
-            raise FileRejected("truncated_file", f"{info.filename}: compressed stream ends early")
-    else:
-        raise FileRejected(
-            "unsupported_format", f"{info.filename}: zip compression method {info.compress_type}"
-        )
-    if total != info.file_size:
-        raise FileRejected(
-            "truncated_file",
-            f"{info.filename}: expands to {total} bytes, the zip declares {info.file_size}",
-        )
-
-
-def check_xlsx_bounds(data: bytes, limits: IngestLimits | None = None) -> None:
-    """Refuse an XLSX before any XML is parsed when it would expand beyond the limits.
-
-    1. Every part's uncompressed size as the zip's central directory declares it (nothing expanded yet).
-    2. Every part, streamed (constant memory) with the bound applied while inflating, so a directory
-       that lies about sizes is caught too; ``<row>`` elements of all worksheets are counted against the
-       rows limit."""
-    limits = limits or ingest_limits()
-    try:
-        _check_xlsx_bounds(data, limits)
-    except FileRejected:
-        raise
-    except Exception as e:  # zipfile / struct errors of a damaged container: NotImplementedError, ...
-        raise FileRejected("truncated_file", f"zip: {type(e).__name__}: {e}") from e
-
-
-def _check_xlsx_bounds(data: bytes, limits: IngestLimits) -> None:
-    infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
-    for info in infos:
-        if info.file_size > limits.xlsx_max_part_bytes:
-            raise FileRejected(
-                "file_too_large",
-                f"phần/part {info.filename}: {info.file_size} byte khi giải nén / bytes uncompressed > "
-                f"{limits.xlsx_max_part_bytes} (NTM_XLSX_MAX_PART_BYTES)",
-            )
-    rows = 0
-    for info in infos:  # every part: the parser reads styles, workbook, relations too
-        if info.is_dir():
-            continue
-        name = info.filename.lower()
-        sheet = name.startswith("xl/worksheets/") and name.endswith(".xml")
-        tail = b""
-        for chunk in _inflate_bounded(data, info, limits.xlsx_max_part_bytes):
-            if sheet:
-                buf = tail + chunk
-                rows += sum(1 for m in _ROW_TAG.finditer(buf) if m.end() > len(tail))
-                tail = buf[-32:]
-                if rows > limits.max_rows_per_file:
-                    raise FileRejected(
-                        "file_too_large",
-                        f"> {limits.max_rows_per_file} dòng/rows (NTM_MAX_ROWS_PER_FILE), at {info.filename}",
-                    )
-
-
-def read_xlsx(data: bytes, template: Template, wide: bool = False) -> ReadResult:
-    from python_calamine import CalamineWorkbook
-
-    if not data.strip(b"\x00 \r\n\t"):
-        raise FileRejected("empty_file")
-    if not data.startswith(b"PK"):
-        raise FileRejected("binary_file", "not an XLSX (zip) container")
-    check_xlsx_bounds(data)
-    try:
-        wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
-        names = list(wb.sheet_names)
-    except Exception as e:  # calamine raises its own error types
-        raise FileRejected("truncated_file", f"{type(e).__name__}: {e}") from e
-    wanted = fold(template.sheet)
-    ordered = [n for n in names if fold(n) == wanted] + [n for n in names if fold(n) != wanted]
-    first_error: FileRejected | None = None
-    for name in ordered:
-        try:
-            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
-        except Exception as e:
-            raise FileRejected("truncated_file", f"sheet {name}: {type(e).__name__}: {e}") from e
-        try:
-            header_idx, mapping = _find_header(rows, template, wide)
-        except FileRejected as e:
-            if first_error is None or (e.code == "missing_required_columns" and fold(name) == wanted):
-                first_error = e
-            continue
-        width = max(len(r) for r in rows) if rows else 0
-        body = rows[header_idx + 1 :]
-        values = pd.DataFrame([list(r) + [""] * (width - len(r)) for r in body], dtype=object)
-        if values.empty:
-            values = pd.DataFrame(columns=range(width), dtype=object)
-        frame = _frame_from(values, header_idx, mapping)
-        row_numbers = np.arange(len(values)) + header_idx + 2
-        frame, row_numbers = _drop_blank(frame, row_numbers)
-        if frame.empty:
-            raise FileRejected("header_only", f"sheet {name}")
-        return ReadResult(frame, row_numbers, "xlsx", header_idx + 1, name, _named(mapping, rows[header_idx]))
-    raise first_error or FileRejected("no_header", "no sheet holds the template header")
+    return ReadResult(frame, rows, encoding, header_idx + 1, None, named_columns(mapping, header_cells), bad)
 
 
 # ---------------------------------------------------------------- JSON / JSONL
@@ -536,72 +240,8 @@ def read_json(data: bytes, template: Template, wide: bool = False, lines: bool =
     frame = pd.DataFrame({code: values[keys[i]] for i, code in mapping.items()}).astype(object)
     frame = frame.map(lambda v: nfc(v) if isinstance(v, str) else v) if not frame.empty else frame
     row_numbers = np.asarray(rows, dtype=np.int64)
-    frame, row_numbers = _drop_blank(frame, row_numbers)
+    frame, row_numbers = drop_blank(frame, row_numbers)
     return ReadResult(frame, row_numbers, encoding, 0, None, {c: keys[i] for i, c in mapping.items()}, bad)
-
-
-#: magic bytes -> what the content is (the file type is decided by content, never by the name)
-OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
-OTHER_MAGICS = (
-    (b"%PDF", "PDF"),
-    (b"\x89PNG", "PNG image"),
-    (b"\xff\xd8\xff", "JPEG image"),
-    (b"GIF8", "GIF image"),
-    (b"\x1f\x8b", "gzip archive"),
-    (b"Rar!", "RAR archive"),
-    (b"7z\xbc\xaf\x27\x1c", "7-Zip archive"),
-)
-#: the kind each accepted file name promises
-EXT_KIND = {
-    ".xlsx": "xlsx",
-    ".xlsm": "xlsx",
-    ".csv": "text",
-    ".txt": "text",
-    ".json": "json",
-    ".jsonl": "json",
-}
-KIND_NAME = {
-    "xlsx": "XLSX workbook",
-    "text": "CSV text",
-    "json": "JSON text",
-    "binary": "binary data of no known type",
-}
-
-
-def sniff(data: bytes) -> tuple[str, str]:
-    """(kind, what it is) from the first bytes: ``xlsx`` (a zip holding xl/workbook.xml), ``text`` (incl.
-    UTF-8/UTF-16/UTF-32 BOMs; decoded later), or ``other`` (a known binary signature, a zip that is not a
-    workbook, an old OLE2 .xls)."""
-    if data.startswith(ZIP_MAGICS):
-        try:
-            names = {n.lower() for n in zipfile.ZipFile(io.BytesIO(data)).namelist()}
-        except Exception:  # any damage of the container (BadZipFile, NotImplementedError, struct.error...)
-            return "xlsx", "ZIP (corrupt)"  # read_xlsx reports it as truncated_file
-        if "xl/workbook.xml" in names:
-            return "xlsx", "XLSX workbook"
-        kind = "Word .docx" if "word/document.xml" in names else "OpenDocument" if "mimetype" in names else ""
-        return "other", f"ZIP archive, not an XLSX workbook{f' ({kind})' if kind else ''}"
-    if data.startswith(OLE2_MAGIC):
-        return "other", "old Excel 97-2003 .xls (OLE2) — save it as .xlsx"
-    for magic, what in OTHER_MAGICS:
-        if data.startswith(magic):
-            return "other", what
-    return "text", "text"
-
-
-def _text_kind(data: bytes) -> str:
-    """``json`` when the decoded text starts with '{' or '[' (JSON / JSON lines), ``text`` (CSV) for other
-    text, ``binary`` when the first 4 KiB do not decode as text at all."""
-    try:
-        t = decode_bytes(data[:4096]).text
-    except UndecodableError:
-        try:  # the head alone may mislead the detector: the whole file decides
-            t = decode_bytes(data).text
-        except UndecodableError:
-            return "binary"
-    t = t.lstrip("\ufeff \t\r\n")
-    return "json" if t[:1] in ("{", "[") else "text"
 
 
 def read_any(data: bytes, ext: str, template: Template, wide: bool = False) -> ReadResult:
@@ -614,7 +254,7 @@ def read_any(data: bytes, ext: str, template: Template, wide: bool = False) -> R
     if kind == "other":
         raise FileRejected("unsupported_format", f"{what}, tên tệp/named {ext or '(no extension)'}")
     if kind == "text":
-        kind = _text_kind(data)
+        kind = text_kind(data)
         what = KIND_NAME[kind]
     expected = EXT_KIND.get(ext)
     note = None

@@ -16,9 +16,10 @@ import pandas as pd
 
 from pipeline.ingest import quarantine as q
 from pipeline.ingest.cells import cell_datetime, cell_number, cell_text, cell_yesno
-from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
+from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
 from pipeline.ingest.masking import mask_free_text, name_index
 from pipeline.ingest.reference import ReferenceData
+from pipeline.ingest.reports import IngestReport
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import is_future_series, parse_period, period_end, period_start
 from pipeline.lib.text import fold

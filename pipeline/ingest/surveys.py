@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text
-from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestReport, run_source
+from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
 from pipeline.ingest.masking import mask_free_text, name_index
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
+from pipeline.ingest.reports import IngestReport
 from pipeline.ingest.submissions import Problems, _col
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import parse_period

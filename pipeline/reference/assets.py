@@ -6,7 +6,7 @@ import pandas as pd
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
-from pipeline.ingest.manifest import LandingReport, account_landing_zone
+from pipeline.ingest.landing import LandingReport, account_landing_zone
 from pipeline.ingest.reference import load_reference
 from pipeline.ingest.tables import ensure_warehouse_schema
 from pipeline.reference.admin_units import DATA_VERSION, communes_frame, provinces_frame

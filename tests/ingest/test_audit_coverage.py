@@ -15,8 +15,9 @@ from ingest_builders import SALT, SUB_HEADER, SURVEY_HEADER, TODAY, csv_text, su
 from rich.console import Console
 
 from pipeline.ingest import files, ingest_submissions, ingest_surveys, load_reference
-from pipeline.ingest.manifest import account_landing_zone
-from pipeline.ingest.readers import FileRejected, read_any
+from pipeline.ingest.header import FileRejected
+from pipeline.ingest.landing import account_landing_zone
+from pipeline.ingest.readers import read_any
 from pipeline.templates import SUBMISSION
 
 REPO = Path(__file__).resolve().parents[2]

@@ -21,7 +21,8 @@ import pytest
 from ingest_builders import SALT, SUB_HEADER, TODAY, make_raw_dir, sub_row
 
 from pipeline.ingest import ingest_submissions
-from pipeline.ingest.readers import FileRejected, check_xlsx_bounds
+from pipeline.ingest.header import FileRejected
+from pipeline.ingest.xlsx import check_xlsx_bounds
 from pipeline.templates import SUBMISSION
 
 REPO = Path(__file__).resolve().parents[2]
