@@ -177,3 +177,19 @@ def survey_row(
     commune="18484",
 ):
     return [rid, ts, commune, hamlet, form, name, phone, a1, r1, a2, a3]
+
+
+def xlsx_bytes(rows: list[list]) -> bytes:
+    """A one-sheet workbook ("BaoCao") holding ``rows``, as the bytes of an .xlsx file."""
+    import io
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "BaoCao"
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 import openpyxl
 import pytest
-from ingest_builders import SALT, SUB_HEADER, SURVEY_HEADER, TODAY, csv_text, sub_row, survey_row
+from ingest_builders import SALT, SUB_HEADER, SURVEY_HEADER, TODAY, csv_text, sub_row, survey_row, xlsx_bytes
 from rich.console import Console
 
 from pipeline.ingest import files, ingest_submissions, ingest_surveys, load_reference
@@ -303,20 +303,9 @@ def test_cr_only_line_endings_are_read(con, raw_dir, ref):
     assert report.rows_loaded == 4
 
 
-def _xlsx(rows: list[list]) -> bytes:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "BaoCao"
-    for r in rows:
-        ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 def test_csv_named_xlsx_is_read_as_csv_and_the_mismatch_reported(con, raw_dir, ref):
     (raw_dir / "submissions" / "kt.xlsx").write_text(csv_text(SUB_HEADER, [sub_row()]), encoding="utf-8")
-    (raw_dir / "submissions" / "vp.csv").write_bytes(_xlsx([SUB_HEADER, sub_row(unit="18484-VP")]))
+    (raw_dir / "submissions" / "vp.csv").write_bytes(xlsx_bytes([SUB_HEADER, sub_row(unit="18484-VP")]))
     report = _ingest(con, raw_dir, ref)
     kt = _file(con, "submissions/kt.xlsx")
     assert kt["status"] == "loaded" and kt["loaded"] == 1
@@ -392,7 +381,7 @@ def test_cell_length_limit_quarantines_the_row(con, raw_dir, ref, monkeypatch, k
     if kind == "csv":
         (raw_dir / "submissions" / "long.csv").write_text(csv_text(SUB_HEADER, rows), encoding="utf-8")
     else:
-        (raw_dir / "submissions" / "long.xlsx").write_bytes(_xlsx([SUB_HEADER, *rows]))
+        (raw_dir / "submissions" / "long.xlsx").write_bytes(xlsx_bytes([SUB_HEADER, *rows]))
     report = _ingest(con, raw_dir, ref)
     f = _file(con, f"submissions/long.{kind}")
     assert (f["read"], f["loaded"], f["quarantined"]) == (2, 1, 1)

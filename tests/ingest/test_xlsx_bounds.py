@@ -16,9 +16,8 @@ import textwrap
 import zipfile
 from pathlib import Path
 
-import openpyxl
 import pytest
-from ingest_builders import SALT, SUB_HEADER, TODAY, make_raw_dir, sub_row
+from ingest_builders import SALT, SUB_HEADER, TODAY, make_raw_dir, sub_row, xlsx_bytes
 
 from pipeline.ingest import ingest_submissions
 from pipeline.ingest.header import FileRejected
@@ -161,22 +160,11 @@ def test_xlsx_expanding_to_500mb_is_rejected_before_expanding(tmp_path, lie):
     assert maxrss_kb < RSS_CEILING_KB, f"peak RSS {maxrss_kb / 1024:.0f} MiB"
 
 
-def _xlsx(rows: list[list]) -> bytes:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "BaoCao"
-    for r in rows:
-        ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
 def test_xlsx_rows_limit_rejects_the_file(con, raw_dir, ref, monkeypatch):
     monkeypatch.setenv("NTM_MAX_ROWS_PER_FILE", "4")
     rows = [sub_row(submitted=f"14/09/2026 16:{i:02d}") for i in range(5)]
-    (raw_dir / "submissions" / "big.xlsx").write_bytes(_xlsx([SUB_HEADER, *rows]))
-    (raw_dir / "submissions" / "ok.xlsx").write_bytes(_xlsx([SUB_HEADER, *rows[:3]]))
+    (raw_dir / "submissions" / "big.xlsx").write_bytes(xlsx_bytes([SUB_HEADER, *rows]))
+    (raw_dir / "submissions" / "ok.xlsx").write_bytes(xlsx_bytes([SUB_HEADER, *rows[:3]]))
     report = ingest_submissions(con, raw_dir, ref, today=TODAY, salt=SALT)
     got = dict(con.execute("select path, reason from audit.ingest_files").fetchall())
     assert got["submissions/big.xlsx"].startswith("file_too_large:")
@@ -188,7 +176,7 @@ def test_xlsx_rows_limit_rejects_the_file(con, raw_dir, ref, monkeypatch):
 
 
 def test_xlsx_part_limit_is_configurable(monkeypatch):
-    data = _xlsx([SUB_HEADER, sub_row()])
+    data = xlsx_bytes([SUB_HEADER, sub_row()])
     check_xlsx_bounds(data)  # the defaults take a normal file
     monkeypatch.setenv("NTM_XLSX_MAX_PART_BYTES", "600")
     with pytest.raises(FileRejected) as e:
@@ -214,7 +202,7 @@ def test_damaged_zip_containers_are_rejected_never_crash():
 
     from pipeline.ingest.readers import read_any
 
-    good = _xlsx([SUB_HEADER, sub_row()])
+    good = xlsx_bytes([SUB_HEADER, sub_row()])
     rng = random.Random(2)
     codes = set()
     for _ in range(400):
