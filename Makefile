@@ -23,7 +23,7 @@ SCALE ?= commune
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
 
-.PHONY: help install manifest run ui test test-ops lint docs backfill period synth bench clean
+.PHONY: help install manifest run ui browser test test-ops lint docs backfill period synth bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,7 +65,19 @@ period: $(MANIFEST) ## one period only: make period PERIOD=2026-Q2 (that quarter
 	$(DAGSTER) job execute -m pipeline.definitions -j ntm_full_refresh \
 	  --tags '{"ntm/period": "$(PERIOD)", "ntm/trigger": "cli"}'
 
-test: $(MANIFEST) ## install with dev tools and run every test
+# The browser tests (tests/site) drive Debian's Chromium with Playwright; Playwright's own browser download
+# does not work offline, so `make test` installs the Debian package when it is missing (root or sudo).
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests / Cài chromium của Debian cho các kiểm thử trình duyệt"
+	$(SUDO) apt-get install -y --no-install-recommends chromium || \
+	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+
+browser: $(CHROMIUM) ## install Debian's chromium for the browser tests (apt-get)
+
+test: $(MANIFEST) $(CHROMIUM) ## install with dev tools and run every test
 	$(PY) -m pytest
 
 test-ops: $(MANIFEST) ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
