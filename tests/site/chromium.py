@@ -117,14 +117,18 @@ class Guard:
 
 
 def settle(page: Page) -> None:
-    """Wait until the page's scripts have drawn: no request in flight, every Vega view rendered, and the
-    map (when the page has one) marked with the number of shapes it drew."""
+    """Wait until the page's scripts have drawn: no request in flight, every chart the page has data for
+    (``.chart[data-chart]`` with an entry in ``window.NTM_CHARTS``) and every Vega view rendered, and the map
+    (when the page has one) marked with the number of shapes it drew."""
     page.wait_for_load_state("networkidle")
     page.wait_for_function(
         """() => {
+            const drawn = e => e.querySelector('svg, canvas') !== null;
             const map = document.querySelector('#map');
-            if (map && !map.hasAttribute('data-shapes')) return false;
-            return [...document.querySelectorAll('.vega-embed')].every(e => e.querySelector('svg, canvas'));
+            if (map && !(map.hasAttribute('data-shapes') && drawn(map))) return false;
+            const specs = window.NTM_CHARTS || {};
+            const charts = [...document.querySelectorAll('.chart[data-chart]')].filter(e => specs[e.dataset.chart]);
+            return charts.every(drawn) && [...document.querySelectorAll('.vega-embed')].every(drawn);
         }""",
         timeout=15_000,
     )

@@ -91,7 +91,9 @@ class Site:
         settle(self.page)
 
     def assert_clean(self) -> None:
+        """Fail on what the guard recorded so far (then forgotten, so the teardown does not report it twice)."""
         problems = self.guard.problems()
+        self.guard.clear()
         assert not problems, "\n".join(problems)
 
 

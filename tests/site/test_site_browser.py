@@ -22,7 +22,15 @@ from tests.site.links import broken_link, references
 
 pytestmark = pytest.mark.slow
 
-PAGES = ["index.html", "map.html", "reporting.html", "satisfaction.html", "ocop.html", "tasks.html"]
+PAGES = [
+    "index.html",
+    "map.html",
+    "reporting.html",
+    "satisfaction.html",
+    "ocop.html",
+    "tasks.html",
+    "indicators/index.html",
+]
 VI_NUMBER = re.compile(r"^[-−]?\d{1,3}(?:\.\d{3})*(?:,\d+)?$")
 EN_NUMBER = re.compile(r"^[-−]?\d{1,3}(?:,\d{3})*(?:\.\d+)?$")
 
@@ -123,6 +131,12 @@ def test_page_loads_offline_without_errors(site, rel, via):
     assert _check_rendered_links(site, rel) == []
 
 
+def indicator_page(code: str) -> str:
+    """The page of an indicator: its code as a file name (characters other than letters, digits, '.', '-',
+    '_' become '_')."""
+    return "indicators/{}.html".format(re.sub(r"[^A-Za-z0-9._-]", "_", code))
+
+
 def _indicator_sample(release: Path) -> list[str]:
     """One indicator per criteria set, then five more spread over the catalogue (deterministic)."""
     rows = query(
@@ -143,7 +157,7 @@ def test_indicator_pages_load_offline_without_errors(site, release, via):
     assert len(sample) >= 6
     failures = []
     for code in sample:
-        rel = f"indicators/{code}.html"
+        rel = indicator_page(code)
         assert (release / "site" / rel).is_file(), f"no page for indicator {code}"
         page = site.open(rel, via)
         if site.guard.problems():
@@ -157,20 +171,18 @@ def test_indicator_pages_load_offline_without_errors(site, release, via):
     assert failures == []
 
 
-def test_every_indicator_with_values_has_a_page(release):
-    codes = {
-        r[0] for r in query(release, "select distinct indicator_code from {m}", m="mart_commune_indicator")
-    }
-    missing = sorted(c for c in codes if not (release / "site" / "indicators" / f"{c}.html").is_file())
+def test_every_indicator_of_the_catalogue_has_a_page(release):
+    codes = {r[0] for r in query(release, "select distinct indicator_code from {i}", i="dim_indicator")}
+    missing = sorted(c for c in codes if not (release / "site" / indicator_page(c)).is_file())
     assert codes and missing == []
 
 
 # ---------------------------------------------------------------- the map
 
 
-def _map_periods(release: Path, options: list[str]) -> list[str]:
+def _periods_around_hamlet_changes(release: Path) -> list[str]:
     """For each change of the hamlet list (merge, split), the last quarter before it and the quarter it
-    takes effect in, among the periods the map offers."""
+    takes effect in (from the release's dim_hamlet and dim_period)."""
     changes = query(
         release,
         "select distinct change_effective_date from {h} where change_effective_date is not null order by 1",
@@ -183,37 +195,64 @@ def _map_periods(release: Path, options: list[str]) -> list[str]:
     )
     chosen: list[str] = []
     for (date,) in changes:
-        before = [q for q, start, end in quarters if end < date and q in options]
-        during = [q for q, start, end in quarters if start <= date <= end and q in options]
+        before = [q for q, start, end in quarters if end < date]
+        during = [q for q, start, end in quarters if start <= date <= end]
         if before and during:
             chosen += [before[-1], during[0]]
     return list(dict.fromkeys(chosen))
 
 
-def _map_state(page) -> tuple[int, int, set[str]]:
-    """(data-shapes, shapes in the SVG, hamlet codes in the map table)."""
+def _indicator_reported_in(release: Path, periods: list[str]) -> str:
+    """The first indicator (by code) with hamlet values in every one of periods."""
+    rows = query(
+        release,
+        "select indicator_code from {m} where period_code in (select unnest(?)) group by indicator_code "
+        "having count(distinct period_code) = ? order by indicator_code limit 1",
+        [periods, len(periods)],
+        m="mart_hamlet_indicator",
+    )
+    assert rows, f"no indicator has hamlet values in all of {periods}"
+    return rows[0][0]
+
+
+def choose(page, select: str, value: str) -> None:
+    """Pick value in the map's select and wait until the map has been drawn again: #map loses its
+    data-period/data-shapes first, so the ones waited for are those of the new drawing."""
+    options = page.eval_on_selector_all(f"{select} option", "os => os.map(o => o.value)")
+    assert value in options, f"{select} does not offer {value!r}: {options}"
+    if page.eval_on_selector(select, "s => s.value") == value:
+        return
+    page.eval_on_selector(
+        "#map", "m => { m.removeAttribute('data-period'); m.removeAttribute('data-shapes'); }"
+    )
+    page.select_option(select, value)
+    page.wait_for_selector("#map[data-period][data-shapes]")
+
+
+def _map_state(page) -> tuple[str, int, int, set[str]]:
+    """(data-period, data-shapes, geoshapes in the SVG, hamlet codes in the map table)."""
+    period = page.get_attribute("#map", "data-period")
     attr = int(page.get_attribute("#map", "data-shapes"))
-    drawn = page.locator(
-        "#map svg g.role-mark.mark-shape > path, #map svg g.role-mark.mark-rect > path"
-    ).count()
+    drawn = page.locator("#map svg g.role-mark.mark-shape > path").count()
     rows = set(page.eval_on_selector_all("#map-table tr[data-hamlet]", "rs => rs.map(r => r.dataset.hamlet)"))
-    return attr, drawn, rows
+    return period, attr, drawn, rows
 
 
 def test_map_draws_the_hamlets_of_the_chosen_period(site, release):
+    periods = _periods_around_hamlet_changes(release)
+    assert len(periods) >= 2, "the sample has no hamlet merge or split between two quarters"
+    code = _indicator_reported_in(release, periods)
     page = site.open("map.html")
-    options = page.eval_on_selector_all("#map-period option", "os => os.map(o => o.value)")
-    periods = _map_periods(release, options)
-    assert len(periods) >= 2, f"no period before/after a hamlet merge or split among {options}"
+    choose(page, "#map-indicator", code)
     seen = {}
     for period in periods:
-        page.select_option("#map-period", period)
-        page.wait_for_selector(f"#map[data-period='{period}']")
+        choose(page, "#map-period", period)
         site.settle()
         expected = hamlets_existing(release, period)
-        attr, drawn, rows = _map_state(page)
-        assert attr == drawn == len(expected), (period, attr, drawn, len(expected))
-        assert rows == expected, period
+        drawn_period, attr, drawn, rows = _map_state(page)
+        assert drawn_period == period
+        assert attr == drawn == len(expected), (code, period, attr, drawn, len(expected))
+        assert rows == expected, (code, period)
         seen[period] = frozenset(rows)
     assert len(set(seen.values())) >= 2  # the hamlets drawn change with the period
     assert len({len(s) for s in seen.values()}) >= 2  # and so does their number
@@ -264,46 +303,51 @@ def test_scorecard_values_equal_mart_plan_targets(site, release):
 # ---------------------------------------------------------------- suppressed survey cells
 
 
-def _suppressed_cell(release: Path) -> tuple[str, str, str, str]:
+def _suppressed_cells(release: Path) -> list[tuple[str, str, str, str]]:
+    """(hamlet, period, question, reason): the first hidden hamlet cell of each suppression reason (primary:
+    fewer respondents than the minimum; complementary: hidden alongside)."""
     rows = query(
         release,
         "select hamlet_code, period_code, question_code, suppression_reason from {s} "
-        "where suppressed and location_level = 'hamlet' order by period_code desc, hamlet_code, question_code",
+        "where suppressed and location_level = 'hamlet' "
+        "qualify row_number() over (partition by suppression_reason "
+        "order by period_code desc, hamlet_code, question_code) = 1 order by suppression_reason",
         s="mart_satisfaction",
     )
     assert rows, "the sample release has no suppressed satisfaction cell"
-    return rows[0]
+    return rows
 
 
-def _assert_hidden(element_text: str, where: str) -> None:
-    assert re.search(r"Ẩn|Hidden", element_text), f"{where}: not marked hidden: {element_text!r}"
-    assert not re.search(r"\d", element_text.replace("Q", "")), f"{where}: shows a number: {element_text!r}"
+def _assert_hidden(cell, where: str) -> None:
+    """cell (a locator) says hidden and shows no number: no .num, no data-value, no rate, no count."""
+    text = cell.inner_text().strip()
+    assert re.match(r"^(Ẩn|Hidden)\b", text), f"{where}: not marked hidden: {text!r}"
+    assert cell.locator(".suppressed").count() == 1, where
+    assert cell.locator(".num, [data-value]").count() == 0, f"{where}: holds a number element"
+    assert not re.search(r"\d[.,]\d|%|n\s*=", text), f"{where}: shows a number: {text!r}"
 
 
-def test_a_suppressed_satisfaction_cell_is_hidden_never_a_number(site, release):
-    hamlet, period, question, reason = _suppressed_cell(release)
+def test_suppressed_satisfaction_cells_are_hidden_never_a_number(site, release):
+    cells = _suppressed_cells(release)
+    assert {reason for *_, reason in cells} == {"primary", "complementary"}
     page = site.open("satisfaction.html")
-    cell = page.locator(
-        f"[data-hamlet='{hamlet}'][data-period='{period}'] [data-question='{question}'], "
-        f"[data-hamlet='{hamlet}'][data-period='{period}'][data-question='{question}']"
-    )
-    assert cell.count() >= 1, (hamlet, period, question)
-    text = cell.first.inner_text()
-    assert cell.first.locator(".suppressed").count() == 1 and cell.first.locator(".num").count() == 0
-    _assert_hidden(text, "satisfaction page")
+    for hamlet, period, question, reason in cells:
+        cell = page.locator(f"[data-period='{period}'] [data-hamlet='{hamlet}'] [data-question='{question}']")
+        assert cell.count() == 1, (hamlet, period, question)
+        _assert_hidden(cell, f"satisfaction page {hamlet} {period} {question} ({reason})")
 
     page = site.open("map.html")
-    option = page.eval_on_selector_all(
-        "#map-indicator option", f"os => os.map(o => o.value).filter(v => v.includes('{question}'))"
-    )
-    assert option, f"the map offers no satisfaction question {question}"
-    page.select_option("#map-indicator", option[0])
-    page.select_option("#map-period", period)
-    page.wait_for_selector(f"#map[data-period='{period}']")
-    site.settle()
-    td = page.locator(f"#map-table tr[data-hamlet='{hamlet}'] td.value")
-    assert td.locator("span.suppressed").count() == 1 and td.locator(".num").count() == 0
-    _assert_hidden(td.inner_text(), "map table")
+    for hamlet, period, question, reason in cells:
+        layers = page.eval_on_selector_all(
+            "#map-indicator option", f"os => os.map(o => o.value).filter(v => v.endsWith('{question}'))"
+        )
+        assert len(layers) == 1, f"the map offers {layers} for satisfaction question {question}"
+        choose(page, "#map-indicator", layers[0])
+        choose(page, "#map-period", period)
+        site.settle()
+        assert page.get_attribute("#map", "data-period") == period
+        cell = page.locator(f"#map-table tr[data-hamlet='{hamlet}'] td.value")
+        _assert_hidden(cell, f"map {hamlet} {period} {question} ({reason})")
     site.assert_clean()
 
 
