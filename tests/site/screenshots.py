@@ -23,11 +23,16 @@ SIZES = [(1366, 768), (390, 844)]
 DEFAULT_INDICATOR = "CDS.25"
 
 
-def shots(site: Path, indicator: str) -> list[tuple[str, Path]]:
+def shots(site: Path, indicator: str) -> list[tuple[str, Path, str | None]]:
+    """(name, page, selector scrolled to the top of the picture or None for the page's top)."""
     page = site / "indicators" / f"{indicator}.html"
     if not page.is_file():
         raise SystemExit(f"Không có trang chỉ tiêu / no indicator page: {page}")
-    return [("overview", site / "index.html"), ("map", site / "map.html"), (f"indicator-{indicator}", page)]
+    return [
+        ("overview", site / "index.html", None),
+        ("map", site / "map.html", None),
+        (f"indicator-{indicator}", page, ".chart"),  # its chart and the table beneath, below the definition
+    ]
 
 
 def take(release: Path, out: Path, indicator: str) -> list[Path]:
@@ -46,9 +51,13 @@ def take(release: Path, out: Path, indicator: str) -> list[Path]:
                 guard = Guard(allowed=("file://",))
                 context = new_context(browser, guard, width=width, height=height)
                 page = context.new_page()
-                for name, path in shots(site, indicator):
+                for name, path, scroll_to in shots(site, indicator):
                     page.goto(path.as_uri(), wait_until="load")
                     settle(page)
+                    if scroll_to:  # the chart with its heading above it
+                        page.eval_on_selector(
+                            scroll_to, "e => window.scrollTo(0, e.getBoundingClientRect().top + scrollY - 64)"
+                        )
                     if guard.problems():
                         raise SystemExit(f"{path}:\n" + "\n".join(guard.problems()))
                     target = out / f"{name}-{width}x{height}.png"
