@@ -395,3 +395,13 @@ def test_overview_fits_a_phone_without_horizontal_scrolling(phone, via):
     page = phone.open("index.html", via)
     width = page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= 390 + 1, f"overview is {width}px wide on a 390px phone"
+
+
+def test_every_page_fits_a_phone(phone, release):
+    wide = {}
+    for rel in [*PAGES, *(indicator_page(c) for c in _indicator_sample(release)[:2])]:
+        page = phone.open(rel)
+        width = page.evaluate("document.scrollingElement.scrollWidth")
+        if width > 390 + 1:
+            wide[rel] = width
+    assert wide == {}, f"pages wider than a 390px phone: {wide}"
