@@ -25,6 +25,7 @@ from pipeline.publish.release import publish_release
 from pipeline.publish.suppression import COMPLEMENTARY, DEFAULT_MIN_COUNT, PRIMARY, suppress_satisfaction
 from pipeline.quality.fingerprint import UncheckedContentError, mismatch_message, verify_gate
 from pipeline.resources import WarehouseResource
+from pipeline.site.build import SITE_BUILDER, site_metadata
 from pipeline.transform.assets import DBT_PROJECT
 
 # What the commune publishes: (mart, primary key, partition column or None). fact_survey_answer,
@@ -165,20 +166,41 @@ def stage_suppressed_satisfaction(
     }
 
 
-@dg.asset(
-    key=dg.AssetKey(["publish", "open_data_release"]),
-    deps=[dg.AssetKey(["marts", name]) for name in PUBLISHED],
-    group_name="publish",
-    owners=OWNERS,
-    kinds={"parquet", "python"},
-    description=(
-        "Bản phát hành dữ liệu mở (Parquet + datapackage.json), chỉ công bố khi các kiểm tra chặn đều đạt. / "
-        "The open-data release (Parquet + datapackage.json), published only when the blocking checks pass."
-    ),
+RELEASE_KEY = dg.AssetKey(["publish", "open_data_release"])
+SITE_KEY = dg.AssetKey(["publish", "open_data_site"])
+
+
+@dg.multi_asset(
+    name="publish__open_data_release",
+    specs=[
+        dg.AssetSpec(
+            key=RELEASE_KEY,
+            deps=[dg.AssetKey(["marts", name]) for name in PUBLISHED],
+            group_name="publish",
+            owners=OWNERS,
+            kinds={"parquet", "python"},
+            description=(
+                "Bản phát hành dữ liệu mở (Parquet + datapackage.json), chỉ công bố khi các kiểm tra chặn đều "
+                "đạt. / The open-data release (Parquet + datapackage.json), published only when the blocking "
+                "checks pass."
+            ),
+        ),
+        dg.AssetSpec(
+            key=SITE_KEY,
+            deps=[RELEASE_KEY],
+            group_name="publish",
+            owners=OWNERS,
+            kinds={"html", "python"},
+            description=(
+                "Bản đồ số và bảng điểm: trang web tĩnh song ngữ trong mỗi bản phát hành (site/), dựng chỉ từ "
+                "các tệp của bản phát hành, mở được khi không có mạng. / The digital map and scorecard: a "
+                "bilingual static site in every release (site/), built only from the release's files, works "
+                "offline."
+            ),
+        ),
+    ],
 )
-def open_data_release(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = get_settings()
     with warehouse.connect(context.log) as con:
         checked_by = verify_checked_content(con, context)
@@ -192,10 +214,12 @@ def open_data_release(
             pii_names=name_index(con, settings.pii_salt()),
             is_synthetic=_is_synthetic(settings.raw_dir),
             min_count=settings.suppression_min_count,
+            site_builder=SITE_BUILDER,
         )
     verb = "published" if result.changed else "unchanged (identical content, no new release)"
     context.log.info(f"release {result.release_id} {verb}: {result.path}")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
+        asset_key=RELEASE_KEY,
         metadata={
             "release_id": result.release_id,
             "changed": result.changed,
@@ -207,7 +231,18 @@ def open_data_release(
             "bytes_total": result.bytes_total,
             "suppressed_cells": dg.MetadataValue.json(suppression),
             "checked_by_runs": dg.MetadataValue.json(sorted(set(checked_by.values()))),
-        }
+        },
+    )
+    site = result.site.metadata() if result.site is not None else site_metadata(result.path)
+    index = settings.open_data_dir / "latest" / "site" / "index.html"
+    yield dg.MaterializeResult(
+        asset_key=SITE_KEY,
+        metadata={
+            **site,
+            "rebuilt": result.site is not None,
+            "index": dg.MetadataValue.path(str(index)),
+            "release_id": result.release_id,
+        },
     )
 
 

@@ -20,7 +20,7 @@ import duckdb
 
 from pipeline.config import read_snapshot_path
 from pipeline.constants import OWNERS
-from pipeline.publish.assets import open_data_release
+from pipeline.publish.assets import RELEASE_KEY
 from pipeline.resources import WarehouseResource
 
 
@@ -68,7 +68,7 @@ def write_snapshot(con: duckdb.DuckDBPyConnection, warehouse: Path, target: Path
 
 @dg.asset(
     key=dg.AssetKey(["publish", "reader_snapshot"]),
-    deps=[open_data_release.key],
+    deps=[RELEASE_KEY],
     group_name="publish",
     owners=OWNERS,
     kinds={"duckdb"},

@@ -21,7 +21,8 @@ zstd, dictionary pages, statistics, deterministic row groups), 3. audit: primary
 not-null, foreign keys between published tables, PII scan of every text column (pipeline.publish.pii;
 formula-like cells flagged in the column descriptions), the disclosure attacker (:mod:`.disclosure_audit`:
 no suppressed survey cell recomputable), 4. content hash ->
-no-op if equal to latest, 5. datapackage.json, README.md, CHANGELOG.md, fsync, 6. rename staging ->
+no-op if equal to latest (a missing or stale site of latest is rebuilt and swapped in), 5. datapackage.json,
+README.md, CHANGELOG.md, the site (``site/``: pages, map, CSV/XLSX downloads, built from the staged files), fsync, 6. rename staging ->
 releases/<id>, swap ``latest`` and ``LATEST``, copy CHANGELOG.md, 7. prune to ``keep`` releases.
 
 Fault injection (tests only): ``NTM_PUBLISH_CRASH_AFTER_FILES=<n>`` SIGKILLs the process after the n-th
@@ -39,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 
@@ -72,6 +73,16 @@ from .release_dir import (
 from .reuser_readme import changelog_entry, prepend_changelog, render_readme
 
 VN_TZ = timezone(timedelta(hours=7), "ICT")
+
+
+class SiteBuilder(Protocol):
+    """What the publisher needs of :mod:`pipeline.site.build` (kept abstract: publish does not import it)."""
+
+    def __call__(self, release_dir: Path, site_dir: Path) -> Any: ...
+
+    def ensure(self, release_dir: Path, scratch_dir: Path) -> Any: ...
+
+
 CONTENT_KEY = "ntm:content_sha256"
 
 
@@ -84,6 +95,7 @@ class ReleaseResult:
     bytes_total: int
     previous_release_id: str | None
     content_sha256: str = ""
+    site: Any = None  # the SiteResult when a site builder ran (None: no builder, or the site was current)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -202,12 +214,16 @@ def publish_release(
     min_count: int = 5,
     lock_timeout: float = 600.0,
     require_descriptions: bool = True,
+    site_builder: SiteBuilder | None = None,
 ) -> ReleaseResult:
     """Publish ``specs`` as a new release under ``open_data_dir`` (see the module docstring).
 
     Raises :class:`PIIFoundError`, :class:`DisclosureAuditError` or :class:`ReleaseIntegrityError` (nothing
     published, latest untouched);
     with ``require_descriptions`` every published column needs a (vi, en) entry in ``TableSpec.fields``.
+    ``site_builder(release_dir, site_dir)`` writes the release's site (:mod:`pipeline.site`) from the staged
+    files, inside the staging folder, so it is swapped in with the release; for an unchanged release it
+    rebuilds a missing or stale site (``site_builder.ensure(release_dir, scratch_dir)``).
     """
     if keep < 1:
         raise ValueError("keep must be >= 1")
@@ -236,6 +252,7 @@ def publish_release(
                 partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
                 row_group_rows=row_group_rows, compression_level=compression_level,
                 min_count=min_count, crash=crash, require_descriptions=require_descriptions,
+                site_builder=site_builder,
             )  # fmt: skip
         finally:
             if stage.exists():
@@ -247,7 +264,7 @@ def _publish_in_stage(
     con, specs, open_data_dir: Path, stage: Path, *, keep, version_label, pii_denylist, pii_names, now,
     is_synthetic,
     partition_min_rows, rows_per_batch, row_group_rows, compression_level, min_count, crash,
-    require_descriptions,
+    require_descriptions, site_builder=None,
 ) -> ReleaseResult:  # fmt: skip
     prev_id, prev_dir = current_release(open_data_dir)
     prev_dp = json.loads((prev_dir / "datapackage.json").read_text(encoding="utf-8")) if prev_dir else None
@@ -305,9 +322,10 @@ def _publish_in_stage(
     chash = content_hash(resources, is_synthetic)
     if prev_dp is not None and prev_dp.get(CONTENT_KEY) == chash and not verify_release(prev_dir):
         _repair_root(open_data_dir, prev_id, prev_dir)
+        site = site_builder.ensure(prev_dir, stage / "site-rebuild") if site_builder is not None else None
         return ReleaseResult(
             prev_id, prev_dir, False, {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]},
-            sum(r["ntm:bytes"] for r in prev_dp["resources"]), prev_id, chash,
+            sum(r["ntm:bytes"] for r in prev_dp["resources"]), prev_id, chash, site,
         )  # fmt: skip
     release_id = f"{now:%Y%m%d}-{chash[:10]}"
 
@@ -333,6 +351,8 @@ def _publish_in_stage(
         release_id=release_id, created=created, rows=rows, previous_rows=prev_rows, previous_id=prev_id
     )
     _write_text(stage / "CHANGELOG.md", prepend_changelog(prev_log, entry))
+    # 5b. the site (pages, charts, map, CSV/XLSX downloads), from the staged files only
+    site = site_builder(stage, stage / "site") if site_builder is not None else None
     _fsync_tree_dirs(stage)
 
     # 6. move into place and swap
@@ -361,6 +381,7 @@ def _publish_in_stage(
         sum(sum(f["bytes"] for f in v) for v in files.values()),
         prev_id,
         chash,
+        site,
     )
 
 

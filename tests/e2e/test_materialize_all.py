@@ -259,7 +259,9 @@ def test_a_run_does_not_publish_marts_another_run_rebuilt_after_its_gate(first_r
         selection=dg.AssetSelection.checks(
             *[dg.AssetCheckKey(dg.AssetKey(["marts", t]), GX_CHECK) for t in SUITES]
         )
-        | dg.AssetSelection.assets(dg.AssetKey(["publish", "open_data_release"])),
+        | dg.AssetSelection.assets(
+            dg.AssetKey(["publish", "open_data_release"]), dg.AssetKey(["publish", "open_data_site"])
+        ),
         hooks={run_b_between_gate_and_publish},
     )
     job_defs = dg.Definitions(

@@ -1,0 +1,220 @@
+"""Vega-Lite specifications (built with Altair) for the site's charts and map.
+
+Vega, Vega-Lite and vega-embed are vendored under ``static/vendor`` (the versions Altair writes for), so a
+chart is only a JSON spec that ``site.js`` hands to ``vegaEmbed`` with the SVG renderer. Each chart exists in
+both languages (titles differ); numbers in axes follow the language through ``config.locale``. Colours are
+colour-blind safe: viridis for quantities, Okabe-Ito blue/orange for yes/no and met/not met.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+LOCALE = {
+    "vi": {"number": {"decimal": ",", "thousands": ".", "grouping": [3], "currency": ["", " ₫"]}},
+    "en": {"number": {"decimal": ".", "thousands": ",", "grouping": [3], "currency": ["$", ""]}},
+}
+BLUE, ORANGE, GREY, DARK_GREY = "#0072B2", "#E69F00", "#E0E0E0", "#8C8C8C"
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', Arial, sans-serif"
+
+
+def _finish(chart: alt.TopLevelMixin, lang: str) -> dict[str, Any]:
+    spec = chart.to_dict()
+    spec.setdefault("config", {})
+    spec["config"]["locale"] = LOCALE[lang]
+    spec["config"]["font"] = FONT
+    spec["config"].setdefault("view", {})["stroke"] = None
+    return spec
+
+
+def sparkline(points: list[dict[str, Any]], target: float | None, lang: str) -> dict[str, Any]:
+    """Quarterly actual values of one target year: a tiny line with points; the target as a dashed rule."""
+    df = pd.DataFrame(
+        [
+            {"q": p["period_code"][-2:], "v": p["actual_value"]}
+            for p in points
+            if p["actual_value"] is not None
+        ]
+    )
+    if df.empty:
+        df = pd.DataFrame({"q": pd.Series(dtype=str), "v": pd.Series(dtype=float)})
+    values = [v for v in df["v"].tolist() if v is not None] + ([target] if target is not None else [])
+    domain = [min(values) * 0.95, max(values) * 1.05] if values else [0, 1]
+    x = alt.X("q:O", axis=None, scale=alt.Scale(domain=["Q1", "Q2", "Q3", "Q4"]))
+    y = alt.Y("v:Q", axis=None, scale=alt.Scale(domain=domain, zero=False))
+    line = alt.Chart(df).mark_line(point=True, color=BLUE).encode(
+        x=x, y=y, tooltip=[alt.Tooltip("q:O", title="Quý" if lang == "vi" else "Quarter"),
+                           alt.Tooltip("v:Q", format=",.1f", title="Giá trị" if lang == "vi" else "Value")]
+    )  # fmt: skip
+    layers: list[alt.Chart] = [line]
+    if target is not None:
+        layers.append(
+            alt.Chart(pd.DataFrame({"t": [target]}))
+            .mark_rule(color=ORANGE, strokeDash=[3, 2])
+            .encode(y="t:Q")
+        )
+    return _finish(alt.layer(*layers).properties(width=110, height=28), lang)
+
+
+def indicator_chart(series: dict[str, list[dict]], ind: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    """Value by period: the commune (thick) and every hamlet (thin); the threshold as a dashed rule."""
+    order = {}
+    rows = []
+    for r in series["commune"]:
+        order[r["period_code"]] = r["sort_order"]
+        if r["value"] is not None:
+            rows.append({"p": r["period_code"], "v": r["value"], "who": "Xã" if lang == "vi" else "Commune",
+                         "level": "commune"})  # fmt: skip
+    for r in series["hamlets"]:
+        order[r["period_code"]] = r["sort_order"]
+        if r["value"] is not None:
+            rows.append({"p": r["period_code"], "v": r["value"], "who": r["hamlet_name"] or r["hamlet_code"],
+                         "level": "hamlet"})  # fmt: skip
+    if not rows:
+        return None
+    df = pd.DataFrame(rows)
+    periods = sorted(order, key=lambda p: order[p])
+    title_p, title_v = ("Kỳ", "Giá trị") if lang == "vi" else ("Period", "Value")
+    unit = ind.get("unit_vi" if lang == "vi" else "unit_en") or ""
+    x = alt.X("p:O", sort=periods, title=title_p, axis=alt.Axis(labelAngle=-40))
+    y = alt.Y("v:Q", title=f"{title_v} ({unit})" if unit else title_v)
+    tooltip = [alt.Tooltip("who:N", title="Địa bàn" if lang == "vi" else "Location"),
+               alt.Tooltip("p:O", title=title_p), alt.Tooltip("v:Q", title=title_v, format=",.2f")]  # fmt: skip
+    hamlets = (
+        alt.Chart(df[df["level"] == "hamlet"])
+        .mark_line(point=alt.OverlayMarkDef(size=14), color="#9DB4C8", strokeWidth=1, opacity=0.7)
+        .encode(x=x, y=y, detail="who:N", tooltip=tooltip)
+    )
+    commune = (
+        alt.Chart(df[df["level"] == "commune"])
+        .mark_line(point=True, color=BLUE, strokeWidth=3)
+        .encode(x=x, y=y, tooltip=tooltip)
+    )
+    layers = [hamlets, commune]
+    threshold = next((r["threshold"] for r in series["commune"] if r["threshold"] is not None), None)
+    if threshold is not None:
+        layers.append(
+            alt.Chart(pd.DataFrame({"t": [threshold]}))
+            .mark_rule(color=ORANGE, strokeDash=[5, 3])
+            .encode(y="t:Q")
+        )
+    return _finish(alt.layer(*layers).properties(width="container", height=260), lang)
+
+
+def satisfaction_chart(rows: list[dict[str, Any]], lang: str) -> dict[str, Any] | None:
+    """Commune share satisfied by question, against the 90 % rule."""
+    data = [
+        {"q": f"{'Câu' if lang == 'vi' else 'Q'} {r['question_no']}", "v": r["satisfied_rate"],
+         "met": bool(r["meets_90"])}
+        for r in rows
+        if r["satisfied_rate"] is not None
+    ]  # fmt: skip
+    if not data:
+        return None
+    df = pd.DataFrame(data)
+    met = ("Đạt ≥ 90 %", "Dưới 90 %") if lang == "vi" else ("Meets ≥ 90 %", "Below 90 %")
+    df["status"] = df["met"].map({True: met[0], False: met[1]})
+    bars = (
+        alt.Chart(df)
+        .mark_bar()
+        .encode(
+            x=alt.X("q:O", sort=None, title=None),
+            y=alt.Y(
+                "v:Q", title="% hài lòng" if lang == "vi" else "% satisfied", scale=alt.Scale(domain=[0, 100])
+            ),
+            color=alt.Color("status:N", scale=alt.Scale(domain=list(met), range=[BLUE, ORANGE]), title=None),
+            tooltip=[alt.Tooltip("q:O"), alt.Tooltip("v:Q", format=",.1f")],
+        )
+    )
+    rule = alt.Chart(pd.DataFrame({"t": [90]})).mark_rule(color="#333", strokeDash=[4, 3]).encode(y="t:Q")
+    return _finish(alt.layer(bars, rule).properties(width="container", height=220), lang)
+
+
+def map_spec(lang: str, geo_kind: str, yesno: bool) -> dict[str, Any]:
+    """The choropleth; ``site.js`` puts the period's hamlet features into ``data.values``.
+
+    Each feature's ``properties`` carry ``state`` (``value`` / ``nodata`` / ``suppressed``), ``value``,
+    ``label`` (short name), ``cx``/``cy`` (label point) and ``t_*`` tooltip strings already formatted for the
+    language. Hidden (suppressed) hamlets are dark grey with a dashed outline, hamlets without data light grey.
+    """
+    vi = lang == "vi"
+    tooltip = [
+        {"field": "properties.name", "type": "nominal", "title": "Thôn" if vi else "Hamlet"},
+        {"field": "properties.t_value", "type": "nominal", "title": "Giá trị" if vi else "Value"},
+        {
+            "field": "properties.t_nd",
+            "type": "nominal",
+            "title": "Tử số / mẫu số" if vi else "Numerator / denominator",
+        },
+        {"field": "properties.t_met", "type": "nominal", "title": "Đạt ngưỡng" if vi else "Threshold met"},
+        {
+            "field": "properties.t_unit",
+            "type": "nominal",
+            "title": "Đơn vị báo cáo" if vi else "Reporting unit",
+        },
+        {"field": "properties.t_ontime", "type": "nominal", "title": "Đúng hạn" if vi else "On time"},
+    ]
+    if yesno:
+        labels = ["Có", "Không"] if vi else ["Yes", "No"]
+        color: dict[str, Any] = {
+            "field": "properties.t_value",
+            "type": "nominal",
+            "scale": {"domain": labels, "range": [BLUE, ORANGE]},
+            "title": None,
+        }
+    else:
+        color = {
+            "field": "properties.value",
+            "type": "quantitative",
+            "scale": {"scheme": "viridis", "reverse": True},
+            "title": None,
+            "legend": {"format": ",.1f", "orient": "bottom", "gradientLength": 220},
+        }
+    projection = {"type": "mercator"} if geo_kind == "boundaries" else {"type": "identity", "reflectY": True}
+    fill_condition = [
+        {"test": "datum.properties.state === 'suppressed'", "value": DARK_GREY},
+        {"test": "datum.properties.state !== 'value'", "value": GREY},
+    ]
+    spec = {
+        "$schema": alt.SCHEMA_URL
+        if hasattr(alt, "SCHEMA_URL")
+        else "https://vega.github.io/schema/vega-lite/v6.json",
+        "width": "container",
+        "height": 420,
+        "autosize": {"type": "fit", "contains": "padding"},
+        "data": {"values": []},
+        "projection": projection,
+        "layer": [
+            {
+                "mark": {"type": "geoshape", "stroke": "#ffffff", "strokeWidth": 1.5},
+                "encoding": {
+                    "color": {"condition": fill_condition, **color},
+                    "strokeDash": {
+                        "condition": {"test": "datum.properties.state === 'suppressed'", "value": [4, 3]},
+                        "value": [1, 0],
+                    },
+                    "tooltip": tooltip,
+                },
+            },
+            # labels with a white halo (an outlined copy under the text) so they read on any fill
+            _label_layer({"stroke": "#ffffff", "strokeWidth": 3, "strokeOpacity": 0.9}, tooltip),
+            _label_layer({}, tooltip),
+        ],
+        "config": {"locale": LOCALE[lang], "font": FONT, "view": {"stroke": None}},
+    }
+    return spec
+
+
+def _label_layer(extra: dict[str, Any], tooltip: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "mark": {"type": "text", "fontSize": 10, "fontWeight": 600, "color": "#111111", **extra},
+        "encoding": {
+            "longitude": {"field": "properties.cx", "type": "quantitative"},
+            "latitude": {"field": "properties.cy", "type": "quantitative"},
+            "text": {"field": "properties.label", "type": "nominal"},
+            "tooltip": tooltip,
+        },
+    }
