@@ -50,13 +50,13 @@ ON_TRACK_RULE = (
     "trong năm đó và trong từng quý của năm đó (giá trị quý so với mục tiêu năm). Chênh lệch = thực hiện − mục "
     "tiêu. Đạt tiến độ khi thực hiện ≥ mục tiêu (chỉ tiêu 'cao hơn là tốt', higher_better) hoặc thực hiện ≤ mục "
     "tiêu (chỉ tiêu 'thấp hơn là tốt', lower_better); Chậm khi không đạt; Chưa có số liệu khi kỳ đó chưa có giá "
-    "trị thực hiện (chênh lệch và tiến độ để trống). Giá trị năm được báo cáo cho năm hoặc suy ra từ các quý theo "
+    "trị thực hiện (chênh lệch để trống). Giá trị năm được báo cáo cho năm hoặc suy ra từ các quý theo "
     "quy tắc năm của chỉ tiêu (cột Nguồn số liệu).",
     "Each yearly target of the plan (indicator_targets) is compared with the home commune's value "
     "(mart_commune_indicator) for that year and for each quarter of that year (a quarter's value against the "
     "year's target). Gap = actual − target. On track when actual ≥ target (higher_better indicators) or actual "
     "≤ target (lower_better indicators); Behind otherwise; No data when the period has no actual value yet "
-    "(gap and status left empty). A year's value is reported for the year or derived from its quarters by the "
+    "(gap left empty). A year's value is reported for the year or derived from its quarters by the "
     "indicator's annual rule (column Value source).",
 )
 
@@ -449,45 +449,7 @@ def _deterministic_zip(src: Path, dst: Path, stamp: datetime) -> None:
             zout.writestr(zi, zin.read(info.filename))
 
 
-def write_scorecard_xlsx(
-    release_data_dir: Path, out: Path, release_id: str, *, is_synthetic: bool | None = None
-) -> dict:
-    """The plan scorecard workbook from the release's mart_plan_targets and mart_commune_indicator Parquet.
-
-    ``is_synthetic`` (default: read from ../datapackage.json beside the data folder when it is there) puts
-    the synthetic-data warning on the About sheet. Returns {path, rows (scorecard rows), bytes, sha256,
-    neutralised_cells, status_counts}."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.writer.excel import ExcelWriter
-
-    if is_synthetic is None:
-        dp = release_data_dir.parent / "datapackage.json"
-        is_synthetic = bool(
-            dp.is_file() and json.loads(dp.read_text(encoding="utf-8")).get("ntm:is_synthetic")
-        )
-    targets, target_files, changed_t = _read_table(
-        release_data_dir,
-        "mart_plan_targets",
-        [
-            "indicator_code",
-            "period_code",
-            "target_year",
-            "actual_value",
-            "target_value",
-            "gap",
-            "is_on_track",
-        ],
-    )
-    commune, commune_files, changed_c = _read_table(
-        release_data_dir, "mart_commune_indicator", ["indicator_code", "period_code", "value"]
-    )
-    targets = targets.sort_by(
-        [("target_year", "ascending"), ("period_code", "ascending"), ("indicator_code", "ascending")]
-    )
-    commune = commune.sort_by([("period_code", "ascending"), ("indicator_code", "ascending")])
-
-    wb = Workbook()
+def _scorecard_sheet(wb, targets: pa.Table) -> dict[str, int]:
     ws = wb.active
     ws.title = SCORECARD_SHEET
     _header(ws, SCORECARD_COLUMNS)
@@ -503,7 +465,10 @@ def write_scorecard_xlsx(
         }
         _put(ws, [derived[c] if c in derived else r.get(c) for c, _, _ in SCORECARD_COLUMNS])
     _finish_sheet(ws, _widths(ws, len(SCORECARD_COLUMNS)))
+    return counts
 
+
+def _commune_sheet(wb, commune: pa.Table) -> None:
     wc = wb.create_sheet(COMMUNE_SHEET)
     _header(wc, COMMUNE_COLUMNS)
     for r in commune.to_pylist():
@@ -514,16 +479,13 @@ def write_scorecard_xlsx(
         _put(wc, [derived[c] if c in derived else r.get(c) for c, _, _ in COMMUNE_COLUMNS])
     _finish_sheet(wc, _widths(wc, len(COMMUNE_COLUMNS)))
 
-    wa = wb.create_sheet(ABOUT_SHEET)
-    about: list[tuple[str, str]] = [
+
+def _about_rows(
+    release_id: str, sources: Sequence[str], counts: dict[str, int], is_synthetic: bool
+) -> list[tuple[str, str]]:
+    rows = [
         ("Mã phát hành / Release id", release_id),
-        (
-            "Tệp nguồn / Source files",
-            "; ".join(
-                f"data/{p.relative_to(release_data_dir).as_posix()} (sha256 {_sha256(p)})"
-                for p in [*target_files, *commune_files]
-            ),
-        ),
+        ("Tệp nguồn / Source files", "; ".join(sources)),
         (
             f"Trang '{SCORECARD_SHEET}' / Sheet '{SCORECARD_SHEET}'",
             "mart_plan_targets: mọi mục tiêu theo năm và quý / every plan target by year and quarter",
@@ -556,17 +518,19 @@ def write_scorecard_xlsx(
         ),
     ]
     if is_synthetic:
-        about.insert(
-            1,
-            (
-                "CẢNH BÁO / WARNING",
-                "DỮ LIỆU MẪU TỔNG HỢP, KHÔNG PHẢI SỐ LIỆU THẬT. / SYNTHETIC SAMPLE DATA, NOT REAL FIGURES.",
-            ),
-        )
+        warning = "DỮ LIỆU MẪU TỔNG HỢP, KHÔNG PHẢI SỐ LIỆU THẬT. / SYNTHETIC SAMPLE DATA, NOT REAL FIGURES."
+        rows.insert(1, ("CẢNH BÁO / WARNING", warning))
+    return rows
+
+
+def _about_sheet(wb, rows: Sequence[tuple[str, str]]) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    wa = wb.create_sheet(ABOUT_SHEET)
     wa.append(["Mục / Item", "Nội dung / Content"])
     for cell in wa[1]:
         cell.font = Font(bold=True)
-    for k, v in about:
+    for k, v in rows:
         _put(wa, [k, v])
     for row in wa.iter_rows(min_row=2):
         row[0].font = Font(bold=True)
@@ -576,6 +540,11 @@ def write_scorecard_xlsx(
     wa.column_dimensions["A"].width = 34
     wa.column_dimensions["B"].width = 110
 
+
+def _save_workbook(wb, out: Path, release_id: str) -> None:
+    """Save with created/modified and every zip entry's time fixed to the release's date: same input, same bytes."""
+    from openpyxl.writer.excel import ExcelWriter
+
     stamp = release_stamp(release_id)
     props = wb.properties
     props.creator = "ntm-pipeline"
@@ -583,7 +552,6 @@ def write_scorecard_xlsx(
     props.title = f"Bảng điểm kế hoạch / Plan scorecard — {release_id}"
     props.created = stamp
     props.modified = stamp
-
     out.parent.mkdir(parents=True, exist_ok=True)
     raw = out.with_name(f".{out.name}.raw")
     tmp = out.with_name(f".{out.name}.tmp")
@@ -595,6 +563,50 @@ def write_scorecard_xlsx(
     finally:
         raw.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
+
+
+def write_scorecard_xlsx(
+    release_data_dir: Path, out: Path, release_id: str, *, is_synthetic: bool | None = None
+) -> dict:
+    """The plan scorecard workbook from the release's mart_plan_targets and mart_commune_indicator Parquet.
+
+    ``is_synthetic`` (default: read from ../datapackage.json beside the data folder when it is there) puts
+    the synthetic-data warning on the About sheet. Returns {path, rows (scorecard rows), bytes, sha256,
+    neutralised_cells, status_counts}."""
+    from openpyxl import Workbook
+
+    if is_synthetic is None:
+        dp = release_data_dir.parent / "datapackage.json"
+        is_synthetic = bool(
+            dp.is_file() and json.loads(dp.read_text(encoding="utf-8")).get("ntm:is_synthetic")
+        )
+    needed = [
+        "indicator_code",
+        "period_code",
+        "target_year",
+        "actual_value",
+        "target_value",
+        "gap",
+        "is_on_track",
+    ]
+    targets, target_files, changed_t = _read_table(release_data_dir, "mart_plan_targets", needed)
+    commune, commune_files, changed_c = _read_table(
+        release_data_dir, "mart_commune_indicator", ["indicator_code", "period_code", "value"]
+    )
+    targets = targets.sort_by(
+        [("target_year", "ascending"), ("period_code", "ascending"), ("indicator_code", "ascending")]
+    )
+    commune = commune.sort_by([("period_code", "ascending"), ("indicator_code", "ascending")])
+    sources = [
+        f"data/{p.relative_to(release_data_dir).as_posix()} (sha256 {_sha256(p)})"
+        for p in [*target_files, *commune_files]
+    ]
+
+    wb = Workbook()
+    counts = _scorecard_sheet(wb, targets)
+    _commune_sheet(wb, commune)
+    _about_sheet(wb, _about_rows(release_id, sources, counts, is_synthetic))
+    _save_workbook(wb, out, release_id)
     return {
         "path": str(out),
         "rows": targets.num_rows,
