@@ -299,7 +299,17 @@ def indicator_series(rel: Release, code: str) -> dict[str, Any]:
         "where m.indicator_code = ? order by p.sort_order, m.hamlet_code",
         [code],
     )
-    return {"commune": commune_rows, "hamlets": hamlet_rows}
+    periods_: list[str] = []
+    by_hamlet: dict[str, dict[str, Any]] = {}
+    for r in hamlet_rows:
+        if r["period_code"] not in periods_:
+            periods_.append(r["period_code"])
+        h = by_hamlet.setdefault(
+            r["hamlet_code"], {"code": r["hamlet_code"], "name": r["hamlet_name"], "cells": {}}
+        )
+        h["cells"][r["period_code"]] = r["value"]
+    pivot = {"periods": periods_, "hamlets": sorted(by_hamlet.values(), key=lambda h: h["code"])}
+    return {"commune": commune_rows, "hamlets": hamlet_rows, "pivot": pivot}
 
 
 # ---------------------------------------------------------------------------------------------------------

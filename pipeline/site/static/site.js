@@ -46,7 +46,9 @@
     var charts = window.NTM_CHARTS || {};
     document.querySelectorAll(".chart[data-chart]").forEach(function (el) {
       var c = charts[el.getAttribute("data-chart")];
-      if (c) embed(el, c[lang()]);
+      if (!c || !c[lang()]) return;
+      var spec = Object.assign({}, c[lang()], { datasets: window.NTM_DATASETS || {} });
+      embed(el, spec);
     });
   }
 
