@@ -22,8 +22,10 @@ DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type
 SCALE ?= commune
 UI_HOST ?= 127.0.0.1
 UI_PORT ?= 3000
+SITE_HOST ?= 127.0.0.1
+SITE_PORT ?= 8765
 
-.PHONY: help install manifest run ui browser test test-ops lint docs backfill period synth bench clean screenshots
+.PHONY: help install manifest run ui serve browser test test-ops lint docs backfill period synth bench clean screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +56,9 @@ run: $(MANIFEST) ## install and run the whole pipeline on the bundled sample, th
 
 ui: $(MANIFEST) ## Dagster webserver + daemon on http://$(UI_HOST):$(UI_PORT)
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
+
+serve: $(VENV)/.installed ## the latest release's site on http://$(SITE_HOST):$(SITE_PORT)/latest/site/index.html
+	$(PY) -m pipeline.site.serve --host $(SITE_HOST) --port $(SITE_PORT)
 
 DAGSTER := $(VENV)/bin/dagster
 

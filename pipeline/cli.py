@@ -229,6 +229,12 @@ def summarise(result, elapsed: float) -> int:
         console.print(
             f"Bản phát hành / release: [bold]{release.get('release_id')}[/bold] → {release.get('path')}"
         )
+        site = Path(str(release.get("path"))) / "site" / "index.html"
+        if site.is_file():
+            console.print(
+                f"Bản đồ số và bảng điểm / map and scorecard: {site} (mở trong trình duyệt / open in a "
+                "browser, hoặc / or: make serve)"
+            )
     else:
         console.print(
             "[red]Không công bố / nothing published[/red]: the previous release (if any) stays in place."

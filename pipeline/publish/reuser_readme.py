@@ -181,8 +181,14 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
     )
     add(
         "- Text cells starting with `=`, `+`, `-` or `@` (a spreadsheet may run them as a formula) are published "
-        "as they are in Parquet and flagged in the column description (Parquet and datapackage.json); the "
-        "release has no CSV/XLSX file — when you export one yourself, prefix such cells with an apostrophe `'`."
+        "as they are in Parquet and flagged in the column description (Parquet and datapackage.json). The "
+        "CSV copies in `site/downloads/` (UTF-8 with BOM, one per table, plus the scorecard as "
+        "`scorecard.xlsx`) are neutralised: such text cells start with an apostrophe `'`; numbers are never "
+        "changed. When you export a CSV yourself, do the same."
+    )
+    add(
+        "- `site/index.html`: Bản đồ số và bảng điểm / the digital map and scorecard of this release, built "
+        "from these files only; it opens offline from the file."
     )
     add("")
     add("## Trích dẫn / How to cite")

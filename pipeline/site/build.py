@@ -121,7 +121,7 @@ class _Writer:
         scripts = list(extra_scripts)
         if charts_:
             name = "charts-" + rel_path.replace("/", "-").removesuffix(".html") + ".js"
-            self.write_text(f"assets/data/{name}", pages.js_global("NTM_CHARTS", charts_))
+            self.write_text(f"assets/data/{name}", _charts_script(charts_))
             scripts.insert(0, name)
         html = self.env.get_template(template).render(
             **self.base, **ctx, root=root, page=page, page_title_vi=title[0], data_scripts=scripts,
@@ -134,6 +134,21 @@ class _Writer:
         p = self.site_dir / rel_path
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
+
+
+def _charts_script(charts_: dict[str, dict[str, dict | None]]) -> str:
+    """The page's chart specs; the data sets both languages share are written once (``NTM_DATASETS``,
+    keyed by Altair's content hash) and put back into each spec by site.js."""
+    datasets: dict[str, Any] = {}
+    slim: dict[str, dict[str, dict | None]] = {}
+    for key, by_lang in charts_.items():
+        slim[key] = {}
+        for lang, spec in by_lang.items():
+            if spec is not None and "datasets" in spec:
+                spec = dict(spec)
+                datasets.update(spec.pop("datasets"))
+            slim[key][lang] = spec
+    return pages.js_global("NTM_DATASETS", datasets) + pages.js_global("NTM_CHARTS", slim)
 
 
 def build_site(release_dir: Path, site_dir: Path) -> SiteResult:
@@ -218,7 +233,7 @@ def _build(rel: Release, site_dir: Path) -> SiteResult:
             formula=FORMULA.get(ind["value_type"], (ind["value_type"], ind["value_type"])),
             aggregation=AGGREGATION.get(ind["aggregation"], (ind["aggregation"], ind["aggregation"])),
             annual=ANNUAL.get(ind["annual_rule"] or ""), direction=DIRECTION.get(ind["direction"] or "", ("", "")),
-            hamlet_table=bool(series["hamlets"]), hamlet_files=hamlet_files,
+            hamlet_table=bool(series["hamlets"]), hamlet_files=hamlet_files, pivot=series["pivot"],
         )  # fmt: skip
 
     # 4-7. reporting, satisfaction, OCOP, tasks
@@ -243,10 +258,8 @@ def _build(rel: Release, site_dir: Path) -> SiteResult:
 
 
 def _write_downloads(release_dir: Path, site_dir: Path, release_id: str) -> list[dict[str, Any]]:
-    try:
-        from .downloads import write_downloads
-    except ImportError:  # TEMP until the downloads module lands
-        return []
+    from .downloads import write_downloads
+
     return write_downloads(release_dir, site_dir, release_id)
 
 

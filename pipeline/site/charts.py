@@ -156,6 +156,7 @@ def map_spec(lang: str, geo_kind: str, yesno: bool) -> dict[str, Any]:
             "title": "Đơn vị báo cáo" if vi else "Reporting unit",
         },
         {"field": "properties.t_ontime", "type": "nominal", "title": "Đúng hạn" if vi else "On time"},
+        {"field": "properties.t_change", "type": "nominal", "title": "Thay đổi" if vi else "Change"},
     ]
     if yesno:
         labels = ["Có", "Không"] if vi else ["Yes", "No"]

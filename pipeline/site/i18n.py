@@ -93,13 +93,13 @@ def fmt_en(value: float | int | None, digits: int = 1) -> str:
     return f"{float(value):,.{digits}f}"
 
 
-def num(value: float | int | None, digits: int = 1) -> Markup:
-    """A number the browser re-formats for the chosen language; empty when null."""
+def num(value: float | int | None, digits: int = 1, exact: bool = False) -> Markup:
+    """A number the browser re-formats for the chosen language; empty when null. ``data-value`` holds the
+    published value (``exact``: all 17 significant digits, else 12 - the page stays small)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return Markup("")
-    return Markup(
-        f'<span class="num" data-value="{float(value)!r}" data-digits="{digits}">{fmt_vi(value, digits)}</span>'
-    )
+    v = repr(float(value)) if exact else f"{float(value):.12g}"
+    return Markup(f'<span class="num" data-value="{v}" data-digits="{digits}">{fmt_vi(value, digits)}</span>')
 
 
 def fmt_date(value: date | datetime | None) -> str:

@@ -23,7 +23,7 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from .i18n import SUPPRESSION, digits_for
+from .i18n import SUPPRESSION, digits_for, fmt_date
 from .release_data import Release
 
 SAT_PREFIX = "HL:"
@@ -138,8 +138,9 @@ def headline(rel: Release) -> dict[str, Any]:
 def map_data(rel: Release, geometry: dict[int, dict[str, Any]], geo_kind: str) -> dict[str, Any]:
     """Everything the map page's script needs, as one JSON-able dict (see module docstring)."""
     hamlets = rel.rows(
-        "select hamlet_key, hamlet_code, hamlet_name, valid_from, valid_to from dim_hamlet "
-        "order by hamlet_code, valid_from"
+        "select hamlet_key, hamlet_code, hamlet_name, valid_from, valid_to, predecessor_codes, "
+        "lag(hamlet_name) over (partition by hamlet_code order by valid_from) as previous_name "
+        "from dim_hamlet order by hamlet_code, valid_from"
     )
     per = {p["period_code"]: p for p in periods(rel)}
     on_time = {
@@ -206,6 +207,7 @@ def map_data(rel: Release, geometry: dict[int, dict[str, Any]], geo_kind: str) -
                 "name": h["hamlet_name"],
                 "from": _iso(h["valid_from"]),
                 "to": _iso(h["valid_to"]),
+                "change": _change(h),
                 **geometry[h["hamlet_key"]],
             }
             for h in hamlets
@@ -222,6 +224,20 @@ def map_data(rel: Release, geometry: dict[int, dict[str, Any]], geo_kind: str) -
         },
         "layers": layers,
     }
+
+
+def _change(h: dict[str, Any]) -> list[str] | None:
+    """How this hamlet version came to be (merge / split successor, or a rename), in both languages."""
+    when = fmt_date(h["valid_from"])
+    if h["predecessor_codes"]:
+        codes = ", ".join(c.strip() for c in h["predecessor_codes"].split(";"))
+        return [f"lập từ {codes} ngày {when}", f"formed from {codes} on {when}"]
+    if h["previous_name"] and h["previous_name"] != h["hamlet_name"]:
+        return [
+            f"đổi tên từ {h['previous_name']} ngày {when}",
+            f"renamed from {h['previous_name']} on {when}",
+        ]
+    return None
 
 
 def _satisfaction_layers(rel: Release, per: dict[str, dict]) -> list[dict[str, Any]]:
@@ -299,7 +315,17 @@ def indicator_series(rel: Release, code: str) -> dict[str, Any]:
         "where m.indicator_code = ? order by p.sort_order, m.hamlet_code",
         [code],
     )
-    return {"commune": commune_rows, "hamlets": hamlet_rows}
+    periods_: list[str] = []
+    by_hamlet: dict[str, dict[str, Any]] = {}
+    for r in hamlet_rows:
+        if r["period_code"] not in periods_:
+            periods_.append(r["period_code"])
+        h = by_hamlet.setdefault(
+            r["hamlet_code"], {"code": r["hamlet_code"], "name": r["hamlet_name"], "cells": {}}
+        )
+        h["cells"][r["period_code"]] = r["value"]
+    pivot = {"periods": periods_, "hamlets": sorted(by_hamlet.values(), key=lambda h: h["code"])}
+    return {"commune": commune_rows, "hamlets": hamlet_rows, "pivot": pivot}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -202,6 +202,47 @@ def test_release_survives_the_disclosure_attacker(first_run):
     assert result.recoverable.empty and cross_question_leaks(sat).empty
 
 
+def test_spreadsheet_downloads_hold_the_release(first_run, tmp_path):
+    """Every table of the real release as CSV holds exactly its Parquet rows (DuckDB, typed as the Parquet);
+    the scorecard workbook holds mart_plan_targets' actual, target, gap and status, cell for cell."""
+    import openpyxl
+
+    from pipeline.site.downloads import SCORECARD_SHEET, plan_status, verify_csv, write_downloads
+
+    base, _, _ = first_run
+    latest = (base / "open_data" / "latest").resolve()
+    package = json.loads((latest / "datapackage.json").read_text())
+    site = tmp_path / "site"  # not inside the release: the no-op test below compares its bytes
+    entries = {e["name"]: e for e in write_downloads(latest, site, package["ntm:release_id"])}
+    assert set(entries) == {r["name"] for r in package["resources"]} | {"scorecard"}
+    for res in package["resources"]:
+        e = entries[res["name"]]
+        assert e["rows"] == res["ntm:rows"]
+        assert verify_csv(site / e["path"], [latest / f["path"] for f in res["ntm:files"]]) == [], res["name"]
+
+    targets = pd.read_parquet(latest / "data" / "mart_plan_targets.parquet")
+    ws = openpyxl.load_workbook(site / entries["scorecard"]["path"])[SCORECARD_SHEET]
+    header = [c.value for c in ws[1]]
+    col = {h.split(" / ")[1]: i for i, h in enumerate(header)}
+    rows = {(r[col["Indicator code"]].value, r[col["Period"]].value): r for r in ws.iter_rows(min_row=2)}
+    assert len(rows) == len(targets) == entries["scorecard"]["rows"] > 0
+    statuses = {
+        "on_track": "Đạt tiến độ / On track",
+        "behind": "Chậm / Behind",
+        "no_data": "Chưa có số liệu / No data",
+    }
+    for t in targets.itertuples():
+        row = rows[(t.indicator_code, t.period_code)]
+        for name, value in (("Actual value", t.actual_value), ("Target", t.target_value), ("Gap", t.gap)):
+            cell = row[col[name]]
+            if pd.isna(value):
+                assert cell.value is None
+            else:
+                assert cell.data_type == "n" and cell.value == value
+        on_track = None if pd.isna(t.is_on_track) else bool(t.is_on_track)
+        assert row[col["On track"]].value == statuses[plan_status(on_track)]
+
+
 def test_second_run_is_a_no_op(first_run):
     base, env, _ = first_run
     before = tree_digest(base / "open_data" / "latest")

@@ -46,7 +46,9 @@
     var charts = window.NTM_CHARTS || {};
     document.querySelectorAll(".chart[data-chart]").forEach(function (el) {
       var c = charts[el.getAttribute("data-chart")];
-      if (c) embed(el, c[lang()]);
+      if (!c || !c[lang()]) return;
+      var spec = Object.assign({}, c[lang()], { datasets: window.NTM_DATASETS || {} });
+      embed(el, spec);
     });
   }
 
@@ -109,7 +111,7 @@
       return {
         type: "Feature", geometry: h.geometry,
         properties: {
-          code: h.code, name: h.name, label: h.name.replace(/^(Thôn|Tổ dân phố|TDP)\s+/, ""),
+          code: h.code, name: h.name, t_change: h.change ? h.change[lang() === "en" ? 1 : 0] : "", label: h.name.replace(/^(Thôn|Tổ dân phố|TDP)\s+/, ""),
           cx: h.cx, cy: h.cy, state: state, value: state === "value" ? v[0] : null,
           t_value: tValue,
           t_nd: state === "value" && v[1] !== null && v[2] !== null ? fmt(v[1], v[1] % 1 ? 1 : 0) + " / " + fmt(v[2], v[2] % 1 ? 1 : 0) : "",
@@ -133,7 +135,7 @@
       var p = f.properties;
       var row = document.createElement("tr");
       row.setAttribute("data-hamlet", p.code);
-      var cells = [p.name, null, p.t_nd, p.t_met, p.t_unit, p.t_ontime];
+      var cells = [p.name, null, p.t_nd, p.t_met, p.t_unit, p.t_ontime, p.t_change];
       cells.forEach(function (text, i) {
         var td = document.createElement(i === 0 ? "th" : "td");
         if (i === 0) td.scope = "row";
