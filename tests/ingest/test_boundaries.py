@@ -388,3 +388,23 @@ def test_bundled_sample_boundary_file_is_a_reference_file_not_a_stray(tmp_path):
     )
     assert landing.attention() == []
     con.close()
+
+
+# ------------------------------------------------------------------ the release README
+
+
+def test_release_readme_explains_the_boundaries_and_says_synthetic_or_absent():
+    from pipeline.publish.reuser_readme import boundary_lines
+
+    def dp(rows: int, synthetic: bool) -> dict:
+        return {
+            "ntm:is_synthetic": synthetic,
+            "resources": [{"name": "dim_hamlet_boundary", "ntm:rows": rows}],
+        }
+
+    text = "\n".join(boundary_lines(dp(31, True)))
+    assert "GIẢ LẬP" in text and "SYNTHETIC" in text
+    assert "pyproj `Geod`" in text and "6 decimals" in text and "6 chữ số" in text
+    assert "SYNTHETIC" not in "\n".join(boundary_lines(dp(31, False)))
+    absent = "\n".join(boundary_lines(dp(0, True)))
+    assert "không có ranh giới thôn" in absent and "no hamlet boundaries" in absent
