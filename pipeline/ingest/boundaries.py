@@ -364,12 +364,13 @@ def _records(rel: str, sha: str, problems: dict[int | None, list[Problem]]) -> p
 
 def load_boundaries(con: duckdb.DuckDBPyConnection, raw_dir: Path, hamlets: pd.DataFrame) -> ParsedBoundaries:
     """Replace ``raw.hamlet_boundaries`` from ``raw_dir/reference/hamlet_boundaries.geojson`` and record
-    its quarantine (one transaction; re-running with the same file gives the same tables). No file: the
-    table is emptied and an empty result returned."""
+        its quarantine (one transaction; re-running with the same file gives the same tables). No file: the
+        table is emptied and an empty result returned (a symbolic link is not followed: the landing zone records it
+    with the reason)."""
     ensure_warehouse_schema(con)
     path = Path(raw_dir) / "reference" / BOUNDARY_FILE
     rel = path.relative_to(raw_dir).as_posix()
-    if path.is_file():
+    if path.is_file() and not path.is_symlink():  # a link is not followed (as the landing zone does not)
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         parsed = parse_boundaries(data, rel, sha, hamlets)

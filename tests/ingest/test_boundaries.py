@@ -257,6 +257,18 @@ def test_no_file_gives_an_empty_table_and_no_error(con, raw_dir, ref):
     assert con.execute("select state from audit.file_paths where path = ?", [REL]).fetchone() == ("missing",)
 
 
+def test_a_symbolic_link_is_not_followed_and_is_recorded_with_the_reason(con, raw_dir, ref, tmp_path):
+    (tmp_path / "reference").mkdir()
+    target = write(tmp_path, [feature()])  # a good file outside the raw dir
+    (raw_dir / "reference" / BOUNDARY_FILE).symlink_to(target)
+    parsed = load(con, raw_dir, ref)
+    assert parsed.features_read == 0
+    assert con.execute("select count(*) from raw.hamlet_boundaries").fetchone()[0] == 0
+    a = audit_row(con)
+    assert "symbolic link" in a["reason"] and "not followed" in a["reason"]
+    assert a["rows_read"] == a["rows_loaded"] == a["rows_quarantined"] == 0
+
+
 # ------------------------------------------------------------------ CRS
 
 
