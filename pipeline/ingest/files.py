@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import ingest_limits
+from pipeline.ingest.boundaries import BOUNDARY_FILE
 from pipeline.ingest.reference import REGISTRY
 
 SOURCES = ("submissions", "surveys", "ocop")
@@ -34,8 +35,8 @@ PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload", "~", ".swp")
 IGNORED_DIRS = frozenset({"templates", "__pycache__"})
 #: hidden files that are folder metadata, never data (status ``ignored`` rather than ``not_ingested``)
 OS_METADATA = frozenset({".ds_store", ".gitkeep", ".gitignore", ".keep"})
-#: registry files of raw/reference/ (loaded by pipeline.ingest.reference)
-REFERENCE_FILES = frozenset(REGISTRY)
+#: registry files of raw/reference/ (loaded by pipeline.ingest.reference and pipeline.ingest.boundaries)
+REFERENCE_FILES = frozenset(REGISTRY) | {BOUNDARY_FILE}
 
 
 @dataclass

@@ -62,6 +62,7 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
     ``reference`` / ``ignored`` / ``not_ingested``, reason bilingual, no row loaded). Registry files of
     ``reference/`` count the rows the registry step loaded from them (rows_read = rows_loaded). Paths
     recorded before and gone now get state ``missing``. Idempotent; one transaction."""
+    from pipeline.ingest.boundaries import BOUNDARY_FILE
     from pipeline.ingest.reference import REGISTRY
 
     ensure_warehouse_schema(con)
@@ -72,10 +73,15 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
     for f in files_mod.not_ingested(raw_dir):
         sha, size, problem = _identity(f)
         n = 0
-        if f.reason == "reference_file":
-            table = REGISTRY[f.rel.split("/")[-1]][0]
-            n = int(con.execute(f"select count(*) from {table} where _file_sha256 = ?", [sha]).fetchone()[0])
-        out = FileOutcome(f.rel, sha, f.status, rejection_reason(f.reason, problem), None, n, n, 0)
+        if f.reason == "reference_file" and f.rel.split("/")[-1] == BOUNDARY_FILE:
+            out = _boundary_outcome(con, f, sha, problem)
+        else:
+            if f.reason == "reference_file":
+                table = REGISTRY[f.rel.split("/")[-1]][0]
+                n = int(
+                    con.execute(f"select count(*) from {table} where _file_sha256 = ?", [sha]).fetchone()[0]
+                )
+            out = FileOutcome(f.rel, sha, f.status, rejection_reason(f.reason, problem), None, n, n, 0)
         report.files.append(out)
         paths.append((f.rel, sha, f.reason))
         rows.append(
@@ -85,16 +91,24 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
                 "bytes": size,
                 "source": f.area,
                 "encoding": None,
-                "rows_read": n,
-                "rows_loaded": n,
-                "rows_quarantined": 0,
-                "status": f.status,
+                "rows_read": out.rows_read,
+                "rows_loaded": out.rows_loaded,
+                "rows_quarantined": out.rows_quarantined,
+                "status": out.status,
                 "reason": out.reason,
                 "ingested_at": now,
             }
         )
     con.begin()
     try:
+        for r in rows:
+            if r["path"].split("/")[-1] == BOUNDARY_FILE:
+                # reloaded every run (full replace): its counts follow the registry it was checked against
+                con.execute(
+                    """delete from audit.ingest_files where file_sha256 = ? and (rows_read <> ?
+                       or rows_loaded <> ? or rows_quarantined <> ? or status <> ?)""",
+                    [r["file_sha256"], r["rows_read"], r["rows_loaded"], r["rows_quarantined"], r["status"]],
+                )
         if rows:
             frame = pd.DataFrame(rows).drop_duplicates("file_sha256")
             con.register("_other_files", frame)
@@ -138,6 +152,29 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
         con.rollback()
         raise
     return report
+
+
+def _boundary_outcome(con: duckdb.DuckDBPyConnection, f: files_mod.OtherFile, sha: str, problem: str | None):
+    """The boundary file's row of audit.ingest_files, from what :func:`pipeline.ingest.boundaries.
+    load_boundaries` wrote: features loaded (raw.hamlet_boundaries) and quarantined (distinct feature
+    indexes in audit.quarantine), read = loaded + quarantined; status ``rejected`` with the reason when the
+    whole file was refused (a quarantine record without feature index)."""
+    from pipeline.ingest.boundaries import FILE_REASONS, TABLE
+
+    loaded = int(con.execute(f"select count(*) from {TABLE} where _file_sha256 = ?", [sha]).fetchone()[0])
+    quarantined, rejected = con.execute(
+        """select count(distinct row_number),
+                  min(case when row_number is null and reason_code in (select unnest(?::varchar[]))
+                      then reason_code || ': ' || message_en || ' / ' || message_vi end)
+           from audit.quarantine where file_sha256 = ?""",
+        [list(FILE_REASONS), sha],
+    ).fetchone()
+    if rejected:
+        return FileOutcome(f.rel, sha, "rejected", rejected, None, 0, 0, 0)
+    reason = rejection_reason(f.reason, problem)
+    if quarantined:
+        reason += f" ({quarantined} feature(s) quarantined / đối tượng bị cách ly: audit.quarantine)"
+    return FileOutcome(f.rel, sha, f.status, reason, None, loaded + quarantined, loaded, int(quarantined))
 
 
 #: reason codes (= audit.file_paths.state) of files no source reads

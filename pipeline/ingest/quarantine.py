@@ -86,6 +86,39 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "unreadable_file": ("Không đọc được tệp (quyền truy cập hoặc lỗi đọc).", "The file cannot be read."),
     "malformed_json": ("Tệp JSON không đúng cú pháp.", "The JSON file is not valid JSON."),
+    # hamlet boundaries (raw/reference/hamlet_boundaries.geojson, pipeline.ingest.boundaries)
+    "malformed_geojson": (
+        "Tệp ranh giới không đúng GeoJSON (cần một FeatureCollection, mỗi phần tử là Feature có properties).",
+        "The boundary file is not valid GeoJSON (expected a FeatureCollection of Features with properties).",
+    ),
+    "unparseable_crs": (
+        "Không nhận dạng được hệ toạ độ (thành phần crs), ví dụ đúng: urn:ogc:def:crs:EPSG::3405 hoặc EPSG:9210.",
+        "The coordinate reference system (crs member) cannot be recognised; e.g. urn:ogc:def:crs:EPSG::3405 or "
+        "EPSG:9210.",
+    ),
+    "not_a_polygon": (
+        "Hình học không phải Polygon hoặc MultiPolygon (hoặc bị thiếu).",
+        "The geometry is not a Polygon or MultiPolygon (or it is missing).",
+    ),
+    "invalid_geometry": (
+        "Đa giác không hợp lệ (tự cắt, vòng không khép, toạ độ sai hoặc ngoài phạm vi WGS84 sau khi đổi hệ toạ độ).",
+        "Invalid polygon (self-intersection, unclosed ring, bad coordinates, or outside WGS84 range after the "
+        "CRS conversion).",
+    ),
+    "invalid_date_range": (
+        "Ngày hết hiệu lực (valid_to) trước ngày bắt đầu hiệu lực (valid_from).",
+        "valid_to is before valid_from.",
+    ),
+    "boundary_no_hamlet_version": (
+        "Thời gian hiệu lực của ranh giới không trùng phiên bản nào của thôn trong hamlets.csv.",
+        "The boundary's validity overlaps no version of this hamlet in hamlets.csv.",
+    ),
+    "duplicate_boundary": (
+        "Hai ranh giới trở lên cho cùng một phiên bản thôn (hiệu lực chồng lấn); không ranh giới nào được "
+        "chọn thay người dùng, cả hai bị cách ly.",
+        "Two or more boundaries for the same hamlet version (overlapping validity); none is picked, all of "
+        "them are quarantined.",
+    ),
     # row-level reasons
     "malformed_row": (
         "Dòng không đúng cấu trúc (số cột hoặc cú pháp sai).",

@@ -150,12 +150,15 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
     )
     add("lists each file's size and sha256; `frictionless validate datapackage.json` checks types and keys.")
     add("")
+    if any(r["name"] == "dim_hamlet_boundary" for r in dp["resources"]):
+        lines.extend(boundary_lines(dp))
     add("## Bảo vệ dữ liệu cá nhân / Disclosure control")
     add("")
     lines.extend(suppression_rule_lines(min_count))
     add(
         "- Không công bố ý kiến tự do, họ tên, số điện thoại, số CMND/CCCD, e-mail. Trước khi công bố, mọi cột văn "
-        "bản (trừ khoá thay thế `*_key` và `submission_id`, là mã băm) được quét, mỗi giá trị khác nhau một lần: "
+        "bản (trừ khoá thay thế `*_key` và `submission_id`, là mã băm, và `geometry_geojson`, chỉ gồm toạ độ do "
+        "pipeline ghi) được quét, mỗi giá trị khác nhau một lần: "
         "số điện thoại Việt Nam (đầu `0`/`84`/`+84`; di động `0[35789]` + 8 chữ số, cố định `02` + 9 chữ số; "
         "có thể cách bằng dấu cách, `.`, `-`), số CMND/CCCD (9 hoặc 12 chữ số, có thể cách từng nhóm), địa chỉ "
         "e-mail, và tên người trả lời khảo sát cùng chủ hộ kinh doanh — cả khi nằm trong văn bản dài hơn (vd. tên "
@@ -170,8 +173,8 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
     )
     add(
         "- No free-text answers, names, phone numbers, ID numbers or e-mail addresses are published. Before "
-        "release every text column (except the surrogate keys `*_key` and `submission_id`, which are hashes) is "
-        "scanned, once per distinct value, for Vietnamese phone numbers (prefix `0`/`84`/`+84`; mobile "
+        "release every text column (except the surrogate keys `*_key` and `submission_id`, which are hashes, and "
+        "`geometry_geojson`, only coordinates the pipeline writes) is scanned, once per distinct value, for Vietnamese phone numbers (prefix `0`/`84`/`+84`; mobile "
         "`0[35789]` + 8 digits, landline `02` + 9 digits; spaces, `.` or `-` allowed between digits), ID numbers "
         "(CMND/CCCD: 9 or 12 digits, groups may be separated), e-mail addresses, and the names of survey "
         "respondents and household-business owners — also inside longer text (e.g. a product name "
@@ -246,6 +249,41 @@ def prepend_changelog(previous: str | None, entry: str) -> str:
     elif previous:
         body = previous
     return CHANGELOG_HEADER + entry + ("\n" + body if body else "")
+
+
+def boundary_lines(dp: dict[str, Any]) -> list[str]:
+    """How ``dim_hamlet_boundary`` is made (the rules of raw/README.md 1.3.1 / 2.3.1, for reusers)."""
+    res = next(r for r in dp["resources"] if r["name"] == "dim_hamlet_boundary")
+    out = ["## Ranh giới thôn / Hamlet boundaries", ""]
+    if res["ntm:rows"] == 0:
+        out += [
+            "Bản phát hành này không có ranh giới thôn (xã chưa cung cấp tệp). / This release has no hamlet "
+            "boundaries (the commune has not provided a file).",
+            "",
+        ]
+        return out
+    if dp.get("ntm:is_synthetic"):
+        out += [
+            "> **Ranh giới thôn là GIẢ LẬP (`is_synthetic`), không phải số liệu đo đạc. / The hamlet boundaries are "
+            "SYNTHETIC (`is_synthetic`), not surveyed.**",
+            "",
+        ]
+    out += [
+        "- `dim_hamlet_boundary`: mỗi phiên bản thôn (`dim_hamlet`) có ranh giới một dòng. `geometry_geojson` là "
+        "đối tượng hình học GeoJSON (RFC 7946, Polygon/MultiPolygon, kinh độ/vĩ độ WGS84 làm tròn 6 chữ số thập "
+        "phân, vòng ngoài ngược chiều kim đồng hồ); tệp gốc có hệ toạ độ khác (vd. VN-2000) được đổi sang WGS84 "
+        "bằng pyproj. Một ranh giới thuộc mọi phiên bản thôn có hiệu lực chồng lên hiệu lực của nó (không ghi "
+        "ngày = mọi phiên bản); `area_km2` = diện tích trắc địa trên elipxoit WGS84 (pyproj `Geod`), "
+        "`centroid_lon/lat` = tâm hình phẳng của đa giác kinh/vĩ độ, đều làm tròn 6 chữ số.",
+        "- `dim_hamlet_boundary`: one row per hamlet version (`dim_hamlet`) that has a boundary. `geometry_geojson` "
+        "is a GeoJSON geometry object (RFC 7946, Polygon/MultiPolygon, WGS84 lon/lat rounded to 6 decimals, "
+        "exterior rings counter-clockwise); a source file in another CRS (e.g. VN-2000) was converted to WGS84 "
+        "with pyproj. A boundary belongs to every hamlet version whose validity overlaps its own (no dates = "
+        "every version); `area_km2` = geodesic area on the WGS84 ellipsoid (pyproj `Geod`), `centroid_lon/lat` "
+        "= the planar centroid of the lon/lat polygon, both rounded to 6 decimals.",
+        "",
+    ]
+    return out
 
 
 def suppression_rule_lines(min_count: int = 5) -> list[str]:

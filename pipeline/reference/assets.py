@@ -6,6 +6,8 @@ import pandas as pd
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
+from pipeline.ingest.boundaries import BOUNDARY_FILE, load_boundaries
+from pipeline.ingest.dagster_support import reconciliation_check
 from pipeline.ingest.landing import LandingReport, account_landing_zone
 from pipeline.ingest.reference import load_reference
 from pipeline.ingest.tables import ensure_warehouse_schema
@@ -21,6 +23,13 @@ REGISTRY = {
     "hamlet_population": "Số hộ, số dân theo năm. / Households and population by year.",
     "hamlet_crosswalk": "Sáp nhập, chia tách, đổi tên thôn. / Hamlet merges, splits and renames.",
     "reporting_units": "Đơn vị báo cáo. / Reporting units (departments, organisations, cooperatives, hamlets).",
+    "hamlet_boundaries": (
+        "Ranh giới thôn theo phiên bản (GeoJSON, đổi về WGS84); đối tượng lỗi bị cách ly. / Hamlet boundaries "
+        "per version (GeoJSON, converted to WGS84); bad features quarantined."
+    ),
+}
+SOURCE_FILES = {name: f"reference/{name}.csv" for name in REGISTRY} | {
+    "hamlet_boundaries": f"reference/{BOUNDARY_FILE}"
 }
 
 
@@ -75,7 +84,8 @@ def admin_units(context: dg.AssetExecutionContext, warehouse: WarehouseResource)
 def reference_registry(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = get_settings()
     with warehouse.connect(context.log) as con:
-        load_reference(con, settings.raw_dir)
+        ref = load_reference(con, settings.raw_dir)
+        boundaries = load_boundaries(con, settings.raw_dir, ref.hamlets)
         counts = {
             name: int(con.execute(f"select count(*) from raw.{name}").fetchone()[0]) for name in REGISTRY
         }
@@ -83,10 +93,22 @@ def reference_registry(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     attention = landing.attention()
     for f in attention:
         context.log.warning(f"Tệp không được nạp / file not loaded: {f.path} — {f.reason}")
+    if boundaries.rejected:
+        context.log.warning(f"Tệp ranh giới bị từ chối / boundary file rejected: {boundaries.rejected}")
+    for _, record in boundaries.quarantine.head(20).iterrows():
+        context.log.warning(f"{record['message_vi']} / {record['message_en']}")
     for i, (name, n) in enumerate(counts.items()):
-        meta: dict = {"dagster/row_count": n, "source_file": f"reference/{name}.csv"}
+        meta: dict = {"dagster/row_count": n, "source_file": SOURCE_FILES[name]}
         if i == 0:
             meta |= landing_metadata(landing)
+        if name == "hamlet_boundaries":
+            meta |= {
+                "features_read": boundaries.features_read,
+                "features_loaded": boundaries.features_loaded,
+                "features_quarantined": boundaries.features_quarantined,
+                "file_rejected": boundaries.rejected or "",
+                "is_synthetic": boundaries.is_synthetic,
+            }
         yield dg.MaterializeResult(asset_key=dg.AssetKey(["raw", name]), metadata=meta)
 
 
@@ -104,4 +126,7 @@ def landing_metadata(landing: LandingReport) -> dict:
     }
 
 
-defs = dg.Definitions(assets=[admin_units, reference_registry])
+# features read = loaded + quarantined for the boundary file (and the registry CSVs: read = loaded)
+reference_rows_reconcile = reconciliation_check("reference", dg.AssetKey(["raw", "hamlet_boundaries"]))
+
+defs = dg.Definitions(assets=[admin_units, reference_registry], asset_checks=[reference_rows_reconcile])

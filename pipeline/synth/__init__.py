@@ -1,6 +1,7 @@
 """Synthetic data for the NTM pipeline: the bundled commune sample, blank templates, benchmark volumes.
 
-``python -m pipeline.synth sample`` writes the SYNTHETIC sample of Đồng Lộc (18484) into raw/;
+``python -m pipeline.synth sample`` writes the SYNTHETIC sample of Đồng Lộc (18484) into raw/ (submissions,
+surveys, OCOP and the synthetic hamlet boundaries raw/reference/hamlet_boundaries.geojson);
 ``python -m pipeline.synth templates`` the blank templates into raw/templates/;
 ``python -m pipeline.synth scale --scale commune|province|national --out DIR`` benchmark volumes.
 All output is deterministic for a seed (byte-identical reruns).
@@ -19,7 +20,9 @@ def generate_sample(
     seeds_dir: Path | None = None,
     ref_dir: Path | None = None,
 ) -> dict:
-    """Write submissions/, surveys/ and ocop/ of the commune sample under ``out``; returns a summary."""
+    """Write submissions/, surveys/, ocop/ and reference/hamlet_boundaries.geojson of the commune sample
+    under ``out``; returns a summary."""
+    from pipeline.synth.boundaries import write_boundaries
     from pipeline.synth.sample import write_submissions
     from pipeline.synth.sample_ocop import write_ocop
     from pipeline.synth.sample_surveys import write_surveys
@@ -28,7 +31,8 @@ def generate_sample(
     files, defects = write_submissions(out, seed, seeds_dir, ref_dir)
     write_surveys(out, seed, seeds_dir, ref_dir)
     defects += write_ocop(out)
-    return {"submission_files": len(files), "defects": defects}
+    boundaries = write_boundaries(out, seed, ref_dir)
+    return {"submission_files": len(files), "defects": defects, "boundaries": boundaries}
 
 
 def generate_templates(out: Path | str = "raw/templates", seeds_dir: Path | None = None) -> list[Path]:

@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.cmd == "sample":
         res = generate_sample(a.out, a.seed)
         print(
-            f"{res['submission_files']} submission files, {len(res['defects'])} deliberate defects -> {a.out}"
+            f"{res['submission_files']} submission files, {len(res['defects'])} deliberate defects, "
+            f"synthetic boundaries {res['boundaries']} -> {a.out}"
         )
     elif a.cmd == "templates":
         for p in generate_templates(a.out):

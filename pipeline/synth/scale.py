@@ -5,6 +5,8 @@ communes of the ``vietnam-provinces`` package). ~25 synthetic hamlets per commun
 Submissions: one CSV per unit per period (commune, province), or one CSV per province per period holding all
 its units' rows (national). Built per period from numpy arrays and written with pyarrow, so memory stays
 bounded by one period. Defects: ~3 % late, ~1 % missing, ~1 % resubmitted (``_v2``), ~0.5 % bad rows.
+No hamlet boundaries are written (no reference/hamlet_boundaries.geojson): raw.hamlet_boundaries and
+dim_hamlet_boundary stay empty and the site's map falls back to its tile grid of hamlets.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ MARTS = [
     "dim_indicator",
     "dim_reporting_unit",
     "dim_plan_task",
+    "dim_hamlet_boundary",
     "fact_indicator_value",
     "fact_submission",
     "fact_survey_answer",
@@ -770,3 +771,50 @@ def test_rollup_rule_7_4_and_7_1_are_enforced_by_dbt_tests(mini):
     assert result.returncode != 0
     assert re.search(r"FAIL 1 assert_hamlet_values_come_from_allowed_reporters", out), out[-4000:]
     assert re.search(r"FAIL \d+ assert_ratio_of_sums_hamlet_values_have_a_fraction", out), out[-4000:]
+
+
+def test_dim_hamlet_boundary_matches_hamlet_versions_and_warns_on_missing_ones(mini):
+    """The mini dataset has no boundary file: dim_hamlet_boundary is empty and the warn test is silent. Then
+    three boundaries are loaded: T01 without dates (both versions: before and after its rename), T04 dated from
+    its creation, T02 dated inside its only version. T03 has none: the warn-level test reports it, and dbt still succeeds (never blocking)."""
+    c = duckdb.connect(str(mini["warehouse"]), read_only=True)
+    assert c.execute("select count(*) from marts.dim_hamlet_boundary").fetchone()[0] == 0
+    c.close()
+    warehouse = _copy(mini, "boundaries")
+    c = duckdb.connect(str(warehouse))
+    square = '{"type":"Polygon","coordinates":[[[105.7,18.4],[105.71,18.4],[105.71,18.41],[105.7,18.41],[105.7,18.4]]]}'
+    c.executemany(
+        "insert into raw.hamlet_boundaries (hamlet_code, valid_from, valid_to, geometry_geojson, geometry_type, "
+        "centroid_lon, centroid_lat, area_km2, source_crs, is_synthetic, feature_index, _source_file) "
+        "values (?, ?, ?, ?, 'Polygon', 105.705, 18.405, 1.17, 'OGC:CRS84', ?, ?, 'reference/x.geojson')",
+        [
+            ("18484-T01", None, None, square, True, 0),
+            ("18484-T04", date(2026, 4, 1), None, square, True, 1),
+            ("18484-T02", date(2025, 1, 1), date(2026, 3, 31), square, False, 2),
+        ],
+    )
+    c.close()
+    result = run_dbt(
+        mini["project"],
+        warehouse,
+        mini["tmp"] / "target_boundaries",
+        "build",
+        "--select",
+        "stg_raw__hamlet_boundaries+",
+        "dim_hamlet_boundary+",
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-4000:]
+    assert re.search(r"WARN 1 assert_every_hamlet_version_has_a_boundary", out), out[-4000:]
+    c = duckdb.connect(str(warehouse), read_only=True)
+    got = c.execute(
+        "select hamlet_key, hamlet_code, hamlet_name, valid_from, valid_to, is_synthetic "
+        "from marts.dim_hamlet_boundary order by hamlet_key"
+    ).fetchall()
+    c.close()
+    assert got == [
+        (1, "18484-T01", "Thôn Một", date(2020, 1, 1), date(2026, 6, 30), True),
+        (2, "18484-T02", "Thôn Hai", date(2020, 1, 1), date(2026, 3, 31), False),
+        (4, "18484-T04", "Thôn Bốn", date(2026, 4, 1), None, True),
+        (5, "18484-T01", "Thôn Một Mới", date(2026, 7, 1), None, True),
+    ]

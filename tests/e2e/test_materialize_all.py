@@ -115,6 +115,7 @@ def test_pii_scan_finds_a_respondent_name_inside_every_published_text_column(fir
     name, written without diacritics inside a longer text, injected into one cell of every published text
     column of a copy of the release, is found in each of them (the respondent is stored only hashed)."""
     from pipeline.ingest.masking import name_index
+    from pipeline.publish.assets import PII_EXEMPT_COLUMNS
     from pipeline.publish.pii import scan_pii
 
     base, env, _ = first_run
@@ -138,7 +139,10 @@ def test_pii_scan_finds_a_respondent_name_inside_every_published_text_column(fir
         text = [
             f["name"]
             for f in r["schema"]["fields"]
-            if f["type"] == "string" and not f["name"].endswith("_key") and f["name"] != "submission_id"
+            if f["type"] == "string"
+            and not f["name"].endswith("_key")
+            and f["name"] != "submission_id"
+            and f["name"] not in PII_EXEMPT_COLUMNS  # coordinates only (see pipeline.publish.assets)
         ]
         exempt[r["name"]] = [f["name"] for f in r["schema"]["fields"] if f["name"] not in text]
         keys[r["name"]] = r["schema"].get("primaryKey") or []
@@ -161,6 +165,58 @@ def test_pii_scan_finds_a_respondent_name_inside_every_published_text_column(fir
     assert {(h.table, h.column) for h in hits} == injected
     assert {h.kind for h in hits} == {"name"} and all(h.count == 1 for h in hits)
     assert len(injected) >= 10
+
+
+def test_release_has_hamlet_boundaries_and_task_progress(first_run):
+    """dim_hamlet_boundary: one row per hamlet version of the sample (31, all synthetic, WGS84 polygons around
+    Đồng Lộc, keys of dim_hamlet); fact_task_progress: every row of the mart, with its keys declared."""
+    base, env, _ = first_run
+    latest = base / "open_data" / "latest"
+    package = json.loads((latest / "datapackage.json").read_text())
+    res = {r["name"]: r for r in package["resources"]}
+    b = res["dim_hamlet_boundary"]
+    assert b["schema"]["primaryKey"] == ["hamlet_key"]
+    assert b["schema"]["foreignKeys"] == [
+        {"fields": ["hamlet_key"], "reference": {"resource": "dim_hamlet", "fields": ["hamlet_key"]}}
+    ]
+    assert [f["name"] for f in b["schema"]["fields"]] == [
+        "hamlet_key",
+        "hamlet_code",
+        "hamlet_name",
+        "valid_from",
+        "valid_to",
+        "geometry_type",
+        "geometry_geojson",
+        "centroid_lon",
+        "centroid_lat",
+        "area_km2",
+        "is_synthetic",
+    ]
+    assert all(f.get("ntm:description_vi") and f.get("ntm:description_en") for f in b["schema"]["fields"])
+    con = duckdb.connect()
+    boundary = con.execute(f"select * from read_parquet('{latest / b['path']}')").df()
+    hamlets = con.execute(f"select * from read_parquet('{latest / res['dim_hamlet']['path']}')").df()
+    assert len(boundary) == len(hamlets) == 31
+    assert sorted(boundary["hamlet_key"]) == sorted(hamlets["hamlet_key"])
+    assert boundary["is_synthetic"].all()
+    shapes = [json.loads(g) for g in boundary["geometry_geojson"]]
+    assert {g["type"] for g in shapes} == {"Polygon"}
+    lons = [x for g in shapes for x, _ in g["coordinates"][0]]
+    lats = [y for g in shapes for _, y in g["coordinates"][0]]
+    assert 105.6 < min(lons) < max(lons) < 105.8 and 18.35 < min(lats) < max(lats) < 18.55
+    t = res["fact_task_progress"]
+    assert t["schema"]["primaryKey"] == ["task_progress_key"]
+    assert {fk["reference"]["resource"] for fk in t["schema"]["foreignKeys"]} == {
+        "dim_plan_task",
+        "dim_period",
+    }
+    assert all(f.get("ntm:description_vi") and f.get("ntm:description_en") for f in t["schema"]["fields"])
+    wh = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
+    try:
+        n = wh.execute("select count(*) from marts.fact_task_progress").fetchone()[0]
+    finally:
+        wh.close()
+    assert t["ntm:rows"] == n > 0
 
 
 def test_release_survives_the_disclosure_attacker(first_run):

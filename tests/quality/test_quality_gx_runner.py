@@ -220,3 +220,69 @@ def test_warn_failure_keeps_success(gx_context, fact_con):
     assert res.success and not res.blocking
     assert [e.type for e in res.warn_failures] == ["expect_column_pair_values_a_to_be_greater_than_b"]
     assert res.warn_failures[0].unexpected_count == 1 and res.error_failures == []
+
+
+def test_hamlet_boundary_suite_passes_on_the_sample_and_catches_bad_rows(gx_context):
+    """dim_hamlet_boundary's suite on the bundled synthetic boundaries (as the ingest writes them, versions from
+    hamlets.csv): all met; then a point geometry type, a centroid in the sea off Africa, a duplicated version
+    and an unknown hamlet_key are each caught."""
+    import json
+
+    from pipeline.ingest.boundaries import parse_boundaries
+    from pipeline.ingest.reference import ReferenceData
+
+    raw = suites.REPO_ROOT / "raw"
+    ref = ReferenceData.from_files(raw)
+    parsed = parse_boundaries(
+        (raw / "reference" / "hamlet_boundaries.geojson").read_bytes(), "r", "s", ref.hamlets
+    )
+    hamlets = pd.read_csv(raw / "reference" / "hamlets.csv", dtype=str, keep_default_na=False)
+    df = parsed.rows.merge(
+        hamlets.rename(columns={"name": "hamlet_name"}), on=["hamlet_code"], suffixes=("", "_h")
+    )
+    df = df[df["valid_from"].astype(str) == df["valid_from_h"]]
+    df["hamlet_key"] = df["hamlet_key"].astype("int32")
+    df["valid_from"] = pd.to_datetime(df["valid_from"]).dt.date
+    df["valid_to"] = pd.to_datetime(df["valid_to"]).dt.date
+    suite = suites.load_suite_dict(SUITES["dim_hamlet_boundary"])
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    table_from_frame(con, "marts.dim_hamlet_boundary", df, suites.suite_columns(suite))
+    con.execute("create table marts.dim_hamlet as select hamlet_key from marts.dim_hamlet_boundary")
+    con.execute("alter table marts.dim_hamlet_boundary alter valid_from type date")
+    con.execute("alter table marts.dim_hamlet_boundary alter valid_to type date")
+    con.execute("alter table marts.dim_hamlet_boundary alter hamlet_key type integer")
+    assert len(df) == 31 and json.loads(df["geometry_geojson"].iloc[0])["type"] == "Polygon"
+    res = gx_runner.run_suite(
+        con, "marts.dim_hamlet_boundary", SUITES["dim_hamlet_boundary"], batch_column=None
+    )
+    sql = run_declared_checks(con, suite)
+    failed = [(e.type, e.column) for e in res.expectations if not e.success] + [
+        o.name for o in sql if not o.passed
+    ]
+    assert res.success and not failed, failed
+    # a commune without a boundary file: the empty table passes the gate (the map falls back to a tile grid)
+    con.execute("create table marts.keep as select * from marts.dim_hamlet_boundary")
+    con.execute("delete from marts.dim_hamlet_boundary")
+    empty = gx_runner.run_suite(
+        con, "marts.dim_hamlet_boundary", SUITES["dim_hamlet_boundary"], batch_column=None
+    )
+    assert empty.success and all(o.passed for o in run_declared_checks(con, suite))
+    con.execute("insert into marts.dim_hamlet_boundary select * from marts.keep")
+
+    con.execute("update marts.dim_hamlet_boundary set geometry_type = 'Point' where hamlet_key = 1")
+    con.execute("update marts.dim_hamlet_boundary set centroid_lat = -4.0 where hamlet_key = 2")
+    con.execute(
+        "insert into marts.dim_hamlet_boundary select * replace (999 as hamlet_key) "
+        "from marts.dim_hamlet_boundary where hamlet_key = 3"
+    )
+    res = gx_runner.run_suite(
+        con, "marts.dim_hamlet_boundary", SUITES["dim_hamlet_boundary"], batch_column=None
+    )
+    bad = {(e.type, e.column): e.unexpected_count for e in res.expectations if not e.success}
+    assert not res.success
+    assert bad[("expect_column_values_to_be_in_set", "geometry_type")] == 1
+    assert bad[("expect_column_values_to_be_between", "centroid_lat")] == 1
+    assert [n for (t, _), n in bad.items() if t == "expect_compound_columns_to_be_unique"] == [2]
+    referential = [o for o in run_declared_checks(con, suite) if not o.passed]
+    assert [o.failed_count for o in referential] == [1]  # hamlet_key 999 is not in dim_hamlet
