@@ -210,6 +210,23 @@ def _periods_around_hamlet_changes(release: Path) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
+def boundaries_existing(release: Path, period_code: str) -> tuple[set[str], bool] | None:
+    """Hamlet codes with a boundary valid on the period's end date and whether any is synthetic, or None
+    when the release publishes no boundaries (the map then draws a tile per hamlet)."""
+    package = json.loads((release / "datapackage.json").read_text(encoding="utf-8"))
+    if "dim_hamlet_boundary" not in {r["name"] for r in package["resources"]}:
+        return None
+    rows = query(
+        release,
+        "select distinct b.hamlet_code, b.is_synthetic from {b} b join {p} p on p.period_code = ? "
+        "where b.valid_from <= p.end_date and (b.valid_to is null or b.valid_to >= p.end_date)",
+        [period_code],
+        b="dim_hamlet_boundary",
+        p="dim_period",
+    )
+    return {r[0] for r in rows}, any(r[1] for r in rows)
+
+
 def _indicator_reported_in(release: Path, periods: list[str]) -> str:
     """The first indicator (by code) with hamlet values in every one of periods."""
     rows = query(
@@ -257,6 +274,11 @@ def test_map_draws_the_hamlets_of_the_chosen_period(site, release):
         choose(page, "#map-period", period)
         site.settle()
         expected = hamlets_existing(release, period)
+        boundaries = boundaries_existing(release, period)
+        if boundaries is not None:  # one boundary per hamlet of the period, labelled synthetic if it is
+            assert boundaries[0] == expected, period
+            if boundaries[1]:
+                assert "giả lập" in page.inner_text("main"), "synthetic boundaries not labelled on the map"
         drawn_period, attr, drawn, rows = _map_state(page)
         assert drawn_period == period
         assert attr == drawn == len(expected), (code, period, attr, drawn, len(expected))
