@@ -25,7 +25,7 @@ UI_PORT ?= 3000
 SITE_HOST ?= 127.0.0.1
 SITE_PORT ?= 8765
 
-.PHONY: help install manifest run ui serve browser test test-ops lint docs backfill period synth bench clean
+.PHONY: help install manifest run ui serve browser test test-ops lint docs backfill period synth bench clean screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ $(CHROMIUM):
 	  { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
 browser: $(CHROMIUM) ## install Debian's chromium for the browser tests (apt-get)
+
+screenshots: $(VENV)/.installed $(CHROMIUM) ## README screenshots of open_data/latest/site (after make run) -> docs/screenshots/
+	$(PY) -m tests.site.screenshots --release open_data/latest --out docs/screenshots
 
 test: $(MANIFEST) $(CHROMIUM) ## install with dev tools and run every test
 	$(PY) -m pytest

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,18 +33,3 @@ def pipeline_env(base: Path) -> dict[str, str]:
         "NTM_PII_SALT": "test-salt",
         "NTM_TODAY": "2026-11-29",
     }
-
-
-@pytest.fixture(scope="module")
-def module_env(tmp_path_factory):
-    """Point the pipeline at a fresh temporary landing zone, warehouse and open-data dir for a module."""
-    base = tmp_path_factory.mktemp("ntm")
-    env = pipeline_env(base)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    yield base, env
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v

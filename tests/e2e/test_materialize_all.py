@@ -14,26 +14,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.e2e.conftest import tree_digest
+from tests.shared_build import materialize_all
 
 pytestmark = pytest.mark.slow
 
 
-def _materialize_all():
-    from pipeline.definitions import defs
-
-    return dg.materialize(
-        [*defs.assets, *defs.asset_checks],
-        resources=defs.resources,
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-
-
 @pytest.fixture(scope="module")
-def first_run(module_env):
-    base, env = module_env
-    result = _materialize_all()
-    return base, env, result
+def first_run(pipeline_build):
+    """The session's one build (tests/conftest.py); its environment is set for this module's tests, which
+    run the pipeline again on the same warehouse and open-data dir."""
+    with pipeline_build.environ():
+        yield pipeline_build.base, pipeline_build.env, pipeline_build.result
 
 
 def test_run_succeeds_and_every_check_passes(first_run):
@@ -314,7 +305,7 @@ def test_second_run_is_a_no_op(first_run):
     con = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
     rows_before = con.execute("select count(*) from raw.submission_values").fetchone()[0]
     con.close()
-    result = _materialize_all()
+    result = materialize_all()
     assert result.success
     meta = {
         k: getattr(v, "value", v)
