@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
 from markupsafe import Markup
@@ -81,16 +82,17 @@ def t(vi: str | None, en: str | None = None) -> Markup:
 
 def fmt_vi(value: float | int | None, digits: int = 1) -> str:
     """Vietnamese number format: '.' groups thousands, ',' is the decimal mark (1.234,5)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    s = f"{float(value):,.{digits}f}"
+    s = fmt_en(value, digits)
     return s.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
 def fmt_en(value: float | int | None, digits: int = 1) -> str:
+    """English format (1,234.5). Halves round away from zero, as the browser's Intl.NumberFormat does, so the
+    page reads the same before and after its script runs."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return f"{float(value):,.{digits}f}"
+    d = Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    return f"{d:,.{digits}f}"
 
 
 def num(value: float | int | None, digits: int = 1, exact: bool = False) -> Markup:

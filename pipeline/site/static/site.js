@@ -1,6 +1,6 @@
 /* The release site's only script: language switch, number format, Vega charts and the map's selectors.
-   It reads the data the page includes with <script src> (window.NTM_CHARTS, window.NTM_MAP): no fetch(), so
-   the pages work from file:// as from any static server, with no network. */
+   It reads the data the page includes with <script src> (window.NTM_CHARTS, window.NTM_MAP), never requests
+   anything, so the pages work from file:// as from any static server, with no network. */
 (function () {
   "use strict";
   var html = document.documentElement;
