@@ -188,6 +188,9 @@ SITE_KEY = dg.AssetKey(["publish", "open_data_site"])
 
 @dg.multi_asset(
     name="publish__open_data_release",
+    # selectable one by one (`--select publish/open_data_release` keeps working); the site is part of the
+    # release, so it is built whichever of the two is selected
+    can_subset=True,
     specs=[
         dg.AssetSpec(
             key=RELEASE_KEY,
@@ -234,21 +237,25 @@ def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseRes
         )
     verb = "published" if result.changed else "unchanged (identical content, no new release)"
     context.log.info(f"release {result.release_id} {verb}: {result.path}")
-    yield dg.MaterializeResult(
-        asset_key=RELEASE_KEY,
-        metadata={
-            "release_id": result.release_id,
-            "changed": result.changed,
-            "path": str(settings.open_data_dir / "latest"),
-            "release_path": str(result.path),
-            "previous_release_id": result.previous_release_id or "",
-            "tables": dg.MetadataValue.json(result.tables),
-            "dagster/row_count": sum(result.tables.values()),
-            "bytes_total": result.bytes_total,
-            "suppressed_cells": dg.MetadataValue.json(suppression),
-            "checked_by_runs": dg.MetadataValue.json(sorted(set(checked_by.values()))),
-        },
-    )
+    selected = context.selected_asset_keys
+    if RELEASE_KEY in selected:
+        yield dg.MaterializeResult(
+            asset_key=RELEASE_KEY,
+            metadata={
+                "release_id": result.release_id,
+                "changed": result.changed,
+                "path": str(settings.open_data_dir / "latest"),
+                "release_path": str(result.path),
+                "previous_release_id": result.previous_release_id or "",
+                "tables": dg.MetadataValue.json(result.tables),
+                "dagster/row_count": sum(result.tables.values()),
+                "bytes_total": result.bytes_total,
+                "suppressed_cells": dg.MetadataValue.json(suppression),
+                "checked_by_runs": dg.MetadataValue.json(sorted(set(checked_by.values()))),
+            },
+        )
+    if SITE_KEY not in selected:
+        return
     site = result.site.metadata() if result.site is not None else site_metadata(result.path)
     index = settings.open_data_dir / "latest" / "site" / "index.html"
     yield dg.MaterializeResult(
