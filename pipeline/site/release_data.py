@@ -4,6 +4,10 @@ The site is built from ``<release>/datapackage.json`` and the Parquet files it l
 DuckDB connection with one view per resource. It never opens the warehouse: what the site shows is what the
 release publishes (suppressed survey cells stay hidden, no personal data can appear that the release's own PII
 scan did not pass).
+
+The site is the home commune's (``dim_commune.is_home_commune``): every table with a ``commune_code`` column
+(except the ``dim_commune`` / ``dim_province`` registries) is read for that commune only, so a release that
+holds several communes (a synthetic province) shows one commune's hamlets, reports and surveys.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ class Release:
     descriptor: dict[str, Any]
     con: duckdb.DuckDBPyConnection
     resources: dict[str, list[str]] = field(default_factory=dict)  # name -> file paths relative to root
+    home_commune: str | None = None  # tables with a commune_code column are read for this commune only
 
     @property
     def release_id(self) -> str:
@@ -54,6 +59,7 @@ def open_release(root: Path) -> Release:
     con = duckdb.connect(":memory:")
     con.execute("set threads = 1")
     resources: dict[str, list[str]] = {}
+    sources: dict[str, str] = {}
     for res in descriptor.get("resources", []):
         paths = [f["path"] for f in res.get("ntm:files", [])] or (
             [res["path"]] if isinstance(res.get("path"), str) else list(res.get("path") or [])
@@ -62,7 +68,21 @@ def open_release(root: Path) -> Release:
             continue
         resources[res["name"]] = paths
         lits = ", ".join("'" + str(root / p).replace("'", "''") + "'" for p in paths)
-        con.execute(
-            f'create view "{res["name"]}" as select * from read_parquet([{lits}], union_by_name = true)'
-        )
-    return Release(root=root, descriptor=descriptor, con=con, resources=resources)
+        sources[res["name"]] = f"read_parquet([{lits}], union_by_name = true)"
+    home = None
+    if "dim_commune" in sources:
+        rows = con.execute(
+            f"select commune_code from {sources['dim_commune']} where is_home_commune"
+        ).fetchall()
+        home = rows[0][0] if len(rows) == 1 else None
+    for name, source in sources.items():
+        cols = {
+            r[0] for r in con.execute(f"select column_name from (describe select * from {source})").fetchall()
+        }
+        where = ""
+        if home is not None and "commune_code" in cols and name not in {"dim_commune", "dim_province"}:
+            # The site is the home commune's: in a release of several communes (a synthetic province) it
+            # shows that commune's hamlets, reports and surveys, never a mix of all of them.
+            where = " where commune_code = '" + home.replace("'", "''") + "'"
+        con.execute(f'create view "{name}" as select * from {source}{where}')
+    return Release(root=root, descriptor=descriptor, con=con, resources=resources, home_commune=home)
