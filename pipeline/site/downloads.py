@@ -387,13 +387,18 @@ def _header(ws, columns: Sequence[tuple[str, str, str]]) -> None:
 
 
 def _put(ws, row: list[Any]) -> None:
-    """Append a row: numbers as numbers (with a number format), text as text (never a formula)."""
-    ws.append([None] * len(row))
-    r = ws.max_row
-    for i, v in enumerate(row, start=1):
+    """Append a row: numbers as numbers (with a number format), text as text (never a formula).
+
+    The cells are made first and appended in one call (``ws.max_row`` per row would scan the whole sheet:
+    quadratic, 90 s for a province's commune sheet)."""
+    from openpyxl.cell.cell import Cell
+
+    cells: list[Any] = []
+    for v in row:
         if v is None:
+            cells.append(None)
             continue
-        cell = ws.cell(row=r, column=i)
+        cell = Cell(ws)
         if isinstance(v, bool):
             cell.value = v
         elif isinstance(v, int):
@@ -414,6 +419,8 @@ def _put(ws, row: list[Any]) -> None:
         else:
             cell.value = str(v)
             cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
+        cells.append(cell)
+    ws.append(cells)
 
 
 def _finish_sheet(ws, widths: Sequence[int]) -> None:
