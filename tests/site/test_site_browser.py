@@ -435,3 +435,41 @@ def test_every_page_fits_a_phone(phone, release):
         if width > 390 + 1:
             wide[rel] = width
     assert wide == {}, f"pages wider than a 390px phone: {wide}"
+
+
+def test_map_table_and_tooltip_carry_value_fraction_threshold_unit_and_on_time(site, release):
+    """For a ratio indicator, every hamlet row of the map's table shows the published value, numerator /
+    denominator and threshold met; the reporting unit and on-time columns come from fact_indicator_value and
+    mart_reporting_compliance; hovering a shape shows the same in Vega's tooltip."""
+    rows = query(
+        release,
+        "select m.indicator_code, m.period_code, m.hamlet_code, m.value, m.numerator, m.denominator, "
+        "m.met_threshold from {m} m join {i} i using (indicator_code) where i.value_type = 'percent' "
+        "and m.numerator is not null and m.existed_at_period_end order by m.period_code desc, "
+        "m.indicator_code, m.hamlet_code",
+        m="mart_hamlet_indicator",
+        i="dim_indicator",
+    )
+    code, period = rows[0][0], rows[0][1]
+    expected = {r[2]: r for r in rows if r[0] == code and r[1] == period}
+    page = site.open("map.html")
+    choose(page, "#map-indicator", code)
+    choose(page, "#map-period", period)
+    checked = 0
+    for hamlet, (_, _, _, value, num, den, met) in expected.items():
+        cells = page.locator(f"#map-table tr[data-hamlet='{hamlet}'] > *").all_inner_texts()
+        _name, shown, fraction, met_text, unit, on_time, _change = cells
+        assert shown_matches(shown.strip(), value), (hamlet, shown, value)
+        n, d = (parse_vi(x.strip()) for x in fraction.split("/"))
+        assert abs(n - num) < 0.06 and abs(d - den) < 0.06, (hamlet, fraction, num, den)
+        assert met_text == ("Có" if met else "Không")
+        assert unit.strip() and ("Đúng hạn" in on_time or on_time.startswith("Muộn")), (hamlet, unit, on_time)
+        checked += 1
+    assert checked >= 5
+    box = page.locator("#map svg g.role-mark.mark-shape > path").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tooltip = page.wait_for_selector("#vg-tooltip-element.visible", timeout=5000)
+    text = tooltip.inner_text()
+    for label in ("Thôn", "Giá trị", "Tử số / mẫu số", "Đạt ngưỡng", "Đơn vị báo cáo", "Đúng hạn"):
+        assert label in text, (label, text)
+    site.assert_clean()
