@@ -1,5 +1,5 @@
-"""Spreadsheet downloads (pipeline/site/downloads.py) on tiny Parquet files: CSV bytes and round trips through
-pandas, polars and DuckDB; formula neutralisation; the XLSX scorecard; a whole (tiny) release."""
+"""Spreadsheet downloads (pipeline/site/downloads.py, csv_export.py, scorecard_xlsx.py) on tiny Parquet
+files: CSV bytes and round trips through pandas, polars and DuckDB; formula neutralisation; the XLSX scorecard; a whole (tiny) release."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.site import downloads as dl
+from pipeline.site import csv_export as dl
+from pipeline.site import scorecard_xlsx as xl
 from pipeline.site.downloads import (
     BOM,
     ON_TRACK_RULE,
@@ -338,8 +339,8 @@ def _header_of(ws) -> list[str]:
 def test_scorecard_workbook_holds_the_parquet_values_as_numbers(release_data, tmp_path):
     info = write_scorecard_xlsx(release_data, tmp_path / "s.xlsx", "20261130-abcdef0123", is_synthetic=True)
     wb = openpyxl.load_workbook(tmp_path / "s.xlsx")
-    assert wb.sheetnames == [dl.SCORECARD_SHEET, dl.COMMUNE_SHEET, dl.ABOUT_SHEET]
-    ws = wb[dl.SCORECARD_SHEET]
+    assert wb.sheetnames == [xl.SCORECARD_SHEET, xl.COMMUNE_SHEET, xl.ABOUT_SHEET]
+    ws = wb[xl.SCORECARD_SHEET]
     header = _header_of(ws)
     assert all(" / " in h for h in header)
     for wanted in (
@@ -396,7 +397,7 @@ def test_scorecard_workbook_holds_the_parquet_values_as_numbers(release_data, tm
 def test_commune_sheet_and_about_sheet(release_data, tmp_path):
     write_scorecard_xlsx(release_data, tmp_path / "s.xlsx", "20261130-abcdef0123", is_synthetic=True)
     wb = openpyxl.load_workbook(tmp_path / "s.xlsx")
-    wc = wb[dl.COMMUNE_SHEET]
+    wc = wb[xl.COMMUNE_SHEET]
     header = _header_of(wc)
     col = {h: i for i, h in enumerate(header)}
     rows = {r[col["Kỳ / Period"]].value: r for r in wc.iter_rows(min_row=2)}
@@ -406,7 +407,7 @@ def test_commune_sheet_and_about_sheet(release_data, tmp_path):
     assert q1[col["Tử số / Numerator"]].value is None
     assert rows["2026"][col["Đạt ngưỡng / Threshold met"]].value == "Đạt / Met"
     assert rows["2026"][col["Số thôn đạt / Hamlets meeting"]].value == 12
-    about = {r[0].value: r[1].value for r in wb[dl.ABOUT_SHEET].iter_rows(min_row=2)}
+    about = {r[0].value: r[1].value for r in wb[xl.ABOUT_SHEET].iter_rows(min_row=2)}
     assert about["Mã phát hành / Release id"] == "20261130-abcdef0123"
     assert about["Quy tắc tiến độ"] == ON_TRACK_RULE[0] and about["On-track rule"] == ON_TRACK_RULE[1]
     assert "data/mart_plan_targets.parquet" in about["Tệp nguồn / Source files"]

@@ -1,0 +1,400 @@
+"""The plan scorecard as one XLSX workbook (openpyxl), from the release's Parquet files only.
+
+Sheets: "Bảng điểm - Scorecard" (mart_plan_targets, every year and quarter), "Chỉ tiêu xã - Commune"
+(mart_commune_indicator) and "Thông tin - About" (release id, source files with their sha256, the on-track
+rule). Numbers are numeric cells, text cells are neutralised like the CSV copies
+(:func:`pipeline.site.csv_export.neutralise_text`), and every time in the file is the release's date, so the
+same release gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zipfile
+from collections.abc import Sequence
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.lib.hashing import sha256_file
+
+from .csv_export import DownloadError, is_text, neutralise
+
+SCORECARD_FILE = "scorecard.xlsx"
+
+#: status of a plan target (the site's td.status[data-status] uses the same keys)
+STATUS_LABELS = {
+    "on_track": ("Đạt tiến độ", "On track"),
+    "behind": ("Chậm", "Behind"),
+    "no_data": ("Chưa có số liệu", "No data"),
+}
+
+# The on-track rule of mart_plan_targets.sql (macro ntm_meets_threshold), stated for the About sheet.
+ON_TRACK_RULE = (
+    "Mỗi mục tiêu năm của kế hoạch (indicator_targets) được so với giá trị của xã nhà (mart_commune_indicator) "
+    "trong năm đó và trong từng quý của năm đó (giá trị quý so với mục tiêu năm). Chênh lệch = thực hiện − mục "
+    "tiêu. Đạt tiến độ khi thực hiện ≥ mục tiêu (chỉ tiêu 'cao hơn là tốt', higher_better) hoặc thực hiện ≤ mục "
+    "tiêu (chỉ tiêu 'thấp hơn là tốt', lower_better); Chậm khi không đạt; Chưa có số liệu khi kỳ đó chưa có giá "
+    "trị thực hiện (chênh lệch để trống). Giá trị năm được báo cáo cho năm hoặc suy ra từ các quý theo "
+    "quy tắc năm của chỉ tiêu (cột Nguồn số liệu).",
+    "Each yearly target of the plan (indicator_targets) is compared with the home commune's value "
+    "(mart_commune_indicator) for that year and for each quarter of that year (a quarter's value against the "
+    "year's target). Gap = actual − target. On track when actual ≥ target (higher_better indicators) or actual "
+    "≤ target (lower_better indicators); Behind otherwise; No data when the period has no actual value yet "
+    "(gap left empty). A year's value is reported for the year or derived from its quarters by the "
+    "indicator's annual rule (column Value source).",
+)
+
+_FLOAT_FORMAT = "#,##0.0#"
+_INT_FORMAT = "0"  # plain: years (2026) must not read "2,026"
+_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+_DATE_FORMAT = "yyyy-mm-dd"
+_FALLBACK_STAMP = datetime(2000, 1, 1)
+
+
+def plan_status(is_on_track: bool | None) -> str:
+    """on_track | behind | no_data, from mart_plan_targets.is_on_track (null = no actual value)."""
+    if is_on_track is None:
+        return "no_data"
+    return "on_track" if is_on_track else "behind"
+
+
+# ---------------------------------------------------------------------------------------------- XLSX
+
+# (column, Vietnamese header, English header); a column missing from the Parquet file is an error
+SCORECARD_COLUMNS = [
+    ("target_year", "Năm mục tiêu", "Target year"),
+    ("period_code", "Kỳ", "Period"),
+    ("period_label", "Tên kỳ", "Period name"),
+    ("indicator_code", "Mã chỉ tiêu", "Indicator code"),
+    ("indicator_name_vi", "Chỉ tiêu", "Indicator"),
+    ("indicator_name_en", "Tên tiếng Anh", "Name in English"),
+    ("actual_value", "Thực hiện", "Actual value"),
+    ("target_value", "Mục tiêu", "Target"),
+    ("gap", "Chênh lệch", "Gap"),
+    ("status", "Đúng tiến độ", "On track"),
+    ("direction", "Chiều tốt", "Better direction"),
+    ("value_source", "Nguồn số liệu", "Value source"),
+    ("target_source", "Nguồn mục tiêu", "Target source"),
+]
+
+COMMUNE_COLUMNS = [
+    ("period_code", "Kỳ", "Period"),
+    ("period_label", "Tên kỳ", "Period name"),
+    ("indicator_code", "Mã chỉ tiêu", "Indicator code"),
+    ("indicator_name_vi", "Chỉ tiêu", "Indicator"),
+    ("indicator_name_en", "Tên tiếng Anh", "Name in English"),
+    ("value", "Giá trị", "Value"),
+    ("numerator", "Tử số", "Numerator"),
+    ("denominator", "Mẫu số", "Denominator"),
+    ("threshold", "Ngưỡng", "Threshold"),
+    ("met_threshold", "Đạt ngưỡng", "Threshold met"),
+    ("hamlets_reporting", "Số thôn báo cáo", "Hamlets reporting"),
+    ("hamlets_meeting", "Số thôn đạt", "Hamlets meeting"),
+    ("hamlets_existing", "Số thôn hiện có", "Hamlets existing"),
+    ("aggregation", "Cách tổng hợp", "Roll-up rule"),
+    ("value_source", "Nguồn số liệu", "Value source"),
+    ("last_submitted_at", "Nộp lần cuối", "Last submitted at"),
+    ("commune_code", "Mã xã", "Commune code"),
+    ("commune_name", "Tên xã", "Commune name"),
+]
+
+_DIRECTION = {
+    "higher_better": "Cao hơn là tốt / Higher is better",
+    "lower_better": "Thấp hơn là tốt / Lower is better",
+}
+_MET = {True: "Đạt / Met", False: "Không đạt / Not met"}
+SCORECARD_SHEET = "Bảng điểm - Scorecard"
+COMMUNE_SHEET = "Chỉ tiêu xã - Commune"
+ABOUT_SHEET = "Thông tin - About"
+
+
+def release_stamp(release_id: str) -> datetime:
+    """The workbook's created/modified time: the release id's date (yyyymmdd-...) at 00:00, else 2000-01-01."""
+    m = re.match(r"(\d{4})(\d{2})(\d{2})", release_id)
+    if m:
+        try:
+            return datetime(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            pass
+    return _FALLBACK_STAMP
+
+
+def _read_table(release_data_dir: Path, name: str, needed: Sequence[str]) -> tuple[pa.Table, list[Path], int]:
+    """A published table (single file or partition folder), text columns neutralised; (table, files, changed)."""
+    single = release_data_dir / f"{name}.parquet"
+    files = [single] if single.is_file() else sorted((release_data_dir / name).glob("*.parquet"))
+    if not files:
+        raise DownloadError(
+            f"Không thấy {name}.parquet trong {release_data_dir}. / {name}.parquet not found in {release_data_dir}."
+        )
+    table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+    missing = [c for c in needed if c not in table.column_names]
+    if missing:
+        raise DownloadError(f"{files[0]}: thiếu cột {missing}. / missing columns {missing}.")
+    cols, changed = [], 0
+    for name_ in table.column_names:
+        col = table[name_].combine_chunks()
+        if is_text(col.type):
+            col, n = neutralise(col.cast(pa.string()))
+            changed += n
+        cols.append(col)
+    return pa.table(cols, names=table.column_names), files, changed
+
+
+def _label(vi: str | None, en: str | None) -> str | None:
+    parts = [p for p in (vi, en) if p]
+    return " / ".join(parts) if parts else None
+
+
+def _header(ws, columns: Sequence[tuple[str, str, str]]) -> None:
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    ws.append([f"{vi} / {en}" for _, vi, en in columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def _put(ws, row: list[Any]) -> None:
+    """Append a row: numbers as numbers (with a number format), text as text (never a formula).
+
+    The cells are made first and appended in one call (``ws.max_row`` per row would scan the whole sheet:
+    quadratic, 90 s for a province's commune sheet)."""
+    from openpyxl.cell.cell import Cell
+
+    cells: list[Any] = []
+    for v in row:
+        if v is None:
+            cells.append(None)
+            continue
+        cell = Cell(ws)
+        if isinstance(v, bool):
+            cell.value = v
+        elif isinstance(v, int):
+            cell.value = v
+            cell.number_format = _INT_FORMAT
+        elif isinstance(v, float):
+            cell.value = v
+            cell.number_format = _FLOAT_FORMAT
+        elif isinstance(v, datetime) and v.tzinfo is not None:
+            cell.value = v.isoformat(sep=" ")  # Excel has no time zones: keep the offset as text
+            cell.data_type = "s"
+        elif isinstance(v, datetime):
+            cell.value = v
+            cell.number_format = _DATETIME_FORMAT
+        elif isinstance(v, date):
+            cell.value = v
+            cell.number_format = _DATE_FORMAT
+        else:
+            cell.value = str(v)
+            cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
+        cells.append(cell)
+    ws.append(cells)
+
+
+def _finish_sheet(ws, widths: Sequence[int]) -> None:
+    from openpyxl.utils import get_column_letter
+
+    ws.freeze_panes = "A2"
+    if ws.max_row >= 1 and ws.max_column >= 1:
+        ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{ws.max_row}"
+    for i, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = w
+
+
+def _widths(ws, n_cols: int, cap: int = 60) -> list[int]:
+    """Column width from the longest value (header counted per line of its wrap, roughly), 8..cap chars."""
+    widths = [8] * n_cols
+    for row in ws.iter_rows(min_row=2, values_only=True):
+        for i, v in enumerate(row):
+            if v is not None:
+                widths[i] = max(widths[i], min(cap, len(str(v)) + 2))
+    for i, cell in enumerate(ws[1]):
+        widths[i] = max(widths[i], min(cap, max(len(p) for p in str(cell.value).split(" / ")) + 4))
+    return widths
+
+
+def _deterministic_zip(src: Path, dst: Path, stamp: datetime) -> None:
+    """Rewrite a zip with fixed entry times (openpyxl stamps every part with the current time)."""
+    dt = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zi = zipfile.ZipInfo(info.filename, date_time=dt)
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o644 << 16
+            zout.writestr(zi, zin.read(info.filename))
+
+
+def _scorecard_sheet(wb, targets: pa.Table) -> dict[str, int]:
+    ws = wb.active
+    ws.title = SCORECARD_SHEET
+    _header(ws, SCORECARD_COLUMNS)
+    counts = {k: 0 for k in STATUS_LABELS}
+    for r in targets.to_pylist():
+        status = plan_status(r["is_on_track"])
+        counts[status] += 1
+        derived = {
+            "period_label": _label(r.get("period_label_vi"), r.get("period_label_en")),
+            "status": " / ".join(STATUS_LABELS[status]),
+            "direction": _DIRECTION.get(r.get("direction"), r.get("direction")),
+            "target_source": _label(r.get("source_vi"), r.get("source_en")),
+        }
+        _put(ws, [derived[c] if c in derived else r.get(c) for c, _, _ in SCORECARD_COLUMNS])
+    _finish_sheet(ws, _widths(ws, len(SCORECARD_COLUMNS)))
+    return counts
+
+
+def _commune_sheet(wb, commune: pa.Table) -> None:
+    wc = wb.create_sheet(COMMUNE_SHEET)
+    _header(wc, COMMUNE_COLUMNS)
+    for r in commune.to_pylist():
+        derived = {
+            "period_label": _label(r.get("period_label_vi"), r.get("period_label_en")),
+            "met_threshold": _MET.get(r.get("met_threshold")),
+        }
+        _put(wc, [derived[c] if c in derived else r.get(c) for c, _, _ in COMMUNE_COLUMNS])
+    _finish_sheet(wc, _widths(wc, len(COMMUNE_COLUMNS)))
+
+
+def _about_rows(
+    release_id: str, sources: Sequence[str], counts: dict[str, int], is_synthetic: bool
+) -> list[tuple[str, str]]:
+    rows = [
+        ("Mã phát hành / Release id", release_id),
+        ("Tệp nguồn / Source files", "; ".join(sources)),
+        (
+            f"Trang '{SCORECARD_SHEET}' / Sheet '{SCORECARD_SHEET}'",
+            "mart_plan_targets: mọi mục tiêu theo năm và quý / every plan target by year and quarter",
+        ),
+        (
+            f"Trang '{COMMUNE_SHEET}' / Sheet '{COMMUNE_SHEET}'",
+            "mart_commune_indicator: giá trị của xã theo kỳ / the commune's values by period",
+        ),
+        ("Quy tắc tiến độ", ON_TRACK_RULE[0]),
+        ("On-track rule", ON_TRACK_RULE[1]),
+        (
+            "Trạng thái / Status",
+            "; ".join(f"{vi} / {en}: {counts[k]}" for k, (vi, en) in STATUS_LABELS.items())
+            + " (tất cả các kỳ / all periods)",
+        ),
+        (
+            "Ô văn bản / Text cells",
+            "Ô văn bản bắt đầu bằng = + - @ (kể cả sau khoảng trắng) hoặc TAB/CR được thêm dấu ' ở đầu để bảng tính "
+            "không chạy như công thức. / Text cells starting with = + - @ (also after spaces) or TAB/CR are prefixed "
+            "with ' so that a spreadsheet does not run them as a formula.",
+        ),
+        (
+            "Số / Numbers",
+            "Ô số là số thật (không phải văn bản); ô trống = chưa có số liệu. / Numeric cells are numbers, not text; an "
+            "empty cell = no value.",
+        ),
+        (
+            "Giấy phép / Licence",
+            "CC BY 4.0 — Ủy ban nhân dân xã Đồng Lộc / People's Committee of Đồng Lộc commune",
+        ),
+    ]
+    if is_synthetic:
+        warning = "DỮ LIỆU MẪU TỔNG HỢP, KHÔNG PHẢI SỐ LIỆU THẬT. / SYNTHETIC SAMPLE DATA, NOT REAL FIGURES."
+        rows.insert(1, ("CẢNH BÁO / WARNING", warning))
+    return rows
+
+
+def _about_sheet(wb, rows: Sequence[tuple[str, str]]) -> None:
+    from openpyxl.styles import Alignment, Font
+
+    wa = wb.create_sheet(ABOUT_SHEET)
+    wa.append(["Mục / Item", "Nội dung / Content"])
+    for cell in wa[1]:
+        cell.font = Font(bold=True)
+    for k, v in rows:
+        _put(wa, [k, v])
+    for row in wa.iter_rows(min_row=2):
+        row[0].font = Font(bold=True)
+        for cell in row:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    wa.freeze_panes = "A2"
+    wa.column_dimensions["A"].width = 34
+    wa.column_dimensions["B"].width = 110
+
+
+def _save_workbook(wb, out: Path, release_id: str) -> None:
+    """Save with created/modified and every zip entry's time fixed to the release's date: same input, same bytes."""
+    from openpyxl.writer.excel import ExcelWriter
+
+    stamp = release_stamp(release_id)
+    props = wb.properties
+    props.creator = "ntm-pipeline"
+    props.lastModifiedBy = "ntm-pipeline"
+    props.title = f"Bảng điểm kế hoạch / Plan scorecard — {release_id}"
+    props.created = stamp
+    props.modified = stamp
+    out.parent.mkdir(parents=True, exist_ok=True)
+    raw = out.with_name(f".{out.name}.raw")
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        # ExcelWriter, not wb.save(): save() overwrites the modified time with now()
+        ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
+        _deterministic_zip(raw, tmp, stamp)
+        os.replace(tmp, out)
+    finally:
+        raw.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
+
+
+def write_scorecard_xlsx(
+    release_data_dir: Path, out: Path, release_id: str, *, is_synthetic: bool | None = None
+) -> dict:
+    """The plan scorecard workbook from the release's mart_plan_targets and mart_commune_indicator Parquet.
+
+    ``is_synthetic`` (default: read from ../datapackage.json beside the data folder when it is there) puts
+    the synthetic-data warning on the About sheet. Returns {path, rows (scorecard rows), bytes, sha256,
+    neutralised_cells, status_counts}."""
+    from openpyxl import Workbook
+
+    if is_synthetic is None:
+        dp = release_data_dir.parent / "datapackage.json"
+        is_synthetic = bool(
+            dp.is_file() and json.loads(dp.read_text(encoding="utf-8")).get("ntm:is_synthetic")
+        )
+    needed = [
+        "indicator_code",
+        "period_code",
+        "target_year",
+        "actual_value",
+        "target_value",
+        "gap",
+        "is_on_track",
+    ]
+    targets, target_files, changed_t = _read_table(release_data_dir, "mart_plan_targets", needed)
+    commune, commune_files, changed_c = _read_table(
+        release_data_dir, "mart_commune_indicator", ["indicator_code", "period_code", "value"]
+    )
+    targets = targets.sort_by(
+        [("target_year", "ascending"), ("period_code", "ascending"), ("indicator_code", "ascending")]
+    )
+    commune = commune.sort_by([("period_code", "ascending"), ("indicator_code", "ascending")])
+    sources = [
+        f"data/{p.relative_to(release_data_dir).as_posix()} (sha256 {sha256_file(p)})"
+        for p in [*target_files, *commune_files]
+    ]
+
+    wb = Workbook()
+    counts = _scorecard_sheet(wb, targets)
+    _commune_sheet(wb, commune)
+    _about_sheet(wb, _about_rows(release_id, sources, counts, is_synthetic))
+    _save_workbook(wb, out, release_id)
+    return {
+        "path": str(out),
+        "rows": targets.num_rows,
+        "bytes": out.stat().st_size,
+        "sha256": sha256_file(out),
+        "neutralised_cells": changed_t + changed_c,
+        "status_counts": counts,
+    }
