@@ -24,22 +24,19 @@ import pyarrow.parquet as pq
 from pipeline.lib.hashing import sha256_file
 
 from .csv_export import DownloadError, is_text, neutralise
+from .i18n import STATUS
 
 SCORECARD_FILE = "scorecard.xlsx"
 
 #: status of a plan target (the site's td.status[data-status] uses the same keys)
-STATUS_LABELS = {
-    "on_track": ("Đạt tiến độ", "On track"),
-    "behind": ("Chậm", "Behind"),
-    "no_data": ("Chưa có số liệu", "No data"),
-}
+STATUS_LABELS = STATUS  # one wording for the site's scorecard and the workbook (pipeline.site.i18n)
 
 # The on-track rule of mart_plan_targets.sql (macro ntm_meets_threshold), stated for the About sheet.
 ON_TRACK_RULE = (
     "Mỗi mục tiêu năm của kế hoạch (indicator_targets) được so với giá trị của xã nhà (mart_commune_indicator) "
     "trong năm đó và trong từng quý của năm đó (giá trị quý so với mục tiêu năm). Chênh lệch = thực hiện − mục "
     "tiêu. Đạt tiến độ khi thực hiện ≥ mục tiêu (chỉ tiêu 'cao hơn là tốt', higher_better) hoặc thực hiện ≤ mục "
-    "tiêu (chỉ tiêu 'thấp hơn là tốt', lower_better); Chậm khi không đạt; Chưa có số liệu khi kỳ đó chưa có giá "
+    "tiêu (chỉ tiêu 'thấp hơn là tốt', lower_better); Chậm tiến độ khi không đạt; Chưa có số liệu khi kỳ đó chưa có giá "
     "trị thực hiện (chênh lệch để trống). Giá trị năm được báo cáo cho năm hoặc suy ra từ các quý theo "
     "quy tắc năm của chỉ tiêu (cột Nguồn số liệu).",
     "Each yearly target of the plan (indicator_targets) is compared with the home commune's value "

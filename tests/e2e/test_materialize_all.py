@@ -284,7 +284,7 @@ def test_spreadsheet_downloads_hold_the_release(first_run, tmp_path):
     assert len(rows) == len(targets) == entries["scorecard"]["rows"] > 0
     statuses = {
         "on_track": "Đạt tiến độ / On track",
-        "behind": "Chậm / Behind",
+        "behind": "Chậm tiến độ / Behind",
         "no_data": "Chưa có số liệu / No data",
     }
     for t in targets.itertuples():

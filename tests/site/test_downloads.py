@@ -379,9 +379,11 @@ def test_scorecard_workbook_holds_the_parquet_values_as_numbers(release_data, tm
         status = row[col["Đúng tiến độ / On track"]].value
         assert (
             status
-            == {True: "Đạt tiến độ / On track", False: "Chậm / Behind", None: "Chưa có số liệu / No data"}[
-                exp[7]
-            ]
+            == {
+                True: "Đạt tiến độ / On track",
+                False: "Chậm tiến độ / Behind",
+                None: "Chưa có số liệu / No data",
+            }[exp[7]]
         )
     assert seen == set(expected)
     assert info["status_counts"] == {"on_track": 2, "behind": 1, "no_data": 1}
