@@ -6,6 +6,8 @@
 | NTM_WAREHOUSE            | warehouse/ntm.duckdb   | the embedded DuckDB warehouse file                  |
 | NTM_OPEN_DATA_DIR        | open_data              | releases/<release_id>/ and the `latest` link        |
 | NTM_KEEP_RELEASES        | 5                      | how many releases to keep                           |
+| NTM_KEEP_RUNS            | 10                     | how many runs' reports (warehouse/runs/<run_id>/:   |
+|                          |                        | log, quarantine.csv) and quality reports to keep    |
 | NTM_PII_SALT             | (per-warehouse random) | salt of the respondent hash; set it in production   |
 | NTM_DUCKDB_MEMORY_LIMIT  | 4GB                    | DuckDB memory limit (pipeline and dbt)              |
 | NTM_DUCKDB_THREADS       | 2                      | DuckDB threads                                      |
@@ -61,10 +63,16 @@ class Settings:
     reader_wait_s: float
     today: date
     suppression_min_count: int = 5
+    keep_runs: int = 10
 
     @property
     def warehouse_dir(self) -> Path:
         return self.warehouse.parent
+
+    @property
+    def runs_dir(self) -> Path:
+        """One folder per run, ``runs/<run_id>/``: the run's log file and its reports (quarantine.csv)."""
+        return self.warehouse_dir / "runs"
 
     @property
     def read_snapshot(self) -> Path:
@@ -134,6 +142,7 @@ def get_settings() -> Settings:
         reader_wait_s=float(os.environ.get("NTM_READER_WAIT_S", "120")),
         today=date.fromisoformat(today) if today else date.today(),
         suppression_min_count=_min_count(os.environ.get("NTM_SUPPRESSION_MIN_COUNT", "5")),
+        keep_runs=_int_env("NTM_KEEP_RUNS", 10),
     )
 
 
