@@ -84,7 +84,7 @@ def _seconds(raw: str) -> float | None:
 
 def _iso_date(raw: str) -> date | None:
     try:
-        return date.fromisoformat(raw.strip())
+        return date.fromisoformat(raw)
     except ValueError:
         return None
 
@@ -179,7 +179,7 @@ def check_settings(env: dict[str, str] | None = None) -> list[Problem]:
         if spec.var not in env:
             continue
         raw = env[spec.var]
-        if raw.strip() == "" and spec.empty_is_default:
+        if raw == "" and spec.empty_is_default:
             continue
         if spec.parse(raw) is None:
             default_vi, default_en = (spec.default, spec.default) if spec.default else ("hôm nay", "today")
@@ -516,16 +516,17 @@ def check() -> list[Problem]:
 
 
 def print_report(problems: list[Problem], console) -> None:
-    """One line per problem and the fix under it (rich console)."""
+    """One line per problem and the fix under it (rich console; long lines are not cut or wrapped)."""
     from rich.markup import escape
 
     console.print(
         f"[red]Kiểm tra trước khi chạy: {len(problems)} vấn đề, chưa chạy gì / "
-        f"pre-flight: {len(problems)} problem(s), nothing was run[/red]"
+        f"pre-flight: {len(problems)} problem(s), nothing was run[/red]",
+        soft_wrap=True,
     )
     for p in problems:
-        console.print(f"  [red]✗[/red] {escape(p.message)}")
-        console.print(f"    [bold]→ Cách sửa / fix:[/bold] {escape(p.fix)}")
+        console.print(f"  [red]✗[/red] {escape(p.message)}", soft_wrap=True)
+        console.print(f"    [bold]→ Cách sửa / fix:[/bold] {escape(p.fix)}", soft_wrap=True)
 
 
 def one_line(problems: list[Problem]) -> str:
