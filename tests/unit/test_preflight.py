@@ -439,3 +439,31 @@ def test_report_one_line_per_problem_and_its_fix(env, tmp_path):
     assert "NTM_RAW_DIR" in lines[3] and "NTM_RAW_DIR" in lines[4]
     one = preflight.one_line(problems)
     assert "\n" not in one and "NTM_KEEP_RELEASES" in one and "(+1)" in one
+
+
+# --- runs the daemon would start ------------------------------------------------------------------------
+
+
+def test_sensor_skips_naming_the_problem_and_keeps_its_cursor(env, tmp_path):
+    import dagster as dg
+
+    from pipeline.sensors import ntm_raw_files
+
+    env.setenv("NTM_RAW_DIR", str(tmp_path / "nowhere"))
+    context = dg.build_sensor_context(cursor='{"done": {}}')
+    result = ntm_raw_files(context)
+    assert isinstance(result, dg.SkipReason)
+    assert "NTM_RAW_DIR" in result.skip_message and str(tmp_path / "nowhere") in result.skip_message
+    assert context.cursor == '{"done": {}}'
+
+
+def test_nightly_schedule_skips_naming_the_problem(env):
+    import dagster as dg
+
+    from pipeline.jobs import ntm_nightly
+
+    env.setenv("NTM_TODAY", "2026-13-01")
+    with dg.instance_for_test() as instance:
+        result = ntm_nightly(dg.build_schedule_context(instance=instance))
+    assert isinstance(result, dg.SkipReason)
+    assert "NTM_TODAY='2026-13-01'" in result.skip_message and "pre-flight" in result.skip_message
