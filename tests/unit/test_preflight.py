@@ -467,3 +467,17 @@ def test_nightly_schedule_skips_naming_the_problem(env):
         result = ntm_nightly(dg.build_schedule_context(instance=instance))
     assert isinstance(result, dg.SkipReason)
     assert "NTM_TODAY='2026-13-01'" in result.skip_message and "pre-flight" in result.skip_message
+
+
+def test_every_documented_setting_is_checked_and_every_checked_one_documented():
+    import re
+
+    from pipeline import config
+
+    documented = set(re.findall(r"^\| (NTM_[A-Z_]+)", config.__doc__, flags=re.MULTILINE))
+    checked = {s.var for s in preflight.SETTINGS}
+    as_paths_or_free_text = {"NTM_RAW_DIR", "NTM_WAREHOUSE", "NTM_OPEN_DATA_DIR", "NTM_PII_SALT"}
+    assert documented - as_paths_or_free_text == checked
+    readme = (REPO_ROOT / "README.md").read_text()
+    for var in checked:
+        assert f"| `{var}` |" in readme, var
