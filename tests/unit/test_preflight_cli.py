@@ -142,6 +142,19 @@ def test_unwritable_dir(cli, tmp_path, var):
         folder.chmod(0o755)
 
 
+def test_read_only_warehouse_file(cli, tmp_path):
+    cli.prefix = _wrapper(tmp_path)
+    warehouse = tmp_path / "wh" / "ntm.duckdb"
+    warehouse.parent.mkdir()
+    warehouse.write_bytes(b"")
+    warehouse.chmod(0o444)
+    rc, out, elapsed = cli.run("run")
+    assert rc == ExitCode.PREFLIGHT and elapsed < BUDGET_S, out
+    line = next(line for line in out.splitlines() if line.lstrip().startswith("✗"))
+    assert line.count("NTM_WAREHOUSE") == 2 and line.count(str(warehouse)) == 2, line
+    assert warehouse.stat().st_size == 0 and list(cli.dagster_home.iterdir()) == []
+
+
 def test_unreadable_raw_dir(cli, tmp_path):
     cli.prefix = _wrapper(tmp_path)
     raw = tmp_path / "raw"
