@@ -76,9 +76,13 @@ def _locked(path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline import state
+    from pipeline import preflight, state
     from pipeline.config import get_settings
+    from pipeline.exit_codes import ExitCode
 
+    if problems := preflight.check():  # settings, paths, disk, manifest: before any Dagster import
+        preflight.print_report(problems, console)
+        return ExitCode.PREFLIGHT
     settings = get_settings()
     started = time.monotonic()
     fingerprints = state.current(settings)
@@ -255,9 +259,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run even when nothing changed since the last successful run, and rebuild every period",
     )
+    sub.add_parser("check", help="pre-flight only: settings, paths, disk, dbt manifest (exit 4 on a problem)")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args)
+    if args.command == "check":
+        from pipeline import preflight
+
+        return preflight.main(console)
     parser.print_help()
     return 2
 

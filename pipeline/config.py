@@ -20,7 +20,10 @@
 | NTM_MAX_ROWS_PER_FILE    | 250000                 | data rows (lines) per CSV/JSON file or XLSX workbook|
 | NTM_XLSX_MAX_PART_BYTES  | 67108864 (64 MiB)      | uncompressed size of any one part of an XLSX zip    |
 | NTM_MAX_CELL_CHARS       | 32767                  | characters in one cell (Excel's own cell limit)     |
+| NTM_MIN_FREE_MB          | 500                    | pre-flight: free MB needed on the disks of the      |
+|                          |                        | warehouse and open-data dirs before a run starts    |
 
+Every value is checked before a run starts by :mod:`pipeline.preflight` (``python -m pipeline check``).
 The four ingest limits (:func:`ingest_limits`) reject a file (``file_too_large``) or quarantine a row
 (``cell_too_long``) before anything is expanded; see ``raw/README.md`` for the reasons and the defaults.
 """
@@ -129,12 +132,27 @@ def ingest_limits() -> IngestLimits:
     )
 
 
+def min_free_mb() -> int:
+    """NTM_MIN_FREE_MB: free space (MB) pre-flight requires on the warehouse and open-data disks."""
+    return _int_env("NTM_MIN_FREE_MB", 500)
+
+
+def configured_paths() -> tuple[Path, Path, Path]:
+    """(raw dir, warehouse file, open-data dir) from the environment, without parsing the other settings."""
+    return (
+        _path("NTM_RAW_DIR", "raw"),
+        _path("NTM_WAREHOUSE", "warehouse/ntm.duckdb"),
+        _path("NTM_OPEN_DATA_DIR", "open_data"),
+    )
+
+
 def get_settings() -> Settings:
     today = os.environ.get("NTM_TODAY")
+    raw_dir, warehouse, open_data_dir = configured_paths()
     return Settings(
-        raw_dir=_path("NTM_RAW_DIR", "raw"),
-        warehouse=_path("NTM_WAREHOUSE", "warehouse/ntm.duckdb"),
-        open_data_dir=_path("NTM_OPEN_DATA_DIR", "open_data"),
+        raw_dir=raw_dir,
+        warehouse=warehouse,
+        open_data_dir=open_data_dir,
         keep_releases=int(os.environ.get("NTM_KEEP_RELEASES", "5")),
         duckdb_memory_limit=os.environ.get("NTM_DUCKDB_MEMORY_LIMIT", "4GB"),
         duckdb_threads=int(os.environ.get("NTM_DUCKDB_THREADS", "2")),

@@ -51,6 +51,10 @@ def _raw_dir() -> Path:
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 def ntm_nightly(context: dg.ScheduleEvaluationContext):
+    from pipeline import preflight
+
+    if problems := preflight.check():  # settings, paths, disk, manifest: no run that would fail on them
+        return dg.SkipReason(preflight.one_line(problems))
     fingerprint = f"{raw_fingerprint(_raw_dir())}-{code_fingerprint()}"
     done = context.instance.get_run_records(
         filters=dg.RunsFilter(

@@ -121,7 +121,11 @@ def plan_run(new: list[tuple[str, str]]) -> tuple[set[str], str | None]:
     ),
 )
 def ntm_raw_files(context: dg.SensorEvaluationContext):
+    from pipeline import preflight
     from pipeline.config import get_settings
+
+    if problems := preflight.check():  # cursor left as is: the files trigger once the problem is fixed
+        return dg.SkipReason(preflight.one_line(problems))
 
     raw_dir = get_settings().raw_dir
     if not context.cursor and os.environ.get("NTM_SENSOR_BASELINE") == "1":

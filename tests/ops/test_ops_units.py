@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -151,6 +152,8 @@ def test_nightly_skips_when_nothing_changed(tmp_path, monkeypatch):
 
     raw = tmp_path / "raw"
     _write(raw / "submissions" / "2026" / "x_2026-Q1.csv", "a")
+    # pre-flight (pipeline.preflight) skips the tick when the registries of reference/ are missing
+    shutil.copytree(Path(__file__).resolve().parents[2] / "raw" / "reference", raw / "reference")
     monkeypatch.setenv("NTM_RAW_DIR", str(raw))
     with dg.instance_for_test() as instance:
         request = ntm_nightly(dg.build_schedule_context(instance=instance))
