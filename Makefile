@@ -63,7 +63,9 @@ $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 $(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
 	@$(PYTHON_CHECK)
 	$(UV) sync --frozen --python $(PYTHON)
-	@touch $@ $(VENV)/.installed
+	@touch $@
+	@# the runtime set is in too; a stamp that already exists keeps its time (no dbt parse again for that)
+	@test -e $(VENV)/.installed || touch $(VENV)/.installed
 
 install: $(VENV)/.installed ## create .venv from uv.lock, runtime only (bootstraps uv with pip when it is missing)
 

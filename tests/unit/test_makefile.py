@@ -129,3 +129,19 @@ def test_make_stops_with_a_bilingual_message_when_no_python_fits(project):
     # a named interpreter outside 3.11-3.13 is refused the same way, before uv runs
     done = make(project, "install", "PYTHON=/bin/false", check=False)
     assert done.returncode != 0 and "tried: /bin/false" in done.stderr, done.stderr
+
+
+def test_dev_install_marks_the_runtime_install_done_without_touching_it(project):
+    """`make install-dev` also installs the runtime set: it creates the runtime stamp when missing, and leaves
+    an existing one's time alone, so the dbt manifest (which depends on it) is not parsed again."""
+    (project / ".venv").mkdir()
+    make(project, "install-dev")  # UV=/bin/true: the sync "succeeds" without installing anything
+    runtime, dev = project / ".venv" / ".installed", project / ".venv" / ".installed-dev"
+    assert runtime.exists() and dev.exists()
+    os.utime(runtime, (runtime.stat().st_atime, runtime.stat().st_mtime + 100))
+    before = runtime.stat().st_mtime
+    dev.unlink()
+    make(project, "install-dev")
+    assert dev.exists() and runtime.stat().st_mtime == before
+    # and a runtime install after it has nothing to do
+    assert "sync" not in make(project, "-n", "install").stdout
