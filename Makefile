@@ -54,7 +54,8 @@ $(CURDIR)/.tools/bin/uv:
 
 # Two installs, two stamps. The runtime one (make run, ui, serve, ...) leaves out the dev group (pytest, ruff,
 # sqlfluff, polars, playwright, hypothesis) and is --inexact, so `make run` after `make test` keeps the dev
-# tools instead of uninstalling them (uv sync is exact by default). The dev one installs both groups.
+# tools instead of uninstalling them (uv sync is exact by default). The dev one installs both groups; `test`
+# lists it before the manifest, so a fresh `make test` syncs once.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	@$(PYTHON_CHECK)
 	$(UV) sync --frozen --no-dev --inexact --python $(PYTHON)
@@ -116,10 +117,10 @@ browser: $(CHROMIUM) ## install Debian's chromium for the browser tests (apt-get
 screenshots: $(VENV)/.installed-dev $(CHROMIUM) ## README screenshots of open_data/latest/site (after make run) -> docs/screenshots/
 	$(PY) -m tests.site.screenshots --release open_data/latest --out docs/screenshots
 
-test: $(MANIFEST) $(VENV)/.installed-dev $(CHROMIUM) ## install with dev tools and run every test
+test: $(VENV)/.installed-dev $(MANIFEST) $(CHROMIUM) ## install with dev tools and run every test
 	$(PY) -m pytest
 
-test-ops: $(MANIFEST) $(VENV)/.installed-dev ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
+test-ops: $(VENV)/.installed-dev $(MANIFEST) ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
 	$(PY) -m pytest tests/ops -v -p no:cacheprovider
 
 lint: $(VENV)/.installed-dev ## ruff + sqlfluff
