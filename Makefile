@@ -1,5 +1,5 @@
-# Two commands do everything on a fresh machine with Python 3.11 and make:
-#   make run    install, prepare the dbt manifest, run the whole pipeline on the bundled sample, publish
+# Two commands do everything on a fresh machine with Python 3.11, 3.12 or 3.13 and make:
+#   make run    install (runtime only), prepare the dbt manifest, run the whole pipeline on the bundled sample, publish
 #   make test   install (with dev tools) and run the whole test suite
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -12,7 +12,18 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/.venv
 # PYTHONDONTWRITEBYTECODE is set (as on our CI machines) and then never has to compile dagster, dbt and GX
 # again - that was ~10 s of every process start (make run: 103 s -> 82 s at commune scale).
 export UV_COMPILE_BYTECODE := 1
-PYTHON ?= python3.11
+# The newest python3.x in requires-python (>=3.11,<3.14) that actually runs: a pyenv shim of a version that
+# is not active exists on PATH but fails, so each candidate is run, not just looked up. PYTHON=... overrides.
+PYTHON_CANDIDATES := python3.13 python3.12 python3.11 python3
+PYTHON_FITS := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] < (3, 14))
+ifndef PYTHON
+PYTHON := $(firstword $(foreach p,$(PYTHON_CANDIDATES),$(shell $(p) -c '$(PYTHON_FITS)' >/dev/null 2>&1 && echo $(p))))
+endif
+# A clear stop (Vietnamese first) instead of uv's or the shell's error when no such Python exists.
+PYTHON_CHECK = $(or $(PYTHON),false) -c '$(PYTHON_FITS)' >/dev/null 2>&1 || { \
+	echo "Không tìm thấy Python 3.11, 3.12 hoặc 3.13 chạy được (đã thử: $(or $(PYTHON),$(PYTHON_CANDIDATES))). Cài một bản (Debian/Ubuntu: sudo apt-get install python3 python3-venv) hoặc chỉ rõ: make run PYTHON=/đường/dẫn/python3.12" >&2; \
+	echo "No working Python 3.11, 3.12 or 3.13 found (tried: $(or $(PYTHON),$(PYTHON_CANDIDATES))). Install one (Debian/Ubuntu: sudo apt-get install python3 python3-venv) or name it: make run PYTHON=/path/to/python3.12" >&2; \
+	exit 2; }
 VENV := .venv
 PY := $(VENV)/bin/python
 DBT := $(VENV)/bin/dbt
@@ -25,20 +36,41 @@ UI_PORT ?= 3000
 SITE_HOST ?= 127.0.0.1
 SITE_PORT ?= 8765
 
-.PHONY: help install manifest run ui serve browser test test-ops lint docs backfill period synth bench clean screenshots
+.PHONY: help install install-dev manifest run ui serve browser test test-ops lint docs backfill period synth bench clean screenshots
+
+# The help text names variables as $(NAME); awk replaces each of these by its value.
+HELP_VARS := UI_HOST UI_PORT SITE_HOST SITE_PORT SCALE PYTHON
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | $(foreach v,$(HELP_VARS),$(v)='$($(v))') awk -F':.*## ' \
+	  '{ n = split("$(HELP_VARS)", names, " "); for (i = 1; i <= n; i++) gsub("[$$][(]" names[i] "[)]", ENVIRON[names[i]], $$2); \
+	     printf "  make %-11s %s\n", $$1, $$2 }'
+	@echo "  Python: $(or $(PYTHON),không tìm thấy / none found) $(if $(PYTHON),($(shell $(PYTHON) -c "import platform; print(platform.python_version())" 2>/dev/null)))  ·  make run ARGS=... (e.g. ARGS=--force)  ·  make run FORCE=1"
 
 $(CURDIR)/.tools/bin/uv:
+	@$(PYTHON_CHECK)
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet uv
 
+# Two installs, two stamps. The runtime one (make run, ui, serve, ...) leaves out the dev group (pytest, ruff,
+# sqlfluff, polars, playwright, hypothesis) and is --inexact, so `make run` after `make test` keeps the dev
+# tools instead of uninstalling them (uv sync is exact by default). The dev one installs both groups; `test`
+# lists it before the manifest, so a fresh `make test` syncs once.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	@$(PYTHON_CHECK)
+	$(UV) sync --frozen --no-dev --inexact --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.installed ## create .venv from uv.lock (bootstraps uv with pip when it is missing)
+$(VENV)/.installed-dev: pyproject.toml uv.lock | $(UV)
+	@$(PYTHON_CHECK)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+	@# the runtime set is in too; a stamp that already exists keeps its time (no dbt parse again for that)
+	@test -e $(VENV)/.installed || touch $(VENV)/.installed
+
+install: $(VENV)/.installed ## create .venv from uv.lock, runtime only (bootstraps uv with pip when it is missing)
+
+install-dev: $(VENV)/.installed-dev ## create .venv from uv.lock with the dev tools (pytest, ruff, sqlfluff, ...)
 
 # Parse from inside dbt_project with the same warehouse path the pipeline will use (dagster-dbt runs dbt
 # there): dbt then reuses this parse (partial parsing) instead of parsing the whole project at every run.
@@ -51,8 +83,8 @@ $(MANIFEST): $(VENV)/.installed $(DBT_SOURCES)
 
 manifest: $(MANIFEST) ## prepare the dbt manifest (dbt parse)
 
-run: $(MANIFEST) ## install and run the whole pipeline on the bundled sample, then publish open data
-	$(PY) -m pipeline run
+run: $(MANIFEST) ## install (runtime only) and run the pipeline on the sample, publish open data
+	$(PY) -m pipeline run $(if $(filter 1 yes true,$(FORCE)),--force) $(ARGS)
 
 ui: $(MANIFEST) ## Dagster webserver + daemon on http://$(UI_HOST):$(UI_PORT)
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
@@ -82,16 +114,16 @@ $(CHROMIUM):
 
 browser: $(CHROMIUM) ## install Debian's chromium for the browser tests (apt-get)
 
-screenshots: $(VENV)/.installed $(CHROMIUM) ## README screenshots of open_data/latest/site (after make run) -> docs/screenshots/
+screenshots: $(VENV)/.installed-dev $(CHROMIUM) ## README screenshots of open_data/latest/site (after make run) -> docs/screenshots/
 	$(PY) -m tests.site.screenshots --release open_data/latest --out docs/screenshots
 
-test: $(MANIFEST) $(CHROMIUM) ## install with dev tools and run every test
+test: $(VENV)/.installed-dev $(MANIFEST) $(CHROMIUM) ## install with dev tools and run every test
 	$(PY) -m pytest
 
-test-ops: $(MANIFEST) ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
+test-ops: $(VENV)/.installed-dev $(MANIFEST) ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
 	$(PY) -m pytest tests/ops -v -p no:cacheprovider
 
-lint: $(VENV)/.installed ## ruff + sqlfluff
+lint: $(VENV)/.installed-dev ## ruff + sqlfluff
 	$(VENV)/bin/ruff check pipeline tests
 	$(VENV)/bin/ruff format --check pipeline tests
 	$(VENV)/bin/sqlfluff lint dbt_project/models
