@@ -16,9 +16,10 @@
 - ``NTM_SENSOR_INTERVAL_S`` (default 30) sets the minimum interval between evaluations.
 - **First evaluation (no cursor yet, e.g. the first `make ui` after `make run`): the cursor starts from the
   last successful run**, so the files that run processed are not processed again. The last successful run
-  is the newest run of ``ntm_full_refresh`` with status SUCCESS in the Dagster instance: runs launched from
-  the UI, the schedule, the sensor and `python -m pipeline run` (which runs in DAGSTER_HOME's instance) are
-  all recorded there. What it processed is read from the warehouse, which every run writes the same way
+  is the newest run with status SUCCESS in the Dagster instance of DAGSTER_HOME (job ``ntm_full_refresh``,
+  or assets materialized from the UI, whose job is Dagster's implicit asset job): runs launched from the
+  UI, the schedule, the sensor and `python -m pipeline run` (which runs in that instance) are all recorded
+  there. What it processed is read from the warehouse, which every run writes the same way
   whatever launched it: ``audit.ingest_files`` holds the sha256 of every file content the ingest has
   accounted for (loaded, quarantined, rejected or not read by any source) and when. A file of the landing
   zone is *handled* when its content (sha256; taken from ``audit.file_stats`` when path, size, mtime, ctime
@@ -26,7 +27,7 @@
   this machine's local time). Every other file (new, changed since, or only ingested by a run that failed
   afterwards) triggers a run as above, in this first evaluation already. No successful run, or no
   warehouse: nothing is handled, every file triggers (ingest skips what is already loaded).
-  While a run of the job is queued or in progress, or the warehouse is held by a writer, the first
+  While a run is queued or in progress, or the warehouse is held by a writer, the first
   evaluation skips without a cursor and seeds at a later one. (``last_success.json`` of
   `python -m pipeline run` is not used: only the CLI writes it, and it holds one fingerprint of the whole
   landing zone, not one per file.)
@@ -49,7 +50,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipeline.jobs import JOB_NAME, ntm_full_refresh
+from pipeline.jobs import ntm_full_refresh
 from pipeline.lib.hashing import sha256_file
 from pipeline.ocop.assets import ocop_assets
 from pipeline.partitions import PERIOD_TAG, period_for_files, period_from_name
@@ -171,16 +172,14 @@ def _accounted(warehouse: Path, until: dt.datetime) -> tuple[set[str], dict[str,
 def seed_cursor(raw_dir: Path, warehouse: Path, instance: dg.DagsterInstance) -> tuple[dict, str]:
     """The first cursor: every landing file whose content the last successful run had processed is
     handled (see the module docstring), with the reason in one bilingual line. Raises :class:`NotYet`."""
-    busy = instance.get_run_records(filters=dg.RunsFilter(job_name=JOB_NAME, statuses=IN_PROGRESS), limit=1)
+    busy = instance.get_run_records(filters=dg.RunsFilter(statuses=IN_PROGRESS), limit=1)
     if busy:
         run = busy[0].dagster_run
         raise NotYet(
             f"lượt chạy {run.run_id} đang {run.status.value}: chờ nó xong / "
             f"run {run.run_id} is {run.status.value}: waiting for it to end"
         )
-    last = instance.get_run_records(
-        filters=dg.RunsFilter(job_name=JOB_NAME, statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1
-    )
+    last = instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1)
     record = last[0] if last else None
     shas: set[str] = set()
     stats: dict[str, tuple] = {}
