@@ -30,6 +30,9 @@ from ._support import REPO, copy_state, kill_group, start, wait_for
 
 SUB = "submissions/2026/18484-KT_2026-Q1.csv"
 SURVEY = "surveys/khao_sat_hai_long_2026.jsonl"
+# the registries of raw/reference are copied too: pre-flight (when it runs in the sensor) needs them
+REF = sorted(f"reference/{p.name}" for p in (REPO / "raw" / "reference").iterdir() if p.is_file())
+ALL = {SUB, SURVEY, *REF}
 
 
 def _write(path: Path, text: str, age_s: float = 100) -> None:
@@ -90,7 +93,9 @@ def env(tmp_path, monkeypatch):
     _write(raw / SUB, "a,b\n1,2\n")
     _write(raw / SURVEY, '{"a": 1}\n')
     _write(raw / "templates" / "bao_cao.csv", "template")
+    shutil.copytree(REPO / "raw" / "reference", raw / "reference")
     monkeypatch.setenv("NTM_RAW_DIR", str(raw))
+    monkeypatch.setenv("NTM_OPEN_DATA_DIR", str(tmp_path / "open_data"))
     monkeypatch.setenv("NTM_WAREHOUSE", str(warehouse))
     monkeypatch.setenv("NTM_SENSOR_SETTLE_S", "0")
     monkeypatch.delenv("NTM_SENSOR_BASELINE", raising=False)
@@ -109,12 +114,16 @@ def _tick(instance, cursor: str | None):
 def test_first_tick_after_a_successful_run_launches_nothing_and_a_change_still_triggers(env):
     raw, warehouse = env
     with dg.instance_for_test() as instance:
-        _ingested(warehouse, raw, [SUB, SURVEY], at=dt.datetime.now() - dt.timedelta(minutes=5))
+        _ingested(warehouse, raw, sorted(ALL), at=dt.datetime.now() - dt.timedelta(minutes=5))
         run_id = _run(instance, dg.DagsterEventType.RUN_SUCCESS)
         result, cursor = _tick(instance, None)
         assert isinstance(result, dg.SkipReason), result
-        assert f"seeded from successful run {run_id}: 2 of 2 file(s) already processed" in result.skip_message
-        assert set(json.loads(cursor)["done"]) == {SUB, SURVEY}
+        n = len(ALL)
+        assert (
+            f"seeded from successful run {run_id}: {n} of {n} file(s) already processed"
+            in result.skip_message
+        )
+        assert set(json.loads(cursor)["done"]) == ALL
         # idempotent: later ticks stay quiet, a touch (same content) is no change
         result, cursor = _tick(instance, cursor)
         assert isinstance(result, dg.SkipReason) and "seeded" not in result.skip_message
@@ -138,30 +147,30 @@ def test_files_not_processed_by_the_last_successful_run_trigger_in_the_first_tic
     with dg.instance_for_test() as instance:
         # the survey file was ingested before the last successful run, the submission only by a run that
         # failed afterwards (its rows are in raw.*, but no successful run has built and published them)
-        _ingested(warehouse, raw, [SURVEY], at=dt.datetime.now() - dt.timedelta(minutes=10))
+        _ingested(warehouse, raw, [SURVEY, *REF], at=dt.datetime.now() - dt.timedelta(minutes=10))
         _run(instance, dg.DagsterEventType.RUN_SUCCESS, at=time.time() - 300)
         _ingested(warehouse, raw, [SUB], at=dt.datetime.now() - dt.timedelta(minutes=2))
         _run(instance, dg.DagsterEventType.RUN_FAILURE, at=time.time() - 60)
         result, cursor = _tick(instance, None)
         assert isinstance(result, dg.RunRequest), result
         assert result.tags["ntm/files"] == "1" and result.tags["ntm/period"] == "2026-Q1"
-        assert set(json.loads(cursor)["done"]) == {SUB, SURVEY}
+        assert set(json.loads(cursor)["done"]) == ALL
 
 
 def test_without_a_successful_run_every_file_triggers(env):
     raw, warehouse = env
     with dg.instance_for_test() as instance:
-        _ingested(warehouse, raw, [SUB, SURVEY], at=dt.datetime.now() - dt.timedelta(minutes=5))
+        _ingested(warehouse, raw, sorted(ALL), at=dt.datetime.now() - dt.timedelta(minutes=5))
         _run(instance, dg.DagsterEventType.RUN_FAILURE)
         result, _ = _tick(instance, None)
         assert isinstance(result, dg.RunRequest)
-        assert result.tags["ntm/files"] == "2"
+        assert result.tags["ntm/files"] == str(len(ALL))
 
 
 def test_seed_waits_for_a_run_in_progress_and_for_a_busy_warehouse(env):
     raw, warehouse = env
     with dg.instance_for_test() as instance:
-        _ingested(warehouse, raw, [SUB, SURVEY], at=dt.datetime.now() - dt.timedelta(minutes=5))
+        _ingested(warehouse, raw, sorted(ALL), at=dt.datetime.now() - dt.timedelta(minutes=5))
         _run(instance, dg.DagsterEventType.RUN_SUCCESS, at=time.time() - 60)
         started = _run(instance, None)
         result, cursor = _tick(instance, None)
@@ -177,23 +186,23 @@ def test_seed_waits_for_a_run_in_progress_and_for_a_busy_warehouse(env):
         finally:
             writer.close()
         result, cursor = _tick(instance, None)
-        assert isinstance(result, dg.SkipReason) and set(json.loads(cursor)["done"]) == {SUB, SURVEY}
+        assert isinstance(result, dg.SkipReason) and set(json.loads(cursor)["done"]) == ALL
 
 
 def test_seed_takes_unchanged_files_hashes_from_the_stat_cache(env, monkeypatch):
     raw, warehouse = env
-    _ingested(warehouse, raw, [SUB, SURVEY], at=dt.datetime.now() - dt.timedelta(minutes=5), cache=True)
+    _ingested(warehouse, raw, sorted(ALL), at=dt.datetime.now() - dt.timedelta(minutes=5), cache=True)
     read: list[Path] = []
     monkeypatch.setattr("pipeline.sensors.sha256_file", lambda p: read.append(p) or sha256_file(p))
     with dg.instance_for_test() as instance:
         _run(instance, dg.DagsterEventType.RUN_SUCCESS)
         cursor, why = seed_cursor(raw, warehouse, instance)
-        assert read == [] and set(cursor["done"]) == {SUB, SURVEY}, why
+        assert read == [] and set(cursor["done"]) == ALL, why
         # a copy (new inode and ctime, same content) is read, and still recognised by its content
         shutil.copy2(raw / SUB, raw / "x.csv")
         os.replace(raw / "x.csv", raw / SUB)
         cursor, why = seed_cursor(raw, warehouse, instance)
-        assert read == [raw / SUB] and set(cursor["done"]) == {SUB, SURVEY}, why
+        assert read == [raw / SUB] and set(cursor["done"]) == ALL, why
 
 
 def test_the_instance_config_turns_telemetry_and_the_community_prompt_off(tmp_path):
