@@ -86,7 +86,11 @@ manifest: $(MANIFEST) ## prepare the dbt manifest (dbt parse)
 run: $(MANIFEST) ## install (runtime only) and run the pipeline on the sample, publish open data
 	$(PY) -m pipeline run $(if $(filter 1 yes true,$(FORCE)),--force) $(ARGS)
 
+# Always with .dagster/dagster.yaml (one run at a time, run monitoring, telemetry and the community prompt off):
+# a DAGSTER_HOME of your own must hold a copy of it, or `make ui` stops here and says so.
 ui: $(MANIFEST) ## Dagster webserver + daemon on http://$(UI_HOST):$(UI_PORT)
+	@cmp -s .dagster/dagster.yaml "$(DAGSTER_HOME)/dagster.yaml" || { \
+	  echo "DAGSTER_HOME=$(DAGSTER_HOME) không có bản sao của .dagster/dagster.yaml: bỏ biến DAGSTER_HOME hoặc chép tệp đó vào. / DAGSTER_HOME=$(DAGSTER_HOME) has no copy of .dagster/dagster.yaml: unset DAGSTER_HOME or copy that file there." >&2; exit 2; }
 	$(VENV)/bin/dagster dev -w workspace.yaml -h $(UI_HOST) -p $(UI_PORT)
 
 serve: $(VENV)/.installed ## the latest release's site on http://$(SITE_HOST):$(SITE_PORT)/latest/site/index.html

@@ -14,13 +14,33 @@
   periods of one year rebuild that year; anything else rebuilds every period. The run key is a hash
   of the new files, so a request is never duplicated.
 - ``NTM_SENSOR_INTERVAL_S`` (default 30) sets the minimum interval between evaluations.
-- On its very first evaluation (no cursor yet) the sensor triggers for every file already in the landing
-  zone (ingest skips what is already loaded). With ``NTM_SENSOR_BASELINE=1`` it instead records the files
-  present as already handled and only reacts to files that arrive later (e.g. after a `make run`).
+- **First evaluation (no cursor yet, e.g. the first `make ui` after `make run`): the cursor starts from the
+  last successful run**, so the files that run processed are not processed again. The last successful run
+  is the newest run with status SUCCESS in the Dagster instance of DAGSTER_HOME (job ``ntm_full_refresh``,
+  or assets materialized from the UI, whose job is Dagster's implicit asset job): runs launched from the
+  UI, the schedule, the sensor and `python -m pipeline run` (which runs in that instance) are all recorded
+  there. What it processed is read from the warehouse, which every run writes the same way
+  whatever launched it: ``audit.ingest_files`` holds the sha256 of every file content the ingest has
+  accounted for (loaded, quarantined, rejected or not read by any source) and when. A file of the landing
+  zone is *handled* when its content (sha256; taken from ``audit.file_stats`` when path, size, mtime, ctime
+  and inode are unchanged, otherwise read) was accounted for no later than that run ended (both clocks are
+  this machine's local time). Every other file (new, changed since, or only ingested by a run that failed
+  afterwards) triggers a run as above, in this first evaluation already. No successful run, or no
+  warehouse: nothing is handled, every file triggers (ingest skips what is already loaded).
+  While a run is queued or in progress, or the warehouse is held by a writer, the first
+  evaluation skips without a cursor and seeds at a later one. (``last_success.json`` of
+  `python -m pipeline run` is not used: only the CLI writes it, and it holds one fingerprint of the whole
+  landing zone, not one per file.)
+- With ``NTM_SENSOR_BASELINE=1`` the first evaluation instead records every file present as handled,
+  whatever ran before, and only reacts to files that arrive later.
+- Idempotent: the seed is derived from the run history and the warehouse only; once a cursor is stored
+  (after the first evaluation that does not skip) it is never seeded again, so restarting `make ui` keeps
+  the cursor, and a file that the seed or a triggered run recorded never triggers twice.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -28,6 +48,7 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 
 from pipeline.jobs import ntm_full_refresh
 from pipeline.lib.hashing import sha256_file
@@ -100,6 +121,99 @@ def baseline_cursor(raw_dir: Path) -> dict:
     return {"seen": seen, "done": done}
 
 
+IN_PROGRESS = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
+
+class NotYet(Exception):
+    """The seed cannot be taken now (a run in progress, the warehouse held by a writer): try again later."""
+
+
+def _accounted(warehouse: Path, until: dt.datetime) -> tuple[set[str], dict[str, tuple]]:
+    """(sha256 of every file content the ingest accounted for no later than ``until``, the stat cache
+    path -> (sha256, size, mtime_ns, ctime_ns, inode)) from the warehouse; empty without a warehouse."""
+    if not warehouse.exists():
+        return set(), {}
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as exc:  # a run is writing (DuckDB's single-writer lock)
+        raise NotYet(f"kho dữ liệu đang bận / warehouse busy: {str(exc).splitlines()[0]}") from exc
+    try:
+        tables = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'audit'"
+            ).fetchall()
+        }
+        if "ingest_files" not in tables:
+            return set(), {}
+        shas = {
+            r[0]
+            for r in con.execute(
+                "select file_sha256 from audit.ingest_files where ingested_at <= ?", [until]
+            ).fetchall()
+        }
+        stats = {}
+        if "file_stats" in tables:
+            for path, sha, size, mtime_ns, ctime_ns, inode in con.execute(
+                "select path, file_sha256, bytes, mtime_ns, ctime_ns, inode from audit.file_stats"
+            ).fetchall():
+                stats[path] = (sha, size, mtime_ns, ctime_ns, inode)
+        return shas, stats
+    finally:
+        con.close()
+
+
+def seed_cursor(raw_dir: Path, warehouse: Path, instance: dg.DagsterInstance) -> tuple[dict, str]:
+    """The first cursor: every landing file whose content the last successful run had processed is
+    handled (see the module docstring), with the reason in one bilingual line. Raises :class:`NotYet`."""
+    busy = instance.get_run_records(filters=dg.RunsFilter(statuses=IN_PROGRESS), limit=1)
+    if busy:
+        run = busy[0].dagster_run
+        raise NotYet(
+            f"lượt chạy {run.run_id} đang {run.status.value}: chờ nó xong / "
+            f"run {run.run_id} is {run.status.value}: waiting for it to end"
+        )
+    last = instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]), limit=1)
+    record = last[0] if last else None
+    shas: set[str] = set()
+    stats: dict[str, tuple] = {}
+    if record is not None and record.end_time:
+        shas, stats = _accounted(warehouse, dt.datetime.fromtimestamp(record.end_time))
+    seen, done = {}, {}
+    for p in landing_files(raw_dir):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        rel = p.relative_to(raw_dir).as_posix()
+        seen[rel] = [st.st_size, st.st_mtime_ns]
+        cached = stats.get(rel)
+        if cached and cached[1:] == (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino):
+            digest = cached[0]
+        else:
+            try:
+                digest = sha256_file(p)
+            except FileNotFoundError:
+                continue
+        if digest in shas:
+            done[rel] = [digest, st.st_size, st.st_mtime_ns]
+    if record is None:
+        why = "chưa có lượt chạy thành công: mọi tệp đều mới / no successful run yet: every file is new"
+    else:
+        run_id = record.dagster_run.run_id
+        why = (
+            f"khởi đầu từ lượt chạy thành công {run_id}: {len(done)}/{len(seen)} tệp đã xử lý / "
+            f"seeded from successful run {run_id}: {len(done)} of {len(seen)} file(s) already processed"
+        )
+    return {"seen": seen, "done": done}, why
+
+
 def plan_run(new: list[tuple[str, str]]) -> tuple[set[str], str | None]:
     """(affected sources, the period to rebuild or None for every period). Only submissions carry a period
     (in the file name); surveys, OCOP and reference files rebuild every period."""
@@ -132,11 +246,20 @@ def ntm_raw_files(context: dg.SensorEvaluationContext):
         baseline = baseline_cursor(raw_dir)
         context.update_cursor(json.dumps(baseline, sort_keys=True))
         return dg.SkipReason(f"baseline: {len(baseline['done'])} file(s) already in {raw_dir} recorded")
-    cursor = json.loads(context.cursor) if context.cursor else {}
+    seeded = ""
+    if context.cursor:
+        cursor = json.loads(context.cursor)
+    else:
+        try:
+            cursor, seeded = seed_cursor(raw_dir, get_settings().warehouse, context.instance)
+        except NotYet as exc:  # no cursor stored: the next evaluation seeds again
+            return dg.SkipReason(f"chưa khởi đầu con trỏ / cursor not seeded yet: {exc}")
+        context.log.info(seeded)
+        seeded += "; "
     new, next_cursor = scan(raw_dir, cursor, time.time(), _settle_s())
     if not new:
         context.update_cursor(json.dumps(next_cursor, sort_keys=True))
-        return dg.SkipReason(f"no new settled file in {raw_dir}")
+        return dg.SkipReason(f"{seeded}no new settled file in {raw_dir}")
     sources, period = plan_run(new)
     run_key = hashlib.sha256("\n".join(f"{r}:{d}" for r, d in sorted(new)).encode()).hexdigest()[:24]
     tags = {"ntm/trigger": "sensor", "ntm/files": str(len(new)), "ntm/sources": ",".join(sorted(sources))}

@@ -26,6 +26,7 @@ from pipeline.constants import OWNERS
 from pipeline.partitions import FULL_REBUILD_TAG, PERIOD_TAG, dbt_period_vars, marts_freshness_policy
 from pipeline.resources import WarehouseBusy, WarehouseResource, busy_message, dbt_connect_attempts
 from pipeline.state import code_fingerprint
+from pipeline.transform.check_descriptions import describe_test
 from pipeline.transform.scope import Scope, decide, record
 
 DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
@@ -56,6 +57,19 @@ class NtmDbtTranslator(DagsterDbtTranslator):
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]):
         return OWNERS
+
+    def get_asset_check_spec(
+        self,
+        asset_spec: dg.AssetSpec,
+        manifest: Mapping[str, Any],
+        unique_id: str,
+        project: DbtProject | None,
+    ) -> dg.AssetCheckSpec | None:
+        """dagster-dbt's check for a dbt test, with a bilingual description (pipeline.transform.check_descriptions)."""
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None:
+            return None
+        return spec._replace(description=describe_test(manifest, unique_id))
 
 
 TRANSLATOR = NtmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
