@@ -145,6 +145,76 @@ def check_indicator_ranges(
 
 
 @_guarded
+def check_pair_by_indicator(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    column_a: str,
+    column_b: str,
+    indicator_condition: str,
+    dim: str = "marts.dim_indicator",
+    code_col: str = "indicator_code",
+    key_cols: Sequence[str] = (),
+    severity: Severity = ERROR,
+) -> CheckOutcome:
+    """``column_a`` does not exceed ``column_b`` on the rows of the indicators that satisfy
+    ``indicator_condition`` (a SQL condition on the columns of ``dim``, e.g. ``measure_kind = 'stock'``).
+
+    For pair rules that hold for some indicators only: numerator ≤ denominator holds for a share of a
+    population (``percent``, or a ``ratio`` whose ``max_value`` ≤ 1, the ingest's rule) but not for
+    "devices per household"; hamlets reporting ≤ hamlets existing holds for ``stock`` indicators but not
+    for ``flow`` ones, which also count hamlets that ceased during the period (roll-up rule 7.2). Rows with
+    a null in either column are ignored. ``failed_count`` = offending rows; the metadata names the
+    indicators the rule was applied to (``indicators_checked``) and the offending rows per indicator.
+    """
+    severity = _check_severity(severity)
+    a, b, code = _qi(column_a), _qi(column_b), _qi(code_col)
+    codes_sql = f"select distinct {code} as code from {_qt(dim)} where ({indicator_condition})"
+    checked = [r[0] for r in con.execute(f"{codes_sql} order by 1").fetchall()]
+    keys = [c for c in key_cols if c != code_col]
+    cols = ", ".join([*(f"f.{_qi(c)}" for c in keys), f"f.{code}", f"f.{a}", f"f.{b}"])
+    base = (
+        f"select {cols} from {_qt(table)} as f semi join ({codes_sql}) as d on f.{code} = d.code "
+        f"where f.{a} > f.{b}"
+    )
+    failed = int(_scalar(con, f"select count(*) from ({base})"))
+    sample = _rows(con, f"{base} order by all limit {SAMPLE_LIMIT}") if failed else []
+    by_ind = (
+        _rows(
+            con,
+            f"select {code}, count(*) as n_rows from ({base}) group by 1 order by 2 desc, 1 limit {SAMPLE_LIMIT}",
+        )
+        if failed
+        else []
+    )
+    return CheckOutcome(
+        name=f"pair_by_indicator:{table}.{column_a}<={column_b}",
+        passed=failed == 0,
+        severity=severity,
+        message_vi=(
+            f"{column_a} không vượt {column_b} ở mọi dòng của {len(checked)} chỉ tiêu áp dụng quy tắc"
+            if not failed
+            else f"{failed} dòng có {column_a} lớn hơn {column_b} (chỉ tiêu áp dụng quy tắc: {len(checked)})"
+        ),
+        message_en=(
+            f"{column_a} does not exceed {column_b} on any row of the {len(checked)} indicators the rule applies to"
+            if not failed
+            else f"{failed} rows have {column_a} greater than {column_b} ({len(checked)} indicators the rule applies to)"
+        ),
+        failed_count=failed,
+        sample_rows=sample,
+        metadata={
+            "table": table,
+            "column_a": column_a,
+            "column_b": column_b,
+            "indicator_condition": indicator_condition,
+            "indicators_checked": checked,
+            "failed_by_indicator": by_ind,
+        },
+    )
+
+
+@_guarded
 def check_completeness(
     con: duckdb.DuckDBPyConnection,
     fact: str,
@@ -152,6 +222,7 @@ def check_completeness(
     *,
     keys: Sequence[str] = ("hamlet_code", "indicator_code", "period_code"),
     missing_marker: str | None = None,
+    explained_sql: str | None = None,
     severity: Severity = ERROR,
 ) -> CheckOutcome:
     """Every expected key (e.g. active hamlet × hamlet-level indicator × period) is in ``fact``.
@@ -160,49 +231,94 @@ def check_completeness(
     as present even if its value is null: that is how a value is *explicitly marked missing*;
     ``missing_marker`` (a SQL condition on the fact, e.g. ``value is null``) counts those separately in the
     metadata. Keys match null-safely (``is not distinct from``), so commune-level rows with a null
-    ``hamlet_code`` work. ``failed_count`` = expected keys absent from the fact.
+    ``hamlet_code`` work.
+
+    ``explained_sql`` (optional) is a SELECT over the relation ``absent`` (the expected keys absent from the
+    fact; ``expected`` is also available) returning the ``keys`` and a ``reason`` for the absent cells that
+    another record already accounts for (e.g. a report that never arrived, rows quarantined at ingest). Those
+    are counted by reason in the metadata (``explained``) and do not fail the check. ``failed_count`` =
+    expected keys absent from the fact and not explained.
     """
     severity = _check_severity(severity)
     kcols = ", ".join(_qi(c) for c in keys)
     expected = f"select distinct {kcols} from ({expected_sql}) as e"
-    absent_sql = (
-        f"select e.* from ({expected}) as e where not exists "
+    absent_only = (
+        f"select e.* from expected as e where not exists "
         f"(select 1 from {_qt(fact)} as f where {_null_safe_join('f', 'e', keys)})"
     )
-    n_expected = int(_scalar(con, f"select count(*) from ({expected})"))
-    absent = int(_scalar(con, f"select count(*) from ({absent_sql})"))
+    ctes = f"with expected as ({expected}), absent as ({absent_only})"
+    if explained_sql:
+        ctes += (
+            f", explained as (select {kcols}, any_value(reason) as reason from ({explained_sql}) as x "
+            f"group by all)"
+        )
+        unexplained = (
+            f"{ctes} select a.* from absent as a where not exists "
+            f"(select 1 from explained as x where {_null_safe_join('x', 'a', keys)})"
+        )
+        explained_rows = _rows(
+            con,
+            f"{ctes} select x.reason, count(*) as n_cells from explained as x semi join absent as a on "
+            f"{_null_safe_join('x', 'a', keys)} group by 1 order by 1",
+        )
+    else:
+        unexplained = f"{ctes} select * from absent"
+        explained_rows = []
+    explained = {r["reason"]: int(r["n_cells"]) for r in explained_rows}
+    n_expected = int(_scalar(con, f"{ctes} select count(*) from expected"))
+    n_absent = int(_scalar(con, f"{ctes} select count(*) from absent"))
+    absent = int(_scalar(con, f"select count(*) from ({unexplained})"))
     marked = None
     if missing_marker:
         marked = int(
             _scalar(
                 con,
-                f"select count(*) from {_qt(fact)} as f where ({missing_marker}) and exists "
-                f"(select 1 from ({expected}) as e where {_null_safe_join('f', 'e', keys)})",
+                f"{ctes} select count(*) from {_qt(fact)} as f where ({missing_marker}) and exists "
+                f"(select 1 from expected as e where {_null_safe_join('f', 'e', keys)})",
             )
         )
-    sample = _rows(con, f"{absent_sql} order by all limit {SAMPLE_LIMIT}") if absent else []
+    sample = _rows(con, f"select * from ({unexplained}) order by all limit {SAMPLE_LIMIT}") if absent else []
     by_col: dict[str, list[dict]] = {}
     if absent:
         for c in keys:
             by_col[c] = _rows(
                 con,
-                f"select {_qi(c)}, count(*) as n_missing from ({absent_sql}) group by 1 order by 2 desc, 1 "
+                f"select {_qi(c)}, count(*) as n_missing from ({unexplained}) group by 1 order by 2 desc, 1 "
                 f"limit {SAMPLE_LIMIT}",
             )
     grain = " × ".join(keys)
+    n_explained = n_absent - absent
+    why_vi = f"; {n_explained} ô vắng đã có lý do ({', '.join(f'{k}: {v}' for k, v in explained.items())})"
+    why_en = (
+        f"; {n_explained} absent cells accounted for ({', '.join(f'{k}: {v}' for k, v in explained.items())})"
+    )
     return CheckOutcome(
         name=f"completeness:{fact}",
         passed=absent == 0,
         severity=severity,
         message_vi=(
-            f"Đủ {n_expected} ô {grain} cần có (có số liệu hoặc được đánh dấu thiếu)"
-            if not absent
-            else f"Thiếu {absent}/{n_expected} ô {grain}: không có số liệu và không được đánh dấu thiếu"
+            (
+                (
+                    f"Đủ {n_expected} ô {grain} cần có (có số liệu hoặc được đánh dấu thiếu)"
+                    if not n_explained
+                    else f"Mọi ô vắng trong {n_expected} ô {grain} cần có đều đã có lý do"
+                )
+                if not absent
+                else f"Thiếu {absent}/{n_expected} ô {grain}: không có số liệu, không được đánh dấu thiếu, không có lý do"
+            )
+            + (why_vi if n_explained else "")
         ),
         message_en=(
-            f"All {n_expected} expected {grain} cells are present or explicitly marked missing"
-            if not absent
-            else f"{absent} of {n_expected} expected {grain} cells are neither present nor marked missing"
+            (
+                (
+                    f"All {n_expected} expected {grain} cells are present or explicitly marked missing"
+                    if not n_explained
+                    else f"Every absent cell of the {n_expected} expected {grain} cells is accounted for"
+                )
+                if not absent
+                else f"{absent} of {n_expected} expected {grain} cells are neither present, marked missing nor accounted for"
+            )
+            + (why_en if n_explained else "")
         ),
         failed_count=absent,
         sample_rows=sample,
@@ -210,9 +326,11 @@ def check_completeness(
             "fact": fact,
             "keys": list(keys),
             "expected": n_expected,
-            "absent": absent,
-            "present": n_expected - absent,
+            "absent": n_absent,
+            "unexplained": absent,
+            "present": n_expected - n_absent,
             "marked_missing": marked,
+            "explained": explained,
             "absent_by_column": by_col,
         },
     )
@@ -231,7 +349,7 @@ def check_outliers_vs_previous_period(
     value_type_col: str = "value_type",
     max_ratio: float = 3.0,
     max_points: float = 30.0,
-    min_base: float = 5.0,
+    min_base: float = 10.0,
     points_value_types: Sequence[str] = ("percent",),
     skip_value_types: Sequence[str] = ("yesno",),
     current_period: str | None = None,
@@ -242,7 +360,9 @@ def check_outliers_vs_previous_period(
     Quarters are compared with quarters and years with years (``YYYY-Qn`` / ``YYYY`` codes sort in time
     order). With ``dim`` (and its ``value_type``): percents are flagged when they move more than
     ``max_points`` points, other numbers when they change more than ``max_ratio``× (either way) and one of
-    the two values is at least ``min_base`` (so 1 → 3 households is not flagged); ``yesno`` is skipped.
+    the two values is at least ``min_base`` (10: small counts move more than 3× by chance: two quarters of a
+    count that averages 4, e.g. training sessions, differ that much one time in ten, 5 → 1; with a base of
+    10, under one in a hundred); ``yesno`` is skipped.
     Without ``dim`` the ratio rule applies to every value. ``current_period`` restricts the check to one
     period (e.g. the Dagster partition).
     """
@@ -336,6 +456,7 @@ DECLARABLE_CHECKS: dict[str, Callable[..., CheckOutcome]] = {
     "completeness": check_completeness,
     "ocop_rules": check_ocop_rules,
     "outliers_vs_previous_period": check_outliers_vs_previous_period,
+    "pair_by_indicator": check_pair_by_indicator,
     "suppression_applied": check_suppression_applied,
 }
 

@@ -142,12 +142,19 @@ def indicator_rows(
                 row |= {"numerator": num, "denominator": den, "value": round(num / den, 2)}
             else:  # count
                 scale = min(hi, 400.0) * (0.03 + 0.12 * base)
-                lam = scale * (1 + (0.05 + 0.1 * slope) * t)
-                if period.quarter is None and r.annual_rule == "sum":
-                    lam *= 4
-                row["value"] = int(
-                    np.clip(_rng(seed_, h, r.indicator_code, period.code).poisson(lam), lo, hi)
-                )
+                growth = 1 + (0.05 + 0.1 * slope) * t
+                if r.measure_kind == "stock":
+                    # a level (Wi-Fi points, team members, listed products): drawn once per location, then it
+                    # grows with time; redrawing it every period would make it jump (3 -> 11 -> 3 Wi-Fi points)
+                    level = _rng(seed_, h, r.indicator_code).poisson(scale)
+                    row["value"] = int(np.clip(round(level * growth), lo, hi))
+                else:  # a flow: what happened in the period, a fresh draw each period
+                    lam = scale * growth
+                    if period.quarter is None and r.annual_rule == "sum":
+                        lam *= 4
+                    row["value"] = int(
+                        np.clip(_rng(seed_, h, r.indicator_code, period.code).poisson(lam), lo, hi)
+                    )
             rows.append(row)
     return rows
 

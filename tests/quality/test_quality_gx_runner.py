@@ -212,13 +212,21 @@ def test_ocop_stars_score_mismatch(gx_context):
     assert not res.success
 
 
-def test_warn_failure_keeps_success(gx_context, fact_con):
-    fact_con.execute(
-        "update marts.fact_indicator_value set numerator = 12 where indicator_value_key = '18484-T01|2026-Q1|TC8.4'"
-    )
-    res = gx_runner.run_suite(fact_con, "marts.fact_indicator_value", SUITES["fact_indicator_value"])
+def test_warn_failure_keeps_success(gx_context):
+    """A failed warn-level expectation (a plan task ending in 2031) is reported but never blocks."""
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    df = pd.read_csv(suites.REPO_ROOT / "dbt_project" / "seeds" / "plan_tasks.csv", dtype=str)
+    df["plan_task_key"], df["lead_unit_code"] = df["task_code"], "18484-" + df["lead_unit_abbr"]
+    df[["timeframe_start", "timeframe_end"]] = df[["timeframe_start", "timeframe_end"]].astype(int)
+    df.loc[df["task_code"] == "I.1", "timeframe_end"] = 2031
+    cols = suites.suite_columns(suites.load_suite_dict(SUITES["dim_plan_task"]))
+    table_from_frame(con, "marts.dim_plan_task", df, cols)
+    res = gx_runner.run_suite(con, "marts.dim_plan_task", SUITES["dim_plan_task"], batch_column=None)
     assert res.success and not res.blocking
-    assert [e.type for e in res.warn_failures] == ["expect_column_pair_values_a_to_be_greater_than_b"]
+    assert [(e.type, e.column) for e in res.warn_failures] == [
+        ("expect_column_values_to_be_between", "timeframe_end")
+    ]
     assert res.warn_failures[0].unexpected_count == 1 and res.error_failures == []
 
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 from gx_fixtures import GRAIN, SUITES, assert_same_outcomes, by_type
 
-from pipeline.quality import gx_runner
+from pipeline.quality import gx_runner, suites
 
 
 def test_batched_validation_matches_whole_table(gx_context, fact_con, tmp_path: Path):
@@ -189,7 +189,20 @@ def test_a_large_table_is_decided_in_duckdb_with_the_outcomes_gx_gives(gx_contex
             "update marts.fact_indicator_value set indicator_value_key = 'same' "
             "where hamlet_code = '18484-T01' and indicator_code = 'CDS.09'"
         )
-    suite = SUITES["fact_indicator_value"]
+    suite = suites.load_suite_dict(SUITES["fact_indicator_value"])
+    # a column-pair expectation too (the suite's numerator <= denominator rule is a SQL check per indicator)
+    pair = {
+        "type": "expect_column_pair_values_a_to_be_greater_than_b",
+        "kwargs": {
+            "column_A": "denominator",
+            "column_B": "numerator",
+            "or_equal": True,
+            "ignore_row_if": "either_value_is_missing",
+        },
+        "meta": {"severity": "warn"},
+        "severity": "warning",
+    }
+    suite = {**suite, "expectations": [*suite["expectations"], pair]}
     gx = gx_runner.run_suite(c, "marts.fact_indicator_value", suite, sql_above_rows=10**9)
     sql = gx_runner.run_suite(c, "marts.fact_indicator_value", suite, sql_above_rows=0)
     assert all(e.evaluated_by == "duckdb" for e in sql.expectations)
