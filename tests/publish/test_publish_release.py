@@ -110,6 +110,8 @@ def test_publish_layout_and_readers(warehouse, open_data):
         assert r["ntm:bytes"] == sum(p.stat().st_size for p in resource_files(latest, r))
 
     con = duckdb.connect(str(warehouse), read_only=True)
+    # the warehouse's naive timestamps are Vietnam time, the release's are instants: in this zone they compare
+    con.execute("set TimeZone = 'Asia/Ho_Chi_Minh'")
     for r in dp["resources"]:
         files = [str(p) for p in resource_files(latest, r)]
         n = r["ntm:rows"]
@@ -149,7 +151,10 @@ def test_parquet_encoding_and_schema(warehouse, open_data):
     assert code.has_dictionary_page and "RLE_DICTIONARY" in code.encodings
     schema = f.schema_arrow
     assert str(schema.field("value_dec").type) == "decimal128(18, 4)"
-    assert str(schema.field("computed_at").type) == "timestamp[us]"
+    # a naive warehouse timestamp is Vietnam time: published as an instant with its zone
+    assert str(schema.field("computed_at").type) == "timestamp[us, tz=Asia/Ho_Chi_Minh]"
+    logical = f.schema.column(schema.get_field_index("computed_at")).logical_type.to_json()
+    assert json.loads(logical)["isAdjustedToUTC"] is True, logical
     assert not schema.field("indicator_code").nullable  # primary-key column
     assert schema.field("indicator_code").metadata[b"description_en"] == b"Indicator code"
     dim = pq.read_schema(res.path / "data/dim_hamlet.parquet")
