@@ -210,3 +210,32 @@ def test_csv_copies_carry_the_offset(release, package):
     for r in arrow[:200]:
         if r["submitted_at"] is not None:
             assert pd.Timestamp(parsed[r["indicator_value_key"]]) == pd.Timestamp(r["submitted_at"])
+
+
+def test_the_site_reads_timestamps_as_vietnam_wall_clock_time(release, pipeline_build):
+    """pipeline.site.release_data sets DuckDB's zone: the pages show the time the warehouse holds."""
+    from pipeline.site.release_data import open_release
+
+    rel = open_release(release)
+    try:
+        rows = rel.rows(
+            "select compliance_key, first_submitted_at, cast(first_submitted_at as date) as d "
+            "from mart_reporting_compliance where first_submitted_at is not null"
+        )
+    finally:
+        rel.close()
+    assert rows
+    warehouse = duckdb.connect(pipeline_build.env["NTM_WAREHOUSE"], read_only=True)
+    try:
+        naive = dict(
+            warehouse.execute(
+                "select compliance_key, first_submitted_at from marts.mart_reporting_compliance "
+                "where first_submitted_at is not null"
+            ).fetchall()
+        )
+    finally:
+        warehouse.close()
+    for r in rows:
+        assert r["first_submitted_at"].utcoffset() == timedelta(hours=7)
+        assert r["first_submitted_at"].replace(tzinfo=None) == naive[r["compliance_key"]]
+        assert r["d"] == naive[r["compliance_key"]].date()
