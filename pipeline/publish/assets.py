@@ -19,6 +19,7 @@ import duckdb
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
+from pipeline.publish.dbt_meta import model_title, relationship_foreign_keys, split_bilingual
 from pipeline.publish.parquet import TableSpec
 from pipeline.publish.pii import name_index
 from pipeline.publish.release import publish_release
@@ -50,34 +51,8 @@ PUBLISHED: dict[str, tuple[tuple[str, ...], str | None]] = {
     "fact_ocop_certificate": (("certificate_key",), None),
     "fact_task_progress": (("task_progress_key",), None),
 }
-# Foreign keys declared in datapackage.json (column → (resource, column)).
-FOREIGN_KEYS: dict[str, list[tuple[list[str], str, list[str]]]] = {
-    "dim_commune": [(["province_code"], "dim_province", ["province_code"])],
-    "dim_hamlet_boundary": [(["hamlet_key"], "dim_hamlet", ["hamlet_key"])],
-    "fact_task_progress": [
-        (["task_code"], "dim_plan_task", ["task_code"]),
-        (["period_code"], "dim_period", ["period_code"]),
-    ],
-    "fact_indicator_value": [
-        (["period_code"], "dim_period", ["period_code"]),
-        (["indicator_code"], "dim_indicator", ["indicator_code"]),
-        (["commune_code"], "dim_commune", ["commune_code"]),
-    ],
-    "mart_commune_indicator": [
-        (["period_code"], "dim_period", ["period_code"]),
-        (["indicator_code"], "dim_indicator", ["indicator_code"]),
-        (["commune_code"], "dim_commune", ["commune_code"]),
-    ],
-    "mart_hamlet_indicator": [
-        (["period_code"], "dim_period", ["period_code"]),
-        (["indicator_code"], "dim_indicator", ["indicator_code"]),
-    ],
-    "mart_province_indicator": [
-        (["period_code"], "dim_period", ["period_code"]),
-        (["indicator_code"], "dim_indicator", ["indicator_code"]),
-        (["province_code"], "dim_province", ["province_code"]),
-    ],
-}
+# Foreign keys declared in datapackage.json: every dbt `relationships` test between two published models
+# (pipeline.publish.dbt_meta.relationship_foreign_keys, read from the manifest in table_specs).
 SATISFACTION_TABLE = "publish_mart_satisfaction"
 # Text columns the personal-data scan skips besides surrogate keys, by name. geometry_geojson holds only
 # coordinates written by the ingest (pipeline.ingest.boundaries re-serialises every polygon, no source text
@@ -86,29 +61,26 @@ SATISFACTION_TABLE = "publish_mart_satisfaction"
 PII_EXEMPT_COLUMNS = frozenset({"geometry_geojson"})
 
 
-def _split(text: str | None) -> tuple[str, str]:
-    """dbt descriptions are written "tiếng Việt / English"."""
-    text = " ".join((text or "").split())
-    if " / " in text:
-        vi, en = text.split(" / ", 1)
-        return vi.strip(), en.strip()
-    return text, text
-
-
 @cache
+def _manifest(manifest_path: Path) -> dict:
+    return json.loads(manifest_path.read_text())
+
+
 def _manifest_nodes(manifest_path: Path) -> dict[str, dict]:
-    manifest = json.loads(manifest_path.read_text())
+    manifest = _manifest(manifest_path)
     return {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
 
 
 def table_specs(con: duckdb.DuckDBPyConnection) -> list[TableSpec]:
     nodes = _manifest_nodes(DBT_PROJECT.manifest_path)
+    foreign_keys = relationship_foreign_keys(_manifest(DBT_PROJECT.manifest_path), PUBLISHED)
     specs = []
     for name, (pk, partition) in PUBLISHED.items():
         node = nodes[name]
-        desc_vi, desc_en = _split(node.get("description"))
+        desc_vi, desc_en = split_bilingual(node.get("description"))
+        title_vi, title_en = model_title(node)
         columns = [r[0] for r in con.execute(f"describe marts.{name}").fetchall()]
-        fields = {c: _split(node["columns"].get(c, {}).get("description")) for c in columns}
+        fields = {c: split_bilingual(node["columns"].get(c, {}).get("description")) for c in columns}
         source = f"select * from marts.{name}"
         if name == "mart_satisfaction":
             source = f"select * from {SATISFACTION_TABLE}"
@@ -127,13 +99,13 @@ def table_specs(con: duckdb.DuckDBPyConnection) -> list[TableSpec]:
             TableSpec(
                 name=name,
                 sql=source,
-                title_vi=desc_vi.split(".")[0][:120],
-                title_en=desc_en.split(".")[0][:120],
+                title_vi=title_vi,
+                title_en=title_en,
                 description_vi=desc_vi,
                 description_en=desc_en,
                 fields=fields,
                 primary_key=pk,
-                foreign_keys=FOREIGN_KEYS.get(name, ()),
+                foreign_keys=foreign_keys.get(name, ()),
                 partition_by=partition,
                 # hash-derived identifiers (hex can hold 9- or 12-digit runs), validated by dbt tests
                 pii_exempt_columns=tuple(

@@ -6,16 +6,23 @@ What Frictionless 5.21 does with Parquet (found by running it, not assumed):
   pandas -> rows), so ``frictionless validate datapackage.json`` checks every row against the Table
   Schema: types, constraints, ``primaryKey`` uniqueness and ``foreignKeys``.
 * The parser bypasses Frictionless' byte loader, so no byte statistics are computed: a standard
-  ``bytes`` property on a Parquet resource always fails with ``byte-count ... actual is "None"`` and a
-  standard ``hash`` is silently not checked. We therefore keep the standard ``hash`` (``sha256:<hex>``,
-  v5 format; harmless, and checked by other tools) on single-file resources, and put the byte size and
-  sha256 of *every* file in the custom property ``ntm:files`` (checked by :func:`verify_release` in
-  ``release.py``). The total size is in ``ntm:bytes``.
+  ``bytes`` property on a Parquet resource always fails with ``byte-count ... actual is "None"`` (every
+  resource of a release is Parquet, so Frictionless accepts ``bytes`` on none of them;
+  tests/publish/test_datapackage.py fails the day it does, to add it) and a standard ``hash`` is silently
+  not checked. We therefore keep the standard ``hash`` (``sha256:<hex>``, v5 format; harmless, and checked
+  by other tools) on single-file resources, and put the byte size and sha256 of *every* file in the custom
+  property ``ntm:files`` (checked by :func:`verify_release` in ``release.py``). The total size is in
+  ``ntm:bytes``.
 * Nulls in integer columns arrive as float NaN (pandas) and fail the ``integer`` type check unless
   ``"nan"`` is in ``missingValues`` (Frictionless compares ``str(cell)``); the schemas list ``["", "nan"]``.
 * A multipart resource (``path`` is a list, used for period-partitioned tables) is accepted but the parquet
   parser only opens the *first* part. :func:`validate_package` therefore also validates every other part as
-  a stand-alone resource with the same schema.
+  a resource with the same schema, in a package with the resources its foreign keys reference.
+* Timestamps are published as instants in Asia/Ho_Chi_Minh (:data:`pipeline.publish.parquet.PUBLISH_TZ`);
+  a ``datetime`` field says so in its description and in ``ntm:timezone``. Its ``format`` stays
+  ``default`` (ISO 8601 with the offset, e.g. ``2026-03-20T08:15:00+07:00``), the form of the CSV copies.
+* Titles are complete: ``title`` is "<Vietnamese title> / <English title>" from the model's dbt meta
+  (pipeline.publish.dbt_meta.model_title), the full texts are in ``description``.
 """
 
 from __future__ import annotations
@@ -78,6 +85,12 @@ def table_schema_type(t: pa.DataType) -> tuple[str, dict[str, Any]]:
     raise TypeError(f"no Table Schema type for Arrow type {t}")
 
 
+TIMESTAMP_NOTE = (
+    "Giờ Việt Nam ({tz}, UTC+07:00), ISO 8601 có độ lệch múi giờ, ví dụ 2026-03-20T08:15:00+07:00",
+    "Vietnam time ({tz}, UTC+07:00), ISO 8601 with the offset, e.g. 2026-03-20T08:15:00+07:00",
+)
+
+
 def resource_schema(arrow_schema: pa.Schema, spec) -> dict[str, Any]:
     """Table Schema for one resource: fields with types and bilingual descriptions, keys."""
     fields = []
@@ -85,6 +98,12 @@ def resource_schema(arrow_schema: pa.Schema, spec) -> dict[str, Any]:
         ts_type, extra = table_schema_type(f.type)
         desc = spec.fields.get(f.name)
         fd: dict[str, Any] = {"name": f.name, "type": ts_type, **extra}
+        if pa.types.is_timestamp(f.type) and f.type.tz:
+            note_vi, note_en = (n.format(tz=f.type.tz) for n in TIMESTAMP_NOTE)
+            vi, en = desc or (f.name, f.name)
+            desc = (f"{vi.rstrip('. ')}. {note_vi}", f"{en.rstrip('. ')}. {note_en}")
+            fd["format"] = "default"
+            fd["ntm:timezone"] = f.type.tz
         if desc:
             fd["description"] = f"{desc[0]} / {desc[1]}"
             fd["ntm:description_vi"] = desc[0]
@@ -204,7 +223,7 @@ def validate_package(release_dir: Path) -> list[str]:
     """Full Frictionless validation of a release (reads the data). Returns error messages; [] = valid.
 
     Runs ``frictionless.validate`` on ``datapackage.json`` and, because Frictionless 5.21 reads only the
-    first file of a multipart Parquet resource, validates every further part on its own.
+    first file of a multipart Parquet resource, validates every further part too, foreign keys included.
     """
     import frictionless
 
@@ -216,17 +235,22 @@ def validate_package(release_dir: Path) -> list[str]:
         errors += [f"{t.name}: {e.type}: {e.note or e.message}" for t in report.tasks for e in t.errors]
         errors += [f"package: {e.type}: {e.note or e.message}" for e in report.errors]
     dp = json.loads(dp_path.read_text(encoding="utf-8"))
+    by_name = {r["name"]: r for r in dp["resources"]}
     for res in dp["resources"]:
         if isinstance(res["path"], list):
-            schema = {k: v for k, v in res["schema"].items() if k != "foreignKeys"}
+            # the part alone, with the resources its foreign keys reference (single files: the dimensions)
+            refs = {fk["reference"]["resource"] for fk in res["schema"].get("foreignKeys", [])} - {
+                res["name"]
+            }
             for part in res["path"][1:]:
-                r = frictionless.Resource(
-                    path=part,
-                    basepath=str(release_dir),
-                    format="parquet",
-                    schema=frictionless.Schema.from_descriptor(schema),
-                )
-                rep = r.validate()
+                part_res = {**res, "path": part}
+                part_res.pop("hash", None)
+                part_dp = {
+                    "profile": PROFILE,
+                    "resources": [part_res, *(by_name[n] for n in sorted(refs) if n in by_name)],
+                }
+                package = frictionless.Package.from_descriptor(part_dp, basepath=str(release_dir))
+                rep = package.validate(name=res["name"])
                 if not rep.valid:
                     errors += [
                         f"{res['name']}[{part}]: {e.type}: {e.note or e.message}"

@@ -19,6 +19,11 @@ import pyarrow.parquet as pq
 from pipeline.lib.hashing import sha256_file
 
 NULL_PARTITION = "NULL"
+# Every published timestamp is an instant in this zone: the warehouse keeps the wall-clock time of Vietnam
+# (raw/README.md rule 7.5: "submitted at" is read as Vietnam time) in naive TIMESTAMP columns; the release
+# stores it as a Parquet timestamp with isAdjustedToUTC=true and the Arrow time zone Asia/Ho_Chi_Minh, so
+# pyarrow, pandas and DuckDB read 2026-03-20 08:15 as 2026-03-20T08:15:00+07:00 (01:15 UTC).
+PUBLISH_TZ = "Asia/Ho_Chi_Minh"
 
 
 class ReleaseIntegrityError(RuntimeError):
@@ -55,7 +60,7 @@ def _target_type(t: pa.DataType) -> pa.DataType:
     if pa.types.is_null(t):
         return pa.string()
     if pa.types.is_timestamp(t):
-        return pa.timestamp("us", t.tz)
+        return pa.timestamp("us", PUBLISH_TZ)
     if pa.types.is_date(t):
         return pa.date32()
     if pa.types.is_time(t):
@@ -170,9 +175,21 @@ def _ordered_sql(spec: TableSpec, first: str | None = None) -> str:
     return f"select * from ({spec.sql}) as _t order by {order if order else 'all'}"
 
 
+def _localise(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Naive timestamps are Vietnam wall-clock time: make them instants in PUBLISH_TZ (Vietnam has no DST, so
+    no time is ambiguous or missing; were one, ``raise`` stops the publish instead of guessing)."""
+    cols = list(batch.columns)
+    changed = False
+    for i, f in enumerate(batch.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz is None:
+            cols[i] = pc.assume_timezone(cols[i], PUBLISH_TZ, ambiguous="raise", nonexistent="raise")
+            changed = True
+    return pa.RecordBatch.from_arrays(cols, names=batch.schema.names) if changed else batch
+
+
 def _cast(batch: pa.RecordBatch, schema: pa.Schema, spec: TableSpec) -> pa.RecordBatch:
     try:
-        return batch.cast(schema)
+        return _localise(batch).cast(schema)
     except (ValueError, pa.ArrowInvalid) as e:  # e.g. a null in a primary-key column
         raise ReleaseIntegrityError(f"{spec.name}: {e}") from e
 

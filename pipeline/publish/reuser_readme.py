@@ -150,6 +150,7 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
     )
     add("lists each file's size and sha256; `frictionless validate datapackage.json` checks types and keys.")
     add("")
+    lines.extend(timestamp_lines(dp))
     if any(r["name"] == "dim_hamlet_boundary" for r in dp["resources"]):
         lines.extend(boundary_lines(dp))
     add("## Bảo vệ dữ liệu cá nhân / Disclosure control")
@@ -249,6 +250,47 @@ def prepend_changelog(previous: str | None, entry: str) -> str:
     elif previous:
         body = previous
     return CHANGELOG_HEADER + entry + ("\n" + body if body else "")
+
+
+def timestamp_lines(dp: dict[str, Any]) -> list[str]:
+    """The time-zone rule of the published timestamps (datetime fields carry ``ntm:timezone``)."""
+    cols = sorted(
+        {
+            f"`{r['name']}.{f['name']}`"
+            for r in dp["resources"]
+            for f in r["schema"]["fields"]
+            if f["type"] == "datetime"
+        }
+    )
+    if not cols:
+        return []
+    zones = sorted(
+        {
+            f.get("ntm:timezone", "")
+            for r in dp["resources"]
+            for f in r["schema"]["fields"]
+            if f["type"] == "datetime"
+        }
+    )
+    tz = ", ".join(z for z in zones if z) or "Asia/Ho_Chi_Minh"
+    return [
+        "## Thời gian / Times",
+        "",
+        f"Các cột thời điểm ({', '.join(cols)}) là giờ Việt Nam, múi giờ `{tz}` (UTC+07:00, không có giờ mùa hè). "
+        "Thời điểm gửi trong các tệp báo cáo không ghi múi giờ và được hiểu là giờ Việt Nam (raw/README.md quy "
+        "tắc 7.5). Trong Parquet chúng là kiểu timestamp có múi giờ (isAdjustedToUTC = true, lưu theo UTC kèm tên "
+        "múi giờ): DuckDB đọc ra `TIMESTAMP WITH TIME ZONE` (hiển thị theo `SET TimeZone`), pandas và pyarrow ra "
+        f"`datetime64[us, {tz}]`; trong bản CSV chúng được ghi theo ISO 8601 kèm độ lệch, ví dụ "
+        "`2026-03-20T08:15:00+07:00` (= 01:15 UTC).",
+        "",
+        f"The timestamp columns ({', '.join(cols)}) are Vietnam time, zone `{tz}` (UTC+07:00, no daylight saving). "
+        "The submission time in the report files carries no zone and is read as Vietnam time (raw/README.md rule "
+        "7.5). In Parquet they are timestamps with a time zone (isAdjustedToUTC = true, stored as UTC with the "
+        "zone name): DuckDB reads `TIMESTAMP WITH TIME ZONE` (shown in its `SET TimeZone`), pandas and pyarrow "
+        f"`datetime64[us, {tz}]`; the CSV copies write them in ISO 8601 with the offset, e.g. "
+        "`2026-03-20T08:15:00+07:00` (= 01:15 UTC).",
+        "",
+    ]
 
 
 def boundary_lines(dp: dict[str, Any]) -> list[str]:

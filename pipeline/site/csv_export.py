@@ -6,8 +6,8 @@ in CSV and XLSX alike (:func:`neutralise`); numeric cells are never touched, so 
 
 CSV format (for Excel users and for machines): UTF-8 with a byte-order mark, comma separator, CRLF line ends
 and RFC 4180 quoting (every text value and the header names in double quotes, a quote doubled); NULL is an
-empty unquoted cell, an empty text is ""; dates yyyy-mm-dd; timestamps yyyy-mm-dd hh:mm:ss[.ffffff] with
-their offset (+07:00) when the column has a time zone; booleans true/false; numbers with '.' as decimal
+empty unquoted cell, an empty text is ""; dates yyyy-mm-dd; timestamps yyyy-mm-dd hh:mm:ss[.ffffff], or ISO 8601
+yyyy-mm-ddThh:mm:ss[.ffffff]+07:00 when the column has a time zone (every published timestamp does); booleans true/false; numbers with '.' as decimal
 separator and no thousands separator (machine-readable). Same input, same bytes. README section "Bảng tính /
 For spreadsheet users" says how to open them.
 """
@@ -97,9 +97,10 @@ _FRACTION_ZEROS = r"\.0+($|[+-])"
 
 
 def format_timestamps(arr: pa.Array) -> pa.Array:
-    """ISO 8601 text: yyyy-mm-dd hh:mm:ss (fraction only when not zero), offset +hh:mm when the type has a tz."""
+    """ISO 8601 text (fraction only when not zero): yyyy-mm-ddThh:mm:ss+hh:mm in the column's own zone when
+    the type has one, else yyyy-mm-dd hh:mm:ss (the form spreadsheets read as a date-time)."""
     tz = arr.type.tz
-    text = pc.strftime(arr, "%Y-%m-%d %H:%M:%S%z" if tz else "%Y-%m-%d %H:%M:%S")
+    text = pc.strftime(arr, "%Y-%m-%dT%H:%M:%S%z" if tz else "%Y-%m-%d %H:%M:%S")
     text = pc.replace_substring_regex(text, _FRACTION_ZEROS, r"\1")
     if tz:
         text = pc.replace_substring_regex(text, r"([+-]\d\d)(\d\d)$", r"\1:\2")

@@ -58,6 +58,8 @@ def open_release(root: Path) -> Release:
     descriptor = json.loads((root / "datapackage.json").read_text(encoding="utf-8"))
     con = duckdb.connect(":memory:")
     con.execute("set threads = 1")
+    # published timestamps are instants (timestamp with time zone): show and cast them in Vietnam time
+    con.execute("set TimeZone = 'Asia/Ho_Chi_Minh'")
     resources: dict[str, list[str]] = {}
     sources: dict[str, str] = {}
     for res in descriptor.get("resources", []):

@@ -15,6 +15,7 @@ import duckdb
 import frictionless
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
@@ -110,6 +111,8 @@ def test_publish_layout_and_readers(warehouse, open_data):
         assert r["ntm:bytes"] == sum(p.stat().st_size for p in resource_files(latest, r))
 
     con = duckdb.connect(str(warehouse), read_only=True)
+    # the warehouse's naive timestamps are Vietnam time, the release's are instants: in this zone they compare
+    con.execute("set TimeZone = 'Asia/Ho_Chi_Minh'")
     for r in dp["resources"]:
         files = [str(p) for p in resource_files(latest, r)]
         n = r["ntm:rows"]
@@ -149,7 +152,10 @@ def test_parquet_encoding_and_schema(warehouse, open_data):
     assert code.has_dictionary_page and "RLE_DICTIONARY" in code.encodings
     schema = f.schema_arrow
     assert str(schema.field("value_dec").type) == "decimal128(18, 4)"
-    assert str(schema.field("computed_at").type) == "timestamp[us]"
+    # a naive warehouse timestamp is Vietnam time: published as an instant with its zone
+    assert str(schema.field("computed_at").type) == "timestamp[us, tz=Asia/Ho_Chi_Minh]"
+    logical = f.schema.column(schema.get_field_index("computed_at")).logical_type.to_json()
+    assert json.loads(logical)["isAdjustedToUTC"] is True, logical
     assert not schema.field("indicator_code").nullable  # primary-key column
     assert schema.field("indicator_code").metadata[b"description_en"] == b"Indicator code"
     dim = pq.read_schema(res.path / "data/dim_hamlet.parquet")
@@ -188,6 +194,27 @@ def test_frictionless_catches_a_bad_later_partition(warehouse, open_data):
     errors = validate_package(copy)
     assert errors and all("2026-Q" in e and "constraint" in e for e in errors), errors
     assert not any("2026-Q1" in e for e in errors)
+
+
+def test_validate_package_checks_the_foreign_keys_of_later_partitions(warehouse, open_data):
+    res = _synth.publish(warehouse, open_data, now=T1)
+    copy = open_data.parent / "tampered_fk"
+    shutil.copytree(res.path, copy)
+    dp = json.loads((copy / "datapackage.json").read_text())
+    fact = next(r for r in dp["resources"] if r["name"] == "fact_indicator_value")
+    assert isinstance(fact["path"], list) and len(fact["path"]) > 1
+    last = copy / fact["path"][-1]
+    t = pq.read_table(last)
+    codes = t["hamlet_code"].to_pylist()
+    codes[0] = "18484-T99"  # not in dim_hamlet
+    i = t.schema.get_field_index("hamlet_code")
+    pq.write_table(t.set_column(i, t.schema.field(i), pa.array(codes, t.schema.field(i).type)), last)
+    # the plain Frictionless run reads only the first part and misses it ...
+    assert frictionless.validate(str(copy / "datapackage.json")).valid
+    # ... validate_package checks every part with the resources its keys reference
+    errors = validate_package(copy)
+    assert len(errors) == 1 and "foreign-key" in errors[0] and "18484-T99" in errors[0], errors
+    assert errors[0].startswith(f"fact_indicator_value[{fact['path'][-1]}]")
 
 
 def test_readme_snippets_run(warehouse, open_data):

@@ -188,8 +188,8 @@ def test_timestamps_keep_their_time_zone_and_fraction(tmp_path):
     )
     write_csv([_parquet(tmp_path / "ts.parquet", table)], tmp_path / "ts.csv")
     lines = (tmp_path / "ts.csv").read_bytes().decode("utf-8-sig").split("\r\n")
-    assert lines[1] == '"2026-09-21 14:10:00+07:00","2026-09-21 07:10:00+00:00","2026-01-01 08:00:00.250"'
-    assert lines[2] == ',"2026-09-21 07:10:00+00:00","2026-01-01 00:00:00"'
+    assert lines[1] == '"2026-09-21T14:10:00+07:00","2026-09-21T07:10:00+00:00","2026-01-01 08:00:00.250"'
+    assert lines[2] == ',"2026-09-21T07:10:00+00:00","2026-01-01 00:00:00"'
     df = pd.read_csv(tmp_path / "ts.csv", encoding="utf-8-sig")
     assert pd.Timestamp(df["local"][0]) == pd.Timestamp("2026-09-21 07:10:00", tz="UTC")
     assert verify_csv(tmp_path / "ts.csv", [tmp_path / "ts.parquet"]) == []
