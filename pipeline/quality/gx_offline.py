@@ -99,6 +99,15 @@ def _rewrite(text: str, static_prefix: str) -> str:
     return _LOGO_URL.sub(f"{static_prefix}{LOGO}", text)
 
 
+def _drop_unreferenced(static: Path, texts: list[str]) -> None:
+    """GX copies 4 MB of images and fonts into every site that no page names (tutorial GIFs, a font its
+    CSS does not load): delete those whose file name no page or stylesheet of the site mentions."""
+    for folder in (static / "images", static / "fonts"):
+        for path in [p for p in folder.rglob("*") if p.is_file()] if folder.is_dir() else []:
+            if not any(path.name in text for text in texts):
+                path.unlink()
+
+
 def make_offline(site_dir: Path) -> list[str]:
     """Rewrite the GX Data Docs site in ``site_dir`` to use local copies only; returns the remote URLs
     still needed to render (``[]`` when the site is fully offline)."""
@@ -106,11 +115,14 @@ def make_offline(site_dir: Path) -> list[str]:
     _copy_vendor(site_dir)
     static = site_dir / "static"
     left: list[str] = []
+    texts: list[str] = []
     for path in [*site_dir.rglob("*.html"), *(static / "styles").glob("*.css")]:
         prefix = os.path.relpath(static, path.parent).replace(os.sep, "/") + "/"
         text = path.read_text(encoding="utf-8")
         new = _rewrite(text, prefix)
         if new != text:
             path.write_text(new, encoding="utf-8")
+        texts.append(new)
         left.extend(f"{path.relative_to(site_dir)}: {u}" for u in remote_urls(new))
+    _drop_unreferenced(static, texts)
     return left

@@ -186,7 +186,12 @@ def test_gx_pages_are_rewritten_to_the_vendored_copies(tmp_path):
     (site / "static" / "styles" / "s.css").write_text(
         ".x{background:url('https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/full_logo_dark.png')}"
     )
+    images = site / "static" / "images"
+    images.mkdir()
+    (images / "logo-long.png").write_bytes(b"png")
+    (images / "glossary_scroller.gif").write_bytes(b"gif" * 1000)  # GX copies it, no page shows it
     left = make_offline(site)
+    assert (images / "logo-long.png").exists() and not (images / "glossary_scroller.gif").exists()
     # an unknown CDN is reported, not silently kept
     assert left == ["index.html: https://new.cdn/x.js"]
     text = page.read_text(encoding="utf-8")
