@@ -10,7 +10,6 @@ import pytest
 from gx_fixtures import GRAIN, SUITES, assert_same_outcomes, by_type
 
 from pipeline.quality import gx_runner
-from pipeline.quality.gx_offline import remote_urls
 
 
 def test_batched_validation_matches_whole_table(gx_context, fact_con, tmp_path: Path):
@@ -90,6 +89,8 @@ def test_data_docs_index_is_built(gx_context, fact_con, tmp_path: Path):
     pages = list((docs / "validations").rglob("*.html"))
     assert len(pages) == 1 and "run-1" in str(pages[0])
     # the pages GX wrote load nothing from a CDN (vendored copies in the site's static/vendor/)
+    from pipeline.quality.gx_offline import remote_urls
+
     for page in [res.docs_path, *pages]:
         assert remote_urls(page.read_text(encoding="utf-8")) == [], page
     # a second table in the same run joins the same site; another run's docs stay separate
