@@ -25,6 +25,7 @@ class Build:
     env: dict[str, str]  # the NTM_* / DAGSTER_HOME variables the build ran with
     result: dg.ExecuteInProcessResult
     release: Path | None  # copy of open_data/latest (symlink resolved) taken right after the build
+    quality_report: Path | None = None  # copy of the run's warehouse/data_docs/<run_id>/ (offline report)
 
     @contextmanager
     def environ(self) -> Iterator[None]:
@@ -61,7 +62,8 @@ def environ(env: dict[str, str]) -> Iterator[None]:
 
 def build(base: Path, copy_to: Path) -> Build:
     """Run the whole graph once with a fresh landing zone, warehouse and open-data dir under base, then
-    copy the published release (when there is one) to copy_to/<release id>."""
+    copy the published release (when there is one) to copy_to/<release id> and the run's quality report to
+    copy_to/data_docs/<run id>."""
     env = pipeline_env(base)
     with environ(env):
         result = materialize_all()
@@ -70,4 +72,9 @@ def build(base: Path, copy_to: Path) -> Build:
     if latest.exists():
         release = copy_to / latest.resolve().name
         shutil.copytree(latest.resolve(), release)
-    return Build(base=base, env=env, result=result, release=release)
+    docs = base / "warehouse" / "data_docs" / result.run_id
+    report = None
+    if docs.exists():
+        report = copy_to / "data_docs" / result.run_id
+        shutil.copytree(docs, report)
+    return Build(base=base, env=env, result=result, release=release, quality_report=report)

@@ -24,6 +24,7 @@ from pipeline.config import get_settings
 from pipeline.publish.assets import PUBLISHED
 from pipeline.quality import fingerprint
 from pipeline.quality.release_checks import check_row_count_vs_previous_release, check_suppression_applied
+from pipeline.quality.report import GX_SUBDIR, prune_reports, suite_section, write_report
 from pipeline.quality.sql_checks import run_declared_checks
 from pipeline.quality.suites import list_suites, load_suite_dict
 from pipeline.resources import WarehouseResource
@@ -127,8 +128,9 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
     settings = get_settings()
     selected = context.selected_asset_check_keys
     run_id = context.op_execution_context.run_id
-    docs_dir = settings.data_docs_dir / run_id
+    docs_dir = settings.data_docs_dir / run_id  # the offline report (index.html), GX Data Docs in gx/
     docs_index = docs_dir / "index.html"
+    sections, other_checks = [], []
     previous = settings.open_data_dir / "latest" / "datapackage.json"
     ran_gx = False
     with warehouse.connect(context.log) as con:
@@ -139,14 +141,16 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
         for table in gated:
             suite = load_suite_dict(SUITES[table])
             result = run_suite(
-                con, f"marts.{table}", suite, docs_dir=docs_dir, run_id=run_id, build_docs=False
+                con, f"marts.{table}", suite, docs_dir=docs_dir / GX_SUBDIR, run_id=run_id, build_docs=False
             )
             ran_gx = True
             fp = taken[f"marts.{table}"]
+            sql_outcomes = run_declared_checks(con, suite)
+            sections.append(suite_section(table, result, sql_outcomes))
             check = _gx_result(
                 table,
                 result,
-                run_declared_checks(con, suite),
+                sql_outcomes,
                 docs_index,
                 {"content_fingerprint": fp.digest, "fingerprint_rows": fp.rows},
             )
@@ -167,6 +171,15 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
                     if prev and counts[table] < prev * (1 - 0.2)
                     else []
                 )
+                other_checks.append(
+                    {
+                        "table": table,
+                        "check": ROWS_CHECK,
+                        "severity": "warn",
+                        "passed": not drops,
+                        "details": f"{counts[table]} rows, previous release {prev if prev else '-'}",
+                    }
+                )
                 yield dg.AssetCheckResult(
                     asset_key=_key(table),
                     check_name=ROWS_CHECK,
@@ -179,8 +192,15 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
                     },
                 )
     if ran_gx:
-        build_data_docs(docs_dir)
-        context.log.info(f"GX Data Docs: {docs_index}")
+        build_data_docs(docs_dir / GX_SUBDIR)
+    if sections or other_checks:
+        gx_index = f"{GX_SUBDIR}/index.html" if ran_gx else None
+        write_report(docs_dir, run_id, sections, other_checks, gx_index=gx_index)
+        pruned = prune_reports(settings.data_docs_dir, settings.keep_runs, current=run_id)
+        context.log.info(
+            f"Báo cáo chất lượng / Quality report: {docs_index}"
+            + (f" ({len(pruned)} older report(s) pruned, keeping {settings.keep_runs})" if pruned else "")
+        )
 
 
 @dg.asset_check(

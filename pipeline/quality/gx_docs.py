@@ -1,13 +1,17 @@
 """GX Data Docs of the quality gate: one filesystem site per ``docs_dir`` (a run), built from the validation
-results :func:`pipeline.quality.gx_runner.run_suite` recorded for it in this process."""
+results :func:`pipeline.quality.gx_runner.run_suite` recorded for it in this process, then made to open
+offline (:mod:`.gx_offline`: vendored assets instead of CDN URLs)."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from .gx_offline import make_offline
 
 MAX_DOCS_DIRS = 16  # validation results kept in memory for Data Docs, per process
 _DOCS_RESULTS: dict[str, dict[Any, Any]] = {}  # docs_dir -> {ValidationResultIdentifier: result}
@@ -69,4 +73,9 @@ def build_data_docs(docs_dir: Path, *, only: Sequence[Any] | None = None) -> Pat
     index = docs_dir / "index.html"
     if not index.exists():  # pragma: no cover - GX writes the index when build_index=True
         raise RuntimeError(f"GX Data Docs did not write {index}")
+    left = make_offline(docs_dir)
+    if left:  # a GX upgrade added a CDN asset: the pages still render, but not offline
+        logging.getLogger(__name__).warning(
+            "GX Data Docs still load %d remote URL(s): %s", len(left), left[:5]
+        )
     return index

@@ -88,6 +88,11 @@ def test_data_docs_index_is_built(gx_context, fact_con, tmp_path: Path):
     assert res.docs_path == docs.resolve() / "index.html" and res.docs_path.is_file()
     pages = list((docs / "validations").rglob("*.html"))
     assert len(pages) == 1 and "run-1" in str(pages[0])
+    # the pages GX wrote load nothing from a CDN (vendored copies in the site's static/vendor/)
+    from pipeline.quality.gx_offline import remote_urls
+
+    for page in [res.docs_path, *pages]:
+        assert remote_urls(page.read_text(encoding="utf-8")) == [], page
     # a second table in the same run joins the same site; another run's docs stay separate
     other = duckdb.connect()
     other.execute("create table t as select 1 as a")
