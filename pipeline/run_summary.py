@@ -399,6 +399,13 @@ def collect(result, warehouse: Path, elapsed: float, started_at: datetime | None
 # --------------------------------------------------------------------------------------------------------
 
 
+def _short_reason(p: dict) -> str:
+    """code — vi / en, without the column suffix the messages repeat ("[cột: …]", "[column: …]")."""
+    vi = re.sub(r"\s*\[cột: [^\]]*\]$", "", p["reason_vi"])
+    en = re.sub(r"\s*\[column: [^\]]*\]$", "", p["reason_en"])
+    return f"{p['reason_code']} — {vi} / {en}"
+
+
 def _where(p: dict) -> str:
     return (
         p["file"]
@@ -412,13 +419,13 @@ def render(s: RunSummary, run_dir: Path, log_path: Path | None = None) -> list[s
     out: list[str] = ["", "[bold]Tóm tắt lượt chạy / Run summary[/bold]"]
     if s.sources:
         out.append(
-            f"{'nguồn / source':<14} {'tệp / files':>11} {'mới / new':>9} {'không đổi / unchanged':>21} "
-            f"{'từ chối / rejected':>18} {'dòng nạp / rows loaded':>22} {'cách ly / quarantined':>21}"
+            "Nguồn: tệp mới · không đổi · từ chối | dòng nạp · cách ly / "
+            "source: files new · unchanged · rejected | rows loaded · quarantined"
         )
         for c in s.sources:
             out.append(
-                f"{c.source:<14} {c.files:>11,} {c.new:>9,} {c.unchanged:>21,} {c.rejected:>18,} "
-                f"{c.rows_loaded:>22,} {c.rows_quarantined:>21,}"
+                f"  {c.source:<12} {c.new:>6,} · {c.unchanged:>6,} · {c.rejected:>4,} | "
+                f"{c.rows_loaded:>9,} · {c.rows_quarantined:>6,}"
             )
     if s.outside_sources:
         counts = ", ".join(f"{k}: {v}" for k, v in s.outside_sources.items())
@@ -430,13 +437,13 @@ def render(s: RunSummary, run_dir: Path, log_path: Path | None = None) -> list[s
             f"[yellow]Tệp bị từ chối hoặc không nạp / files rejected or not loaded: {len(rejected)}[/yellow]"
         )
         for p in rejected[:LIST_LIMIT]:
-            out.append(escape(f"  {_where(p)}: {p['reason_code']} — {p['reason_vi']} / {p['reason_en']}"))
+            out.append(escape(f"  {_where(p)}: {_short_reason(p)}"))
     if quarantined:
         out.append(
             f"[yellow]Dòng bị cách ly / quarantined rows: {n_rows} ({len(quarantined)} lỗi / problems)[/yellow]"
         )
         for p in quarantined[:LIST_LIMIT]:
-            out.append(escape(f"  {_where(p)}: {p['reason_code']} — {p['reason_vi']} / {p['reason_en']}"))
+            out.append(escape(f"  {_where(p)}: {_short_reason(p)}"))
     if rejected or quarantined:
         out.append(f"  Tất cả / all of them: {run_dir / 'quarantine.csv'}")
     out.append(
