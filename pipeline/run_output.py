@@ -45,6 +45,7 @@ class CapturedOutput:
         self._thread: threading.Thread | None = None
         self._pipe_w: int | None = None
         self.screen: IO[str] | None = None
+        self._streams: tuple = ()
 
     def __enter__(self) -> CapturedOutput:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +66,10 @@ class CapturedOutput:
         os.dup2(target, 2)
         if not self.verbose:
             os.close(log)
+        # Python-level writers too (sys.stdout may be another object than fd 1, e.g. under pytest)
+        self._streams = (sys.stdout, sys.stderr)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)  # noqa: SIM115
         return self
 
     @staticmethod
@@ -81,6 +86,8 @@ class CapturedOutput:
     def __exit__(self, *exc) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
+        if self._streams:
+            sys.stdout, sys.stderr = self._streams
         for fd, saved in self._saved.items():
             os.dup2(saved, fd)
         if self._pipe_w is not None:
