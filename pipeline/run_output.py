@@ -12,6 +12,7 @@ suites) and a spinner for the others; when stdout is not a terminal it prints on
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -114,6 +115,16 @@ def step_totals(defs) -> dict[str, int]:
     return totals
 
 
+class _UnitsHandler(logging.Handler):
+    def __init__(self, progress: StepProgress):
+        super().__init__()
+        self.target = progress
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.target.units_done(record.ntm_done, record.ntm_total, record.getMessage())
+
+
 def _label(step: str) -> str:
     return step.replace("__", "/")
 
@@ -145,13 +156,28 @@ class StepProgress:
             )
 
     def __enter__(self) -> StepProgress:
+        from pipeline.progress import LOGGER
+
         if self.progress is not None:
             self.progress.start()
+            self._handler = _UnitsHandler(self)
+            LOGGER.addHandler(self._handler)
         return self
 
     def __exit__(self, *exc) -> None:
+        from pipeline.progress import LOGGER
+
         if self.progress is not None:
+            LOGGER.removeHandler(self._handler)
             self.progress.stop()
+
+    def units_done(self, done: int, total: int, unit: str) -> None:
+        """A step reported ``done`` of ``total`` files/tables (pipeline.progress): move its bar."""
+        running = [s for s in self.tasks if s in self.started]
+        if self.progress is None or not running or total < BAR_FROM:
+            return
+        task = self.tasks[running[-1]]
+        self.progress.update(task, total=total, completed=done)
 
     def __call__(self, entry) -> None:
         with contextlib.suppress(Exception):  # the display never breaks a run

@@ -72,3 +72,18 @@ def test_a_bar_on_a_terminal_never_breaks_the_run():
         progress(_entry("ntm_dbt", "STEP_SUCCESS"))
         progress("not an event")
     assert "✓ ntm_dbt" in buf.getvalue()
+
+
+def test_a_step_reporting_its_files_moves_its_bar():
+    from pipeline import progress as step_progress
+
+    console = Console(file=io.StringIO(), width=120, force_terminal=True)
+    with StepProgress(console, {"ingest_submissions": 3}) as progress:
+        progress(_entry("ingest_submissions", "STEP_START"))
+        for i in range(1, 8):
+            step_progress.advance(i, 250, "files")
+        task = progress.progress.tasks[0]
+        assert (task.total, task.completed) == (250, 7)
+    # removed after the run
+    assert not [h for h in step_progress.LOGGER.handlers if type(h).__name__ == "_UnitsHandler"]
+    step_progress.advance(1, 2)  # nobody listens: nothing happens
