@@ -117,6 +117,11 @@ class RunSummary:
                 f"Không công bố vì bước {step} bị lỗi{more} / Nothing published because step {step} "
                 f"failed{more}: {message}"
             )
+        if self.blocking and self.release:  # e.g. release_integrity after the swap
+            return (
+                f"Đã công bố nhưng kiểm tra chặn không đạt / Published, but a blocking check failed: "
+                f"{self.blocking[0].label()}"
+            )
         if self.blocking:
             first = self.blocking[0].label()
             n = len(self.blocking) - 1
@@ -280,6 +285,16 @@ def _reason(code: str, detail: str | None = None) -> tuple[str, str]:
     return vi, en
 
 
+def _detail(code: str, reason: str) -> str | None:
+    """The detail the ingest appended to a file's reason ("code: en / vi (detail)"), if any."""
+    from pipeline.ingest.reports import rejection_reason
+
+    plain = rejection_reason(code, None)
+    if reason.startswith(plain + " (") and reason.endswith(")"):
+        return reason[len(plain) + 2 : -1]
+    return None
+
+
 def landing_problems(con) -> tuple[list[SourceCounts], list[dict], dict[str, tuple[str, str, datetime]]]:
     """Per source counts, the quarantine.csv rows of the current landing zone and each file's first
     ingest time (to tell new files from unchanged ones)."""
@@ -295,9 +310,8 @@ def landing_problems(con) -> tuple[list[SourceCounts], list[dict], dict[str, tup
     for path, _sha, source, status, reason, *_ in files:
         if status not in NOT_LOADED:
             continue
-        code, _, rest = (reason or "").partition(":")
-        detail = rest.split(" / ", 1)[-1].rsplit(" (", 1)[-1].rstrip(")") if " (" in rest else None
-        vi, en = _reason(code.strip(), detail)
+        code = (reason or "").partition(":")[0].strip()
+        vi, en = _reason(code, _detail(code, reason or ""))
         problems.append(
             {
                 "kind": "rejected_file" if status == "rejected" else "file_not_loaded",
@@ -305,7 +319,7 @@ def landing_problems(con) -> tuple[list[SourceCounts], list[dict], dict[str, tup
                 "file": path,
                 "row": "",
                 "column": "",
-                "reason_code": code.strip(),
+                "reason_code": code,
                 "reason_vi": vi,
                 "reason_en": en,
             }
@@ -479,7 +493,10 @@ def render(s: RunSummary, run_dir: Path, log_path: Path | None = None) -> list[s
     cause = s.cause()
     if cause:
         out.append(f"[red]{escape(cause)}[/red]")
-        out.append("Bản phát hành trước (nếu có) giữ nguyên / the previous release (if any) stays in place.")
+        if not s.release:
+            out.append(
+                "Bản phát hành trước (nếu có) giữ nguyên / the previous release (if any) stays in place."
+            )
     if log_path is not None:
         out.append(f"Nhật ký đầy đủ / full log: {log_path}")
     out.append(

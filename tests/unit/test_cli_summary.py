@@ -104,3 +104,10 @@ def test_runs_are_pruned_to_keep_runs(tmp_path):
     assert sorted(p.name for p in runs.iterdir()) == ["r0", "r3", "r4"]
     assert sorted(p.name for p in removed) == ["r1", "r2"]
     assert run_summary.prune_runs(tmp_path / "missing", keep=3) == []
+
+
+def test_a_blocking_failure_after_publishing_does_not_claim_nothing_was_published():
+    f = run_summary.Finding("publish/open_data_release", "release_integrity", "release_integrity")
+    s = run_summary.RunSummary("r", 1.0, blocking=[f], release={"release_id": "x", "tables": {}})
+    assert s.exit_code == ExitCode.BLOCKED
+    assert s.cause().startswith("Đã công bố nhưng kiểm tra chặn không đạt / Published, but a blocking check")
