@@ -142,6 +142,7 @@ class StepProgress:
         self.started: dict[str, float] = {}
         self.units: dict[str, int] = {}
         self.finished: list[tuple[str, str]] = []
+        self.reported: set[str] = set()
         if self.live:
             self.progress = Progress(
                 SpinnerColumn(),
@@ -176,8 +177,8 @@ class StepProgress:
         running = [s for s in self.tasks if s in self.started]
         if self.progress is None or not running or total < BAR_FROM:
             return
-        task = self.tasks[running[-1]]
-        self.progress.update(task, total=total, completed=done)
+        self.reported.add(running[-1])  # its bar counts files/tables now, not outputs
+        self.progress.update(self.tasks[running[-1]], total=total, completed=done)
 
     def __call__(self, entry) -> None:
         with contextlib.suppress(Exception):  # the display never breaks a run
@@ -198,7 +199,7 @@ class StepProgress:
                 )
         elif kind in UNIT_EVENTS:
             self.units[step] = self.units.get(step, 0) + 1
-            if self.progress is not None and step in self.tasks:
+            if self.progress is not None and step in self.tasks and step not in self.reported:
                 self.progress.advance(self.tasks[step])
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED", "STEP_UP_FOR_RETRY"):
             mark = {"STEP_SUCCESS": "✓", "STEP_FAILURE": "✗", "STEP_SKIPPED": "–"}.get(kind, "↻")

@@ -82,6 +82,7 @@ def test_a_step_reporting_its_files_moves_its_bar():
         progress(_entry("ingest_submissions", "STEP_START"))
         for i in range(1, 8):
             step_progress.advance(i, 250, "files")
+        progress(_entry("ingest_submissions", "ASSET_MATERIALIZATION"))  # not a file: not counted
         task = progress.progress.tasks[0]
         assert (task.total, task.completed) == (250, 7)
     # removed after the run
