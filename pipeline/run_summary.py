@@ -230,11 +230,22 @@ def _step_failures(result) -> tuple[list[Finding], list[tuple[str, str]]]:
     return blocking, errors
 
 
+def sample_lines(rows: list[dict], first: str = "", limit: int = 3, width: int = 160) -> str:
+    """A few offending rows as ``column=value`` lines (the failing column first, empty cells left out)."""
+    out = []
+    for row in rows[:limit]:
+        cells = {str(k): v for k, v in row.items() if str(v) not in ("", "nan", "NaT", "None", "<NA>")}
+        keys = sorted(cells, key=lambda k: k != first)
+        line = ", ".join(f"{k}={cells[k]}" for k in keys)
+        out.append(line if len(line) <= width else line[: width - 1] + "…")
+    return "\n".join(out)
+
+
 def _gx_sample(result, finding: Finding, limit: int = 3) -> str:
     for ev in result.get_asset_check_evaluations():
         if ev.asset_key.to_user_string() == finding.table and ev.check_name == finding.check:
             text = str(meta_value(ev.metadata["sample_rows"])) if "sample_rows" in ev.metadata else ""
-            return "\n".join(text.splitlines()[: 2 + limit]) if text.strip() not in ("", "-") else ""
+            return sample_lines(parse_markdown_table(text), finding.column, limit)
     return ""
 
 
@@ -254,7 +265,7 @@ def dbt_failures(con, test_name: str, limit: int = 3) -> str:
         for view in matches:
             df = con.execute(f'select * from dbt_test__audit."{view}" limit {int(limit)}').df()
             if len(df):
-                return df.to_string(index=False, max_colwidth=60)
+                return sample_lines(df.astype(str).to_dict("records"), limit=limit)
     except duckdb.Error:
         return ""
     return ""

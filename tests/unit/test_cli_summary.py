@@ -111,3 +111,10 @@ def test_a_blocking_failure_after_publishing_does_not_claim_nothing_was_publishe
     s = run_summary.RunSummary("r", 1.0, blocking=[f], release={"release_id": "x", "tables": {}})
     assert s.exit_code == ExitCode.BLOCKED
     assert s.cause().startswith("Đã công bố nhưng kiểm tra chặn không đạt / Published, but a blocking check")
+
+
+def test_offending_rows_are_short_lines_with_the_failing_column_first():
+    rows = [{"hamlet_key": "999", "hamlet_code": "18484-X99", "valid_to": "NaT", "note": "x" * 300}]
+    (line,) = run_summary.sample_lines(rows, first="hamlet_code").splitlines()
+    assert line.startswith("hamlet_code=18484-X99, hamlet_key=999, note=xxx")
+    assert "valid_to" not in line and len(line) == 160
