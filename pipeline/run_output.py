@@ -115,6 +115,13 @@ def step_totals(defs) -> dict[str, int]:
     return totals
 
 
+class _CountColumn(MofNCompleteColumn):
+    """done/total, or nothing for a step without a known total (its spinner and time say enough)."""
+
+    def render(self, task):
+        return super().render(task) if task.total is not None else ""
+
+
 class _UnitsHandler(logging.Handler):
     def __init__(self, progress: StepProgress):
         super().__init__()
@@ -148,7 +155,7 @@ class StepProgress:
                 SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
-                MofNCompleteColumn(),
+                _CountColumn(),
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
