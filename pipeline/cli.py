@@ -1,67 +1,41 @@
 """Command line: `python -m pipeline run` (what `make run` calls).
 
 Runs the whole asset graph in this process against the Dagster instance in DAGSTER_HOME (so the run shows
-in the UI's run history), then prints a short summary: rows per published table, checks passed and failed,
-and the release path. Exits 1 when the run failed or a blocking check stopped publishing, naming the check
-and why.
+in the UI's run history). The full Dagster/dbt log goes to runs/<run_id>/pipeline.log (-v: also live); the
+screen shows one line per step, then a one-screen summary (pipeline.run_summary): per source the files and
+rows, the first rejected files and quarantined rows (all of them in runs/<run_id>/quarantine.csv), the checks
+with every failed expectation named, the release, and when nothing was published the cause in one sentence.
+The exit code (pipeline.exit_codes) says which.
 """
 
 from __future__ import annotations
 
 import argparse
 import fcntl
-import json
 import os
-import re
 import sys
 import time
+import uuid
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
-console = Console(highlight=False)
+from pipeline import run_summary
+from pipeline.exit_codes import ExitCode
 
+EPILOG = """exit codes / mã thoát:
+  0  OK          published a new release, or it is unchanged, or nothing changed / đã công bố hoặc không đổi
+  1  RUN_FAILED  a step failed with an error: nothing new published / một bước bị lỗi, không công bố
+  2  USAGE       the command line is wrong / sai cú pháp lệnh
+  3  BLOCKED     a blocking quality check failed: nothing published / kiểm tra chặn không đạt, không công bố
+  4  PREFLIGHT   pre-flight found a problem, no run started / kiểm tra trước khi chạy phát hiện lỗi
+files of a run / tệp của lượt chạy: <warehouse dir>/runs/<run_id>/ pipeline.log, quarantine.csv, summary.txt
+(the newest NTM_KEEP_RUNS runs are kept / giữ NTM_KEEP_RUNS lượt mới nhất)"""
 
-def _meta_value(v: Any) -> Any:
-    return getattr(v, "value", getattr(v, "data", getattr(v, "text", v)))
-
-
-def _short(value: Any, limit: int = 300) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _dbt_failures(test_name: str, limit: int = 5) -> str:
-    """The first failing rows of a dbt test (stored as a view in schema dbt_test__audit)."""
-    import duckdb
-
-    from pipeline.config import get_settings
-
-    try:
-        con = duckdb.connect(str(get_settings().warehouse), read_only=True)
-    except duckdb.Error:
-        return ""
-    try:
-        views = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'dbt_test__audit'"
-            ).fetchall()
-        ]
-        # dbt names the view after the test, or <truncated name>_<md5> when the name is long
-        matches = [v for v in views if v == test_name or (len(v) > 40 and test_name.startswith(v[:-33]))]
-        for view in matches:
-            df = con.execute(f'select * from dbt_test__audit."{view}" limit {int(limit)}').df()
-            if len(df):
-                return df.to_string(index=False, max_colwidth=60)
-        return ""
-    except duckdb.Error:
-        return ""
-    finally:
-        con.close()
+console = Console(highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -95,20 +69,25 @@ def run(args: argparse.Namespace) -> int:
             f"is current → {settings.open_data_dir / 'latest'}. Chạy lại toàn bộ / rebuild anyway: --force"
         )
         console.print(f"Thời gian / wall time: {time.monotonic() - started:.1f} s")
-        return 0
+        return int(ExitCode.OK)
 
     import dagster as dg
 
     from pipeline.definitions import defs
     from pipeline.partitions import FULL_REBUILD_TAG
+    from pipeline.run_monitor import fail_orphaned_runs, run_tags
+    from pipeline.run_output import CapturedOutput, StepProgress, step_totals
 
     os.environ.setdefault("DAGSTER_HOME", str(settings.warehouse_dir.parent / ".dagster"))
     os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    run_id = make_new_run_id()
+    run_dir = settings.runs_dir / run_id
+    log_path = run_dir / "pipeline.log"
     console.print(
         f"[bold]NTM pipeline[/bold] · raw: {settings.raw_dir} · warehouse: {settings.warehouse} · "
         f"open data: {settings.open_data_dir}"
     )
-    from pipeline.run_monitor import fail_orphaned_runs, run_tags
+    console.print(f"Nhật ký đầy đủ / full log: {log_path}" + ("" if args.verbose else " (-v: live)"))
 
     job = defs.resolve_job_def(args.job)
     tags = {"ntm/trigger": "cli", **run_tags()}
@@ -120,139 +99,67 @@ def run(args: argparse.Namespace) -> int:
         instance = dg.DagsterInstance.get()
         instance.get_runs(limit=1)
         # runs killed earlier (SIGKILL) would stay STARTED and hold the run queue's single slot
-        for run_id, why in fail_orphaned_runs(instance):
-            console.print(f"[yellow]Lượt chạy cũ / stale run[/yellow] {run_id} → FAILURE: {why}")
-    with instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags)
-    elapsed = time.monotonic() - started
-    rc = summarise(result, elapsed)
-    release_id = _release(result).get("release_id")
-    if rc == 0 and release_id:
+        for stale_id, why in fail_orphaned_runs(instance):
+            console.print(f"[yellow]Lượt chạy cũ / stale run[/yellow] {stale_id} → FAILURE: {why}")
+    started_at = datetime.now()
+    with CapturedOutput(log_path, verbose=args.verbose) as captured, instance:
+        screen = Console(file=captured.screen, highlight=False, soft_wrap=True)
+        with StepProgress(screen, {} if args.verbose else step_totals(defs), quiet=args.verbose) as progress:
+            instance.add_event_listener(run_id, progress)
+            result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags, run_id=run_id)
+    code = summarise(result, time.monotonic() - started, started_at=started_at, log_path=log_path)
+    release_id = run_summary.release_metadata(result).get("release_id")
+    if code == ExitCode.OK and release_id:
         state.write_last_success(settings, fingerprints, result.run_id, str(release_id))
-    return rc
+    run_summary.prune_runs(settings.runs_dir, settings.keep_runs, current=run_id)
+    return int(code)
 
 
-def _release(result) -> dict[str, Any]:
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        if mat and mat.asset_key.path[-1] == "open_data_release":
-            return {k: _meta_value(v) for k, v in mat.metadata.items()}
-    return {}
+def make_new_run_id() -> str:
+    """The run id, chosen before the run so that its log file can be opened first."""
+    return str(uuid.uuid4())
 
 
-def _landing_summary(result) -> None:
-    """Files under raw/ that no source reads (recorded by the reference_registry step): counted by
-    reason; the ones a person should look at (unknown folder, raw/ itself, hidden) listed in yellow."""
-    for event in result.get_asset_materialization_events():
-        mat = event.event_specific_data.materialization
-        if not mat or "files_outside_sources" not in mat.metadata:
-            continue
-        by_reason = _meta_value(mat.metadata["files_outside_sources_by_reason"]) or {}
-        counts = ", ".join(f"{k}: {v}" for k, v in by_reason.items()) or "0"
-        console.print(f"Tệp ngoài các nguồn / files outside the sources: {counts}")
-        n = int(_meta_value(mat.metadata["files_not_ingested"]))
-        if n:
-            console.print(
-                f"  [yellow]{n} tệp không được nạp (ẩn hoặc sai thư mục) / file(s) not loaded "
-                f"(hidden or in no source folder)[/yellow] — audit.ingest_files status = 'not_ingested':"
-            )
-            console.print(f"{_short(_meta_value(mat.metadata['files_not_ingested_list']), 1200)}")
-        return
+def summarise(
+    result, elapsed: float, started_at: datetime | None = None, log_path: Path | None = None
+) -> ExitCode:
+    """Print the run summary (one screen, both languages), write ``runs/<run_id>/quarantine.csv`` and
+    ``summary.txt`` beside the log, and return the exit code."""
+    from pipeline.config import get_settings
 
-
-def summarise(result, elapsed: float) -> int:
-    checks = result.get_asset_check_evaluations()
-    failed_blocking, failed_warn, passed = [], [], 0
-    for ev in checks:
-        if ev.passed:
-            passed += 1
-        elif getattr(ev.severity, "value", str(ev.severity)) == "ERROR":
-            failed_blocking.append(ev)
-        else:
-            failed_warn.append(ev)
-
-    release = _release(result)
-
-    if release.get("tables"):
-        table = Table(title="Dữ liệu mở đã công bố / Published open data")
-        table.add_column("bảng / table")
-        table.add_column("số dòng / rows", justify="right")
-        tables = release["tables"]
-        if isinstance(tables, str):
-            tables = json.loads(tables)
-        for name, rows in tables.items():
-            table.add_row(name, f"{int(rows):,}")
-        console.print(table)
-
-    _landing_summary(result)
-
-    docs = next(
-        (_meta_value(ev.metadata["data_docs"]) for ev in checks if "data_docs" in ev.metadata),
-        None,
+    settings = get_settings()
+    run_dir = settings.runs_dir / result.run_id
+    summary = run_summary.collect(result, settings.warehouse, elapsed, started_at)
+    run_summary.write_quarantine_csv(summary, run_dir / "quarantine.csv")
+    lines = run_summary.render(summary, run_dir, log_path)
+    for line in lines:
+        console.print(line, highlight=False)
+    (run_dir / "summary.txt").write_text(
+        "\n".join(Text.from_markup(line).plain for line in lines) + "\n", encoding="utf-8"
     )
-    if docs:
-        console.print(f"GX Data Docs: {docs}")
-    console.print(
-        f"Kiểm tra / checks: [green]{passed} đạt / passed[/green], "
-        f"[red]{len(failed_blocking)} lỗi chặn / blocking failures[/red], "
-        f"[yellow]{len(failed_warn)} cảnh báo / warnings[/yellow]"
-    )
-    for ev in failed_warn:
-        console.print(f"  [yellow]WARN[/yellow] {ev.asset_key.to_user_string()} · {ev.check_name}")
-    for ev in failed_blocking:
-        console.print(f"  [red]ERROR[/red] {ev.asset_key.to_user_string()} · {ev.check_name}")
-        for key in ("message", "failed_expectations", "unexpected_count", "sample_rows"):
-            if key in ev.metadata:
-                console.print(f"      {key}: {_short(_meta_value(ev.metadata[key]), 1200)}")
-        if "sample_rows" not in ev.metadata:
-            rows = _dbt_failures(ev.check_name)
-            if rows:
-                console.print(f"      sample_rows:\n{rows}")
-
-    step_failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    for e in step_failures:
-        err = e.event_specific_data.error if e.event_specific_data else None
-        message = err.message if err else ""
-        failed_tests = list(dict.fromkeys(re.findall(r"Failure in test (\S+)", message)))
-        if failed_tests:
-            console.print(f"  [red]FAILED step[/red] {e.step_key}: {len(failed_tests)} dbt test(s) failed")
-            for test in failed_tests:
-                console.print(f"  [red]ERROR[/red] dbt test {test}")
-                rows = _dbt_failures(test)
-                if rows:
-                    console.print(f"      sample_rows:\n{rows}")
-        else:
-            # the user's error (e.g. "the warehouse is held open by PID …"), not Dagster's wrapper around it
-            cause = err.cause if err is not None and err.cause is not None else None
-            detail = cause.message.strip() if cause is not None else message
-            console.print(f"  [red]FAILED step[/red] {e.step_key}: {_short(detail, 1500)}")
-
-    if release:
-        if release.get("changed") in (False, "False"):
-            console.print(f"Không có gì mới / nothing new: release {release.get('release_id')} unchanged")
-        console.print(
-            f"Bản phát hành / release: [bold]{release.get('release_id')}[/bold] → {release.get('path')}"
-        )
-        site = Path(str(release.get("path"))) / "site" / "index.html"
-        if site.is_file():
-            console.print(
-                f"Bản đồ số và bảng điểm / map and scorecard: {site} (mở trong trình duyệt / open in a "
-                "browser, hoặc / or: make serve)"
-            )
-    else:
-        console.print(
-            "[red]Không công bố / nothing published[/red]: the previous release (if any) stays in place."
-        )
-
-    console.print(f"Thời gian / wall time: {elapsed:.1f} s · run id {result.run_id}")
-    ok = result.success and not failed_blocking and bool(release)
-    return 0 if ok else 1
+    return summary.exit_code
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m pipeline",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p_run = sub.add_parser("run", help="materialize every asset, check and publish")
+    p_run = sub.add_parser(
+        "run",
+        help="materialize every asset, check and publish",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_run.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="show the full Dagster/dbt log live (it always goes to runs/<run_id>/pipeline.log)",
+    )
     p_run.add_argument("--job", default="ntm_full_refresh")
     p_run.add_argument(
         "--force",
@@ -268,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return preflight.main(console)
     parser.print_help()
-    return 2
+    return int(ExitCode.USAGE)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline import progress
 from pipeline.config import ingest_limits
 from pipeline.ingest import files as files_mod
 from pipeline.ingest import filestats
@@ -111,6 +112,7 @@ def run_source(
             con.rollback()
             raise
     to_read = [f for f in candidates if not f.unchanged]
+    files_done = 0
     for chunk in files_mod.read_batches(to_read, raw_dir, batch_files, batch_bytes):
         now = datetime.now()
         path_rows: list[tuple[str, str, str]] = []  # (path, sha, state for a new path row)
@@ -121,6 +123,8 @@ def run_source(
         outcomes: dict[str, FileOutcome] = {}
         xlsx_read = False
         for f in chunk:
+            files_done += 1
+            progress.advance(files_done, len(to_read), "files")  # the CLI's progress bar
             seen_paths.append(f.rel)
             sha = f.sha256
             if sha in known:

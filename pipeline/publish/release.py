@@ -44,6 +44,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from pipeline import progress
 from pipeline.lib.hashing import sha256_file
 from pipeline.lib.pii import NameIndex
 
@@ -292,6 +293,7 @@ def _publish_in_stage(
         )  # fmt: skip
         if not files[spec.name]:  # empty partitioned table: still publish an (empty) file
             raise ReleaseIntegrityError(f"{spec.name}: no file written")
+        progress.advance(len(files), len(specs), "tables")  # the CLI's progress bar
 
     # 3. audit on exactly the bytes that will be published
     problems = audit_keys(con, specs, files, stage)

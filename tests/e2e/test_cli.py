@@ -1,7 +1,7 @@
 """The same entry point as `make run` (`python -m pipeline run`), run from a temporary directory: it
 publishes a release; then data that passes ingest but breaks a mart-level rule (a duplicated hamlet
 version) makes a blocking check fail: nothing is published, `latest` stays byte-for-byte the same, the exit
-code is 1 and the output names the check and the offending rows."""
+code is 3 (BLOCKED) and the output names the check and the offending rows."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_make_run_entry_point_publishes(workdir):
     out = _run(base, env)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     assert "0 lỗi chặn / blocking failures" in out.stdout
-    assert "fact_indicator_value" in out.stdout
+    assert "bảng / tables" in out.stdout and "Mã thoát / exit code 0 (OK)" in out.stdout
     # every file under raw/ is accounted for; the sample's docs and registries raise no warning
     assert "files outside the sources: documentation: 1, reference_file: 5" in out.stdout
     assert "không được nạp" not in out.stdout
@@ -98,10 +98,10 @@ def test_broken_mart_rule_blocks_publishing_and_keeps_latest(workdir):
     hamlets.write_text("\n".join([*lines, ",".join(row)]) + "\n", encoding="utf-8")
 
     out = _run(base, env)
-    assert out.returncode == 1, out.stdout[-4000:]
-    assert "ERROR" in out.stdout or "FAILED step" in out.stdout
+    assert out.returncode == 3, out.stdout[-4000:]
+    assert "LỖI / ERROR" in out.stdout
     assert "18484-T05" in out.stdout, "the output should show the offending rows"
-    assert "nothing published" in out.stdout
+    assert "Nothing published because a blocking check failed" in out.stdout
     assert os.readlink(latest) == before_target
     assert tree_digest(latest) == before
     # readers keep the last good warehouse: a run stopped by the gate publishes no snapshot

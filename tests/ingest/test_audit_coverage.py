@@ -12,7 +12,6 @@ import duckdb
 import openpyxl
 import pytest
 from ingest_builders import SALT, SUB_HEADER, SURVEY_HEADER, TODAY, csv_text, sub_row, survey_row, xlsx_bytes
-from rich.console import Console
 
 from pipeline.ingest import files, ingest_submissions, ingest_surveys, load_reference
 from pipeline.ingest.header import FileRejected
@@ -181,11 +180,11 @@ def test_bundled_sample_has_no_file_outside_the_sources_to_warn_about(tmp_path):
     con.close()
 
 
-def test_run_summary_counts_files_outside_the_sources(tmp_path, monkeypatch, capsys):
-    """The reference_registry step records them and the CLI summary prints the counts and the paths."""
+def test_run_summary_counts_files_outside_the_sources(tmp_path, monkeypatch):
+    """The reference_registry step records them and the run summary prints the counts and the paths."""
     from ingest_builders import make_raw_dir
 
-    from pipeline import cli
+    from pipeline import run_summary
     from pipeline.reference.assets import reference_registry
     from pipeline.resources import WarehouseResource
 
@@ -194,16 +193,16 @@ def test_run_summary_counts_files_outside_the_sources(tmp_path, monkeypatch, cap
     _valid(raw, "submissions/.draft.csv", value="3")
     (raw / "README.md").write_text("x", encoding="utf-8")
     monkeypatch.setenv("NTM_RAW_DIR", str(raw))
-    monkeypatch.setattr(cli, "console", Console(width=2000, highlight=False))
     result = dg.materialize(
         [reference_registry],
         resources={"warehouse": WarehouseResource(path=str(tmp_path / "w.duckdb"))},
     )
     assert result.success
-    cli._landing_summary(result)
-    out = capsys.readouterr().out
+    summary = run_summary.collect(result, tmp_path / "w.duckdb", 1.0)
+    out = "\n".join(run_summary.render(summary, tmp_path / "run"))
     assert "documentation: 1" in out and "hidden_file: 1" in out and "unknown_location: 1" in out
-    assert "2 tệp không được nạp" in out and "stray.csv" in out and "submissions/.draft.csv" in out
+    assert "files rejected or not loaded: 2" in out and "stray.csv" in out and "submissions/.draft.csv" in out
+    assert {p["reason_code"] for p in summary.rejected_files} == {"hidden_file", "unknown_location"}
     mat = result.asset_materializations_for_node("reference_registry")[0]
     assert mat.metadata["files_not_ingested"].value == 2
 

@@ -1,16 +1,21 @@
-"""`python -m pipeline run`'s summary names why a step failed: the asset's own exception, not only
-Dagster's wrapper ("Error occurred while executing op ...")."""
+"""`python -m pipeline run`'s summary (pipeline.run_summary): why a step failed in one sentence (the asset's
+own exception, not Dagster's wrapper), warnings counted per failed warn-level expectation, exit codes, and
+the pruning of old run folders."""
 
 from __future__ import annotations
 
-import dagster as dg
-from rich.console import Console
+import os
+from types import SimpleNamespace
 
-from pipeline import cli
+import dagster as dg
+import pandas as pd
+
+from pipeline import run_summary
+from pipeline.exit_codes import ExitCode
 from pipeline.quality.fingerprint import Problem, UncheckedContentError, mismatch_message
 
 
-def test_summary_prints_the_publish_refusal_in_both_languages(monkeypatch):
+def test_a_failed_step_is_named_by_its_own_error_in_one_bilingual_sentence(tmp_path):
     message = mismatch_message("run-a", [Problem("marts.mart_satisfaction", "run-a", 550, 549, "changed")])
 
     @dg.asset(key=dg.AssetKey(["publish", "open_data_release"]))
@@ -18,11 +23,98 @@ def test_summary_prints_the_publish_refusal_in_both_languages(monkeypatch):
         raise UncheckedContentError(message)
 
     result = dg.materialize([refuses], raise_on_error=False)
-    console = Console(record=True, width=400, highlight=False)
-    monkeypatch.setattr(cli, "console", console)
-    assert cli.summarise(result, 1.0) == 1
-    out = console.export_text()
-    assert "FAILED step publish__open_data_release" in out
-    assert "marts.mart_satisfaction đã thay đổi sau khi lượt chạy run-a kiểm tra" in out
-    assert "marts.mart_satisfaction changed after run run-a checked it (550 → 549 rows)" in out
-    assert "nothing published" in out
+    s = run_summary.collect(result, tmp_path / "none.duckdb", 1.0)
+    assert s.exit_code == ExitCode.RUN_FAILED
+    cause = s.cause()
+    assert cause.startswith("Không công bố vì bước publish__open_data_release bị lỗi / Nothing published")
+    assert "marts.mart_satisfaction đã thay đổi sau khi lượt chạy run-a kiểm tra" in cause
+    assert "DagsterExecutionStepExecutionError" not in cause and "\n" not in cause
+    text = "\n".join(run_summary.render(s, tmp_path))
+    assert "Mã thoát / exit code 1 (RUN_FAILED)" in text
+
+
+def _gx_eval(passed: bool, failures: list[dict], warnings: int):
+    md = pd.DataFrame(failures).to_markdown(index=False) if failures else "-"
+    meta = {"failed_expectations": dg.MetadataValue.md(md), "warnings": warnings, "message": "x"}
+    return SimpleNamespace(
+        asset_key=dg.AssetKey(["marts", "dim_plan_task"]),
+        check_name="gx_suite",
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN if passed else dg.AssetCheckSeverity.ERROR,
+        metadata=meta,
+    )
+
+
+def _row(severity: str, expectation: str, column: str, n: int) -> dict:
+    return {
+        "severity": severity,
+        "expectation": expectation,
+        "column": column,
+        "unexpected_count": n,
+        "message": "a | b",
+    }
+
+
+def test_a_passed_suite_with_three_failed_warn_expectations_counts_three_warnings():
+    rows = [_row("warn", "expect_column_values_to_be_between", c, i + 1) for i, c in enumerate("abc")]
+    blocking, warnings = run_summary.check_findings(_gx_eval(True, rows, 3))
+    assert blocking == []
+    assert [w.label() for w in warnings] == [
+        "marts/dim_plan_task · expect_column_values_to_be_between · a · 1 dòng / rows",
+        "marts/dim_plan_task · expect_column_values_to_be_between · b · 2 dòng / rows",
+        "marts/dim_plan_task · expect_column_values_to_be_between · c · 3 dòng / rows",
+    ]
+
+
+def test_a_blocked_suite_names_the_error_expectation_and_keeps_counting_warnings_past_the_table():
+    rows = [_row("error", "expect_column_values_to_match_regex", "hamlet_code", 1)] + [
+        _row("warn", f"w{i}", "", 2) for i in range(9)
+    ]
+    blocking, warnings = run_summary.check_findings(_gx_eval(False, rows, 12))  # the table shows 10
+    assert len(warnings) == 12 and len(blocking) == 1
+    s = run_summary.RunSummary(run_id="r", elapsed=1.0, blocking=blocking, warnings=warnings)
+    assert s.exit_code == ExitCode.BLOCKED
+    assert s.cause() == (
+        "Không công bố vì kiểm tra chặn không đạt / Nothing published because a blocking check failed: "
+        "marts/dim_plan_task · expect_column_values_to_match_regex · hamlet_code · 1 dòng / rows"
+    )
+
+
+def test_exit_code_ok_only_with_a_release():
+    assert run_summary.RunSummary("r", 1.0, release={"release_id": "x"}).exit_code == ExitCode.OK
+    assert run_summary.RunSummary("r", 1.0).exit_code == ExitCode.RUN_FAILED
+
+
+def test_markdown_table_round_trip():
+    df = pd.DataFrame([_row("warn", "e", "", 3), _row("error", "f", "col", 4)])
+    rows = run_summary.parse_markdown_table(df.to_markdown(index=False))
+    assert [(r["severity"], r["expectation"], r["column"], r["message"]) for r in rows] == [
+        ("warn", "e", "", "a | b"),
+        ("error", "f", "col", "a | b"),
+    ]
+    assert run_summary.parse_markdown_table("-") == []
+
+
+def test_runs_are_pruned_to_keep_runs(tmp_path):
+    runs = tmp_path / "runs"
+    for i in range(5):
+        (runs / f"r{i}").mkdir(parents=True)
+        os.utime(runs / f"r{i}", (1000 + i, 1000 + i))
+    removed = run_summary.prune_runs(runs, keep=3, current="r0")
+    assert sorted(p.name for p in runs.iterdir()) == ["r0", "r3", "r4"]
+    assert sorted(p.name for p in removed) == ["r1", "r2"]
+    assert run_summary.prune_runs(tmp_path / "missing", keep=3) == []
+
+
+def test_a_blocking_failure_after_publishing_does_not_claim_nothing_was_published():
+    f = run_summary.Finding("publish/open_data_release", "release_integrity", "release_integrity")
+    s = run_summary.RunSummary("r", 1.0, blocking=[f], release={"release_id": "x", "tables": {}})
+    assert s.exit_code == ExitCode.BLOCKED
+    assert s.cause().startswith("Đã công bố nhưng kiểm tra chặn không đạt / Published, but a blocking check")
+
+
+def test_offending_rows_are_short_lines_with_the_failing_column_first():
+    rows = [{"hamlet_key": "999", "hamlet_code": "18484-X99", "valid_to": "NaT", "note": "x" * 300}]
+    (line,) = run_summary.sample_lines(rows, first="hamlet_code").splitlines()
+    assert line.startswith("hamlet_code=18484-X99, hamlet_key=999, note=xxx")
+    assert "valid_to" not in line and len(line) == 160
