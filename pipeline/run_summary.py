@@ -89,6 +89,9 @@ class RunSummary:
     release: dict[str, Any] = field(default_factory=dict)
     outside_sources: dict[str, int] = field(default_factory=dict)
     sample: str = ""  # the first rows the first blocking failure found (a few lines)
+    quality_report: str = (
+        ""  # the gate's offline report of this run (warehouse/data_docs/<run_id>/index.html)
+    )
 
     @property
     def rejected_files(self) -> list[dict]:
@@ -389,6 +392,8 @@ def collect(result, warehouse: Path, elapsed: float, started_at: datetime | None
         s.warnings.extend(warnings)
         if ev.passed:
             s.checks_passed += 1
+        if not s.quality_report and "data_docs" in ev.metadata:
+            s.quality_report = str(meta_value(ev.metadata["data_docs"]))
     failed_tests, s.errors = _step_failures(result)
     named = {f.check for f in s.blocking}
     s.blocking.extend(f for f in failed_tests if f.check not in named)
@@ -487,6 +492,8 @@ def render(s: RunSummary, run_dir: Path, log_path: Path | None = None) -> list[s
         out.append(f"  [yellow]CẢNH BÁO / WARN[/yellow] {escape(f.label())}")
     if len(named) > 8:
         out.append(f"  … +{len(named) - 8}")
+    if s.quality_report:
+        out.append(f"Báo cáo chất lượng / quality report: {s.quality_report} (offline)")
     if s.release:
         tables = s.release.get("tables") or {}
         if isinstance(tables, str):
