@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from pipeline import run_summary
+from pipeline import run_report, run_summary
 from pipeline.exit_codes import ExitCode
 
 EPILOG = """exit codes / mã thoát:
@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     release_id = run_summary.release_metadata(result).get("release_id")
     if code == ExitCode.OK and release_id:
         state.write_last_success(settings, fingerprints, result.run_id, str(release_id))
-    run_summary.prune_runs(settings.runs_dir, settings.keep_runs, current=run_id)
+    run_report.prune_runs(settings.runs_dir, settings.keep_runs, current=run_id)
     return int(code)
 
 
@@ -130,8 +130,8 @@ def summarise(
     settings = get_settings()
     run_dir = settings.runs_dir / result.run_id
     summary = run_summary.collect(result, settings.warehouse, elapsed, started_at)
-    run_summary.write_quarantine_csv(summary, run_dir / "quarantine.csv")
-    lines = run_summary.render(summary, run_dir, log_path)
+    run_report.write_quarantine_csv(summary, run_dir / "quarantine.csv")
+    lines = run_report.render(summary, run_dir, log_path)
     for line in lines:
         console.print(line, highlight=False)
     (run_dir / "summary.txt").write_text(

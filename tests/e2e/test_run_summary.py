@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline import run_summary
+from pipeline import run_report, run_summary
 from pipeline.exit_codes import ExitCode
 from tests.e2e.conftest import REPO, pipeline_env
 
@@ -105,7 +105,7 @@ def test_summary_of_the_bundled_sample(pipeline_build, tmp_path):
     assert s.checks_passed == sum(ev.passed for ev in result.get_asset_check_evaluations())
     assert s.exit_code == ExitCode.OK and s.cause() is None
 
-    lines = run_summary.render(s, tmp_path / result.run_id, tmp_path / "pipeline.log")
+    lines = run_report.render(s, tmp_path / result.run_id, tmp_path / "pipeline.log")
     text = "\n".join(lines)
     assert len(lines) <= 40, text
     # the first five quarantined rows are named with row, column and reason; the count covers all of them
@@ -117,7 +117,7 @@ def test_summary_of_the_bundled_sample(pipeline_build, tmp_path):
     assert str(tmp_path / result.run_id / "quarantine.csv") in text
     assert "Mã thoát / exit code 0 (OK)" in text
 
-    path = run_summary.write_quarantine_csv(s, tmp_path / "quarantine.csv")
+    path = run_report.write_quarantine_csv(s, tmp_path / "quarantine.csv")
     with open(path, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == len(s.problems)

@@ -184,7 +184,7 @@ def test_run_summary_counts_files_outside_the_sources(tmp_path, monkeypatch):
     """The reference_registry step records them and the run summary prints the counts and the paths."""
     from ingest_builders import make_raw_dir
 
-    from pipeline import run_summary
+    from pipeline import run_report, run_summary
     from pipeline.reference.assets import reference_registry
     from pipeline.resources import WarehouseResource
 
@@ -199,7 +199,7 @@ def test_run_summary_counts_files_outside_the_sources(tmp_path, monkeypatch):
     )
     assert result.success
     summary = run_summary.collect(result, tmp_path / "w.duckdb", 1.0)
-    out = "\n".join(run_summary.render(summary, tmp_path / "run"))
+    out = "\n".join(run_report.render(summary, tmp_path / "run"))
     assert "documentation: 1" in out and "hidden_file: 1" in out and "unknown_location: 1" in out
     assert "files rejected or not loaded: 2" in out and "stray.csv" in out and "submissions/.draft.csv" in out
     assert {p["reason_code"] for p in summary.rejected_files} == {"hidden_file", "unknown_location"}

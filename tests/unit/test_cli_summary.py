@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import dagster as dg
 import pandas as pd
 
-from pipeline import run_summary
+from pipeline import run_report, run_summary
 from pipeline.exit_codes import ExitCode
 from pipeline.quality.fingerprint import Problem, UncheckedContentError, mismatch_message
 
@@ -29,7 +29,7 @@ def test_a_failed_step_is_named_by_its_own_error_in_one_bilingual_sentence(tmp_p
     assert cause.startswith("Không công bố vì bước publish__open_data_release bị lỗi / Nothing published")
     assert "marts.mart_satisfaction đã thay đổi sau khi lượt chạy run-a kiểm tra" in cause
     assert "DagsterExecutionStepExecutionError" not in cause and "\n" not in cause
-    text = "\n".join(run_summary.render(s, tmp_path))
+    text = "\n".join(run_report.render(s, tmp_path))
     assert "Mã thoát / exit code 1 (RUN_FAILED)" in text
 
 
@@ -100,10 +100,10 @@ def test_runs_are_pruned_to_keep_runs(tmp_path):
     for i in range(5):
         (runs / f"r{i}").mkdir(parents=True)
         os.utime(runs / f"r{i}", (1000 + i, 1000 + i))
-    removed = run_summary.prune_runs(runs, keep=3, current="r0")
+    removed = run_report.prune_runs(runs, keep=3, current="r0")
     assert sorted(p.name for p in runs.iterdir()) == ["r0", "r3", "r4"]
     assert sorted(p.name for p in removed) == ["r1", "r2"]
-    assert run_summary.prune_runs(tmp_path / "missing", keep=3) == []
+    assert run_report.prune_runs(tmp_path / "missing", keep=3) == []
 
 
 def test_a_blocking_failure_after_publishing_does_not_claim_nothing_was_published():
