@@ -222,9 +222,11 @@ def test_release_has_hamlet_boundaries_and_task_progress(first_run):
     assert 105.6 < min(lons) < max(lons) < 105.8 and 18.35 < min(lats) < max(lats) < 18.55
     t = res["fact_task_progress"]
     assert t["schema"]["primaryKey"] == ["task_progress_key"]
+    # every dbt relationships test between published models is a declared key (fact_submission is not published)
     assert {fk["reference"]["resource"] for fk in t["schema"]["foreignKeys"]} == {
         "dim_plan_task",
         "dim_period",
+        "dim_reporting_unit",
     }
     assert all(f.get("ntm:description_vi") and f.get("ntm:description_en") for f in t["schema"]["fields"])
     wh = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
