@@ -279,7 +279,10 @@ def test_layout_is_the_ingests():
 
     assert preflight.SOURCES == files.SOURCES
     assert set(preflight.REQUIRED_REFERENCE_FILES) == set(REGISTRY)
-    assert preflight.OPTIONAL_REFERENCE_FILES == (BOUNDARY_FILE,)
+    from pipeline.exchange.dhis2 import MAPPING_FILE
+
+    assert preflight.OPTIONAL_REFERENCE_FILES == (BOUNDARY_FILE, MAPPING_FILE)
+    assert files.DHIS2_MAPPING_FILE == MAPPING_FILE
 
 
 @pytest.mark.parametrize("name", preflight.SEED_FILES)
