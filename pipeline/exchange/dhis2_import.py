@@ -120,6 +120,10 @@ REASONS: dict[str, tuple[str, str, str]] = {
     ),
 }
 FILE_REASONS = {
+    "no_dhis2_mapping": (
+        "Chưa có bảng ánh xạ DHIS2 (reference/dhis2_mapping.csv) nên không đọc được mã UID.",
+        "There is no DHIS2 mapping (reference/dhis2_mapping.csv) to read the UIDs with.",
+    ),
     "not_datavalueset": (
         "Tệp không phải dataValueSets của DHIS2 (JSON có khoá dataValues hoặc CSV có 6 cột).",
         "The file is not a DHIS2 dataValueSets payload (JSON with dataValues, or CSV with 6 columns).",
@@ -350,12 +354,14 @@ def _current_values(con: duckdb.DuckDBPyConnection) -> dict[tuple, float | None]
 def ingest_dhis2(
     con: duckdb.DuckDBPyConnection,
     raw_dir: Path,
-    mapping: Mapping,
+    mapping: Mapping | None,
     catalog: Catalog,
     summary_dir: Path | None = None,
 ) -> list[ImportSummary]:
     """Load every new file of ``raw_dir/dhis2/`` (sorted by path; hidden files, README/Markdown and
-    ``templates/`` skipped). One transaction per file. Returns the summaries of the files read this time."""
+    ``templates/`` skipped). One transaction per file. Returns the summaries of the files read this time.
+    ``mapping`` None (no mapping file): every new file is rejected (``no_dhis2_mapping``). Every path seen
+    gets its ``audit.file_paths`` row (state ``present``; a path gone since: ``missing``)."""
     raw_dir = Path(raw_dir)
     con.execute("create schema if not exists raw")
     con.execute("create schema if not exists audit")
@@ -372,10 +378,12 @@ def ingest_dhis2(
     ) if root.is_dir() else []  # fmt: skip
     known = {r[0] for r in con.execute("select file_sha256 from audit.ingest_files").fetchall()}
     summaries = []
+    seen: list[tuple[str, str]] = []
     for p in paths:
         data = p.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         rel = p.relative_to(raw_dir).as_posix()
+        seen.append((rel, sha))
         if sha in known:
             continue
         known.add(sha)
@@ -384,13 +392,16 @@ def ingest_dhis2(
         con.begin()
         try:
             try:
+                if mapping is None:
+                    raise NotDataValueSet("no_dhis2_mapping")
                 records = parse_datavalueset(data)
             except (NotDataValueSet, UnicodeDecodeError) as e:
-                vi, en = FILE_REASONS["not_datavalueset"]
+                code = "no_dhis2_mapping" if str(e) == "no_dhis2_mapping" else "not_datavalueset"
+                vi, en = FILE_REASONS[code]
                 s.status, s.description = "ERROR", f"{vi} / {en} ({e})"
                 con.execute(
                     "insert into audit.ingest_files values (?, ?, ?, ?, ?, 0, 0, 0, 'rejected', ?, ?)",
-                    [sha, rel, len(data), SOURCE, "utf-8", f"not_datavalueset: {vi} / {en}", now],
+                    [sha, rel, len(data), SOURCE, "utf-8", f"{code}: {en} / {vi}", now],
                 )
                 con.commit()
                 summaries.append(s)
@@ -452,7 +463,42 @@ def ingest_dhis2(
             raise
         summaries.append(s)
         _write_summary(s, summary_dir)
+    _record_paths(con, seen)
     return summaries
+
+
+def _record_paths(con: duckdb.DuckDBPyConnection, seen: list[tuple[str, str]]) -> None:
+    con.execute(
+        """create table if not exists audit.file_paths (path varchar, file_sha256 varchar,
+           first_seen timestamp, last_seen timestamp, state varchar, primary key (path, file_sha256))"""
+    )
+    now = datetime.now()
+    frame = pd.DataFrame(seen, columns=["path", "file_sha256"])
+    frame["now"] = now
+    con.begin()
+    try:
+        con.register("_dhis2_paths", frame)
+        try:
+            con.execute(
+                """update audit.file_paths as fp set last_seen = s.now, state = 'present'
+                   from _dhis2_paths s where fp.path = s.path and fp.file_sha256 = s.file_sha256"""
+            )
+            con.execute(
+                """insert into audit.file_paths
+                   select s.path, s.file_sha256, s.now, s.now, 'present' from _dhis2_paths s
+                   anti join audit.file_paths fp on fp.path = s.path and fp.file_sha256 = s.file_sha256"""
+            )
+            con.execute(
+                """update audit.file_paths as fp set state = 'missing'
+                   where fp.path like 'dhis2/%' and fp.state = 'present' and not exists (
+                       select 1 from _dhis2_paths s where s.path = fp.path and s.file_sha256 = fp.file_sha256)"""
+            )
+        finally:
+            con.unregister("_dhis2_paths")
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
 
 
 def _row_number(data: bytes, index: int) -> int:

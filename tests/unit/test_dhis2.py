@@ -378,9 +378,23 @@ def test_a_file_that_is_not_a_datavalueset_is_rejected_whole(tmp_path, mapping, 
     status, reason = con.execute("select status, reason from audit.ingest_files").fetchone()
     assert (
         status == "rejected"
-        and reason.startswith("not_datavalueset: Tệp không phải")
-        and "/ The file is not" in reason
+        and reason.startswith("not_datavalueset: The file is not")
+        and "/ Tệp không phải" in reason
     )
+    assert con.execute("select path, state from audit.file_paths").fetchall() == [
+        ("dhis2/notes.json", "present")
+    ]
+
+
+def test_without_a_mapping_every_file_is_rejected_with_the_reason(tmp_path, catalog):
+    raw = tmp_path / "raw"
+    (raw / "dhis2").mkdir(parents=True)
+    (raw / "dhis2" / "values.json").write_text('{"dataValues": []}', encoding="utf-8")
+    con = duckdb.connect()
+    [s] = ingest_dhis2(con, raw, None, catalog)
+    assert s.status == "ERROR"
+    status, reason = con.execute("select status, reason from audit.ingest_files").fetchone()
+    assert status == "rejected" and reason.startswith("no_dhis2_mapping: There is no DHIS2 mapping")
 
 
 def test_set_level_defaults_apply_to_each_value():
