@@ -22,7 +22,7 @@ from pathlib import Path
 from pipeline.config import DBT_PROJECT_DIR, configured_paths, min_free_mb
 
 #: source folders the ingest reads (pipeline.ingest.files.SOURCES)
-SOURCES = ("submissions", "surveys", "ocop")
+SOURCES = ("submissions", "surveys", "ocop", "dhis2")
 #: registry files of raw/reference/ the reference ingest requires (pipeline.ingest.reference.REGISTRY)
 REQUIRED_REFERENCE_FILES = (
     "hamlets.csv",

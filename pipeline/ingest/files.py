@@ -30,7 +30,8 @@ from pipeline.ingest.reference import REGISTRY
 #: the DHIS2 mapping (pipeline.exchange.dhis2.MAPPING_FILE): read by the DHIS2 export, not loaded by the ingest
 DHIS2_MAPPING_FILE = "dhis2_mapping.csv"
 
-SOURCES = ("submissions", "surveys", "ocop")
+#: "dhis2" is ingested by pipeline.exchange.dhis2_import (its own reader), the others by manifest.run_source
+SOURCES = ("submissions", "surveys", "ocop", "dhis2")
 #: the names the templates are saved as (documentation; the content decides how a file is read)
 EXTENSIONS = frozenset({".csv", ".txt", ".xlsx", ".xlsm", ".jsonl", ".json"})
 #: unfinished downloads and editor swap files: never read, whatever they hold
