@@ -389,7 +389,33 @@ def export_release(release_dir: Path, mapping_path: Path) -> ExportResult | None
     w.writerows([[v[k] for k in JSON_KEYS] for v in values])
     (out / "datavaluesets.csv").write_text(buf.getvalue(), encoding="utf-8")
     write_mapping(mapping.rows, out / "mapping.csv")
+    (out / "README.md").write_text(_readme(len(values), by_level, mapping.synthetic), encoding="utf-8")
     return ExportResult(out, len(values), by_level, sorted(unmapped_ind), sorted(unmapped_ou))
+
+
+def _readme(n: int, by_level: dict[str, int], synthetic: bool) -> str:
+    warn = (
+        "> **UID GIẢ LẬP / SYNTHETIC UIDs**: bảng ánh xạ là mẫu, chưa khớp một hệ DHIS2 thật. / The mapping is "
+        "the sample's, not a real DHIS2 instance's.\n\n"
+        if synthetic
+        else ""
+    )
+    return f"""# DHIS2 dataValueSets
+
+{warn}- `datavaluesets.json`, `datavaluesets.csv`: {n} giá trị / values (thôn / hamlets: {by_level.get("hamlet", 0)},
+  xã / commune: {by_level.get("commune", 0)}); `POST /api/dataValueSets` (JSON: `Content-Type: application/json`,
+  CSV: `application/csv`).
+- `mapping.csv`: chỉ tiêu → phần tử dữ liệu + tổ hợp phân tổ, thôn/xã → đơn vị tổ chức, tổ hợp thuộc tính mặc định
+  / indicator → data element + category option combo, hamlet/commune → org unit, default attribute option combo.
+
+Xuất / exported: chỉ tiêu cấp thôn theo thôn, cấp xã theo xã, giá trị báo cáo cho chính kỳ đó (quý `2026Q1`, năm
+`2026`) / hamlet-level indicators per hamlet, commune-level per commune, values reported for their own period.
+Không xuất / not exported: giá trị cấp xã của chỉ tiêu cấp thôn, giá trị năm suy từ quý, giá trị trống, ngưỡng,
+khảo sát, OCOP, nhiệm vụ / commune roll-ups of hamlet-level indicators, year values derived from quarters, empty
+values, thresholds, surveys, OCOP, tasks. Giá trị là chuỗi; có/không là `true`/`false`; không có `comment`,
+`storedBy` / values are strings; yes/no is `true`/`false`; no `comment`, `storedBy`. Quy tắc đầy đủ / full rules:
+`raw/README.md` mục / section 10 của kho mã / of the repository.
+"""
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -227,6 +227,8 @@ def test_export_follows_the_payload_rules_and_exports_only_what_it_documents(tmp
     assert tuple(rows[0]) == dhis2.CSV_HEADER
     assert rows[1:] == [[dv[k] for k in dhis2.JSON_KEYS] for dv in payload["dataValues"]]
     assert (rel / "exchange/dhis2/mapping.csv").read_bytes() == MAPPING.read_bytes()
+    readme = (rel / "exchange/dhis2/README.md").read_text(encoding="utf-8")
+    assert "7 giá trị / values (thôn / hamlets: 5" in readme and "SYNTHETIC UIDs" in readme
 
 
 def test_no_mapping_no_export(tmp_path):
