@@ -46,7 +46,9 @@ import hashlib
 import io
 import json
 import math
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -55,6 +57,7 @@ import duckdb
 
 __all__ = [
     "CSV_HEADER",
+    "Dhis2Exporter",
     "MAPPING_COLUMNS",
     "MAPPING_FILE",
     "UID_RE",
@@ -62,6 +65,8 @@ __all__ = [
     "Mapping",
     "MappingError",
     "check_payload",
+    "ensure_export",
+    "export_is_current",
     "export_release",
     "format_value",
     "from_dhis2_period",
@@ -343,9 +348,9 @@ def published_values(release_dir: Path) -> list[tuple[str, str, str, str, float]
         con.close()
 
 
-def export_release(release_dir: Path, mapping_path: Path) -> ExportResult | None:
-    """Write ``<release>/exchange/dhis2/{datavaluesets.json, datavaluesets.csv, mapping.csv}`` from the
-    release's published files. No mapping file: nothing written, None."""
+def export_release(release_dir: Path, mapping_path: Path, out_dir: Path | None = None) -> ExportResult | None:
+    """Write ``<release>/exchange/dhis2/{datavaluesets.json, datavaluesets.csv, mapping.csv, README.md}``
+    (or into ``out_dir``) from the release's published files. No mapping file: nothing written, None."""
     release_dir, mapping_path = Path(release_dir), Path(mapping_path)
     if not mapping_path.is_file():
         return None
@@ -378,7 +383,7 @@ def export_release(release_dir: Path, mapping_path: Path) -> ExportResult | None
             }
         )
         by_level[level] = by_level.get(level, 0) + 1
-    out = release_dir / EXPORT_DIR
+    out = Path(out_dir) if out_dir is not None else release_dir / EXPORT_DIR
     out.mkdir(parents=True, exist_ok=True)
     (out / "datavaluesets.json").write_text(
         json.dumps({"dataValues": values}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
@@ -391,6 +396,61 @@ def export_release(release_dir: Path, mapping_path: Path) -> ExportResult | None
     write_mapping(mapping.rows, out / "mapping.csv")
     (out / "README.md").write_text(_readme(len(values), by_level, mapping.synthetic), encoding="utf-8")
     return ExportResult(out, len(values), by_level, sorted(unmapped_ind), sorted(unmapped_ou))
+
+
+def export_is_current(release_dir: Path, mapping_path: Path) -> bool:
+    """The release's export exists and was made with this mapping (or there is no mapping to export with)."""
+    done = Path(release_dir) / EXPORT_DIR / "mapping.csv"
+    if not Path(mapping_path).is_file():
+        return True
+    return done.is_file() and done.read_bytes() == _mapping_bytes(Path(mapping_path))
+
+
+def _mapping_bytes(path: Path) -> bytes:
+    buf = io.StringIO()
+    write_rows = load_mapping(path).rows
+    w = csv.DictWriter(buf, fieldnames=list(MAPPING_COLUMNS), lineterminator="\n")
+    w.writeheader()
+    w.writerows(write_rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def ensure_export(release_dir: Path, mapping_path: Path, scratch_dir: Path) -> ExportResult | None:
+    """For a release published before (unchanged content): write its export when missing or made with another
+    mapping, in ``scratch_dir`` first, then swapped in (a reader never sees a half-written folder)."""
+    release_dir = Path(release_dir)
+    if export_is_current(release_dir, mapping_path):
+        return None
+    scratch_dir = Path(scratch_dir)
+    tmp = scratch_dir / "dhis2"
+    try:
+        result = export_release(release_dir, mapping_path, out_dir=tmp)
+        final = release_dir / EXPORT_DIR
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if final.exists():
+            old = scratch_dir / "dhis2-old"
+            os.replace(final, old)
+            shutil.rmtree(old, ignore_errors=True)
+        os.replace(tmp, final)
+        result.folder = final
+        return result
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class Dhis2Exporter:
+    """The publisher's hook (``pipeline.publish.release``): ``exporter(release_dir)`` at step 5c of a new
+    release, ``exporter.ensure(release_dir, scratch_dir)`` for an unchanged one."""
+
+    def __init__(self, mapping_path: Path):
+        self.mapping_path = Path(mapping_path)
+
+    def __call__(self, release_dir: Path) -> ExportResult | None:
+        return export_release(release_dir, self.mapping_path)
+
+    def ensure(self, release_dir: Path, scratch_dir: Path) -> ExportResult | None:
+        return ensure_export(release_dir, self.mapping_path, scratch_dir)
 
 
 def _readme(n: int, by_level: dict[str, int], synthetic: bool) -> str:

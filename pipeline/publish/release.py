@@ -226,7 +226,8 @@ def publish_release(
     files, inside the staging folder, so it is swapped in with the release; for an unchanged release it
     rebuilds a missing or stale site (``site_builder.ensure(release_dir, scratch_dir)``).
     ``dhis2_exporter(release_dir)`` writes ``exchange/dhis2/`` (:mod:`pipeline.exchange.dhis2`) from the staged
-    files, after the site.
+    files, after the site; for an unchanged release ``dhis2_exporter.ensure(release_dir, scratch_dir)`` writes a
+    missing or stale one (made with another mapping).
     """
     if keep < 1:
         raise ValueError("keep must be >= 1")
@@ -326,6 +327,8 @@ def _publish_in_stage(
     if prev_dp is not None and prev_dp.get(CONTENT_KEY) == chash and not verify_release(prev_dir):
         _repair_root(open_data_dir, prev_id, prev_dir)
         site = site_builder.ensure(prev_dir, stage / "site-rebuild") if site_builder is not None else None
+        if dhis2_exporter is not None and hasattr(dhis2_exporter, "ensure"):
+            dhis2_exporter.ensure(prev_dir, stage / "dhis2-rebuild")
         return ReleaseResult(
             prev_id, prev_dir, False, {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]},
             sum(r["ntm:bytes"] for r in prev_dp["resources"]), prev_id, chash, site,

@@ -409,3 +409,24 @@ def test_set_level_defaults_apply_to_each_value():
     )
     [r] = parse_datavalueset(data.encode())
     assert (r["period"], r["orgUnit"], r["value"]) == ("2026Q1", "abcdefghijk", "3")
+
+
+def test_an_unchanged_release_gets_a_missing_or_stale_export(tmp_path):
+    from pipeline.exchange.dhis2 import Dhis2Exporter
+
+    rel = _mini_release(tmp_path)
+    mapping = tmp_path / "dhis2_mapping.csv"
+    mapping.write_bytes(MAPPING.read_bytes())
+    exporter = Dhis2Exporter(mapping)
+    first = exporter.ensure(rel, tmp_path / "scratch")  # published before the feature: no export yet
+    assert first is not None and first.values == len(EXPECTED)
+    assert (rel / "exchange/dhis2/datavaluesets.json").is_file()
+    assert exporter.ensure(rel, tmp_path / "scratch") is None  # current: left alone
+    # the commune replaces a synthetic UID with its instance's: the export follows
+    text = mapping.read_text(encoding="utf-8")
+    old = make_uid("org_unit", "18484")
+    mapping.write_text(text.replace(old, "Abcdefghij1"), encoding="utf-8")
+    assert exporter.ensure(rel, tmp_path / "scratch") is not None
+    payload = (rel / "exchange/dhis2/datavaluesets.json").read_text(encoding="utf-8")
+    assert "Abcdefghij1" in payload and old not in payload
+    assert not (tmp_path / "scratch" / "dhis2").exists()
