@@ -29,8 +29,9 @@ latest file, then the last row of a file (DHIS2 applies a payload in order).
 Guarantees: every data value is loaded (``raw.dhis2_values``, including repeats and deletions) or
 quarantined (``audit.quarantine``, one row per conflict, Vietnamese and English reason); ``audit.ingest_files``
 has one row per file with rows_read = rows_loaded + rows_quarantined; a file already ingested (same sha256)
-is not read again (idempotent). A file that is not a dataValueSets payload is rejected whole
-(``not_datavalueset``). The summary of each file is written as JSON to ``<summary_dir>/<file name>.
+is not read again (idempotent). A file is rejected whole when it is not a UTF-8 dataValueSets payload
+(``not_datavalueset``), exceeds ``NTM_MAX_FILE_BYTES`` / ``NTM_MAX_ROWS_PER_FILE`` (``file_too_large``), or
+there is no mapping file (``no_dhis2_mapping``). The summary of each file is written as JSON to ``<summary_dir>/<file name>.
 import_summary.json``.
 """
 
@@ -48,6 +49,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.config import ingest_limits
 from pipeline.exchange.dhis2 import UID_RE, Mapping, from_dhis2_period
 
 SOURCE = "dhis2"
@@ -123,6 +125,10 @@ FILE_REASONS = {
     "no_dhis2_mapping": (
         "Chưa có bảng ánh xạ DHIS2 (reference/dhis2_mapping.csv) nên không đọc được mã UID.",
         "There is no DHIS2 mapping (reference/dhis2_mapping.csv) to read the UIDs with.",
+    ),
+    "file_too_large": (
+        "Tệp vượt giới hạn kích thước (NTM_MAX_FILE_BYTES) hoặc số giá trị (NTM_MAX_ROWS_PER_FILE).",
+        "The file exceeds the size limit (NTM_MAX_FILE_BYTES) or the value limit (NTM_MAX_ROWS_PER_FILE).",
     ),
     "not_datavalueset": (
         "Tệp không phải dataValueSets của DHIS2 (JSON có khoá dataValues hoặc CSV có 6 cột).",
@@ -379,6 +385,7 @@ def ingest_dhis2(
     known = {r[0] for r in con.execute("select file_sha256 from audit.ingest_files").fetchall()}
     summaries = []
     seen: list[tuple[str, str]] = []
+    limits = ingest_limits()
     for p in paths:
         data = p.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
@@ -394,9 +401,13 @@ def ingest_dhis2(
             try:
                 if mapping is None:
                     raise NotDataValueSet("no_dhis2_mapping")
+                if len(data) > limits.max_file_bytes:
+                    raise NotDataValueSet("file_too_large")
                 records = parse_datavalueset(data)
+                if len(records) > limits.max_rows_per_file:
+                    raise NotDataValueSet("file_too_large")
             except (NotDataValueSet, UnicodeDecodeError) as e:
-                code = "no_dhis2_mapping" if str(e) == "no_dhis2_mapping" else "not_datavalueset"
+                code = str(e) if str(e) in ("no_dhis2_mapping", "file_too_large") else "not_datavalueset"
                 vi, en = FILE_REASONS[code]
                 s.status, s.description = "ERROR", f"{vi} / {en} ({e})"
                 con.execute(

@@ -430,3 +430,17 @@ def test_an_unchanged_release_gets_a_missing_or_stale_export(tmp_path):
     payload = (rel / "exchange/dhis2/datavaluesets.json").read_text(encoding="utf-8")
     assert "Abcdefghij1" in payload and old not in payload
     assert not (tmp_path / "scratch" / "dhis2").exists()
+
+
+def test_a_file_over_the_limits_is_rejected_before_loading(tmp_path, mapping, catalog, monkeypatch):
+    raw = tmp_path / "raw"
+    (raw / "dhis2").mkdir(parents=True)
+    values = [_dv(mapping, "CDS.01", "18484", f"2026Q{q}", "50") for q in (1, 2, 3)]
+    (raw / "dhis2" / "big.json").write_text(json.dumps({"dataValues": values}), encoding="utf-8")
+    monkeypatch.setenv("NTM_MAX_ROWS_PER_FILE", "2")
+    con = duckdb.connect()
+    [s] = ingest_dhis2(con, raw, mapping, catalog)
+    assert s.status == "ERROR"
+    status, reason = con.execute("select status, reason from audit.ingest_files").fetchone()
+    assert status == "rejected" and reason.startswith("file_too_large: The file exceeds")
+    assert con.execute("select count(*) from raw.dhis2_values").fetchone()[0] == 0
