@@ -24,6 +24,11 @@ https://docs.dhis2.org/en/develop/using-the-api/dhis-core-version-master/data.ht
 - the answer of an import is an import summary: ``importCount`` {imported, updated, ignored, deleted} and
   ``conflicts`` [{object, value, errorCode, property, indexes}].
 
+ADX (IHE QRPH Aggregate Data Exchange, XML namespace ``urn:ihe:qrph:adx:2015``: ``<group orgUnit period
+dataSet>`` holding ``<dataValue dataElement value/>``, periods written as start/duration, e.g.
+``2026-01-01/P3M`` for 2026Q1 and ``2026-01-01/P1Y`` for 2026; DHIS2 reads ADX identifiers as ``code`` unless told
+otherwise) is not written: DHIS2 imports the JSON/CSV above with UIDs, and ADX needs a data set per group.
+
 What is exported (the same in the release README and ``raw/README.md``, section DHIS2):
 
 - hamlet-level indicators (``dim_indicator.level = 'hamlet'``): ``mart_hamlet_indicator`` rows, org unit =
