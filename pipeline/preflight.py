@@ -22,7 +22,7 @@ from pathlib import Path
 from pipeline.config import DBT_PROJECT_DIR, configured_paths, min_free_mb
 
 #: source folders the ingest reads (pipeline.ingest.files.SOURCES)
-SOURCES = ("submissions", "surveys", "ocop")
+SOURCES = ("submissions", "surveys", "ocop", "dhis2")
 #: registry files of raw/reference/ the reference ingest requires (pipeline.ingest.reference.REGISTRY)
 REQUIRED_REFERENCE_FILES = (
     "hamlets.csv",
@@ -30,8 +30,9 @@ REQUIRED_REFERENCE_FILES = (
     "hamlet_crosswalk.csv",
     "reporting_units.csv",
 )
-#: optional: pipeline.ingest.boundaries.BOUNDARY_FILE (no file: no map layer, not an error)
-OPTIONAL_REFERENCE_FILES = ("hamlet_boundaries.geojson",)
+#: optional: pipeline.ingest.boundaries.BOUNDARY_FILE (no file: no map layer, not an error) and
+#: pipeline.exchange.dhis2.MAPPING_FILE (no file: no DHIS2 export in the release, not an error)
+OPTIONAL_REFERENCE_FILES = ("hamlet_boundaries.geojson", "dhis2_mapping.csv")
 #: the catalogs (dbt seeds) the validators read (pipeline.ingest.reference.ReferenceData._build)
 SEED_FILES = ("indicators.csv", "plan_tasks.csv", "survey_questions.csv")
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"

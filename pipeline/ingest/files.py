@@ -27,7 +27,11 @@ from pipeline.config import ingest_limits
 from pipeline.ingest.boundaries import BOUNDARY_FILE
 from pipeline.ingest.reference import REGISTRY
 
-SOURCES = ("submissions", "surveys", "ocop")
+#: the DHIS2 mapping (pipeline.exchange.dhis2.MAPPING_FILE): read by the DHIS2 export, not loaded by the ingest
+DHIS2_MAPPING_FILE = "dhis2_mapping.csv"
+
+#: "dhis2" is ingested by pipeline.exchange.dhis2_import (its own reader), the others by manifest.run_source
+SOURCES = ("submissions", "surveys", "ocop", "dhis2")
 #: the names the templates are saved as (documentation; the content decides how a file is read)
 EXTENSIONS = frozenset({".csv", ".txt", ".xlsx", ".xlsm", ".jsonl", ".json"})
 #: unfinished downloads and editor swap files: never read, whatever they hold
@@ -36,7 +40,7 @@ IGNORED_DIRS = frozenset({"templates", "__pycache__"})
 #: hidden files that are folder metadata, never data (status ``ignored`` rather than ``not_ingested``)
 OS_METADATA = frozenset({".ds_store", ".gitkeep", ".gitignore", ".keep"})
 #: registry files of raw/reference/ (loaded by pipeline.ingest.reference and pipeline.ingest.boundaries)
-REFERENCE_FILES = frozenset(REGISTRY) | {BOUNDARY_FILE}
+REFERENCE_FILES = frozenset(REGISTRY) | {BOUNDARY_FILE, DHIS2_MAPPING_FILE}
 
 
 @dataclass

@@ -76,7 +76,7 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
         if f.reason == "reference_file" and f.rel.split("/")[-1] == BOUNDARY_FILE:
             out = _boundary_outcome(con, f, sha, problem)
         else:
-            if f.reason == "reference_file":
+            if f.reason == "reference_file" and f.rel.split("/")[-1] in REGISTRY:  # else: dhis2_mapping.csv
                 table = REGISTRY[f.rel.split("/")[-1]][0]
                 n = int(
                     con.execute(f"select count(*) from {table} where _file_sha256 = ?", [sha]).fetchone()[0]

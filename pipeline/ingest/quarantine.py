@@ -75,10 +75,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "rename it.",
     ),
     "unknown_location": (
-        "Tệp nằm ngoài các thư mục submissions/, surveys/, ocop/ (trực tiếp trong raw/ hoặc trong thư mục "
-        "lạ); không nạp. Hãy chuyển vào đúng thư mục.",
-        "The file is outside submissions/, surveys/ and ocop/ (directly in raw/ or in an unknown folder); "
-        "not loaded. Move it into the right folder.",
+        "Tệp nằm ngoài các thư mục submissions/, surveys/, ocop/, dhis2/ (trực tiếp trong raw/ hoặc trong "
+        "thư mục lạ); không nạp. Hãy chuyển vào đúng thư mục.",
+        "The file is outside submissions/, surveys/, ocop/ and dhis2/ (directly in raw/ or in an unknown "
+        "folder); not loaded. Move it into the right folder.",
     ),
     "symlink_escape": (
         "Liên kết tượng trưng trỏ ra ngoài thư mục dữ liệu gốc; không được đọc.",

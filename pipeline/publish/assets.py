@@ -19,6 +19,7 @@ import duckdb
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
+from pipeline.exchange.dhis2 import MAPPING_FILE, Dhis2Exporter
 from pipeline.publish.dbt_meta import model_title, relationship_foreign_keys, split_bilingual
 from pipeline.publish.parquet import TableSpec
 from pipeline.publish.pii import name_index
@@ -206,6 +207,7 @@ def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             is_synthetic=_is_synthetic(settings.raw_dir),
             min_count=settings.suppression_min_count,
             site_builder=SITE_BUILDER,
+            dhis2_exporter=Dhis2Exporter(settings.raw_dir / "reference" / MAPPING_FILE),
         )
     verb = "published" if result.changed else "unchanged (identical content, no new release)"
     context.log.info(f"release {result.release_id} {verb}: {result.path}")

@@ -36,7 +36,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -216,6 +216,7 @@ def publish_release(
     lock_timeout: float = 600.0,
     require_descriptions: bool = True,
     site_builder: SiteBuilder | None = None,
+    dhis2_exporter: Callable[[Path], Any] | None = None,
 ) -> ReleaseResult:
     """Publish ``specs`` as a new release under ``open_data_dir`` (see the module docstring).
 
@@ -225,6 +226,9 @@ def publish_release(
     ``site_builder(release_dir, site_dir)`` writes the release's site (:mod:`pipeline.site`) from the staged
     files, inside the staging folder, so it is swapped in with the release; for an unchanged release it
     rebuilds a missing or stale site (``site_builder.ensure(release_dir, scratch_dir)``).
+    ``dhis2_exporter(release_dir)`` writes ``exchange/dhis2/`` (:mod:`pipeline.exchange.dhis2`) from the staged
+    files, after the site; for an unchanged release ``dhis2_exporter.ensure(release_dir, scratch_dir)`` writes a
+    missing or stale one (made with another mapping).
     """
     if keep < 1:
         raise ValueError("keep must be >= 1")
@@ -253,7 +257,7 @@ def publish_release(
                 partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
                 row_group_rows=row_group_rows, compression_level=compression_level,
                 min_count=min_count, crash=crash, require_descriptions=require_descriptions,
-                site_builder=site_builder,
+                site_builder=site_builder, dhis2_exporter=dhis2_exporter,
             )  # fmt: skip
         finally:
             if stage.exists():
@@ -265,7 +269,7 @@ def _publish_in_stage(
     con, specs, open_data_dir: Path, stage: Path, *, keep, version_label, pii_denylist, pii_names, now,
     is_synthetic,
     partition_min_rows, rows_per_batch, row_group_rows, compression_level, min_count, crash,
-    require_descriptions, site_builder=None,
+    require_descriptions, site_builder=None, dhis2_exporter=None,
 ) -> ReleaseResult:  # fmt: skip
     prev_id, prev_dir = current_release(open_data_dir)
     prev_dp = json.loads((prev_dir / "datapackage.json").read_text(encoding="utf-8")) if prev_dir else None
@@ -325,6 +329,8 @@ def _publish_in_stage(
     if prev_dp is not None and prev_dp.get(CONTENT_KEY) == chash and not verify_release(prev_dir):
         _repair_root(open_data_dir, prev_id, prev_dir)
         site = site_builder.ensure(prev_dir, stage / "site-rebuild") if site_builder is not None else None
+        if dhis2_exporter is not None and hasattr(dhis2_exporter, "ensure"):
+            dhis2_exporter.ensure(prev_dir, stage / "dhis2-rebuild")
         return ReleaseResult(
             prev_id, prev_dir, False, {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]},
             sum(r["ntm:bytes"] for r in prev_dp["resources"]), prev_id, chash, site,
@@ -355,6 +361,9 @@ def _publish_in_stage(
     _write_text(stage / "CHANGELOG.md", prepend_changelog(prev_log, entry))
     # 5b. the site (pages, charts, map, CSV/XLSX downloads), from the staged files only
     site = site_builder(stage, stage / "site") if site_builder is not None else None
+    # 5c. DHIS2 dataValueSets (exchange/dhis2/), from the staged files only
+    if dhis2_exporter is not None:
+        dhis2_exporter(stage)
     _fsync_tree_dirs(stage)
 
     # 6. move into place and swap

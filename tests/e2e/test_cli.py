@@ -43,7 +43,7 @@ def test_make_run_entry_point_publishes(workdir):
     assert "0 lỗi chặn / blocking failures" in out.stdout
     assert "bảng / tables" in out.stdout and "Mã thoát / exit code 0 (OK)" in out.stdout
     # every file under raw/ is accounted for; the sample's docs and registries raise no warning
-    assert "files outside the sources: documentation: 1, reference_file: 5" in out.stdout
+    assert "files outside the sources: documentation: 1, reference_file: 6" in out.stdout
     assert "không được nạp" not in out.stdout
     latest = base / "open_data" / "latest"
     assert (latest / "datapackage.json").exists()

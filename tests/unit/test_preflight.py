@@ -206,7 +206,7 @@ def test_empty_raw_dir(env, tmp_path):
 def test_raw_dir_with_only_templates_readmes_and_hidden_files_is_empty(env, tmp_path):
     raw = _copy_raw(tmp_path)
     for source in preflight.SOURCES:
-        shutil.rmtree(raw / source)
+        shutil.rmtree(raw / source, ignore_errors=True)  # the sample has no dhis2/
         (raw / source).mkdir()
     (raw / "submissions" / "README.md").write_text("x")
     (raw / "submissions" / ".DS_Store").write_text("x")
@@ -279,7 +279,10 @@ def test_layout_is_the_ingests():
 
     assert preflight.SOURCES == files.SOURCES
     assert set(preflight.REQUIRED_REFERENCE_FILES) == set(REGISTRY)
-    assert preflight.OPTIONAL_REFERENCE_FILES == (BOUNDARY_FILE,)
+    from pipeline.exchange.dhis2 import MAPPING_FILE
+
+    assert preflight.OPTIONAL_REFERENCE_FILES == (BOUNDARY_FILE, MAPPING_FILE)
+    assert files.DHIS2_MAPPING_FILE == MAPPING_FILE
 
 
 @pytest.mark.parametrize("name", preflight.SEED_FILES)
