@@ -48,7 +48,8 @@ def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
 
 
 def pipeline_run(env: dict[str, str], log: Path, timeout: float = 600, args: list[str] | None = None) -> int:
-    proc = start([PY, "-m", "pipeline", "run", *(args or [])], env, log)
+    """`python -m pipeline run -v`: -v puts the Dagster/dbt log on stdout too (the tests read it from ``log``)."""
+    proc = start([PY, "-m", "pipeline", "run", "-v", *(args or [])], env, log)
     try:
         return proc.wait(timeout=timeout)
     finally:

@@ -108,7 +108,7 @@ def _location_loaded(gql: GraphQL) -> bool:
 
 def _kill_a_cli_run_while_started(env: dict[str, str], log: Path) -> str:
     """Start `python -m pipeline run`, SIGKILL it once its first step runs; returns its run id."""
-    proc = start([PY, "-m", "pipeline", "run"], env, log)
+    proc = start([PY, "-m", "pipeline", "run", "-v"], env, log)
     step = re.compile(r" - ntm_full_refresh - ([0-9a-f-]{36}) - \d+ - \w+ - STEP_START - ")
     try:
         match = wait_for(

@@ -44,7 +44,7 @@ def _latest_ok(env: dict[str, str]) -> Path:
 
 def test_two_runs_at_once_both_complete_and_the_warehouse_is_intact(reference, tmp_path):
     env = make_env(tmp_path)
-    procs = [start([PY, "-m", "pipeline", "run"], env, tmp_path / f"run{i}.log") for i in range(2)]
+    procs = [start([PY, "-m", "pipeline", "run", "-v"], env, tmp_path / f"run{i}.log") for i in range(2)]
     try:
         codes = [p.wait(timeout=1800) for p in procs]
     finally:
@@ -82,7 +82,7 @@ def _dbt_child(proc) -> bool:
 def test_kill_during_dbt_then_the_next_run_recovers(reference, tmp_path):
     env = copy_state(reference, tmp_path)
     release_before = _latest_ok(env)
-    proc = start([PY, "-m", "pipeline", "run"], env, tmp_path / "killed.log")
+    proc = start([PY, "-m", "pipeline", "run", "-v"], env, tmp_path / "killed.log")
     try:
         wait_for(lambda: _dbt_child(proc) or proc.poll() is not None, timeout=600, what="the dbt subprocess")
         assert proc.poll() is None, "the run finished before dbt could be killed"

@@ -75,7 +75,7 @@ def test_a_reader_on_the_warehouse_makes_the_run_wait_and_a_snapshot_reader_keep
     snap_reader, snap_before = _reader(snapshot)  # a data officer's notebook on the snapshot, all run long
     holder, _ = _reader(warehouse)  # … and someone in the DuckDB CLI on the warehouse itself
     log = tmp_path / "run.log"
-    run = start([PY, "-m", "pipeline", "run", "--force"], env, log)
+    run = start([PY, "-m", "pipeline", "run", "-v", "--force"], env, log)
     try:
         wait_for(
             lambda: "waiting (at most" in log.read_text(errors="replace") or run.poll() is not None,
