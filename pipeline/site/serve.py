@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import signal
 import sys
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -114,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         "Mở địa chỉ trên trong trình duyệt; Ctrl+C để dừng. / Open it in a browser; Ctrl+C to stop.",
         flush=True,
     )
+    # SIGTERM stops the server even when the parent ignored it (an ignored signal is inherited across exec:
+    # a shell's background job ignores SIGINT, and Dagster maps SIGTERM to SIGINT's disposition)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
