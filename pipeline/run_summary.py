@@ -185,8 +185,14 @@ def check_findings(ev) -> tuple[list[Finding], list[Finding]]:
 
 
 def _innermost(err) -> str:
-    while err is not None and getattr(err, "cause", None) is not None:
-        err = err.cause
+    """The user's error in Dagster's chain of wrappers: the outermost error that is not Dagster's own
+    (``WarehouseBusy``'s bilingual message, not the DuckDB lock error it was raised from); else the innermost."""
+    chain = []
+    while err is not None:
+        chain.append(err)
+        err = getattr(err, "cause", None)
+    ours = [e for e in chain if not (getattr(e, "cls_name", "") or "").startswith("Dagster")]
+    err = ours[0] if ours else (chain[-1] if chain else None)
     text = (err.message if err is not None else "").strip()
     # "SomeError: message" -> message; one line is enough for the sentence
     text = re.sub(r"^[A-Za-z_.]*(Error|Exception)\w*:\s*", "", text)

@@ -122,10 +122,10 @@ def test_a_reader_that_never_lets_go_fails_the_run_naming_it(reference, tmp_path
     text = _text(tmp_path / "run.log")
     assert code == 1, text[-3000:]
     summary = text[text.index("Kiểm tra / checks") :]  # what the CLI prints at the end, not the Dagster log
-    assert "FAILED step admin_units" in summary
+    assert "bước admin_units bị lỗi" in summary and "step admin_units failed" in summary
     assert f"PID {holder.pid}" in summary
     assert "Kho dữ liệu" in summary and "The warehouse" in summary and "NTM_READER_WAIT_S" in summary
-    assert "Không công bố / nothing published" in summary
+    assert "Không công bố vì bước" in summary and "Nothing published because step" in summary
     assert (Path(env["NTM_OPEN_DATA_DIR"]) / "latest").resolve() == latest_before
     assert snapshot.stat().st_ino == snap_inode  # a failed run publishes no snapshot
     assert elapsed < 300, elapsed

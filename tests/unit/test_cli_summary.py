@@ -33,6 +33,24 @@ def test_a_failed_step_is_named_by_its_own_error_in_one_bilingual_sentence(tmp_p
     assert "Mã thoát / exit code 1 (RUN_FAILED)" in text
 
 
+def test_a_failed_step_names_the_users_error_not_the_lower_level_error_it_was_raised_from(tmp_path):
+    """WarehouseBusy is raised from DuckDB's lock error: the sentence quotes the bilingual message."""
+
+    @dg.asset
+    def admin_units() -> None:
+        try:
+            raise OSError('IO Error: Could not set lock on file "ntm.duckdb"')
+        except OSError as exc:
+            raise RuntimeError("Kho dữ liệu đang bị giữ / The warehouse is held open by PID 7") from exc
+
+    s = run_summary.collect(
+        dg.materialize([admin_units], raise_on_error=False), tmp_path / "none.duckdb", 1.0
+    )
+    cause = s.cause()
+    assert "Kho dữ liệu đang bị giữ / The warehouse is held open by PID 7" in cause
+    assert "Could not set lock" not in cause
+
+
 def _gx_eval(passed: bool, failures: list[dict], warnings: int):
     md = pd.DataFrame(failures).to_markdown(index=False) if failures else "-"
     meta = {"failed_expectations": dg.MetadataValue.md(md), "warnings": warnings, "message": "x"}
