@@ -94,20 +94,19 @@ def package_name(commune_code: str, release_id: str) -> str:
 # ----------------------------------------------------------------------------------------- read the release
 
 
-def _release_table(release_dir: Path, res: dict[str, Any]) -> pa.Table:
+def _release_table(release_dir: Path, res: dict[str, Any], where: tuple[str, str] | None = None) -> pa.Table:
+    """A release resource's rows (all, or those with ``column == value``: read with the filter pushed down to
+    the Parquet row groups, so a national-scale release is not loaded whole for one commune)."""
     paths = [f["path"] for f in res.get("ntm:files", [])] or (
         [res["path"]] if isinstance(res.get("path"), str) else list(res.get("path") or [])
     )
     if not paths:
         raise PackageBuildError(f"{res['name']}: không có tệp / no file in the release")
-    parts = [pq.read_table(release_dir / p) for p in paths]
-    return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-
-
-def _rows(table: pa.Table, column: str, value: str) -> pa.Table:
-    if column not in table.column_names:
-        raise PackageBuildError(f"thiếu cột {column} / no column {column}")
-    return table.filter(pc.fill_null(pc.equal(table[column], value), False))
+    if where is not None and where[0] not in {f["name"] for f in res["schema"]["fields"]}:
+        raise PackageBuildError(f"{res['name']}: thiếu cột {where[0]} / no column {where[0]}")
+    filters = [(where[0], "=", where[1])] if where else None
+    parts = [pq.read_table(release_dir / p, filters=filters) for p in paths]
+    return (pa.concat_tables(parts) if len(parts) > 1 else parts[0]).combine_chunks()
 
 
 def _home(release_dir: Path, resources: dict[str, dict]) -> dict[str, Any]:
@@ -236,13 +235,10 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
 
     tables: dict[str, pa.Table] = {}
     for t in TABLES:
-        full = _release_table(release_dir, resources[t.name])
-        if t.rows == "commune":
-            full = _rows(full, "commune_code", commune)
-        elif t.rows == "province":
-            full = _rows(full, "province_code", province)
+        where = {"commune": ("commune_code", commune), "province": ("province_code", province)}.get(t.rows)
+        rows = _release_table(release_dir, resources[t.name], where)
         pk = resources[t.name]["schema"].get("primaryKey") or []
-        tables[t.name] = full.sort_by([(k, "ascending") for k in pk]) if pk else full
+        tables[t.name] = rows.sort_by([(k, "ascending") for k in pk]).combine_chunks() if pk else rows
 
     keep = {t.name for t in TABLES}
     parquet_res, csv_res = [], []
@@ -337,7 +333,9 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
     )
     from .verify import validate_frictionless
 
-    errors = validate_frictionless(pkg)
+    # the CSV resources hold the same rows as the Parquet ones (written from the same table) and validate ~10 x
+    # faster: types, keys and foreign keys of the package are checked here; `exchange verify` checks both
+    errors = validate_frictionless(pkg, formats=("csv",))
     if errors:
         raise PackageBuildError(
             "Gói báo cáo không hợp lệ (Frictionless): / The report package is not valid (Frictionless):\n  "

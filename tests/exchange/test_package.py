@@ -368,3 +368,29 @@ def test_raw_readme_lists_every_package_resource_and_its_columns(upward: Path):
         assert m, f"raw/README.md section 10 has no row for {r['name']}"
         listed = re.findall(r"`([a-z0-9_]+)`", m.group(1))
         assert listed == [f["name"] for f in r["schema"]["fields"]], r["name"]
+
+
+# ----------------------------------------------------------------------------------------- what is not a package
+
+
+def test_an_unsafe_or_foreign_archive_is_refused(tmp_path: Path, capsys):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("report_18484_x/datapackage.json", "{}")
+        zf.writestr("report_18484_x/../../escaped.txt", "x")
+    code, out = _verify_cli(evil, capsys)
+    assert (
+        code == 1
+        and "đường dẫn không an toàn" in out
+        and "unsafe path" in out
+        and not (tmp_path / "escaped.txt").exists()
+    )
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "datapackage.json").write_text(json.dumps({"name": "x", "resources": []}), encoding="utf-8")
+    code, out = _verify_cli(other, capsys)
+    assert (
+        code == 1
+        and "không phải gói ntm-commune-report" in out
+        and "not an ntm-commune-report package" in out
+    )
