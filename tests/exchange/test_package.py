@@ -394,3 +394,119 @@ def test_an_unsafe_or_foreign_archive_is_refused(tmp_path: Path, capsys):
         and "không phải gói ntm-commune-report" in out
         and "not an ntm-commune-report package" in out
     )
+
+
+def test_the_package_holds_what_re_rolls_hamlets_up_exactly(upward: Path):
+    """The level above can recompute every commune value rolled up from hamlets from the package alone (rule
+    7.0 (3) and 7.2, the SQL of int_commune_indicator_rolled_up over the package's fact_indicator_value,
+    dim_hamlet validity and dim_indicator): hamlet numerators and denominators, the as-of hamlets, the
+    threshold results are all there. Compared with the package's mart_commune_indicator to 1e-9 (the marts'
+    rounding)."""
+    d = _package_dir(upward) / "data"
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'Asia/Ho_Chi_Minh'")
+    for t in ("fact_indicator_value", "dim_hamlet", "dim_indicator", "dim_period", "mart_commune_indicator"):
+        con.execute(f"create view {t} as select * from read_parquet('{d / (t + '.parquet')}')")
+    recomputed = con.execute(
+        """
+        with existing as (
+            select h.commune_code, p.period_code, count(distinct h.hamlet_code) as hamlets_existing
+            from dim_hamlet h join dim_period p
+              on p.end_date >= h.valid_from and (h.valid_to is null or p.end_date <= h.valid_to)
+            group by all
+        ),
+        v as (
+            select f.*, i.aggregation, i.value_type,
+                i.measure_kind = 'flow' or f.existed_at_period_end as counted,
+                f.numerator is not null and f.denominator is not null as has_fraction
+            from fact_indicator_value f join dim_indicator i using (indicator_code)
+            where f.location_level = 'hamlet'
+        ),
+        a as (
+            select commune_code, period_code, indicator_code, aggregation, value_type,
+                sum(value) filter (where counted) as s, avg(value) filter (where counted) as m,
+                max(value) filter (where counted) as mx,
+                first(value order by submitted_at desc, location_code desc) filter (where counted) as l,
+                sum(numerator) filter (where has_fraction and counted) as num,
+                sum(denominator) filter (where has_fraction and counted) as den,
+                count(value) filter (where counted) as hamlets_reporting,
+                count(*) filter (where met_threshold and existed_at_period_end) as hamlets_meeting,
+                count(*) filter (where value = 1 and existed_at_period_end) as hamlets_yes
+            from v group by all
+        )
+        select a.commune_code, a.period_code, a.indicator_code, a.hamlets_reporting, a.hamlets_meeting,
+            coalesce(e.hamlets_existing, 0) as hamlets_existing,
+            case a.aggregation
+                when 'sum' then s when 'mean' then m when 'max' then mx when 'last' then l
+                when 'ratio_of_sums' then case when den is null or den = 0 then null
+                    when value_type = 'percent' then 100.0 * num / den else 1.0 * num / den end
+                when 'share_meeting' then case when coalesce(e.hamlets_existing, 0) = 0 then null
+                    else 100.0 * a.hamlets_meeting / e.hamlets_existing end
+                when 'all_yes' then case when coalesce(e.hamlets_existing, 0) = 0 then null
+                    when a.hamlets_yes = e.hamlets_existing then 1.0 else 0.0 end
+            end as value,
+            case a.aggregation when 'ratio_of_sums' then num when 'share_meeting' then a.hamlets_meeting
+                when 'all_yes' then a.hamlets_yes end as numerator,
+            case a.aggregation when 'ratio_of_sums' then den
+                when 'share_meeting' then e.hamlets_existing when 'all_yes' then e.hamlets_existing end as denominator
+        from a left join existing e using (commune_code, period_code)
+        """
+    ).df()
+    published = con.execute("select * from mart_commune_indicator where value_origin = 'hamlets'").df()
+    merged = published.merge(
+        recomputed, on=["commune_code", "period_code", "indicator_code"], suffixes=("", "_re")
+    )
+    assert len(merged) == len(published) > 50
+    assert {"ratio_of_sums", "share_meeting", "sum"} <= set(merged["aggregation"])
+    for col in ("value", "numerator", "denominator"):
+        a, b = merged[col], merged[col + "_re"]
+        same = (a.isna() & b.isna()) | ((a - b).abs() <= 1e-9)
+        assert same.all(), merged.loc[~same, ["period_code", "indicator_code", col, col + "_re"]].head()
+    for col in ("hamlets_reporting", "hamlets_meeting", "hamlets_existing"):
+        assert (merged[col] == merged[col + "_re"]).all(), col
+
+
+def test_the_package_holds_what_rolls_communes_up_to_the_province(release: Path, upward: Path):
+    """Rule 7.0 (4) (int_province_indicator_rolled_up) over the package's mart_commune_indicator and
+    dim_indicator gives the release's mart_province_indicator (this release has one commune with data; the
+    many-commune equality is the next round's split-and-federate test)."""
+    d = _package_dir(upward) / "data"
+    con = duckdb.connect()
+    con.execute("set TimeZone = 'Asia/Ho_Chi_Minh'")
+    con.execute(f"create view c as select * from read_parquet('{d / 'mart_commune_indicator.parquet'}')")
+    con.execute(f"create view i as select * from read_parquet('{d / 'dim_indicator.parquet'}')")
+    con.execute(f"create view com as select * from read_parquet('{d / 'dim_commune.parquet'}')")
+    recomputed = con.execute(
+        """
+        with j as (
+            select c.*, com.province_code, c.numerator is not null and c.denominator is not null as has_fraction
+            from c join com using (commune_code)
+        ),
+        a as (
+            select province_code, period_code, indicator_code, aggregation, value_type,
+                sum(value) as s, avg(value) as m, max(value) as mx, min(value) as mn,
+                first(value order by last_submitted_at desc, commune_code desc) as l,
+                sum(numerator) filter (where has_fraction) as num, sum(denominator) filter (where has_fraction) as den,
+                sum(hamlets_meeting) as hm, sum(hamlets_existing) as he, count(value) as communes_reporting
+            from j group by all
+        )
+        select province_code, period_code, indicator_code, communes_reporting,
+            case aggregation when 'sum' then s when 'mean' then m when 'max' then mx when 'last' then l
+                when 'ratio_of_sums' then case when den is null or den = 0 then null
+                    when value_type = 'percent' then 100.0 * num / den else 1.0 * num / den end
+                when 'share_meeting' then case when he is null or he = 0 then null else 100.0 * hm / he end
+                when 'all_yes' then case when mn = 1 then 1.0 when mn is not null then 0.0 end
+            end as value
+        from a
+        """
+    ).df()
+    src = _release_sources(release)
+    published = con.execute(f"select * from {src['mart_province_indicator']} where province_code = '42'").df()
+    merged = published.merge(
+        recomputed, on=["province_code", "period_code", "indicator_code"], suffixes=("", "_re")
+    )
+    assert len(merged) == len(published) == len(recomputed) > 50
+    a, b = merged["value"], merged["value_re"]
+    same = (a.isna() & b.isna()) | ((a - b).abs() <= 1e-9)
+    assert same.all(), merged.loc[~same, ["period_code", "indicator_code", "value", "value_re"]].head()
+    assert (merged["communes_reporting"] == merged["communes_reporting_re"]).all()
