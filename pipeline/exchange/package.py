@@ -214,32 +214,10 @@ def _sender_name(home: dict[str, Any], configured: str | None) -> str:
     return f"UBND {name}"
 
 
-def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
-    """Write ``out_dir`` (created; must not exist): the package folder, its zip and manifest.json, from the
-    release in ``release_dir`` (its datapackage.json and the files it lists; nothing else is read)."""
-    release_dir, out_dir = Path(release_dir), Path(out_dir)
-    dp = json.loads((release_dir / "datapackage.json").read_text(encoding="utf-8"))
-    resources = {r["name"]: r for r in dp.get("resources", [])}
-    missing = [t.name for t in TABLES if t.name not in resources]
-    if missing:
-        raise PackageBuildError(
-            f"Bản phát hành thiếu bảng {missing}. / The release lacks the tables {missing}."
-        )
-    release_id = dp.get("ntm:release_id") or dp["name"]
-    sent_at = datetime.fromisoformat(dp["created"]).isoformat(timespec="seconds")
-    home = _home(release_dir, resources)
-    commune, province = home["commune_code"], home["province_code"]
-    name = package_name(commune, release_id)
-    out_dir.mkdir(parents=True)  # exchange/upward (the publisher names it; ensure_package uses the same)
-    pkg = out_dir / name
-
-    tables: dict[str, pa.Table] = {}
-    for t in TABLES:
-        where = {"commune": ("commune_code", commune), "province": ("province_code", province)}.get(t.rows)
-        rows = _release_table(release_dir, resources[t.name], where)
-        pk = resources[t.name]["schema"].get("primaryKey") or []
-        tables[t.name] = rows.sort_by([(k, "ascending") for k in pk]).combine_chunks() if pk else rows
-
+def _write_resources(
+    pkg: Path, tables: dict[str, pa.Table], resources: dict[str, dict]
+) -> list[dict[str, Any]]:
+    """Write data/<table>.parquet and .csv; their resource descriptors (Parquet ones first)."""
     keep = {t.name for t in TABLES}
     parquet_res, csv_res = [], []
     for t in TABLES:
@@ -273,39 +251,74 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
             "schema": _schema(rel["schema"], keep, CSV_SUFFIX),
         })  # fmt: skip
 
+    return [*parquet_res, *csv_res]
+
+
+def _sender_block(
+    home: dict[str, Any], tables: dict[str, pa.Table], dp: dict[str, Any], catalog: Path
+) -> dict:
+    """Who sends it, when, for which commune, periods and criteria sets (raw/README.md 10.1)."""
     values = tables["fact_indicator_value"]
     periods = tables["dim_period"].to_pylist()
     covered = set(values["period_code"].to_pylist()) | set(
         tables["mart_reporting_compliance"]["period_code"].to_pylist()
     )
     covered_rows = sorted((p for p in periods if p["period_code"] in covered), key=lambda p: p["sort_order"])
-    indicators_file = pkg / "data" / "dim_indicator.parquet"
     sender_name, sender_email = exchange_sender()
-    commune_name = home["commune_name"]
-    province_name = home["province_name"]
-    sender = {
+    return {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "level": "commune",
-        "commune_code": commune,
-        "commune_name": commune_name,
-        "province_code": province,
-        "province_name": province_name,
+        "commune_code": home["commune_code"],
+        "commune_name": home["commune_name"],
+        "province_code": home["province_code"],
+        "province_name": home["province_name"],
         "sender_name": _sender_name(home, sender_name),
         "sender_email": sender_email,
-        "sent_at": sent_at,
+        "sent_at": datetime.fromisoformat(dp["created"]).isoformat(timespec="seconds"),
         "timezone": "Asia/Ho_Chi_Minh",
-        "release_id": release_id,
+        "release_id": dp.get("ntm:release_id") or dp["name"],
         "release_content_sha256": dp.get("ntm:content_sha256"),
         "release_version": dp.get("version"),
         "criteria_sets": _criteria_sets(tables["dim_indicator"], set(values["indicator_code"].to_pylist())),
-        "criteria_catalog_sha256": sha256_file(indicators_file),
+        "criteria_catalog_sha256": sha256_file(catalog),
         "periods": {  # the periods the package has values or compliance rows for, in calendar order
             "codes": [p["period_code"] for p in covered_rows],
             "from_date": min(p["start_date"] for p in covered_rows).isoformat() if covered_rows else None,
             "to_date": max(p["end_date"] for p in covered_rows).isoformat() if covered_rows else None,
         },
     }
+
+
+def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
+    """Write ``out_dir`` (created; must not exist): the package folder, its zip and manifest.json, from the
+    release in ``release_dir`` (its datapackage.json and the files it lists; nothing else is read)."""
+    release_dir, out_dir = Path(release_dir), Path(out_dir)
+    dp = json.loads((release_dir / "datapackage.json").read_text(encoding="utf-8"))
+    resources = {r["name"]: r for r in dp.get("resources", [])}
+    missing = [t.name for t in TABLES if t.name not in resources]
+    if missing:
+        raise PackageBuildError(
+            f"Bản phát hành thiếu bảng {missing}. / The release lacks the tables {missing}."
+        )
+    release_id = dp.get("ntm:release_id") or dp["name"]
+    sent_at = datetime.fromisoformat(dp["created"]).isoformat(timespec="seconds")
+    home = _home(release_dir, resources)
+    commune, province = home["commune_code"], home["province_code"]
+    name = package_name(commune, release_id)
+    out_dir.mkdir(parents=True)  # exchange/upward (the publisher names it; ensure_package uses the same)
+    pkg = out_dir / name
+
+    tables: dict[str, pa.Table] = {}
+    for t in TABLES:
+        where = {"commune": ("commune_code", commune), "province": ("province_code", province)}.get(t.rows)
+        rows = _release_table(release_dir, resources[t.name], where)
+        pk = resources[t.name]["schema"].get("primaryKey") or []
+        tables[t.name] = rows.sort_by([(k, "ascending") for k in pk]).combine_chunks() if pk else rows
+
+    resources_out = _write_resources(pkg, tables, resources)
+    sender = _sender_block(home, tables, dp, pkg / "data" / "dim_indicator.parquet")
+    commune_name, province_name = home["commune_name"], home["province_name"]
     title_vi = f"Báo cáo nông thôn mới của {commune_name} ({commune}) gửi tỉnh {province_name} ({province})"
     title_en = (
         f"New-rural (NTM) report of {commune_name} ({commune}) to {province_name} province ({province})"
@@ -326,7 +339,7 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
         "language": ["vi", "en"],
         "ntm:is_synthetic": bool(dp.get("ntm:is_synthetic")),
         "sender": sender,
-        "resources": [*parquet_res, *csv_res],
+        "resources": resources_out,
     }
     (pkg / "datapackage.json").write_text(
         json.dumps(descriptor, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
