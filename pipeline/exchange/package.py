@@ -14,6 +14,7 @@ import json
 import os
 import secrets
 import shutil
+import tempfile
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ FORMAT_VERSION = "1.0"
 EXCHANGE_DIR = "exchange"
 UPWARD_DIR = "upward"  # exchange/upward/: this module's folder of the release (others may sit beside it)
 MANIFEST = "manifest.json"  # exchange/upward/manifest.json: every file of the folder, bytes and sha256
+# Bump when what the builder writes changes (layout, bytes): an unchanged release then gets its package rebuilt.
+GENERATOR = "pipeline.exchange.package/2"
 CSV_SUFFIX = "-csv"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold; every entry has it: same input, same bytes
 
@@ -69,8 +72,7 @@ class PackageBuildError(RuntimeError):
 @dataclass
 class PackageResult:
     path: Path  # exchange/upward/
-    package_dir: Path  # exchange/upward/report_<commune>_<release>/
-    zip_path: Path
+    zip_path: Path  # exchange/upward/report_<commune>_<release>.zip
     commune_code: str
     release_id: str
     sent_at: str
@@ -79,7 +81,7 @@ class PackageResult:
 
     def metadata(self) -> dict[str, Any]:
         return {
-            "package": self.package_dir.name,
+            "package": self.zip_path.name,
             "commune_code": self.commune_code,
             "sent_at": self.sent_at,
             "rows": self.rows,
@@ -290,25 +292,13 @@ def _sender_block(
     }
 
 
-def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
-    """Write ``out_dir`` (created; must not exist): the package folder, its zip and manifest.json, from the
-    release in ``release_dir`` (its datapackage.json and the files it lists; nothing else is read)."""
-    release_dir, out_dir = Path(release_dir), Path(out_dir)
-    dp = json.loads((release_dir / "datapackage.json").read_text(encoding="utf-8"))
-    resources = {r["name"]: r for r in dp.get("resources", [])}
-    missing = [t.name for t in TABLES if t.name not in resources]
-    if missing:
-        raise PackageBuildError(
-            f"Bản phát hành thiếu bảng {missing}. / The release lacks the tables {missing}."
-        )
+def _write_package(
+    pkg: Path, release_dir: Path, resources: dict[str, dict], dp: dict[str, Any], home: dict[str, Any]
+) -> dict[str, int]:
+    """The package folder: data files, datapackage.json, validated. Returns rows per table."""
+    commune, province = home["commune_code"], home["province_code"]
     release_id = dp.get("ntm:release_id") or dp["name"]
     sent_at = datetime.fromisoformat(dp["created"]).isoformat(timespec="seconds")
-    home = _home(release_dir, resources)
-    commune, province = home["commune_code"], home["province_code"]
-    name = package_name(commune, release_id)
-    out_dir.mkdir(parents=True)  # exchange/upward (the publisher names it; ensure_package uses the same)
-    pkg = out_dir / name
-
     tables: dict[str, pa.Table] = {}
     for t in TABLES:
         where = {"commune": ("commune_code", commune), "province": ("province_code", province)}.get(t.rows)
@@ -354,11 +344,37 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
             "Gói báo cáo không hợp lệ (Frictionless): / The report package is not valid (Frictionless):\n  "
             + "\n  ".join(errors[:20])
         )
-    zip_path = out_dir / f"{name}.zip"
-    write_zip(pkg, zip_path)
+    return {t.name: tables[t.name].num_rows for t in TABLES}
+
+
+def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
+    """Write ``out_dir`` (created; must not exist): the package's zip and manifest.json, from the
+    release in ``release_dir`` (its datapackage.json and the files it lists; nothing else is read)."""
+    release_dir, out_dir = Path(release_dir), Path(out_dir)
+    dp = json.loads((release_dir / "datapackage.json").read_text(encoding="utf-8"))
+    resources = {r["name"]: r for r in dp.get("resources", [])}
+    missing = [t.name for t in TABLES if t.name not in resources]
+    if missing:
+        raise PackageBuildError(
+            f"Bản phát hành thiếu bảng {missing}. / The release lacks the tables {missing}."
+        )
+    release_id = dp.get("ntm:release_id") or dp["name"]
+    sent_at = datetime.fromisoformat(dp["created"]).isoformat(timespec="seconds")
+    home = _home(release_dir, resources)
+    commune = home["commune_code"]
+    name = package_name(commune, release_id)
+    out_dir.mkdir(parents=True)  # exchange/upward (the publisher names it; ensure_package uses the same)
+    # the package folder is written and validated beside the zip, zipped, then removed: only the zip travels
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as work:
+        pkg = Path(work) / name
+        result_rows = _write_package(pkg, release_dir, resources, dp, home)
+        zip_path = out_dir / f"{name}.zip"
+        write_zip(pkg, zip_path)
+
     files = [_file_entry(out_dir, p) for p in sorted(out_dir.rglob("*")) if p.is_file()]
     manifest = {
-        "generator": f"{FORMAT_NAME}/{FORMAT_VERSION}",
+        "generator": GENERATOR,
+        "format": f"{FORMAT_NAME}/{FORMAT_VERSION}",
         "release_id": release_id,
         "package": name,
         "zip": zip_path.name,
@@ -368,8 +384,7 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
         json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
     return PackageResult(
-        out_dir, pkg, zip_path, commune, release_id, sent_at,
-        {t.name: tables[t.name].num_rows for t in TABLES}, sum(f["bytes"] for f in files),
+        out_dir, zip_path, commune, release_id, sent_at, result_rows, sum(f["bytes"] for f in files),
     )  # fmt: skip
 
 
@@ -384,14 +399,11 @@ def package_is_current(release_dir: Path) -> bool:
     try:
         dp = json.loads((release_dir / "datapackage.json").read_text(encoding="utf-8"))
         manifest = json.loads((final / MANIFEST).read_text(encoding="utf-8"))
-        sender = json.loads((final / manifest["package"] / "datapackage.json").read_text(encoding="utf-8"))[
-            "sender"
-        ]
-    except (OSError, ValueError, KeyError):
+        with zipfile.ZipFile(final / manifest["zip"]) as zf:
+            sender = json.loads(zf.read(f"{manifest['package']}/datapackage.json").decode("utf-8"))["sender"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return False
-    if manifest.get("generator") != f"{FORMAT_NAME}/{FORMAT_VERSION}" or manifest.get("release_id") != dp.get(
-        "ntm:release_id"
-    ):
+    if manifest.get("generator") != GENERATOR or manifest.get("release_id") != dp.get("ntm:release_id"):
         return False
     name, email = exchange_sender()
     home = _home(release_dir, {r["name"]: r for r in dp.get("resources", [])})
@@ -424,7 +436,6 @@ def ensure_package(release_dir: Path, scratch_dir: Path) -> PackageResult | None
             shutil.rmtree(old, ignore_errors=True)
         os.replace(tmp, final)
         result.path = final
-        result.package_dir = final / result.package_dir.name
         result.zip_path = final / result.zip_path.name
         return result
     finally:

@@ -194,22 +194,22 @@ def _safe_extract(zip_path: Path, dest: Path) -> Path:
     return dest / tops.pop()
 
 
-def find_package_dir(path: Path) -> Path:
-    """The package folder from what the user gave: the folder, its datapackage.json, or a release's
-    ``exchange/upward`` folder holding exactly one package."""
+def find_package(path: Path) -> Path:
+    """What to verify from what the user gave: the package folder, its datapackage.json, the zip, or a
+    folder (a release's ``exchange/upward``) holding exactly one package folder or zip."""
     path = Path(path)
     if path.is_file() and path.name == "datapackage.json":
         return path.parent
     if path.is_dir() and not (path / "datapackage.json").exists():
-        found = sorted(p.parent for p in path.glob("*/datapackage.json"))
+        found = sorted(path.glob("*.zip")) + sorted(p.parent for p in path.glob("*/datapackage.json"))
         if len(found) == 1:
             return found[0]
     return path
 
 
 def verify_package(path: Path) -> Verdict:
-    """Verify a package folder, its datapackage.json, a release's exchange/upward folder, or the .zip."""
-    path = Path(path)
+    """Verify a package folder, its datapackage.json, the .zip, or a release's exchange/upward folder."""
+    path = find_package(Path(path))
     if not path.exists():
         return Verdict(path, [f"{path}: không tồn tại / does not exist"])
     if path.is_file() and path.suffix == ".zip":
@@ -223,7 +223,7 @@ def verify_package(path: Path) -> Verdict:
             verdict = verify_dir(pkg)
             verdict.path = path
             return verdict
-    return verify_dir(find_package_dir(path))
+    return verify_dir(path)
 
 
 # ----------------------------------------------------------------------------------------- command line

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import shutil
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -38,8 +39,13 @@ def upward(release: Path) -> Path:
 
 
 def _package_dir(upward: Path) -> Path:
+    """The package folder, unzipped from the release's zip (the release keeps only the zip) into a fresh
+    temporary folder."""
     manifest = json.loads((upward / ex.MANIFEST).read_text(encoding="utf-8"))
-    return upward / manifest["package"]
+    dest = Path(tempfile.mkdtemp(prefix="ntm-pkg-"))
+    with zipfile.ZipFile(upward / manifest["zip"]) as zf:
+        zf.extractall(dest)
+    return dest / manifest["package"]
 
 
 def _descriptor(pkg: Path) -> dict:
@@ -65,9 +71,11 @@ def test_every_release_carries_a_valid_package_for_its_home_commune(release: Pat
     rid = dp["ntm:release_id"]
     pkg = _package_dir(upward)
     assert pkg.name == f"report_18484_{rid}"
-    assert (upward / f"{pkg.name}.zip").is_file()
+    # one archive travels: the release holds the zip and the manifest that hashes it, no unzipped copy
+    assert sorted(p.name for p in upward.iterdir()) == sorted([f"{pkg.name}.zip", ex.MANIFEST])
     assert validate_frictionless(pkg) == []
     assert verify_package(pkg).problems == []
+    assert verify_package(upward).problems == []
     assert verify_package(upward / f"{pkg.name}.zip").problems == []
     # the release's own integrity check covers the package files
     assert verify_release(release) == []
@@ -335,8 +343,8 @@ def test_ensure_leaves_a_current_package_and_repairs_or_restamps_one(
     up = copy / ex.EXCHANGE_DIR / ex.UPWARD_DIR
     before = _tree(up)
     assert ex.ensure_package(copy, tmp_path / "scratch") is None  # current: untouched
-    damaged = _package_dir(up) / "data" / "dim_period.csv"
-    damaged.write_bytes(damaged.read_bytes() + b"\r\n")
+    damaged = next(up.glob("*.zip"))
+    damaged.write_bytes(damaged.read_bytes() + b"\0")
     assert verify_release(copy) != []
     assert ex.ensure_package(copy, tmp_path / "scratch") is not None
     assert _tree(up) == before and verify_release(copy) == []
@@ -349,6 +357,11 @@ def test_ensure_leaves_a_current_package_and_repairs_or_restamps_one(
     assert sender["sender_name"] == "Phòng Kinh tế, UBND xã Đồng Lộc"
     assert sender["sender_email"] == "phongkinhte@example.invalid"
     assert sender["sent_at"] == json.loads((copy / "datapackage.json").read_text())["created"]
+    assert ex.ensure_package(copy, tmp_path / "scratch") is None
+    # a newer generator (another layout or bytes) rebuilds the package of an unchanged release
+    monkeypatch.setattr(ex, "GENERATOR", "pipeline.exchange.package/next")
+    assert ex.ensure_package(copy, tmp_path / "scratch") is not None
+    assert json.loads((up / ex.MANIFEST).read_text())["generator"] == "pipeline.exchange.package/next"
     assert ex.ensure_package(copy, tmp_path / "scratch") is None
 
 
