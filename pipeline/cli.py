@@ -167,7 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         help="run even when nothing changed since the last successful run, and rebuild every period",
     )
     sub.add_parser("check", help="pre-flight only: settings, paths, disk, dbt manifest (exit 4 on a problem)")
+    from pipeline.exchange import verify as exchange
+
+    exchange.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "exchange":
+        return exchange.main(args)
     if args.command == "run":
         return run(args)
     if args.command == "check":

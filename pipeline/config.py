@@ -22,6 +22,9 @@
 | NTM_MAX_CELL_CHARS       | 32767                  | characters in one cell (Excel's own cell limit)     |
 | NTM_MIN_FREE_MB          | 500                    | pre-flight: free MB needed on the disks of the      |
 |                          |                        | warehouse and open-data dirs before a run starts    |
+| NTM_SENDER_NAME          | UBND <commune name>    | who sends the report package upward (a unit, not a  |
+|                          |                        | person: e.g. "Phòng Kinh tế, UBND xã Đồng Lộc")     |
+| NTM_SENDER_EMAIL         | (none)                 | the sending unit's e-mail in the report package     |
 
 Every value is checked before a run starts by :mod:`pipeline.preflight` (``python -m pipeline check``).
 The four ingest limits (:func:`ingest_limits`) reject a file (``file_too_large``) or quarantine a row
@@ -135,6 +138,13 @@ def ingest_limits() -> IngestLimits:
 def min_free_mb() -> int:
     """NTM_MIN_FREE_MB: free space (MB) pre-flight requires on the warehouse and open-data disks."""
     return _int_env("NTM_MIN_FREE_MB", 500)
+
+
+def exchange_sender() -> tuple[str | None, str | None]:
+    """(NTM_SENDER_NAME, NTM_SENDER_EMAIL) for the report package's sender block; None when unset."""
+    return (os.environ.get("NTM_SENDER_NAME") or "").strip() or None, (
+        os.environ.get("NTM_SENDER_EMAIL") or ""
+    ).strip() or None
 
 
 def configured_paths() -> tuple[Path, Path, Path]:

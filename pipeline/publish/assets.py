@@ -20,6 +20,7 @@ import duckdb
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
 from pipeline.exchange.dhis2 import MAPPING_FILE, Dhis2Exporter
+from pipeline.exchange.package import PACKAGE_BUILDER
 from pipeline.publish.dbt_meta import model_title, relationship_foreign_keys, split_bilingual
 from pipeline.publish.parquet import TableSpec
 from pipeline.publish.pii import name_index
@@ -208,6 +209,7 @@ def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             min_count=settings.suppression_min_count,
             site_builder=SITE_BUILDER,
             dhis2_exporter=Dhis2Exporter(settings.raw_dir / "reference" / MAPPING_FILE),
+            exchange_builder=PACKAGE_BUILDER,
         )
     verb = "published" if result.changed else "unchanged (identical content, no new release)"
     context.log.info(f"release {result.release_id} {verb}: {result.path}")
@@ -226,6 +228,9 @@ def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                 "bytes_total": result.bytes_total,
                 "suppressed_cells": dg.MetadataValue.json(suppression),
                 "checked_by_runs": dg.MetadataValue.json(sorted(set(checked_by.values()))),
+                "report_package": dg.MetadataValue.json(
+                    result.exchange.metadata() if result.exchange is not None else {"rebuilt": False}
+                ),
             },
         )
     if SITE_KEY not in selected:

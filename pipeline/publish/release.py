@@ -22,7 +22,8 @@ not-null, foreign keys between published tables, PII scan of every text column (
 formula-like cells flagged in the column descriptions), the disclosure attacker (:mod:`.disclosure_audit`:
 no suppressed survey cell recomputable), 4. content hash ->
 no-op if equal to latest (a missing or stale site of latest is rebuilt and swapped in), 5. datapackage.json,
-README.md, CHANGELOG.md, the site (``site/``: pages, map, CSV/XLSX downloads, built from the staged files), fsync, 6. rename staging ->
+README.md, CHANGELOG.md, the site (``site/``: pages, map, CSV/XLSX downloads, built from the staged files), the
+report package for the level above (``exchange/upward/``, pipeline.exchange.package), fsync, 6. rename staging ->
 releases/<id>, swap ``latest`` and ``LATEST``, copy CHANGELOG.md, 7. prune to ``keep`` releases.
 
 Fault injection (tests only): ``NTM_PUBLISH_CRASH_AFTER_FILES=<n>`` SIGKILLs the process after the n-th
@@ -97,6 +98,7 @@ class ReleaseResult:
     previous_release_id: str | None
     content_sha256: str = ""
     site: Any = None  # the SiteResult when a site builder ran (None: no builder, or the site was current)
+    exchange: Any = None  # the report package's result when its builder ran (None: none, or it was current)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -189,6 +191,24 @@ def verify_release(release_dir: Path) -> list[str]:
     for name in ("README.md", "CHANGELOG.md"):
         if not (release_dir / name).is_file():
             problems.append(f"missing {name}")
+    # exchange/<kind>/manifest.json lists the files a release builder wrote there (the report package)
+    for manifest in sorted(release_dir.glob("exchange/*/manifest.json")):
+        problems += _verify_listed_files(manifest)
+    return problems
+
+
+def _verify_listed_files(manifest: Path) -> list[str]:
+    try:
+        listed = json.loads(manifest.read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError) as e:
+        return [f"{manifest.parent.name}/{manifest.name} unreadable: {e}"]
+    problems = []
+    for f in listed:
+        p, name = manifest.parent / f["path"], f"exchange/{manifest.parent.name}/{f['path']}"
+        if not p.is_file():
+            problems.append(f"missing {name}")
+        elif p.stat().st_size != f["bytes"] or sha256_file(p) != f["sha256"]:
+            problems.append(f"{name} size or sha256 mismatch")
     return problems
 
 
@@ -217,6 +237,7 @@ def publish_release(
     require_descriptions: bool = True,
     site_builder: SiteBuilder | None = None,
     dhis2_exporter: Callable[[Path], Any] | None = None,
+    exchange_builder: SiteBuilder | None = None,
 ) -> ReleaseResult:
     """Publish ``specs`` as a new release under ``open_data_dir`` (see the module docstring).
 
@@ -229,6 +250,8 @@ def publish_release(
     ``dhis2_exporter(release_dir)`` writes ``exchange/dhis2/`` (:mod:`pipeline.exchange.dhis2`) from the staged
     files, after the site; for an unchanged release ``dhis2_exporter.ensure(release_dir, scratch_dir)`` writes a
     missing or stale one (made with another mapping).
+    ``exchange_builder`` (same protocol as ``site_builder``) writes the report package into
+    ``exchange/upward`` the same way.
     """
     if keep < 1:
         raise ValueError("keep must be >= 1")
@@ -257,7 +280,7 @@ def publish_release(
                 partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
                 row_group_rows=row_group_rows, compression_level=compression_level,
                 min_count=min_count, crash=crash, require_descriptions=require_descriptions,
-                site_builder=site_builder, dhis2_exporter=dhis2_exporter,
+                site_builder=site_builder, dhis2_exporter=dhis2_exporter, exchange_builder=exchange_builder,
             )  # fmt: skip
         finally:
             if stage.exists():
@@ -269,7 +292,7 @@ def _publish_in_stage(
     con, specs, open_data_dir: Path, stage: Path, *, keep, version_label, pii_denylist, pii_names, now,
     is_synthetic,
     partition_min_rows, rows_per_batch, row_group_rows, compression_level, min_count, crash,
-    require_descriptions, site_builder=None, dhis2_exporter=None,
+    require_descriptions, site_builder=None, dhis2_exporter=None, exchange_builder=None,
 ) -> ReleaseResult:  # fmt: skip
     prev_id, prev_dir = current_release(open_data_dir)
     prev_dp = json.loads((prev_dir / "datapackage.json").read_text(encoding="utf-8")) if prev_dir else None
@@ -331,9 +354,10 @@ def _publish_in_stage(
         site = site_builder.ensure(prev_dir, stage / "site-rebuild") if site_builder is not None else None
         if dhis2_exporter is not None and hasattr(dhis2_exporter, "ensure"):
             dhis2_exporter.ensure(prev_dir, stage / "dhis2-rebuild")
+        ex = exchange_builder.ensure(prev_dir, stage / "exchange-rebuild") if exchange_builder else None
         return ReleaseResult(
             prev_id, prev_dir, False, {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]},
-            sum(r["ntm:bytes"] for r in prev_dp["resources"]), prev_id, chash, site,
+            sum(r["ntm:bytes"] for r in prev_dp["resources"]), prev_id, chash, site, ex,
         )  # fmt: skip
     release_id = f"{now:%Y%m%d}-{chash[:10]}"
 
@@ -364,6 +388,8 @@ def _publish_in_stage(
     # 5c. DHIS2 dataValueSets (exchange/dhis2/), from the staged files only
     if dhis2_exporter is not None:
         dhis2_exporter(stage)
+    # 5d. the report package for the level above (pipeline.exchange.package), from the staged files only
+    ex = exchange_builder(stage, stage / "exchange" / "upward") if exchange_builder is not None else None
     _fsync_tree_dirs(stage)
 
     # 6. move into place and swap
@@ -393,6 +419,7 @@ def _publish_in_stage(
         prev_id,
         chash,
         site,
+        ex,
     )
 
 
