@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.exchange import dhis2
+from pipeline.exchange import dhis2, dhis2_mapping
 from pipeline.exchange.dhis2 import (
     UID_RE,
     MappingError,
@@ -107,7 +107,7 @@ def test_sample_mapping_covers_the_catalog_and_registry_and_is_synthetic(mapping
     assert set(mapping.org_units) == places
     assert mapping.synthetic
     for code, (_, _, vt) in mapping.data_elements.items():
-        assert vt == dhis2.VALUE_TYPES[indicators[code]]
+        assert vt == dhis2_mapping.VALUE_TYPES[indicators[code]]
     # the file is exactly what the generator writes (deterministic)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(dhis2.MAPPING_COLUMNS), lineterminator="\n")
