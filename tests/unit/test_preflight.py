@@ -1,4 +1,4 @@
-"""Pre-flight (pipeline/preflight.py): each failure mode gives one problem naming what to fix, in Vietnamese
+"""Pre-flight (pipeline/preflight/): each failure mode gives one problem naming what to fix, in Vietnamese
 then English; the bundled sample passes; the layout it checks is the ingest's own."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 
 from pipeline import preflight
 from pipeline.config import REPO_ROOT
+from pipeline.preflight import settings as preflight_settings
 
 SAMPLE_RAW = REPO_ROOT / "raw"
 
@@ -172,10 +173,10 @@ def test_memory_limits_accepted_are_accepted_by_duckdb():
         "100 megabytes",
         ".5GB",
     ]:
-        assert preflight._memory(value), value
+        assert preflight_settings.memory_limit(value), value
         con.execute(f"set memory_limit = '{value}'")
     for value in ["4", "abc", "4 GBs", "1,5GB", "-1GB", "0GB", "10MB", "101%"]:
-        assert preflight._memory(value) is None, value
+        assert preflight_settings.memory_limit(value) is None, value
 
 
 # --- raw dir and reference files ------------------------------------------------------------------------
