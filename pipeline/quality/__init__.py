@@ -7,6 +7,7 @@ Importing this package is cheap: Great Expectations is imported only when a suit
 Severity everywhere: ``error`` blocks publishing, ``warn`` is shown and recorded only.
 """
 
+from .declared_checks import run_declared_checks
 from .gx_runner import ExpectationOutcome, SuiteResult, build_data_docs, build_suite, get_context, run_suite
 from .ocop_checks import check_ocop_rules
 from .release_checks import (
@@ -19,7 +20,6 @@ from .sql_checks import (
     check_completeness,
     check_indicator_ranges,
     check_outliers_vs_previous_period,
-    run_declared_checks,
 )
 from .suites import (
     ERROR,

@@ -23,9 +23,9 @@ import pandas as pd
 from pipeline.config import get_settings
 from pipeline.publish.assets import PUBLISHED
 from pipeline.quality import fingerprint
+from pipeline.quality.declared_checks import run_declared_checks
 from pipeline.quality.release_checks import check_row_count_vs_previous_release, check_suppression_applied
 from pipeline.quality.report import GX_SUBDIR, prune_reports, suite_section, write_report
-from pipeline.quality.sql_checks import run_declared_checks
 from pipeline.quality.suites import list_suites, load_suite_dict
 from pipeline.resources import WarehouseResource
 

@@ -12,7 +12,7 @@ GX 1.x has its own ``severity`` field (``critical`` | ``warning`` | ``info``); t
 
 The suite ``meta`` carries ``table`` (the DuckDB relation, e.g. ``marts.fact_indicator_value``),
 ``batch_column`` (the column large tables are validated batch by batch on, or null) and optionally
-``sql_checks`` (checks pushed down to DuckDB, run by :func:`pipeline.quality.sql_checks.run_declared_checks`).
+``sql_checks`` (checks pushed down to DuckDB, run by :func:`pipeline.quality.declared_checks.run_declared_checks`).
 
 Nothing here imports Great Expectations: listing and reading suites is instant.
 """

@@ -10,7 +10,7 @@ import pytest
 from gx_fixtures import GRAIN, SUITES, by_type, table_from_frame
 
 from pipeline.quality import gx_runner, suites
-from pipeline.quality.sql_checks import run_declared_checks
+from pipeline.quality.declared_checks import run_declared_checks
 
 
 def test_every_suite_file_builds_as_a_gx_suite(gx_context):

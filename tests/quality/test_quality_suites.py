@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from pipeline.quality import suites as s
-from pipeline.quality.sql_checks import DECLARABLE_CHECKS
+from pipeline.quality.declared_checks import DECLARABLE_CHECKS
 
 MARTS_DIR = s.REPO_ROOT / "dbt_project" / "models" / "marts"
 SUITES = s.list_suites()

@@ -21,7 +21,7 @@ import pytest
 from gx_fixtures import SUITES, table_from_frame
 
 from pipeline.quality import gx_runner, suites
-from pipeline.quality import sql_checks as sc
+from pipeline.quality.declared_checks import run_declared_checks
 
 
 def _declared(table: str, check: str) -> dict:
@@ -36,7 +36,7 @@ def _declared(table: str, check: str) -> dict:
 
 
 def _run(con, table: str, check: str):
-    (out,) = sc.run_declared_checks(con, _declared(table, check))
+    (out,) = run_declared_checks(con, _declared(table, check))
     return out
 
 
