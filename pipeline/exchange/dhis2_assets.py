@@ -5,7 +5,8 @@ import dagster as dg
 
 from pipeline.config import DBT_PROJECT_DIR, get_settings
 from pipeline.exchange.dhis2 import MAPPING_FILE, load_mapping
-from pipeline.exchange.dhis2_import import SOURCE, TABLE, Catalog, ingest_dhis2
+from pipeline.exchange.dhis2_import import SOURCE, TABLE, ingest_dhis2
+from pipeline.exchange.dhis2_values import Catalog
 from pipeline.ingest.dagster_support import raw_specs, reconciliation_check
 from pipeline.resources import WarehouseResource
 

@@ -15,7 +15,8 @@ import duckdb
 import pytest
 
 from pipeline.exchange.dhis2 import JSON_KEYS, check_payload, load_mapping, published_values, to_dhis2_period
-from pipeline.exchange.dhis2_import import Catalog, ingest_dhis2, values_in_force
+from pipeline.exchange.dhis2_import import ingest_dhis2, values_in_force
+from pipeline.exchange.dhis2_values import Catalog
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -24,7 +24,8 @@ from pipeline.exchange.dhis2 import (
     make_uid,
     to_dhis2_period,
 )
-from pipeline.exchange.dhis2_import import Catalog, ingest_dhis2, parse_datavalueset, values_in_force
+from pipeline.exchange.dhis2_import import ingest_dhis2, values_in_force
+from pipeline.exchange.dhis2_values import Catalog, parse_datavalueset
 
 REPO = Path(__file__).resolve().parents[2]
 MAPPING = REPO / "raw" / "reference" / "dhis2_mapping.csv"
