@@ -195,9 +195,10 @@ def _innermost(err) -> str:
     err = ours[0] if ours else (chain[-1] if chain else None)
     text = (err.message if err is not None else "").strip()
     # "SomeError: message" -> message; one line is enough for the sentence
-    text = re.sub(r"^[A-Za-z_.]*(Error|Exception)\w*:\s*", "", text)
+    # "module.SomeError: message" -> message (a bilingual message is kept whole: both halves, up to 1,200 chars)
+    text = re.sub(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*:\s*", "", text)
     first = text.splitlines()[0] if text else ""
-    return first if len(first) <= 400 else first[:399] + "…"
+    return first if len(first) <= 1200 else first[:1199] + "…"
 
 
 def _step_failures(result) -> tuple[list[Finding], list[tuple[str, str]]]:

@@ -13,6 +13,7 @@ import pandas as pd
 from pipeline import run_report, run_summary
 from pipeline.exit_codes import ExitCode
 from pipeline.quality.fingerprint import Problem, UncheckedContentError, mismatch_message
+from pipeline.resources import WarehouseBusy
 
 
 def test_a_failed_step_is_named_by_its_own_error_in_one_bilingual_sentence(tmp_path):
@@ -41,13 +42,16 @@ def test_a_failed_step_names_the_users_error_not_the_lower_level_error_it_was_ra
         try:
             raise OSError('IO Error: Could not set lock on file "ntm.duckdb"')
         except OSError as exc:
-            raise RuntimeError("Kho dữ liệu đang bị giữ / The warehouse is held open by PID 7") from exc
+            raise WarehouseBusy(
+                "Kho dữ liệu đang bị giữ " + "x" * 400 + " / The warehouse is held open by PID 7"
+            ) from exc
 
     s = run_summary.collect(
         dg.materialize([admin_units], raise_on_error=False), tmp_path / "none.duckdb", 1.0
     )
     cause = s.cause()
-    assert "Kho dữ liệu đang bị giữ / The warehouse is held open by PID 7" in cause
+    assert "failed: Kho dữ liệu đang bị giữ x" in cause  # the class name is not quoted
+    assert cause.endswith(" / The warehouse is held open by PID 7")  # both halves, not cut
     assert "Could not set lock" not in cause
 
 
