@@ -50,7 +50,6 @@ import csv
 import io
 import json
 import math
-import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -70,6 +69,7 @@ from pipeline.exchange.dhis2_mapping import (
     sample_mapping_rows,
     write_mapping,
 )
+from pipeline.lib.swap import replace_dir
 
 __all__ = [
     "CSV_HEADER",
@@ -279,12 +279,7 @@ def ensure_export(release_dir: Path, mapping_path: Path, scratch_dir: Path) -> E
     try:
         result = export_release(release_dir, mapping_path, out_dir=tmp)
         final = release_dir / EXPORT_DIR
-        final.parent.mkdir(parents=True, exist_ok=True)
-        if final.exists():
-            old = scratch_dir / "dhis2-old"
-            os.replace(final, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, final)
+        replace_dir(tmp, final, scratch_dir)
         result.folder = final
         return result
     finally:

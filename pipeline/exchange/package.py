@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import secrets
 import shutil
 import tempfile
@@ -29,6 +28,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import exchange_sender
 from pipeline.lib.hashing import sha256_file
+from pipeline.lib.swap import replace_dir
 from pipeline.site.csv_export import format_timestamps
 
 FORMAT_NAME = "ntm-commune-report"
@@ -429,12 +429,7 @@ def ensure_package(release_dir: Path, scratch_dir: Path) -> PackageResult | None
     tmp = scratch_dir / f"upward-{secrets.token_hex(4)}"
     try:
         result = build_package(release_dir, tmp)
-        final.parent.mkdir(exist_ok=True)
-        if final.exists():
-            old = scratch_dir / f"old-upward-{secrets.token_hex(4)}"
-            os.replace(final, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, final)
+        replace_dir(tmp, final, scratch_dir)
         result.path = final
         result.zip_path = final / result.zip_path.name
         return result

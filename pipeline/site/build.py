@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
 import shutil
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+
+from pipeline.lib.swap import replace_dir
 
 from . import charts, geometry, pages
 from .i18n import AGGREGATION, ANNUAL, DIRECTION, FORMULA, STATUS, digits_for, fmt_date, num, t
@@ -302,11 +303,7 @@ def ensure_site(release_dir: Path, scratch_dir: Path) -> SiteResult | None:
     try:
         result = build_site(release_dir, tmp)
         final = release_dir / SITE_DIRNAME
-        if final.exists():
-            old = scratch_dir / f"old-site-{secrets.token_hex(4)}"
-            os.replace(final, old)
-            shutil.rmtree(old, ignore_errors=True)
-        os.replace(tmp, final)
+        replace_dir(tmp, final, scratch_dir)
         result.path = final
         return result
     finally:
