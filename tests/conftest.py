@@ -12,3 +12,14 @@ def pipeline_build(tmp_path_factory):
     from tests.shared_build import build  # dagster is imported only by the sessions that build
 
     return build(tmp_path_factory.mktemp("ntm"), tmp_path_factory.mktemp("release_copy"))
+
+
+@pytest.fixture(scope="session")
+def built_release(pipeline_build):
+    """The release the session's build published (a copy taken right after the build); fails, naming why,
+    when the build failed or published nothing."""
+    assert pipeline_build.result.success, (
+        "the session's pipeline build failed; see tests/e2e/test_materialize_all"
+    )
+    assert pipeline_build.release is not None, "the session's pipeline build published no release"
+    return pipeline_build.release
