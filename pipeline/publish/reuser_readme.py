@@ -169,8 +169,11 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
     )
     add(
         "- Ô văn bản bắt đầu bằng `=`, `+`, `-` hoặc `@` (bảng tính có thể hiểu là công thức) được công bố nguyên "
-        "văn trong Parquet và được cảnh báo trong mô tả cột (Parquet và datapackage.json); bản phát hành không có "
-        "tệp CSV/XLSX — khi tự xuất ra CSV/XLSX, hãy thêm dấu nháy `'` ở đầu các ô đó."
+        "văn trong Parquet và được cảnh báo trong mô tả cột (Parquet và datapackage.json). Bản sao CSV trong "
+        "`site/downloads/` (UTF-8 có BOM, mỗi bảng một tệp, cùng bảng điểm `scorecard.xlsx`) đã được vô hiệu "
+        "hoá: các ô đó bắt đầu bằng dấu nháy `'`; số không bao giờ bị đổi. Các CSV trao đổi máy-với-máy "
+        "(`exchange/upward/` trong gói báo cáo, `exchange/dhis2/datavaluesets.csv`) là bản sao chính xác, không "
+        "thêm dấu nháy: đừng mở chúng bằng bảng tính. Khi tự xuất ra CSV/XLSX, hãy thêm dấu nháy `'` ở đầu các ô đó."
     )
     add(
         "- No free-text answers, names, phone numbers, ID numbers or e-mail addresses are published. Before "
@@ -188,7 +191,9 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
         "as they are in Parquet and flagged in the column description (Parquet and datapackage.json). The "
         "CSV copies in `site/downloads/` (UTF-8 with BOM, one per table, plus the scorecard as "
         "`scorecard.xlsx`) are neutralised: such text cells start with an apostrophe `'`; numbers are never "
-        "changed. When you export a CSV yourself, do the same."
+        "changed. The machine-to-machine CSVs (`exchange/upward/` inside the report package, "
+        "`exchange/dhis2/datavaluesets.csv`) are exact copies without the apostrophe: do not open them in a "
+        "spreadsheet. When you export a CSV yourself for a spreadsheet, neutralise such cells the same way."
     )
     add(
         "- `site/index.html`: Bản đồ số và bảng điểm / the digital map and scorecard of this release, built "

@@ -462,4 +462,12 @@ def test_formula_like_cells_published_as_is_and_flagged_in_descriptions(warehous
     field = pq.read_schema(path).field("name")
     assert b"apostrophe" in field.metadata[b"description_en"]
     assert "=HYPERLINK" in pq.read_table(path).column("name").to_pylist()[1]  # the value itself is kept
-    assert "CSV/XLSX" in (result.path / "README.md").read_text()
+    readme = (result.path / "README.md").read_text()
+    assert "CSV/XLSX" in readme
+    # both halves say the same about which CSVs are neutralised and which are exact machine copies
+    (vi,) = [line for line in readme.splitlines() if line.startswith("- Ô văn bản bắt đầu bằng")]
+    (en,) = [line for line in readme.splitlines() if line.startswith("- Text cells starting with")]
+    for half in (vi, en):
+        assert "`site/downloads/`" in half and "`'`" in half
+        assert "`exchange/upward/`" in half and "`exchange/dhis2/datavaluesets.csv`" in half
+    assert "không có tệp CSV" not in vi
