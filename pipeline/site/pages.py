@@ -119,7 +119,8 @@ def headline(rel: Release) -> dict[str, Any]:
     )
     sat = rel.rows(
         "select period_code, 100.0 * sum(satisfied) / nullif(sum(respondents), 0) as rate, "
-        "sum(respondents) as n from mart_satisfaction where location_level = 'commune' "
+        "sum(respondents) as n, count(*) as questions, count(satisfied) as shown "
+        "from mart_satisfaction where location_level = 'commune' "
         "group by period_code order by period_code desc limit 1"
     )
     return {
