@@ -36,7 +36,7 @@ UI_PORT ?= 3000
 SITE_HOST ?= 127.0.0.1
 SITE_PORT ?= 8765
 
-.PHONY: help install install-dev manifest run ui serve browser test test-ops lint docs backfill period synth bench clean screenshots
+.PHONY: help install install-dev manifest run ui serve browser test test-fast test-ops lint docs backfill period synth bench clean screenshots
 
 # The help text names variables as $(NAME); awk replaces each of these by its value.
 HELP_VARS := UI_HOST UI_PORT SITE_HOST SITE_PORT SCALE PYTHON
@@ -123,6 +123,9 @@ screenshots: $(VENV)/.installed-dev $(CHROMIUM) ## README screenshots of open_da
 
 test: $(VENV)/.installed-dev $(MANIFEST) $(CHROMIUM) ## install with dev tools and run every test
 	$(PY) -m pytest
+
+test-fast: $(VENV)/.installed-dev $(MANIFEST) ## the inner loop: unit, dbt and contract tests (no pipeline build, no browser, no dagster dev)
+	$(PY) -m pytest -m "not slow" -q
 
 test-ops: $(VENV)/.installed-dev $(MANIFEST) ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
 	$(PY) -m pytest tests/ops -v -p no:cacheprovider

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -23,3 +25,27 @@ def built_release(pipeline_build):
     )
     assert pipeline_build.release is not None, "the session's pipeline build published no release"
     return pipeline_build.release
+
+
+# fixtures that run the whole pipeline: a test that uses one (directly or through another fixture) is slow
+BUILD_FIXTURES = frozenset({"pipeline_build", "built_release"})
+
+
+def _is_slow(item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    if BUILD_FIXTURES & names:
+        return True
+    parts = item.path.relative_to(item.config.rootpath).parts  # tests/<folder>/...
+    if "ops" in parts:  # make test-ops: real dagster dev, daemons, SIGKILL
+        return True
+    # tests/site's `release` asks for the session build through request.getfixturevalue (invisible in
+    # fixturenames) unless NTM_TEST_RELEASE names an existing release
+    return "site" in parts and "release" in names and not os.environ.get("NTM_TEST_RELEASE")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test that needs a whole pipeline build, or starts Dagster's services, as ``slow``, so
+    ``make test-fast`` (``-m "not slow"``) leaves it out without each test saying so."""
+    for item in items:
+        if _is_slow(item):
+            item.add_marker(pytest.mark.slow)
