@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from pipeline.lib.hashing import sha256_file
 
-from .package import FORMAT_NAME, FORMAT_VERSION
+from .format import FORMAT_NAME, FORMAT_VERSION
 
 MAX_LISTED = 20  # Frictionless errors listed (a broken file gives one per cell)
 MAX_UNZIPPED_BYTES = 512 * 1024 * 1024  # a commune's package is < 5 MB; refuse a zip bomb
