@@ -13,7 +13,7 @@ BLANK_TOKENS = ("", "-", "--", "—", "–")
 
 
 def column_of(frame: pd.DataFrame, name: str) -> pd.Series:
-    """The column ``name`` of a batch, or an all-missing one (object dtype) when the file has no such column."""
+    """The column ``name`` of a batch, or an all-missing one (object dtype) when the file has none."""
     return frame[name] if name in frame.columns else pd.Series(None, index=frame.index, dtype=object)
 
 

@@ -1,7 +1,7 @@
 """Personal data in free text: what counts (phone numbers, 9/12-digit ID numbers, e-mail addresses, names of
 respondents and household-business owners) and how it is found. One rule, used twice: the ingest masks it
-in kept free text (:func:`mask_text`), the publish step refuses a release that holds it (:func:`find_pii`); both read the names to look for
-from the warehouse with :func:`name_index`.
+in kept free text (:func:`mask_text`), the publish step refuses a release that holds it (:func:`find_pii`);
+both read the names to look for from the warehouse with :func:`name_index`.
 
 Names are compared as *name keys*: NFC, diacritics removed (``đ`` -> ``d``), lower case, words of letters
 and digits joined by one space ("Nguyễn  Văn-An" -> "nguyen van an"). Respondent names are never stored in

@@ -251,8 +251,10 @@ def check_referential(
     """
     severity = check_severity(severity)
     orphan_sql = (
-        f"select f.{quote_column(col)} as {quote_column(col)}, count(*) as n_rows from {quote_table(table)} as f "
-        f"anti join (select distinct {quote_column(dim_col)} as k from {quote_table(dim_table)}) as d on f.{quote_column(col)} = d.k "
+        f"select f.{quote_column(col)} as {quote_column(col)}, count(*) as n_rows "
+        f"from {quote_table(table)} as f "
+        f"anti join (select distinct {quote_column(dim_col)} as k from {quote_table(dim_table)}) as d "
+        f"on f.{quote_column(col)} = d.k "
         f"where f.{quote_column(col)} is not null group by 1"
     )
     failed, codes = con.execute(f"select coalesce(sum(n_rows), 0), count(*) from ({orphan_sql})").fetchone()

@@ -70,7 +70,8 @@ def check_indicator_ranges(
     keys = [c for c in key_cols if c in fact_cols and c != code_col]
     # one row per code (no fan-out if the dimension is versioned): the widest bounds of its versions
     dim_sql = (
-        f"select {quote_column(code_col)} as code, min({quote_column(min_col)}) as lo, max({quote_column(max_col)}) as hi"
+        f"select {quote_column(code_col)} as code, min({quote_column(min_col)}) as lo, "
+        f"max({quote_column(max_col)}) as hi"
         + (
             f", any_value({quote_column(value_type_col)}) as value_type"
             if use_type
@@ -103,7 +104,8 @@ def check_indicator_ranges(
         f"case when {share} then 0.0 else d.lo end as min_value, "
         f"case when {share} then 100.0 when {additive} then null else d.hi end as max_value, "
         f"case when {share} then 'percent' else d.value_type end as value_type "
-        f"from {quote_table(fact)} as f join ({dim_sql}) as d on f.{quote_column(code_col)} = d.code where {v} is not null"
+        f"from {quote_table(fact)} as f join ({dim_sql}) as d on f.{quote_column(code_col)} = d.code "
+        f"where {v} is not null"
     )
     vv = quote_column(value_col)
     bad_cond = (
@@ -115,8 +117,8 @@ def check_indicator_ranges(
     by_ind = (
         fetch_rows(
             con,
-            f"select {quote_column(code_col)}, count(*) as n_rows from ({base}) group by 1 order by 2 desc, 1 "
-            f"limit {SAMPLE_LIMIT}",
+            f"select {quote_column(code_col)}, count(*) as n_rows from ({base}) "
+            f"group by 1 order by 2 desc, 1 limit {SAMPLE_LIMIT}",
         )
         if failed
         else []
@@ -283,8 +285,8 @@ def check_completeness(
         for c in keys:
             by_col[c] = fetch_rows(
                 con,
-                f"select {quote_column(c)}, count(*) as n_missing from ({unexplained}) group by 1 order by 2 desc, 1 "
-                f"limit {SAMPLE_LIMIT}",
+                f"select {quote_column(c)}, count(*) as n_missing from ({unexplained}) "
+                f"group by 1 order by 2 desc, 1 limit {SAMPLE_LIMIT}",
             )
     grain = " × ".join(keys)
     n_explained = n_absent - absent
@@ -374,7 +376,8 @@ def check_outliers_vs_previous_period(
     if use_dim:
         joined = (
             f"select f.*, d.vt as _value_type from {quote_table(fact)} as f left join "
-            f"(select {quote_column(code_col)} as code, any_value({quote_column(value_type_col)}) as vt from {quote_table(dim)} group by 1)"
+            f"(select {quote_column(code_col)} as code, any_value({quote_column(value_type_col)}) as vt "
+            f"from {quote_table(dim)} group by 1)"
             f" as d on f.{quote_column(code_col)} = d.code"
         )
     else:
