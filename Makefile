@@ -53,9 +53,9 @@ $(CURDIR)/.tools/bin/uv:
 	.tools/bin/pip install --quiet uv
 
 # Two installs, two stamps. The runtime one (make run, ui, serve, ...) leaves out the dev group (pytest, ruff,
-# sqlfluff, polars, playwright, hypothesis) and is --inexact, so `make run` after `make test` keeps the dev
-# tools instead of uninstalling them (uv sync is exact by default). The dev one installs both groups; `test`
-# lists it before the manifest, so a fresh `make test` syncs once.
+# sqlfluff, polars, playwright, hypothesis, import-linter) and is --inexact, so `make run` after `make test`
+# keeps the dev tools instead of uninstalling them (uv sync is exact by default). The dev one installs both
+# groups; `test` lists it before the manifest, so a fresh `make test` syncs once.
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
 	@$(PYTHON_CHECK)
 	$(UV) sync --frozen --no-dev --inexact --python $(PYTHON)
@@ -130,9 +130,10 @@ test-fast: $(VENV)/.installed-dev $(MANIFEST) ## the inner loop: unit, dbt and c
 test-ops: $(VENV)/.installed-dev $(MANIFEST) ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
 	$(PY) -m pytest tests/ops -v -p no:cacheprovider
 
-lint: $(VENV)/.installed-dev ## ruff + sqlfluff
+lint: $(VENV)/.installed-dev ## ruff + import layers (import-linter) + sqlfluff
 	$(VENV)/bin/ruff check pipeline tests
 	$(VENV)/bin/ruff format --check pipeline tests
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/sqlfluff lint dbt_project/models
 
 docs: $(MANIFEST) ## dbt docs, built offline into dbt_project/target/static_index.html

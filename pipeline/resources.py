@@ -23,9 +23,13 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource
+from dagster_dbt import DbtCliResource, DbtProject
 
 from pipeline.config import DBT_PROJECT_DIR, get_settings, read_snapshot_path
+
+# The dbt project (its manifest is prepared by `make manifest`): the dbt assets are built from it, the release
+# reads model and column descriptions from its manifest.
+DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
 class WarehouseLockTimeout(RuntimeError):

@@ -31,8 +31,8 @@ from pipeline.lib.hashing import sha256_file
 from pipeline.lib.swap import replace_dir
 from pipeline.site.csv_export import format_timestamps
 
-FORMAT_NAME = "ntm-commune-report"
-FORMAT_VERSION = "1.0"
+from .format import FORMAT_NAME, FORMAT_VERSION
+
 EXCHANGE_DIR = "exchange"
 UPWARD_DIR = "upward"  # exchange/upward/: this module's folder of the release (others may sit beside it)
 MANIFEST = "manifest.json"  # exchange/upward/manifest.json: every file of the folder, bytes and sha256

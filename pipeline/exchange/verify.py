@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from pipeline.lib.hashing import sha256_file
 
-from .package import FORMAT_NAME, FORMAT_VERSION
+from .format import FORMAT_NAME, FORMAT_VERSION
 
 MAX_LISTED = 20  # Frictionless errors listed (a broken file gives one per cell)
 MAX_UNZIPPED_BYTES = 512 * 1024 * 1024  # a commune's package is < 5 MB; refuse a zip bomb
@@ -178,7 +178,9 @@ def verify_dir(pkg: Path) -> Verdict:
     return verdict
 
 
-def _safe_extract(zip_path: Path, dest: Path) -> Path:
+def safe_extract(zip_path: Path, dest: Path) -> Path:
+    """Unzip a package into ``dest`` and return its one top folder; ValueError for a zip with several top
+    folders, more than MAX_UNZIPPED_BYTES unzipped, or an absolute or ``..`` path."""
     with zipfile.ZipFile(zip_path) as zf:
         infos = zf.infolist()
         tops = {i.filename.split("/", 1)[0] for i in infos}
@@ -215,7 +217,7 @@ def verify_package(path: Path) -> Verdict:
     if path.is_file() and path.suffix == ".zip":
         with tempfile.TemporaryDirectory(prefix="ntm-verify-") as tmp:
             try:
-                pkg = _safe_extract(path, Path(tmp))
+                pkg = safe_extract(path, Path(tmp))
             except (zipfile.BadZipFile, ValueError) as e:
                 return Verdict(
                     path, [f"{path.name}: tệp zip hỏng hoặc không an toàn / broken or unsafe zip ({e})"]

@@ -12,6 +12,11 @@ from pipeline.lib.distinct import map_distinct
 BLANK_TOKENS = ("", "-", "--", "—", "–")
 
 
+def column_of(frame: pd.DataFrame, name: str) -> pd.Series:
+    """The column ``name`` of a batch, or an all-missing one (object dtype) when the file has none."""
+    return frame[name] if name in frame.columns else pd.Series(None, index=frame.index, dtype=object)
+
+
 def all_text(s: pd.Series) -> bool:
     return pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
 

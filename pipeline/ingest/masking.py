@@ -6,7 +6,6 @@ masked cell is counted in ``audit.pii_masked`` (file, table, column, kind), in t
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -19,51 +18,6 @@ FREE_TEXT: dict[str, tuple[str, ...]] = {
     "raw.survey_reasons": ("reason_text",),
 }
 AUDIT_TABLE = "audit.pii_masked"
-
-
-def name_index(con: duckdb.DuckDBPyConnection, salt: str, names=()) -> NameIndex:
-    """The names that must not be kept in free text nor published: respondents (stored only as salted
-    hashes of the name key, and of the older NFC key) and owners of household businesses (OCOP producers of
-    type household, with and without the business prefix "Hộ kinh doanh ...")."""
-    index = NameIndex(salt, names=names)
-    cols = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
-            "where table_schema = 'raw' and table_name = 'survey_answers'"
-        ).fetchall()
-    }
-    if "respondent_name_fold_hash" in cols:
-        index.hashes.update(
-            r[0]
-            for r in con.execute(
-                "select distinct respondent_name_fold_hash from raw.survey_answers "
-                "where respondent_name_fold_hash is not null"
-            ).fetchall()
-        )
-    # rows ingested before the fold hash existed: their NFC hash (exact diacritics) is searched instead
-    fold = "respondent_name_fold_hash is null and " if "respondent_name_fold_hash" in cols else ""
-    if "respondent_name_hash" in cols:
-        index.legacy.update(
-            r[0]
-            for r in con.execute(
-                "select distinct respondent_name_hash from raw.survey_answers "
-                f"where {fold}respondent_name_hash is not null"
-            ).fetchall()
-        )
-    has_ocop = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'raw' and table_name = 'ocop_products'"
-    ).fetchone()[0]
-    if has_ocop:
-        index.add_owner_names(
-            r[0]
-            for r in con.execute(
-                "select distinct producer_name from raw.ocop_products "
-                "where producer_type = 'household' and producer_name is not null"
-            ).fetchall()
-        )
-    return index
 
 
 def mask_free_text(tables: dict[str, pd.DataFrame], names: NameIndex | None) -> dict[str, pd.DataFrame]:

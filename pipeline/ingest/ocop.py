@@ -14,11 +14,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.cells import cell_date, cell_number, cell_text
+from pipeline.ingest.cells import cell_date, cell_number, cell_text, column_of
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.reports import IngestReport
-from pipeline.ingest.submissions import Problems, _col
+from pipeline.ingest.submissions import Problems
 from pipeline.lib.text import fold
 from pipeline.ocop.rules import CERTIFIED_MIN_STARS, STAR_BANDS
 from pipeline.templates import OCOP, OCOP_STATUS_CODES, PRODUCER_TYPE_CODES, RATING_LEVEL_CODES
@@ -37,7 +37,7 @@ def expected_stars(score: pd.Series) -> pd.Series:
 
 def _coded(p: Problems, b: pd.DataFrame, column: str, codes: dict[str, str], required: bool) -> pd.Series:
     keys = {fold(k): v for k, v in codes.items()} | {v: v for v in codes.values()}
-    raw = cell_text(_col(b, column))
+    raw = cell_text(column_of(b, column))
     out = raw.map(lambda s: keys.get(fold(s)), na_action="ignore").astype(object)
     out = out.where(out.notna(), None)
     if required:
@@ -51,7 +51,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     p = Problems(b, OCOP)
 
     texts = {
-        c: cell_text(_col(b, c))
+        c: cell_text(column_of(b, c))
         for c in (
             "product_id",
             "product_name",
@@ -64,11 +64,11 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     for c in ("product_id", "product_name", "producer_name"):
         p.add(texts[c].isna(), "missing_value", c)
     # traceability: kept verbatim (a =HYPERLINK(...) formula text stays text)
-    trace = _col(b, "traceability_url").astype(object)
+    trace = column_of(b, "traceability_url").astype(object)
     trace = cell_text(trace)
 
-    group, gerr, _ = cell_number(_col(b, "group_code"))
-    p.add(cell_text(_col(b, "group_code")).isna(), "missing_value", "group_code")
+    group, gerr, _ = cell_number(column_of(b, "group_code"))
+    p.add(cell_text(column_of(b, "group_code")).isna(), "missing_value", "group_code")
     p.add_errors(gerr, "group_code")
     p.add(group.notna() & ~group.isin([1, 2, 3, 4, 5, 6]), "invalid_value", "group_code")
 
@@ -76,26 +76,26 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     rating = _coded(p, b, "rating_level", RATING_LEVEL_CODES, False)
     status = _coded(p, b, "status", OCOP_STATUS_CODES, False)
 
-    hamlet = cell_text(_col(b, "hamlet_code"), upper=True)
+    hamlet = cell_text(column_of(b, "hamlet_code"), upper=True)
     p.add(hamlet.notna() & ~hamlet.isin(ref.hamlet_codes), "unknown_hamlet", "hamlet_code")
     communes = ref.hamlets.drop_duplicates("hamlet_code").set_index("hamlet_code")["commune_code"]
     commune = hamlet.map(communes).astype(object)
 
-    score, serr, _ = cell_number(_col(b, "score"))
-    p.add(cell_text(_col(b, "score")).isna(), "missing_value", "score")
+    score, serr, _ = cell_number(column_of(b, "score"))
+    p.add(cell_text(column_of(b, "score")).isna(), "missing_value", "score")
     p.add_errors(serr, "score")
     p.add((score < 0) | (score > 100), "value_out_of_range", "score")
-    stars, sterr, _ = cell_number(_col(b, "stars"))
-    p.add(cell_text(_col(b, "stars")).isna(), "missing_value", "stars")
+    stars, sterr, _ = cell_number(column_of(b, "stars"))
+    p.add(cell_text(column_of(b, "stars")).isna(), "missing_value", "stars")
     p.add_errors(sterr, "stars")
     exp = expected_stars(score)
     in_range = score.between(0, 100)
     p.add(stars.notna() & in_range & (exp.isna() | (stars != exp)), "stars_score_mismatch", "stars")
 
-    issued, ierr = cell_date(_col(b, "issued_on"))
-    expires, eerr = cell_date(_col(b, "expires_on"))
-    p.add(cell_text(_col(b, "issued_on")).isna(), "missing_value", "issued_on")
-    p.add(cell_text(_col(b, "expires_on")).isna(), "missing_value", "expires_on")
+    issued, ierr = cell_date(column_of(b, "issued_on"))
+    expires, eerr = cell_date(column_of(b, "expires_on"))
+    p.add(cell_text(column_of(b, "issued_on")).isna(), "missing_value", "issued_on")
+    p.add(cell_text(column_of(b, "expires_on")).isna(), "missing_value", "expires_on")
     p.add_errors(ierr, "issued_on")
     p.add_errors(eerr, "expires_on")
     both = issued.notna() & expires.notna()

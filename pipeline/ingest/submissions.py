@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest import quarantine as q
-from pipeline.ingest.cells import cell_datetime, cell_number, cell_text, cell_yesno
+from pipeline.ingest.cells import cell_datetime, cell_number, cell_text, cell_yesno, column_of
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
-from pipeline.ingest.masking import mask_free_text, name_index
+from pipeline.ingest.masking import mask_free_text
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.reports import IngestReport
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import is_future_series, parse_period, period_end, period_start
+from pipeline.lib.pii import name_index
 from pipeline.lib.text import fold
 from pipeline.templates import SUBMISSION, TASK_STATUS_CODES
 
@@ -65,12 +66,8 @@ class Problems:
         return q.concat(self.frames)
 
 
-def _col(b: pd.DataFrame, name: str) -> pd.Series:
-    return b[name] if name in b.columns else pd.Series(None, index=b.index, dtype=object)
-
-
 def _periods(b: pd.DataFrame, p: Problems, today: date, column: str = "period") -> pd.Series:
-    raw = cell_text(_col(b, column))
+    raw = cell_text(column_of(b, column))
     parsed = parse_period(raw)
     codes = pd.Series(parsed.values, index=b.index).astype("string")
     err = pd.Series(parsed.error, index=b.index).astype(object)
@@ -172,23 +169,23 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     today: date = ctx["today"]
     p = Problems(b)
 
-    unit = cell_text(_col(b, "unit_code"), upper=True)
+    unit = cell_text(column_of(b, "unit_code"), upper=True)
     p.add(unit.isna(), "missing_value", "unit_code")
     p.add(unit.notna() & ~in_set(unit, ref.unit_codes), "unknown_unit", "unit_code")
     period = _periods(b, p, today)
-    sub_at, sub_err = cell_datetime(_col(b, "submitted_at"))
-    p.add(_col(b, "submitted_at").pipe(cell_text).isna(), "missing_value", "submitted_at")
+    sub_at, sub_err = cell_datetime(column_of(b, "submitted_at"))
+    p.add(column_of(b, "submitted_at").pipe(cell_text).isna(), "missing_value", "submitted_at")
     p.add_errors(sub_err, "submitted_at")
 
-    indicator = cell_text(_col(b, "indicator_code"), upper=True)
-    task = cell_text(_col(b, "task_code"), upper=True)
-    rtype = cell_text(_col(b, "row_type"), upper=True)
+    indicator = cell_text(column_of(b, "indicator_code"), upper=True)
+    task = cell_text(column_of(b, "task_code"), upper=True)
+    rtype = cell_text(column_of(b, "row_type"), upper=True)
     # a required column: a blank "Loại dòng" quarantines the row (never guessed from the other cells)
     p.add(rtype.isna(), "missing_value", "row_type")
     p.add(rtype.notna() & ~in_set(rtype, {"CT", "NV"}), "unknown_row_type", "row_type")
     ct = (rtype == "CT").fillna(False).astype(bool)
     nv = (rtype == "NV").fillna(False).astype(bool)
-    note = cell_text(_col(b, "note"))
+    note = cell_text(column_of(b, "note"))
 
     # ---------------- indicator rows
     p.add(ct & indicator.isna(), "missing_value", "indicator_code")
@@ -201,7 +198,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     vmax = pd.Series(cat["max_value"].to_numpy(dtype="float64"), index=b.index)
     cti = ct & known_ind
 
-    hamlet = cell_text(_col(b, "hamlet_code"), upper=True)
+    hamlet = cell_text(column_of(b, "hamlet_code"), upper=True)
     unit_is_hamlet = in_set(unit, ref.hamlet_codes)
     hamlet = hamlet.where(~(hamlet.isna() & unit_is_hamlet & (level == "hamlet")), unit)
     has_h = hamlet.notna()
@@ -212,15 +209,15 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     p.add(cti & (level == "commune") & has_h, "hamlet_level_mismatch", "hamlet_code")
     p.add(cti & (level == "hamlet") & ~has_h, "hamlet_level_mismatch", "hamlet_code")
 
-    raw_value = _col(b, "value")
+    raw_value = column_of(b, "value")
     is_yesno = cti & (vtype == "yesno")
     yn_val, yn_err = cell_yesno(raw_value.where(is_yesno, None))
     num_val, num_err, has_pct = cell_number(raw_value.where(cti & ~is_yesno, None))
     p.add_errors(yn_err, "value", is_yesno)
     p.add_errors(num_err, "value", cti & ~is_yesno)
     p.add(cti & ~is_yesno & has_pct & (vtype != "percent"), "unexpected_percent_sign", "value")
-    numer, numer_err, _ = cell_number(_col(b, "numerator").where(cti, None))
-    denom, denom_err, _ = cell_number(_col(b, "denominator").where(cti, None))
+    numer, numer_err, _ = cell_number(column_of(b, "numerator").where(cti, None))
+    denom, denom_err, _ = cell_number(column_of(b, "denominator").where(cti, None))
     p.add_errors(numer_err, "numerator", cti)
     p.add_errors(denom_err, "denominator", cti)
     value = yn_val.where(is_yesno, num_val)
@@ -235,7 +232,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     value = value.where(value.notna() | ~both, computed)
     value_err = yn_err.where(is_yesno, num_err)
     p.add(
-        cti & ~both & value.isna() & value_err.isna() & _col(b, "value").pipe(cell_text).isna(),
+        cti & ~both & value.isna() & value_err.isna() & column_of(b, "value").pipe(cell_text).isna(),
         "missing_value",
         "value",
     )
@@ -245,14 +242,14 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     p.add(cti & ~over & value.notna() & ((value < lo) | (value > hi)), "value_out_of_range", "value")
 
     # ---------------- optional column "Thay thế toàn bộ" (roll-up rule 7.3)
-    replace_raw = _col(b, "replace_all")
+    replace_raw = column_of(b, "replace_all")
     replace_all, replace_err = cell_yesno(replace_raw)
     p.add_errors(replace_err, "replace_all")
 
     # ---------------- task rows
     p.add(nv & task.isna(), "missing_value", "task_code")
     p.add(nv & task.notna() & ~in_set(task, ref.task_codes), "unknown_task", "task_code")
-    status_raw = cell_text(_col(b, "task_status"))
+    status_raw = cell_text(column_of(b, "task_status"))
     status = map_distinct(status_raw, lambda s: _STATUS_KEYS.get(fold(s)) if isinstance(s, str) else None)
     status = status.astype(object).where(status.notna(), None)
     p.add(nv & status_raw.isna(), "missing_value", "task_status")
@@ -261,7 +258,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
         "unknown_task_status",
         "task_status",
     )
-    pdone, pdone_err, _ = cell_number(_col(b, "percent_done").where(nv, None))
+    pdone, pdone_err, _ = cell_number(column_of(b, "percent_done").where(nv, None))
     p.add_errors(pdone_err, "percent_done", nv)
     p.add(nv & ((pdone < 0) | (pdone > 100)).fillna(False), "value_out_of_range", "percent_done")
 
@@ -271,7 +268,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
         {
             "s": b["_sha"],
             "u": unit,
-            "p": cell_text(_col(b, "period")),
+            "p": cell_text(column_of(b, "period")),
             "t": sub_key,
             "h": hamlet,
             "i": indicator,

@@ -16,15 +16,15 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text
+from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text, column_of
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
-from pipeline.ingest.masking import mask_free_text, name_index
+from pipeline.ingest.masking import mask_free_text
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.reports import IngestReport
-from pipeline.ingest.submissions import Problems, _col
+from pipeline.ingest.submissions import Problems
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import parse_period
-from pipeline.lib.pii import key_hash, name_key
+from pipeline.lib.pii import key_hash, name_index, name_key
 from pipeline.lib.text import nfc_key_series
 from pipeline.templates import SURVEY
 
@@ -98,23 +98,23 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     p = Problems(b, SURVEY)
     meta = {"_file_sha256": b["_sha"], "_source_file": b["_path"], "_source_row": b["_row"].astype("int64")}
 
-    resp = cell_text(_col(b, "response_id"))
+    resp = cell_text(column_of(b, "response_id"))
     p.add(resp.isna(), "missing_value", "response_id")
-    sub_at, sub_err = cell_datetime(_col(b, "submitted_at"))
-    p.add(cell_text(_col(b, "submitted_at")).isna(), "missing_value", "submitted_at")
+    sub_at, sub_err = cell_datetime(column_of(b, "submitted_at"))
+    p.add(cell_text(column_of(b, "submitted_at")).isna(), "missing_value", "submitted_at")
     p.add_errors(sub_err, "submitted_at")
-    form = cell_text(_col(b, "form_code"), upper=True)
+    form = cell_text(column_of(b, "form_code"), upper=True)
     p.add(form.isna(), "missing_value", "form_code")
     p.add(form.notna() & ~in_set(form, ref.form_codes), "unknown_form", "form_code")
-    hamlet, h_commune = resolve_hamlet(ref, _col(b, "hamlet"), sub_at)
-    h_raw = cell_text(_col(b, "hamlet"))
+    hamlet, h_commune = resolve_hamlet(ref, column_of(b, "hamlet"), sub_at)
+    h_raw = cell_text(column_of(b, "hamlet"))
     p.add(h_raw.isna(), "missing_value", "hamlet")
     p.add(h_raw.notna() & hamlet.isna(), "unknown_hamlet", "hamlet")
-    commune = cell_text(_col(b, "commune_code"))
+    commune = cell_text(column_of(b, "commune_code"))
     p.add(commune.notna() & ~in_set(commune, ref.commune_codes), "unknown_commune", "commune_code")
     commune = commune.astype(object).where(commune.notna(), h_commune)
 
-    period_raw = cell_text(_col(b, "period"))
+    period_raw = cell_text(column_of(b, "period"))
     parsed = parse_period(period_raw)
     pcode = pd.Series(parsed.values, index=b.index).astype("string")
     perr = pd.Series(parsed.error, index=b.index)
@@ -160,7 +160,9 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
 
     good = ~pd.Series(p.bad, index=b.index)
     rhash = respondent_hash(
-        _col(b, "respondent_name").where(good, None), _col(b, "respondent_phone").where(good, None), salt
+        column_of(b, "respondent_name").where(good, None),
+        column_of(b, "respondent_phone").where(good, None),
+        salt,
     )
     base = pd.DataFrame(
         {
@@ -171,8 +173,10 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             "period_code": period,
             "form_code": form,
             "respondent_hash": rhash,
-            "respondent_name_hash": name_hash(_col(b, "respondent_name").where(good, None), salt),
-            "respondent_name_fold_hash": name_fold_hash(_col(b, "respondent_name").where(good, None), salt),
+            "respondent_name_hash": name_hash(column_of(b, "respondent_name").where(good, None), salt),
+            "respondent_name_fold_hash": name_fold_hash(
+                column_of(b, "respondent_name").where(good, None), salt
+            ),
             **meta,
         }
     )[good]
@@ -208,7 +212,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     names = ctx.get("names")
     if names is not None:
         names = names.copy()
-        names.add_names(cell_text(_col(b, "respondent_name")).dropna().unique())
+        names.add_names(cell_text(column_of(b, "respondent_name")).dropna().unique())
     return BatchResult(
         tables=mask_free_text({"raw.survey_answers": long, "raw.survey_reasons": reasons}, names),
         quarantine=p.quarantine(),

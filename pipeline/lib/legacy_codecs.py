@@ -25,27 +25,27 @@ TONES: tuple[str, ...] = ("", GRAVE, ACUTE, HOOK, TILDE, DOT)
 _VOWELS = "aăâeêioôơuưy"
 
 
-def _compose(base: str, tone: str) -> str:
+def compose_tone(base: str, tone: str) -> str:
     return unicodedata.normalize("NFC", base + tone)
 
 
 #: every lower-case Vietnamese letter that is not plain ASCII: 12 vowels x 6 tones (minus the 6 bare
 #: ASCII vowels) plus đ, all precomposed (NFC).
 VIETNAMESE_LOWER: str = (
-    "".join(_compose(v, t) for v in _VOWELS for t in TONES if (v + t) not in "aeiouy") + "đ"
+    "".join(compose_tone(v, t) for v in _VOWELS for t in TONES if (v + t) not in "aeiouy") + "đ"
 )
 VIETNAMESE_UPPER: str = VIETNAMESE_LOWER.upper()
 VIETNAMESE_LETTERS: str = VIETNAMESE_LOWER + VIETNAMESE_UPPER
 
 # lower-case letter -> (shaped base vowel or consonant, tone index)
-_DECOMP: dict[str, tuple[str, int]] = {}
+DECOMPOSED: dict[str, tuple[str, int]] = {}
 for _v in _VOWELS:
     for _i, _t in enumerate(TONES):
-        _DECOMP[_compose(_v, _t)] = (_v, _i)
+        DECOMPOSED[compose_tone(_v, _t)] = (_v, _i)
 for _c in "bcdđghklmnpqrstvxfjwz":
-    _DECOMP[_c] = (_c, 0)
-_ALL_TONED_VOWELS = "".join(ch for ch, (b, t) in _DECOMP.items() if b in _VOWELS)
-_ALL_TONED_VOWELS += _ALL_TONED_VOWELS.upper()
+    DECOMPOSED[_c] = (_c, 0)
+TONED_VOWELS = "".join(ch for ch, (b, t) in DECOMPOSED.items() if b in _VOWELS)
+TONED_VOWELS += TONED_VOWELS.upper()
 
 # --------------------------------------------------------------------------------------------------
 # TCVN3 (TCVN 5712:1993, VN1 table; the ABC/VN3 subset is the lower-case part plus Ă Â Ê Ô Ơ Ư Đ)
@@ -226,7 +226,7 @@ def _vni_decoder() -> _ComposingDecoder:
             modifiers[b] = modifiers[b - 0x20] = marks_prefix + tone
             put_single(b, marks_prefix + tone)
     for tone, b in _VNI_I_BYTES.items():
-        put_single(b, _compose("i", tone))
+        put_single(b, compose_tone("i", tone))
     for letter, b in _VNI_LETTER_BYTES.items():
         put_single(b, letter)
     bases = {ord(c): c for c in "aeiouyAEIOUY"}
@@ -243,7 +243,7 @@ def _vni_decoder() -> _ComposingDecoder:
     for shaped in "âăêôÂĂÊÔ":
         for b, marks in modifiers.items():
             if marks in TONES[1:]:
-                triples[(shaped, b)] = _compose(shaped, marks)
+                triples[(shaped, b)] = compose_tone(shaped, marks)
     shape_bytes = tuple(b for v in (0xE2, 0xEA) for b in (v, v - 0x20))  # â ê Â Ê: circumflex, breve
     return _ComposingDecoder(single, pairs, triples, shape_bytes=shape_bytes)
 
@@ -255,10 +255,10 @@ _VNI_DECODING_SINGLE = [chr(int(c)) if int(c) < 0xE000 else "" for c in _VNI.sin
 def _vni_sequence(ch: str) -> str | None:
     """VNI byte string (as latin-1 text) for one Vietnamese letter, None if not a Vietnamese letter."""
     low = ch.lower()
-    if low not in _DECOMP or low.isascii():
+    if low not in DECOMPOSED or low.isascii():
         return None
     upper = ch != low
-    base, tone_i = _DECOMP[low]
+    base, tone_i = DECOMPOSED[low]
     tone = TONES[tone_i]
 
     def byte(b: int) -> str:
@@ -290,7 +290,7 @@ def _vni_encoding_map() -> dict[int, bytes]:
     for i in range(0xA0, 0xC0):  # Latin-1 symbols are not used by VNI
         enc[i] = bytes([i])
     for i in range(0xC0, 0x100):  # the few Latin-1 letters VNI does not reuse (Ç Ð × Þ ß ç ð ÷ þ ÿ)
-        if _VNI_DECODING_SINGLE[i] == chr(i) and chr(i).lower() not in _DECOMP:
+        if _VNI_DECODING_SINGLE[i] == chr(i) and chr(i).lower() not in DECOMPOSED:
             enc[i] = bytes([i])
     for ch in VIETNAMESE_LETTERS:
         seq = _vni_sequence(ch)
@@ -327,7 +327,7 @@ def _cp1258_prep() -> dict[int, str]:
             ch.encode("cp1258")
         except UnicodeEncodeError:
             low = ch.lower()
-            base, tone_i = _DECOMP[low]
+            base, tone_i = DECOMPOSED[low]
             base = base.upper() if ch != low else base
             prep[ord(ch)] = base + TONES[tone_i]
     return prep

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.lib.text import fold_series
-from pipeline.lib.values import Parsed, _by_distinct, _cells, _errors
+from pipeline.lib.values import Parsed, by_distinct, classify_cells, error_codes
 
 __all__ = [
     "is_future",
@@ -45,10 +45,10 @@ _YEAR_ONLY = r"^(?:nam\s*)?(?P<y3>\d{4})$"  # 2025, nam 2025
 _PERIOD_RE = f"{_YEAR_FIRST}|{_QUARTER_FIRST}|{_YEAR_ONLY}"
 
 
-@_by_distinct
+@by_distinct
 def parse_period(s: pd.Series) -> Parsed:
     """Canonicalise period cells to 'YYYY-Qn' / 'YYYY' (dtype string); error ``malformed_period``."""
-    c = _cells(s)
+    c = classify_cells(s)
     index = c.obj.index
     text = c.text.copy()
     num = c.kind.eq("num")
@@ -62,7 +62,7 @@ def parse_period(s: pd.Series) -> Parsed:
     year_ok = pd.to_numeric(year, errors="coerce").between(MIN_YEAR, MAX_YEAR).fillna(False).astype(bool)
     values = (year + ("-Q" + quarter).fillna("")).where(year_ok).astype("string")
     failed = ~c.kind.eq("blank") & values.isna()
-    return Parsed(values, _errors(index, failed, "malformed_period"))
+    return Parsed(values, error_codes(index, failed, "malformed_period"))
 
 
 def _split(code: str) -> tuple[int, int | None]:

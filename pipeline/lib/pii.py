@@ -1,6 +1,7 @@
 """Personal data in free text: what counts (phone numbers, 9/12-digit ID numbers, e-mail addresses, names of
 respondents and household-business owners) and how it is found. One rule, used twice: the ingest masks it
-in kept free text (:func:`mask_text`), the publish step refuses a release that holds it (:func:`find_pii`).
+in kept free text (:func:`mask_text`), the publish step refuses a release that holds it (:func:`find_pii`);
+both read the names to look for from the warehouse with :func:`name_index`.
 
 Names are compared as *name keys*: NFC, diacritics removed (``đ`` -> ``d``), lower case, words of letters
 and digits joined by one space ("Nguyễn  Văn-An" -> "nguyen van an"). Respondent names are never stored in
@@ -17,6 +18,10 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
 
 KIND_PHONE = "phone"
 KIND_ID = "id_number"
@@ -289,3 +294,48 @@ def mask_for_message(value: str) -> str:
             out.append(ch)
     s = "".join(out)
     return s if len(s) <= 60 else s[:57] + "..."
+
+
+def name_index(con: duckdb.DuckDBPyConnection, salt: str, names=()) -> NameIndex:
+    """The names that must not be kept in free text nor published: respondents (stored only as salted
+    hashes of the name key, and of the older NFC key) and owners of household businesses (OCOP producers of
+    type household, with and without the business prefix "Hộ kinh doanh ...")."""
+    index = NameIndex(salt, names=names)
+    cols = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'raw' and table_name = 'survey_answers'"
+        ).fetchall()
+    }
+    if "respondent_name_fold_hash" in cols:
+        index.hashes.update(
+            r[0]
+            for r in con.execute(
+                "select distinct respondent_name_fold_hash from raw.survey_answers "
+                "where respondent_name_fold_hash is not null"
+            ).fetchall()
+        )
+    # rows ingested before the fold hash existed: their NFC hash (exact diacritics) is searched instead
+    fold = "respondent_name_fold_hash is null and " if "respondent_name_fold_hash" in cols else ""
+    if "respondent_name_hash" in cols:
+        index.legacy.update(
+            r[0]
+            for r in con.execute(
+                "select distinct respondent_name_hash from raw.survey_answers "
+                f"where {fold}respondent_name_hash is not null"
+            ).fetchall()
+        )
+    has_ocop = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'raw' and table_name = 'ocop_products'"
+    ).fetchone()[0]
+    if has_ocop:
+        index.add_owner_names(
+            r[0]
+            for r in con.execute(
+                "select distinct producer_name from raw.ocop_products "
+                "where producer_type = 'household' and producer_name is not null"
+            ).fetchall()
+        )
+    return index

@@ -52,13 +52,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from pipeline.lib.legacy_codecs import (  # noqa: F401 (re-exported: the public API of this module)
-    _ALL_TONED_VOWELS,
-    _DECOMP,
+    DECOMPOSED,
+    TONED_VOWELS,
     TONES,
     VIETNAMESE_LETTERS,
     VIETNAMESE_LOWER,
     VIETNAMESE_UPPER,
-    _compose,
+    compose_tone,
     cp1258_decode,
     cp1258_encode,
     tcvn3_decode,
@@ -109,15 +109,15 @@ def _old_style_pairs() -> dict[str, str]:
             for tone in TONES[1:]:
                 for f in (first, first.upper()):
                     for s in (second, second.upper()):
-                        pairs[f + _compose(s, tone)] = _compose(f, tone) + s
+                        pairs[f + compose_tone(s, tone)] = compose_tone(f, tone) + s
     return pairs
 
 
 _OLD_STYLE = _old_style_pairs()
-_TONED_AE = "".join(_compose(c, t) for c in "aeAE" for t in TONES[1:])
-_TONED_Y = "".join(_compose(c, t) for c in "yY" for t in TONES[1:])
+_TONED_AE = "".join(compose_tone(c, t) for c in "aeAE" for t in TONES[1:])
+_TONED_Y = "".join(compose_tone(c, t) for c in "yY" for t in TONES[1:])
 # the cluster must start the vowel run (no vowel before), not be "qu"+y, and end the word
-_NEW_STYLE_RE = re.compile(rf"(?<![{_ALL_TONED_VOWELS}qQ])(?:[oO][{_TONED_AE}]|[uU][{_TONED_Y}])(?![^\W\d_])")
+_NEW_STYLE_RE = re.compile(rf"(?<![{TONED_VOWELS}qQ])(?:[oO][{_TONED_AE}]|[uU][{_TONED_Y}])(?![^\W\d_])")
 
 
 def nfc_key(s: str) -> str:
@@ -204,7 +204,7 @@ def is_vietnamese_syllable(word: str) -> bool:
     bases = []
     tone_at, tone = -1, 0
     for i, ch in enumerate(word.lower()):
-        d = _DECOMP.get(ch)
+        d = DECOMPOSED.get(ch)
         if d is None:
             return False
         bases.append(d[0])

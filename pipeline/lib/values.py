@@ -70,7 +70,7 @@ LOCAL_TZ = "Asia/Ho_Chi_Minh"
 _DISTINCT_MIN = 2048
 
 
-def _by_distinct(fn):
+def by_distinct(fn):
     @functools.wraps(fn)
     def wrapper(s):
         if not isinstance(s, pd.Series) or len(s) < _DISTINCT_MIN:
@@ -132,7 +132,7 @@ class _Cells(NamedTuple):
     text: pd.Series  # stripped text of str cells (string dtype, <NA> elsewhere)
 
 
-def _cells(s: pd.Series) -> _Cells:
+def classify_cells(s: pd.Series) -> _Cells:
     if not isinstance(s, pd.Series):
         s = pd.Series(s)
     obj = s.astype(object)
@@ -148,10 +148,10 @@ def _cells(s: pd.Series) -> _Cells:
 
 def blank_mask(s: pd.Series) -> pd.Series:
     """True where a cell counts as blank (missing, whitespace, '-', 'None', 'nan' ...)."""
-    return _cells(s).kind.eq("blank")
+    return classify_cells(s).kind.eq("blank")
 
 
-def _errors(index: pd.Index, failed: pd.Series, code: str) -> pd.Series:
+def error_codes(index: pd.Index, failed: pd.Series, code: str) -> pd.Series:
     err = pd.Series(pd.NA, index=index, dtype="string")
     err[failed.to_numpy(dtype=bool)] = code
     return err
@@ -169,10 +169,10 @@ _P_VN_FULL = r"^[1-9]\d{0,2}(?:\.\d{3})+,\d+$"  # 1.234,5
 _P_EN_FULL = r"^[1-9]\d{0,2}(?:,\d{3})+\.\d+$"  # 1,234.5
 
 
-@_by_distinct
+@by_distinct
 def parse_number_ex(s: pd.Series) -> ParsedNumber:
     """Parse numbers written the Vietnamese or the English way (rules in the module docstring)."""
-    c = _cells(s)
+    c = classify_cells(s)
     index = c.obj.index
     values = pd.Series(np.nan, index=index, dtype="float64")
     num = c.kind.isin(["num", "bool"])
@@ -210,7 +210,7 @@ def parse_number_ex(s: pd.Series) -> ParsedNumber:
         values[is_str] = parsed.to_numpy()
 
     failed = ~c.kind.eq("blank") & values.isna()
-    return ParsedNumber(values, _errors(index, failed, "unparseable_number"), had_percent)
+    return ParsedNumber(values, error_codes(index, failed, "unparseable_number"), had_percent)
 
 
 def parse_number(s: pd.Series) -> Parsed:
@@ -231,7 +231,7 @@ _NOT_SATISFIED = ("khong hai long", "chua hai long", "rat khong hai long", "0", 
 
 def _truth(s: pd.Series, yes: tuple[str, ...], no: tuple[str, ...]) -> tuple[pd.Series, pd.Series, _Cells]:
     """(boolean values, failed mask, cells) for a two-valued vocabulary matched on folded text."""
-    c = _cells(s)
+    c = classify_cells(s)
     index = c.obj.index
     out = pd.Series(pd.NA, index=index, dtype="boolean")
     folded = fold_series(c.text)
@@ -254,21 +254,21 @@ def _truth(s: pd.Series, yes: tuple[str, ...], no: tuple[str, ...]) -> tuple[pd.
     return out, failed, c
 
 
-@_by_distinct
+@by_distinct
 def parse_yesno(s: pd.Series) -> Parsed:
     """Yes/no cells to 1.0/0.0 (float64): có, x, 1, Đạt, yes, true / không, 0, Không đạt, Chưa đạt, no,
     false; case and accents ignored."""
     out, failed, c = _truth(s, _YES, _NO)
     values = out.astype("Float64").astype("float64")
-    return Parsed(values, _errors(c.obj.index, failed, "unparseable_yesno"))
+    return Parsed(values, error_codes(c.obj.index, failed, "unparseable_yesno"))
 
 
-@_by_distinct
+@by_distinct
 def parse_answer(s: pd.Series) -> Parsed:
     """Satisfaction answers to a boolean Series: Hài lòng, Rất hài lòng, 1, x, có, yes, true -> True;
     Không hài lòng, Chưa hài lòng, 0, không, no, false -> False; case and accents ignored."""
     out, failed, c = _truth(s, _SATISFIED, _NOT_SATISFIED)
-    return Parsed(out, _errors(c.obj.index, failed, "unparseable_answer"))
+    return Parsed(out, error_codes(c.obj.index, failed, "unparseable_answer"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -373,7 +373,7 @@ def _from_text_general(t: pd.Series) -> pd.Series:
 
 
 def _parse_temporal(s: pd.Series, code: str, date_only: bool) -> Parsed:
-    c = _cells(s)
+    c = classify_cells(s)
     index = c.obj.index
     out = pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
     objs = c.kind.eq("datetime")
@@ -388,16 +388,16 @@ def _parse_temporal(s: pd.Series, code: str, date_only: bool) -> Parsed:
     if date_only:
         out = out.dt.normalize()
     failed = ~c.kind.eq("blank") & out.isna()
-    return Parsed(out, _errors(index, failed, code))
+    return Parsed(out, error_codes(index, failed, code))
 
 
-@_by_distinct
+@by_distinct
 def parse_date(s: pd.Series) -> Parsed:
     """Dates to ``datetime64[ns]`` at midnight (forms in the module docstring; a time part is dropped)."""
     return _parse_temporal(s, "unparseable_date", date_only=True)
 
 
-@_by_distinct
+@by_distinct
 def parse_datetime(s: pd.Series) -> Parsed:
     """Date-times to naive local (Asia/Ho_Chi_Minh) ``datetime64[ns]`` (forms in the module docstring)."""
     return _parse_temporal(s, "unparseable_datetime", date_only=False)

@@ -18,41 +18,19 @@ import dagster as dg
 import duckdb
 
 from pipeline.config import get_settings
-from pipeline.constants import OWNERS
+from pipeline.constants import OWNERS, PUBLISHED
 from pipeline.exchange.dhis2 import MAPPING_FILE, Dhis2Exporter
 from pipeline.exchange.package import PACKAGE_BUILDER
+from pipeline.publish.checks import release_integrity
 from pipeline.publish.dbt_meta import model_title, relationship_foreign_keys, split_bilingual
 from pipeline.publish.parquet import TableSpec
 from pipeline.publish.pii import name_index
 from pipeline.publish.release import publish_release
 from pipeline.publish.suppression import COMPLEMENTARY, DEFAULT_MIN_COUNT, PRIMARY, suppress_satisfaction
 from pipeline.quality.fingerprint import UncheckedContentError, mismatch_message, verify_gate
-from pipeline.resources import WarehouseResource
+from pipeline.resources import DBT_PROJECT, WarehouseResource
 from pipeline.site.build import SITE_BUILDER, site_metadata
-from pipeline.transform.assets import DBT_PROJECT
 
-# What the commune publishes: (mart, primary key, partition column or None). fact_survey_answer,
-# fact_submission's file paths, raw.* and audit.* never leave the warehouse.
-PUBLISHED: dict[str, tuple[tuple[str, ...], str | None]] = {
-    "dim_province": (("province_code",), None),
-    "dim_commune": (("commune_code",), None),
-    "dim_hamlet": (("hamlet_key",), None),
-    "dim_period": (("period_code",), None),
-    "dim_indicator": (("indicator_code",), None),
-    "dim_reporting_unit": (("reporting_unit_key",), None),
-    "dim_plan_task": (("task_code",), None),
-    "dim_hamlet_boundary": (("hamlet_key",), None),
-    "fact_indicator_value": (("indicator_value_key",), "period_code"),
-    "mart_hamlet_indicator": (("indicator_value_key",), "period_code"),
-    "mart_commune_indicator": (("commune_indicator_key",), "period_code"),
-    "mart_province_indicator": (("province_indicator_key",), None),
-    "mart_plan_targets": (("plan_target_key",), None),
-    "mart_reporting_compliance": (("compliance_key",), None),
-    "mart_satisfaction": (("satisfaction_key",), None),
-    "mart_ocop_portfolio": (("portfolio_key",), None),
-    "fact_ocop_certificate": (("certificate_key",), None),
-    "fact_task_progress": (("task_progress_key",), None),
-}
 # Foreign keys declared in datapackage.json: every dbt `relationships` test between two published models
 # (pipeline.publish.dbt_meta.relationship_foreign_keys, read from the manifest in table_specs).
 SATISFACTION_TABLE = "publish_mart_satisfaction"
@@ -271,4 +249,4 @@ def _is_synthetic(raw_dir: Path) -> bool:
     return readme.exists() and "synthetic" in readme.read_text(encoding="utf-8").lower()
 
 
-defs = dg.Definitions(assets=[open_data_release])
+defs = dg.Definitions(assets=[open_data_release], asset_checks=[release_integrity])

@@ -95,7 +95,7 @@ def arrow_schema_for(source: pa.Schema, spec: TableSpec) -> pa.Schema:
 # ---------------------------------------------------------------------------------------------------------
 
 
-class _CrashHook:
+class CrashHook:
     def __init__(self) -> None:
         v = os.environ.get("NTM_PUBLISH_CRASH_AFTER_FILES")
         self.after = int(v) if v else None
@@ -112,7 +112,7 @@ class _CrashHook:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _fsync_path(p: Path) -> None:
+def fsync_path(p: Path) -> None:
     fd = os.open(p, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -160,17 +160,17 @@ class _ParquetSink:
                 pa.Table.from_batches(self.buf, self.schema), row_group_size=self.row_group_rows
             )
         self.writer.close()
-        _fsync_path(self.path)
+        fsync_path(self.path)
         return {"bytes": self.path.stat().st_size, "sha256": sha256_file(self.path), "rows": self.rows}
 
 
-def _qi(name: str) -> str:
+def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
 def _ordered_sql(spec: TableSpec, first: str | None = None) -> str:
     keys = ([first] if first else []) + [k for k in spec.primary_key if k != first]
-    order = ", ".join(f"{_qi(k)} asc nulls last" for k in keys)
+    order = ", ".join(f"{quote_ident(k)} asc nulls last" for k in keys)
     # all columns as a tie-breaker when there is no key: the order (and so the bytes) stay deterministic
     return f"select * from ({spec.sql}) as _t order by {order if order else 'all'}"
 
@@ -216,7 +216,7 @@ def write_table(
     rows_per_batch: int,
     row_group_rows: int,
     compression_level: int | None,
-    crash: _CrashHook,
+    crash: CrashHook,
     require_descriptions: bool = False,
 ) -> tuple[pa.Schema, list[dict[str, Any]], int, bool]:
     """Stream one table into Parquet. Returns (schema, files, rows, partitioned)."""

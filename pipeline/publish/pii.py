@@ -16,7 +16,6 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from pipeline.ingest.masking import name_index
 from pipeline.lib.pii import (
     FORMULA_PREFIXES,
     KIND_ID,
@@ -29,6 +28,7 @@ from pipeline.lib.pii import (
     find_pii,
     fold_text,
     mask_for_message,
+    name_index,
 )
 
 NO_PHRASE = "#"  # stands for a word holding a digit (never a word itself): no phrase runs across it

@@ -52,25 +52,25 @@ from pipeline.lib.pii import NameIndex
 from . import datapackage as dpk
 from .disclosure_audit import DisclosureAuditError, audit_release_tables
 from .parquet import (
+    CrashHook,
     ReleaseIntegrityError,
     TableSpec,
-    _CrashHook,
-    _fsync_path,
-    _qi,
+    fsync_path,
+    quote_ident,
     write_table,
 )
 from .pii import PIIFoundError, flag_formula_fields, formula_cells, scan_pii
 from .release_dir import (
     RELEASES,
     STAGING,
-    _atomic_write_text,
-    _clean_staging,
-    _fsync_tree_dirs,
-    _swap_latest,
-    _write_text,
+    atomic_write_text,
+    clean_staging,
     current_release,
+    fsync_tree_dirs,
+    fsync_write_text,
     prune_releases,
     publish_lock,
+    swap_latest,
 )
 from .reuser_readme import changelog_entry, prepend_changelog, render_readme
 
@@ -120,8 +120,8 @@ def audit_keys(
     for spec in specs:
         rel = _parquet_rel((f["path"] for f in files[spec.name]), root)
         if spec.primary_key:
-            pk = ", ".join(_qi(k) for k in spec.primary_key)
-            nulls = " or ".join(f"{_qi(k)} is null" for k in spec.primary_key)
+            pk = ", ".join(quote_ident(k) for k in spec.primary_key)
+            nulls = " or ".join(f"{quote_ident(k)} is null" for k in spec.primary_key)
             dup = con.execute(
                 f"select count(*) from (select {pk} from {rel} group by all having count(*) > 1)"
             ).fetchall()[0][0]
@@ -136,9 +136,9 @@ def audit_keys(
                 continue
             ref_rel = _parquet_rel((f["path"] for f in files[ref]), root)
             cond = " and ".join(
-                f"c.{_qi(a)} = p.{_qi(b)}" for a, b in zip(fk_fields, ref_fields, strict=True)
+                f"c.{quote_ident(a)} = p.{quote_ident(b)}" for a, b in zip(fk_fields, ref_fields, strict=True)
             )
-            notnull = " and ".join(f"c.{_qi(a)} is not null" for a in fk_fields)
+            notnull = " and ".join(f"c.{quote_ident(a)} is not null" for a in fk_fields)
             orphans = con.execute(
                 f"select count(*) from {rel} c where {notnull} and not exists (select 1 from {ref_rel} p where {cond})"
             ).fetchall()[0][0]
@@ -265,12 +265,12 @@ def publish_release(
         now = now.replace(tzinfo=VN_TZ)  # a naive time is read as Vietnam local time
     else:
         now = now.astimezone(VN_TZ)
-    crash = _CrashHook()
+    crash = CrashHook()
 
     with publish_lock(open_data_dir, lock_timeout):
         (open_data_dir / STAGING).mkdir(parents=True, exist_ok=True)
         (open_data_dir / RELEASES).mkdir(parents=True, exist_ok=True)
-        _clean_staging(open_data_dir)
+        clean_staging(open_data_dir)
         stage = open_data_dir / STAGING / f"{now:%Y%m%dT%H%M%S}-{os.getpid()}-{secrets.token_hex(4)}"
         stage.mkdir()
         try:
@@ -371,8 +371,8 @@ def _publish_in_stage(
     errs = dpk.validate_descriptor(descriptor)
     if errs:
         raise ReleaseIntegrityError("datapackage.json is not a valid Data Package:\n  " + "\n  ".join(errs))
-    _write_text(stage / "datapackage.json", dpk.dumps(descriptor))
-    _write_text(stage / "README.md", render_readme(descriptor, min_count=min_count))
+    fsync_write_text(stage / "datapackage.json", dpk.dumps(descriptor))
+    fsync_write_text(stage / "README.md", render_readme(descriptor, min_count=min_count))
     prev_rows = {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]} if prev_dp else None
     prev_log = (
         (prev_dir / "CHANGELOG.md").read_text(encoding="utf-8")
@@ -382,7 +382,7 @@ def _publish_in_stage(
     entry = changelog_entry(
         release_id=release_id, created=created, rows=rows, previous_rows=prev_rows, previous_id=prev_id
     )
-    _write_text(stage / "CHANGELOG.md", prepend_changelog(prev_log, entry))
+    fsync_write_text(stage / "CHANGELOG.md", prepend_changelog(prev_log, entry))
     # 5b. the site (pages, charts, map, CSV/XLSX downloads), from the staged files only
     site = site_builder(stage, stage / "site") if site_builder is not None else None
     # 5c. DHIS2 dataValueSets (exchange/dhis2/), from the staged files only
@@ -390,10 +390,10 @@ def _publish_in_stage(
         dhis2_exporter(stage)
     # 5d. the report package for the level above (pipeline.exchange.package), from the staged files only
     ex = exchange_builder(stage, stage / "exchange" / "upward") if exchange_builder is not None else None
-    _fsync_tree_dirs(stage)
+    fsync_tree_dirs(stage)
 
     # 6. move into place and swap
-    _CrashHook.at("before_swap")
+    CrashHook.at("before_swap")
     final = open_data_dir / RELEASES / release_id
     if final.exists():
         # same content on the same day (a release published, then superseded, or a run killed between rename
@@ -403,10 +403,10 @@ def _publish_in_stage(
         os.replace(final, trash)
         shutil.rmtree(trash, ignore_errors=True)
     os.replace(stage, final)
-    _fsync_path(final.parent)
-    _swap_latest(open_data_dir, release_id)
-    _CrashHook.at("after_swap")
-    _atomic_write_text(open_data_dir / "CHANGELOG.md", (final / "CHANGELOG.md").read_text(encoding="utf-8"))
+    fsync_path(final.parent)
+    swap_latest(open_data_dir, release_id)
+    CrashHook.at("after_swap")
+    atomic_write_text(open_data_dir / "CHANGELOG.md", (final / "CHANGELOG.md").read_text(encoding="utf-8"))
 
     # 7. retention
     prune_releases(open_data_dir, keep)
@@ -427,8 +427,8 @@ def _repair_root(open_data_dir: Path, rid: str, rdir: Path) -> None:
     """Make LATEST and the root CHANGELOG.md agree with ``latest`` (after a run killed after the swap)."""
     latest_file = open_data_dir / "LATEST"
     if not latest_file.is_file() or latest_file.read_text(encoding="utf-8").strip() != rid:
-        _atomic_write_text(latest_file, rid + "\n")
+        atomic_write_text(latest_file, rid + "\n")
     log = (rdir / "CHANGELOG.md").read_text(encoding="utf-8")
     root_log = open_data_dir / "CHANGELOG.md"
     if not root_log.is_file() or root_log.read_text(encoding="utf-8") != log:
-        _atomic_write_text(root_log, log)
+        atomic_write_text(root_log, log)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from .parquet import _fsync_path
+from .parquet import fsync_path
 
 STAGING = ".staging"
 RELEASES = "releases"
@@ -36,7 +36,7 @@ def current_release(open_data_dir: Path) -> tuple[str | None, Path | None]:
     return target.name, target
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -45,19 +45,19 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _write_text(path: Path, text: str) -> None:
+def fsync_write_text(path: Path, text: str) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
 
 
-def _fsync_tree_dirs(root: Path) -> None:
+def fsync_tree_dirs(root: Path) -> None:
     for dirpath, _dirs, _files in os.walk(root):
-        _fsync_path(Path(dirpath))
+        fsync_path(Path(dirpath))
 
 
-def _swap_latest(open_data_dir: Path, release_id: str) -> None:
+def swap_latest(open_data_dir: Path, release_id: str) -> None:
     latest = open_data_dir / "latest"
     if latest.exists() and not latest.is_symlink():
         raise RuntimeError(f"{latest} exists and is not a symlink; refusing to replace it")
@@ -66,8 +66,8 @@ def _swap_latest(open_data_dir: Path, release_id: str) -> None:
         tmp.unlink()
     os.symlink(f"{RELEASES}/{release_id}", tmp)
     os.replace(tmp, latest)
-    _atomic_write_text(open_data_dir / "LATEST", release_id + "\n")
-    _fsync_path(open_data_dir)
+    atomic_write_text(open_data_dir / "LATEST", release_id + "\n")
+    fsync_path(open_data_dir)
 
 
 @contextlib.contextmanager
@@ -93,7 +93,7 @@ def publish_lock(open_data_dir: Path, timeout: float = 600.0) -> Iterator[None]:
         os.close(fd)  # releases the flock
 
 
-def _clean_staging(open_data_dir: Path, keep: Path | None = None) -> list[Path]:
+def clean_staging(open_data_dir: Path, keep: Path | None = None) -> list[Path]:
     """Under the lock, every staging folder but ours was left by a failed or killed run."""
     removed = []
     staging = open_data_dir / STAGING

@@ -6,25 +6,23 @@
   is not materialized. WARN expectations are recorded and shown only.
 - ``row_count_vs_previous_release`` (WARN) on every published table: a large drop against the current
   release.
-- ``release_integrity`` on the release: files, sizes and hashes match datapackage.json and the published
-  satisfaction cells respect disclosure control.
 - Every table the gate checks is fingerprinted before its checks and recorded with the run id
   (:mod:`.fingerprint`); the publish step refuses content that differs from what the gate saw.
-dbt tests surface as asset checks of the dbt assets (dagster-dbt). Great Expectations is imported lazily,
-once per run, inside the check.
+The release's own check (``release_integrity``) is in :mod:`pipeline.publish.checks`; dbt tests surface as
+asset checks of the dbt assets (dagster-dbt). Great Expectations is imported lazily, once per run, inside the
+check.
 """
 
-import json
 from pathlib import Path
 
 import dagster as dg
-import pandas as pd
 
 from pipeline.config import get_settings
-from pipeline.publish.assets import PUBLISHED
+from pipeline.constants import PUBLISHED
+from pipeline.lib.metadata import md_table
 from pipeline.quality import fingerprint
 from pipeline.quality.declared_checks import run_declared_checks
-from pipeline.quality.release_checks import check_row_count_vs_previous_release, check_suppression_applied
+from pipeline.quality.release_checks import check_row_count_vs_previous_release
 from pipeline.quality.report import GX_SUBDIR, prune_reports, suite_section, write_report
 from pipeline.quality.suites import list_suites, load_suite_dict
 from pipeline.resources import WarehouseResource
@@ -63,12 +61,6 @@ SPECS = [
 ]
 
 
-def _md(rows: list[dict]) -> dg.MetadataValue:
-    if not rows:
-        return dg.MetadataValue.md("-")
-    return dg.MetadataValue.md(pd.DataFrame(rows).head(10).astype(str).to_markdown(index=False))
-
-
 def _gx_result(
     table, result, sql_outcomes, docs_index: Path, extra: dict | None = None
 ) -> dg.AssetCheckResult:
@@ -103,9 +95,9 @@ def _gx_result(
         severity=dg.AssetCheckSeverity.ERROR if errors else dg.AssetCheckSeverity.WARN,
         metadata={
             "message": message or "all expectations met",
-            "failed_expectations": _md(failures),
+            "failed_expectations": md_table(failures),
             "unexpected_count": int(sum(int(f.get("unexpected_count") or 0) for f in errors)),
-            "sample_rows": _md(samples),
+            "sample_rows": md_table(samples),
             "rows_validated": int(result.row_count or 0),
             "batches": len(result.batches or []),
             "expectations": len(result.expectations) + len(sql_outcomes),
@@ -188,7 +180,7 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
                     metadata={
                         "rows": counts[table],
                         "previous_release": str(previous.resolve()) if previous.exists() else "",
-                        "details": _md(drops),
+                        "details": md_table(drops),
                     },
                 )
     if ran_gx:
@@ -203,42 +195,4 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
         )
 
 
-@dg.asset_check(
-    asset=dg.AssetKey(["publish", "open_data_release"]),
-    name="release_integrity",
-    description=(
-        "Bản phát hành đầy đủ: tệp, kích thước, mã băm khớp datapackage.json; ô khảo sát nhỏ đã được ẩn và "
-        "không ô bị ẩn nào tính lại được từ số liệu công bố. / The release is complete (files, sizes, hashes "
-        "match datapackage.json), small survey cells are suppressed and no suppressed cell can be recomputed "
-        "from the published numbers."
-    ),
-)
-def release_integrity() -> dg.AssetCheckResult:
-    from pipeline.publish.disclosure_audit import audit_release_dir
-    from pipeline.publish.release import verify_release
-
-    latest = get_settings().open_data_dir / "latest"
-    problems = verify_release(latest) if latest.exists() else ["open_data/latest does not exist"]
-    min_count = get_settings().suppression_min_count
-    satisfaction = sorted((latest / "data").glob("mart_satisfaction*.parquet")) if latest.exists() else []
-    if satisfaction:
-        frame = pd.concat([pd.read_parquet(p) for p in satisfaction])
-        outcome = check_suppression_applied(frame, min_count=min_count)
-        if not outcome.passed:
-            problems.append(outcome.message_en)
-    if latest.exists() and not problems:
-        # the attacker: every suppressed survey cell keeps two values or more given the published numbers
-        problems.extend(audit_release_dir(latest, min_count=min_count))
-    package = json.loads((latest / "datapackage.json").read_text()) if latest.exists() else {}
-    return dg.AssetCheckResult(
-        passed=not problems,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "release": str(latest.resolve()) if latest.exists() else "",
-            "resources": len(package.get("resources", [])),
-            "problems": _md([{"problem": p} for p in problems]),
-        },
-    )
-
-
-defs = dg.Definitions(asset_checks=[quality_gate, release_integrity])
+defs = dg.Definitions(asset_checks=[quality_gate])

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from .sql_base import _qi, _qt
+from .sql_base import quote_column, quote_table
 from .suites import ROW_COUNT_EXPECTATIONS, UNIQUENESS_EXPECTATIONS
 
 
@@ -30,11 +30,11 @@ def plan_batches(
     batch_column: str | None,
     max_rows_per_batch: int,
 ) -> tuple[list[Batch], str | None]:
-    t = _qt(table)
+    t = quote_table(table)
     if n_rows <= max_rows_per_batch:
         return [Batch(label="all", sql=f"select * from {t}")], None
     if batch_column and batch_column in columns:
-        c = _qi(batch_column)
+        c = quote_column(batch_column)
         groups = con.execute(f"select {c}, count(*) from {t} group by 1 order by 1 nulls last").fetchall()
         values = [g[0] for g in groups]
         if max(g[1] for g in groups) > max_rows_per_batch and _is_base_table(con, table):
@@ -54,7 +54,7 @@ def plan_batches(
 
 def _is_base_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     try:
-        con.execute(f"select rowid from {_qt(table)} limit 0")
+        con.execute(f"select rowid from {quote_table(table)} limit 0")
     except duckdb.Error:
         return False
     return True

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pipeline.lib.gx_context import LOCK, get_context
+
 from .gx_offline import make_offline
 
 MAX_DOCS_DIRS = 16  # validation results kept in memory for Data Docs, per process
@@ -21,7 +23,7 @@ def _site_name(docs_dir: Path) -> str:
     return "ntm_" + hashlib.sha1(str(docs_dir).encode()).hexdigest()[:12]
 
 
-def _safe_batch_id(text: str) -> str:
+def safe_batch_id(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z_.=\-]+", "_", text)
 
 
@@ -42,7 +44,7 @@ def _ensure_site(ctx, docs_dir: Path) -> str:
     return site
 
 
-def _register_results(docs_dir: Path, results: Mapping[Any, Any]) -> dict[Any, Any]:
+def register_results(docs_dir: Path, results: Mapping[Any, Any]) -> dict[Any, Any]:
     registry = _DOCS_RESULTS.setdefault(str(docs_dir), {})
     registry.update(results)
     while len(_DOCS_RESULTS) > MAX_DOCS_DIRS:  # forget the oldest sites (their HTML stays on disk)
@@ -56,10 +58,8 @@ def build_data_docs(docs_dir: Path, *, only: Sequence[Any] | None = None) -> Pat
     (the index always lists every result of the site)."""
     docs_dir = Path(docs_dir).resolve()
     docs_dir.mkdir(parents=True, exist_ok=True)
-    from .gx_runner import _LOCK, get_context  # the one context and lock of the process
-
     ctx = get_context()
-    with _LOCK:
+    with LOCK:
         site = _ensure_site(ctx, docs_dir)
         registry = _DOCS_RESULTS.get(str(docs_dir), {})
         # the index lists what the store holds: hold exactly this docs_dir's results while building

@@ -2,8 +2,8 @@
 
 How it runs (GX 1.x fluent API, no dagster-ge):
 
-* one ephemeral Data Context per process (``gx.get_context(mode="ephemeral")``, created lazily and cached:
-  importing GX is slow, so this module imports it only inside functions);
+* one ephemeral Data Context per process (``gx.get_context(mode="ephemeral")``, created lazily and cached
+  in :mod:`pipeline.lib.gx_context`: importing GX is slow, so it is imported only inside functions);
 * a pandas Data Source, one dataframe Data Asset per table, a whole-dataframe Batch Definition; each batch
   is a DataFrame streamed from DuckDB and validated with ``batch.validate(suite, result_format=...)``;
 * a table larger than ``max_rows_per_batch`` is validated one ``batch_column`` value at a time (e.g. one
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -35,11 +33,13 @@ from typing import Any
 
 import duckdb
 
+from pipeline.lib.gx_context import DATASOURCE_NAME, LOCK, get_context
+
 from . import gx_sql
 from .gx_batches import Batch, needs_sql, plan_batches
-from .gx_docs import _register_results, _safe_batch_id, build_data_docs
+from .gx_docs import build_data_docs, register_results, safe_batch_id
 from .gx_results import ExpectationOutcome, SuiteResult
-from .sql_base import SAMPLE_LIMIT, _qt, json_safe
+from .sql_base import SAMPLE_LIMIT, json_safe, quote_table
 from .suites import (
     ROW_COUNT_EXPECTATIONS,
     UNIQUENESS_EXPECTATIONS,
@@ -51,50 +51,10 @@ from .suites import (
     severity_of,
 )
 
-DATASOURCE_NAME = "ntm_duckdb"
 BATCH_DEFINITION_NAME = "whole_dataframe"
 PARTIAL_UNEXPECTED_COUNT = 20
 # SUMMARY gives unexpected counts, a partial list of values and their row indices (used for sample rows)
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": PARTIAL_UNEXPECTED_COUNT}
-
-_LOCK = threading.RLock()
-_CONTEXT: Any = None
-
-
-# ---------------------------------------------------------------------------------------------------------
-# GX context (one per process)
-# ---------------------------------------------------------------------------------------------------------
-
-
-def get_context():
-    """The process-wide ephemeral GX Data Context (created on first use; imports GX)."""
-    global _CONTEXT
-    with _LOCK:
-        if _CONTEXT is None:
-            import great_expectations as gx
-            from great_expectations.data_context.types.base import ProgressBarsConfig
-
-            ctx = gx.get_context(mode="ephemeral")
-            ctx.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-            ctx.data_sources.add_pandas(name=DATASOURCE_NAME)
-            _CONTEXT = ctx
-        return _CONTEXT
-
-
-def prewarm_context() -> threading.Thread | None:
-    """Import GX and create the context in a background thread (about 10 s here) while the caller waits on
-    something else (the dbt step waits on its ``dbt build`` subprocess). ``get_context`` then returns at
-    once, or waits on the lock for the import to finish. Off with ``NTM_GX_PREWARM=0``."""
-    if _CONTEXT is not None or os.environ.get("NTM_GX_PREWARM", "1") == "0":
-        return None
-
-    def warm() -> None:
-        with contextlib.suppress(Exception):  # a real failure surfaces again in get_context()
-            get_context()
-
-    th = threading.Thread(target=warm, name="gx-prewarm", daemon=True)
-    th.start()
-    return th
 
 
 def _batch_definition(ctx, table: str):
@@ -132,7 +92,7 @@ def _register_suite(ctx, suite_dict: Mapping[str, Any]):
     from great_expectations.exceptions import DataContextError
 
     suite = build_suite(suite_dict)
-    with _LOCK:
+    with LOCK:
         with contextlib.suppress(DataContextError):  # not registered yet
             ctx.suites.delete(suite.name)
         return ctx.suites.add(suite)
@@ -227,8 +187,8 @@ def run_suite(
         normalise_suite_dict(suite_path) if isinstance(suite_path, Mapping) else load_suite_dict(suite_path)
     )
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    columns = [d[0] for d in con.execute(f"select * from {_qt(table)} limit 0").description]
-    n_rows = int(con.execute(f"select count(*) from {_qt(table)}").fetchone()[0])
+    columns = [d[0] for d in con.execute(f"select * from {quote_table(table)} limit 0").description]
+    n_rows = int(con.execute(f"select count(*) from {quote_table(table)}").fetchone()[0])
     exps = suite_dict["expectations"]
     # a very large table: every expectation DuckDB can decide is decided there, in one pass each
     sql_first = n_rows > (gx_sql.sql_above_rows() if sql_above_rows is None else sql_above_rows)
@@ -293,7 +253,7 @@ def run_suite(
         for b in batches:
             df = con.execute(b.sql, list(b.params)).df()
             n_validated += len(df)
-            with _LOCK:
+            with LOCK:
                 batch = batch_def.get_batch(batch_parameters={"dataframe": df})
                 res = batch.validate(gx_suite, result_format=RESULT_FORMAT)
             # results do not come back in suite order: match them by expectation id
@@ -303,7 +263,7 @@ def run_suite(
                 vid = ValidationResultIdentifier(
                     expectation_suite_identifier=ExpectationSuiteIdentifier(name=gx_suite.name),
                     run_id=gx_run,
-                    batch_identifier=_safe_batch_id(f"{table}__{b.label}"),
+                    batch_identifier=safe_batch_id(f"{table}__{b.label}"),
                 )
                 res.meta["ntm_table"] = table
                 res.meta["ntm_batch"] = b.label
@@ -315,8 +275,8 @@ def run_suite(
     docs_path = None
     if docs_dir is not None:
         resolved = Path(docs_dir).resolve()
-        with _LOCK:
-            _register_results(resolved, docs_results)
+        with LOCK:
+            register_results(resolved, docs_results)
         if build_docs:
             only = [*docs_results, ExpectationSuiteIdentifier(name=gx_suite.name)]
             docs_path = build_data_docs(resolved, only=only)

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from .sql_base import SAMPLE_LIMIT, _qi, _qt, check_grain_unique, json_safe
+from .sql_base import SAMPLE_LIMIT, check_grain_unique, json_safe, quote_column, quote_table
 from .suites import ROW_COUNT_EXPECTATIONS
 
 DEFAULT_SQL_ABOVE_ROWS = 5_000_000
@@ -57,7 +57,7 @@ def _condition(kw: Mapping[str, Any]) -> tuple[str, list[Any]]:
     parts = cond.get("conditions") if cond.get("type") == "and" else [cond]
     sql, params = [], []
     for c in parts or []:
-        col = _qi(c["column"]["name"])
+        col = quote_column(c["column"]["name"])
         if c.get("type") == "comparison" and c.get("operator") in _OPERATORS:
             sql.append(f"{col} {_OPERATORS[c['operator']]} ?")
             params.append(c["parameter"])
@@ -73,7 +73,7 @@ def _unexpected(exp_type: str, kw: Mapping[str, Any]) -> tuple[str, list[Any], l
     if kw.get("mostly") not in (None, 1, 1.0):
         raise Unsupported("mostly")
     if exp_type == "expect_column_pair_values_a_to_be_greater_than_b":
-        a, b = _qi(kw["column_A"]), _qi(kw["column_B"])
+        a, b = quote_column(kw["column_A"]), quote_column(kw["column_B"])
         mode = kw.get("ignore_row_if", "both_values_are_missing")
         if mode != "either_value_is_missing":
             raise Unsupported(f"ignore_row_if {mode}")
@@ -86,7 +86,7 @@ def _unexpected(exp_type: str, kw: Mapping[str, Any]) -> tuple[str, list[Any], l
                 kw["column_B"],
             ],
         )
-    col = _qi(kw["column"])
+    col = quote_column(kw["column"])
     if exp_type == "expect_column_values_to_not_be_null":
         return f"{col} is null", [], [kw["column"]]
     if exp_type == "expect_column_values_to_be_null":
@@ -122,7 +122,7 @@ def evaluate(
     kind, kw = exp["type"], exp["kwargs"]
     if kind not in SUPPORTED:
         raise Unsupported(kind)
-    t = _qt(table)
+    t = quote_table(table)
     out.evaluated_by = "duckdb"
     out.batches = 1
     if kind == "expect_table_columns_to_match_set":
@@ -135,7 +135,7 @@ def evaluate(
         return _finish(out)
     if kind == "expect_column_values_to_be_of_type":
         # the dtype GX would see: the column as DuckDB hands it to pandas (the batches' conversion)
-        sample = con.execute(f"select {_qi(kw['column'])} from {t} limit 10000").df()
+        sample = con.execute(f"select {quote_column(kw['column'])} from {t} limit 10000").df()
         out.observed_value = str(sample[kw["column"]].dtype)
         out.success = out.observed_value == kw["type_"]
         return _finish(out)
@@ -191,14 +191,16 @@ def evaluate_table_wide(
     # GX ignores rows whose columns are all null by default (ignore_row_if): do the same
     mode = kw.get("ignore_row_if", "all_values_are_missing")
     if mode == "any_value_is_missing":
-        skip = " or ".join(f"{_qi(c)} is null" for c in cols)
+        skip = " or ".join(f"{quote_column(c)} is null" for c in cols)
     elif mode == "all_values_are_missing":
-        skip = " and ".join(f"{_qi(c)} is null" for c in cols)
+        skip = " and ".join(f"{quote_column(c)} is null" for c in cols)
     else:
         skip = "false"
     where = f"not ({skip})"
     chk = check_grain_unique(con, table, cols, severity=out.severity, where=where)
-    out.element_count = int(con.execute(f"select count(*) from {_qt(table)} where {where}").fetchone()[0])
+    out.element_count = int(
+        con.execute(f"select count(*) from {quote_table(table)} where {where}").fetchone()[0]
+    )
     out.success = chk.passed
     out.unexpected_count = chk.failed_count
     out.unexpected_percent = 100.0 * chk.failed_count / out.element_count if out.element_count else 0.0

@@ -12,17 +12,17 @@ from pipeline.ocop.rules import STAR_BANDS
 from .sql_base import (
     SAMPLE_LIMIT,
     CheckOutcome,
-    _check_severity,
-    _guarded,
-    _qi,
-    _qt,
-    _rows,
+    check_severity,
+    fetch_rows,
+    guarded,
+    quote_column,
+    quote_table,
     table_columns,
 )
 from .suites import ERROR, Severity
 
 
-@_guarded
+@guarded
 def check_ocop_rules(
     con: duckdb.DuckDBPyConnection,
     table: str = "marts.fact_ocop_certificate",
@@ -39,31 +39,33 @@ def check_ocop_rules(
     """OCOP certificates (QĐ 148/QĐ-TTg): stars agree with the score band (5★ 90–100, 4★ 70–89, 3★ 50–69,
     2★ 30–49, 1★ < 30) on every row; on certified rows (``certificate_col`` not null, or every row when it
     is None or absent) stars are 3..5; expiry = issue date + ``validity_months`` months where issued."""
-    severity = _check_severity(severity)
+    severity = check_severity(severity)
     cols = set(table_columns(con, table))
     ids = [c for c in id_cols if c in cols]
-    s, st, iss, exp = (_qi(c) for c in (score_col, stars_col, issued_col, expires_col))
+    s, st, iss, exp = (quote_column(c) for c in (score_col, stars_col, issued_col, expires_col))
     band = " ".join(f"when {s} >= {lo} then {stars}" for stars, lo in STAR_BANDS[:-1])
     expected_stars = f"case when {s} is null then null {band} else 1 end"
     expected_exp = f"cast({iss} + interval {int(validity_months)} month as date)"
     certified = (
-        f"{_qi(certificate_col)} is not null" if certificate_col and certificate_col in cols else "true"
+        f"{quote_column(certificate_col)} is not null"
+        if certificate_col and certificate_col in cols
+        else "true"
     )
     r_range = f"({certified} and ({st} is null or {st} not between 3 and 5))"
     r_band = f"({s} is not null and {st} is not null and {st} <> {expected_stars})"
     r_exp = f"({iss} is not null and {exp} is distinct from {expected_exp})"
     base = (
-        f"select {', '.join([*(_qi(c) for c in ids), s, st])}, {expected_stars} as expected_stars, "
+        f"select {', '.join([*(quote_column(c) for c in ids), s, st])}, {expected_stars} as expected_stars, "
         f"{iss}, {exp}, {expected_exp} as expected_expires_on, "
         f"{r_range} as stars_out_of_range, {r_band} as stars_disagree_with_score, "
-        f"{r_exp} as wrong_expiry from {_qt(table)} where {r_range} or {r_band} or {r_exp}"
+        f"{r_exp} as wrong_expiry from {quote_table(table)} where {r_range} or {r_band} or {r_exp}"
     )
     row = con.execute(
         f"select count(*), count(*) filter (where stars_out_of_range), "
         f"count(*) filter (where stars_disagree_with_score), count(*) filter (where wrong_expiry) from ({base})"
     ).fetchone()
     failed, n_range, n_band, n_exp = (int(x) for x in row)
-    sample = _rows(con, f"{base} order by all limit {SAMPLE_LIMIT}") if failed else []
+    sample = fetch_rows(con, f"{base} order by all limit {SAMPLE_LIMIT}") if failed else []
     return CheckOutcome(
         name=f"ocop_rules:{table}",
         passed=failed == 0,

@@ -14,12 +14,12 @@ import duckdb
 from .sql_base import (
     SAMPLE_LIMIT,
     CheckOutcome,
-    _check_severity,
-    _missing_relation,
-    _qi,
-    _qt,
-    _rows,
-    _scalar,
+    check_severity,
+    fetch_rows,
+    fetch_scalar,
+    missing_relation,
+    quote_column,
+    quote_table,
 )
 from .suites import ERROR, WARN, Severity
 
@@ -68,7 +68,7 @@ def check_row_count_vs_previous_release(
 ) -> CheckOutcome:
     """Warn when a table has lost more than ``max_drop`` (a share, 0.2 = 20 %) of its rows since the
     previous release, or has disappeared. Table names match with or without a schema prefix."""
-    severity = _check_severity(severity)
+    severity = check_severity(severity)
     name = "row_count_vs_previous_release"
     if previous_datapackage is None or not Path(previous_datapackage).exists():
         return CheckOutcome(
@@ -140,9 +140,9 @@ def check_suppression_applied(
     cell's respondents are protected like its satisfied count (raw/README.md section 8). A small cell that
     shows its respondents fails whatever else it hides.
     """
-    severity = _check_severity(severity)
+    severity = check_severity(severity)
     if isinstance(con_or_df, duckdb.DuckDBPyConnection):
-        con, rel, source = con_or_df, _qt(table), table
+        con, rel, source = con_or_df, quote_table(table), table
     else:
         con = duckdb.connect()
         con.register("_published", con_or_df)
@@ -160,23 +160,23 @@ def _suppression(
     try:
         cols = [d[0] for d in con.execute(f"select * from {rel} limit 0").description]
     except (duckdb.CatalogException, duckdb.BinderException) as e:
-        return _missing_relation("check_suppression_applied", severity, source, e)
+        return missing_relation("check_suppression_applied", severity, source, e)
     if count_col not in cols:
-        return _missing_relation(
+        return missing_relation(
             "check_suppression_applied", severity, source, KeyError(f"column {count_col} not found")
         )
     vals = [c for c in value_cols if c in cols]
     flagged = suppressed_col and suppressed_col in cols
-    small = f"{_qi(count_col)} > 0 and {_qi(count_col)} < {int(min_count)}"
+    small = f"{quote_column(count_col)} > 0 and {quote_column(count_col)} < {int(min_count)}"
     # a small count shown is itself the leak (n is protected like s); a flagged cell must show nothing
     cond = f"({small})"
     if flagged:
-        shows = " or ".join(f"{_qi(c)} is not null" for c in [count_col, *vals])
-        cond += f" or (coalesce({_qi(suppressed_col)}, false) and ({shows}))"
-        small = f"({small}) or coalesce({_qi(suppressed_col)}, false)"
-    n_small = int(_scalar(con, f"select count(*) from {rel} where {small}"))
-    failed = int(_scalar(con, f"select count(*) from {rel} where {cond}"))
-    sample = _rows(con, f"select * from {rel} where {cond} limit {SAMPLE_LIMIT}") if failed else []
+        shows = " or ".join(f"{quote_column(c)} is not null" for c in [count_col, *vals])
+        cond += f" or (coalesce({quote_column(suppressed_col)}, false) and ({shows}))"
+        small = f"({small}) or coalesce({quote_column(suppressed_col)}, false)"
+    n_small = int(fetch_scalar(con, f"select count(*) from {rel} where {small}"))
+    failed = int(fetch_scalar(con, f"select count(*) from {rel} where {cond}"))
+    sample = fetch_rows(con, f"select * from {rel} where {cond} limit {SAMPLE_LIMIT}") if failed else []
     return CheckOutcome(
         name=f"suppression_applied:{source}",
         passed=failed == 0,

@@ -50,20 +50,20 @@ class CheckOutcome:
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _qi(col: str) -> str:
+def quote_column(col: str) -> str:
     """Quote a column identifier (names are checked: no SQL can be smuggled in through a name)."""
     if not _IDENT.match(col):
         raise ValueError(f"invalid column name {col!r}")
     return f'"{col}"'
 
 
-def _qt(table: str) -> str:
+def quote_table(table: str) -> str:
     if not _TABLE.match(table):
         raise ValueError(f"invalid table name {table!r}")
     return ".".join(f'"{p}"' for p in table.split("."))
 
 
-def _check_severity(severity: str) -> Severity:
+def check_severity(severity: str) -> Severity:
     if severity not in SEVERITIES:
         raise ValueError(f"severity must be one of {SEVERITIES}, got {severity!r}")
     return severity  # type: ignore[return-value]
@@ -95,24 +95,24 @@ def json_safe(v: Any) -> Any:
     return str(v)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[dict]:
+def fetch_rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> list[dict]:
     cur = con.execute(sql, list(params or []))
     names = [d[0] for d in cur.description]
     return [{n: json_safe(v) for n, v in zip(names, row, strict=True)} for row in cur.fetchall()]
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> Any:
+def fetch_scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> Any:
     row = con.execute(sql, list(params or [])).fetchone()
     return None if row is None else row[0]
 
 
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     """Column names of a table or view (in order)."""
-    cur = con.execute(f"select * from {_qt(table)} limit 0")
+    cur = con.execute(f"select * from {quote_table(table)} limit 0")
     return [d[0] for d in cur.description]
 
 
-def _missing_relation(name: str, severity: Severity, table: str, err: Exception) -> CheckOutcome:
+def missing_relation(name: str, severity: Severity, table: str, err: Exception) -> CheckOutcome:
     return CheckOutcome(
         name=name,
         passed=False,
@@ -124,7 +124,7 @@ def _missing_relation(name: str, severity: Severity, table: str, err: Exception)
     )
 
 
-def _guarded(fn: Callable[..., CheckOutcome]) -> Callable[..., CheckOutcome]:
+def guarded(fn: Callable[..., CheckOutcome]) -> Callable[..., CheckOutcome]:
     """Turn a missing table/column (a catalog or binder error) into a failed outcome instead of a crash."""
 
     def wrapper(con, *args, **kwargs):
@@ -132,8 +132,8 @@ def _guarded(fn: Callable[..., CheckOutcome]) -> Callable[..., CheckOutcome]:
             return fn(con, *args, **kwargs)
         except (duckdb.CatalogException, duckdb.BinderException) as e:
             table = kwargs.get("table") or kwargs.get("fact") or (args[0] if args else "?")
-            severity = _check_severity(kwargs.get("severity", ERROR))
-            return _missing_relation(fn.__name__, severity, str(table), e)
+            severity = check_severity(kwargs.get("severity", ERROR))
+            return missing_relation(fn.__name__, severity, str(table), e)
 
     wrapper.__name__ = fn.__name__
     wrapper.__qualname__ = fn.__qualname__
@@ -142,8 +142,10 @@ def _guarded(fn: Callable[..., CheckOutcome]) -> Callable[..., CheckOutcome]:
     return wrapper
 
 
-def _null_safe_join(left: str, right: str, cols: Sequence[str]) -> str:
-    return " and ".join(f"{left}.{_qi(c)} is not distinct from {right}.{_qi(c)}" for c in cols)
+def null_safe_join(left: str, right: str, cols: Sequence[str]) -> str:
+    return " and ".join(
+        f"{left}.{quote_column(c)} is not distinct from {right}.{quote_column(c)}" for c in cols
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -151,7 +153,7 @@ def _null_safe_join(left: str, right: str, cols: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------------------------------------
 
 
-@_guarded
+@guarded
 def check_grain_unique(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -165,13 +167,15 @@ def check_grain_unique(
     ``failed_count`` = rows that share their grain with another row; samples are the duplicated keys.
     ``where``: an optional SQL condition restricting the rows checked.
     """
-    severity = _check_severity(severity)
-    keys = ", ".join(_qi(c) for c in cols)
+    severity = check_severity(severity)
+    keys = ", ".join(quote_column(c) for c in cols)
     filt = f" where {where}" if where else ""
-    dup_sql = f"select {keys}, count(*) as n_rows from {_qt(table)}{filt} group by all having count(*) > 1"
+    dup_sql = (
+        f"select {keys}, count(*) as n_rows from {quote_table(table)}{filt} group by all having count(*) > 1"
+    )
     failed, groups = con.execute(f"select coalesce(sum(n_rows), 0), count(*) from ({dup_sql})").fetchone()
     failed, groups = int(failed), int(groups)
-    sample = _rows(con, f"{dup_sql} order by n_rows desc, {keys} limit {SAMPLE_LIMIT}") if failed else []
+    sample = fetch_rows(con, f"{dup_sql} order by n_rows desc, {keys} limit {SAMPLE_LIMIT}") if failed else []
     grain = " × ".join(cols)
     return CheckOutcome(
         name=f"grain_unique:{table}",
@@ -193,7 +197,7 @@ def check_grain_unique(
     )
 
 
-@_guarded
+@guarded
 def check_not_null(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -202,14 +206,14 @@ def check_not_null(
     severity: Severity = ERROR,
 ) -> CheckOutcome:
     """No nulls in ``cols``; ``failed_count`` = rows with a null in any of them."""
-    severity = _check_severity(severity)
-    t = _qt(table)
-    any_null = " or ".join(f"{_qi(c)} is null" for c in cols)
-    per_col = ", ".join(f'count(*) filter (where {_qi(c)} is null) as "{c}"' for c in cols)
+    severity = check_severity(severity)
+    t = quote_table(table)
+    any_null = " or ".join(f"{quote_column(c)} is null" for c in cols)
+    per_col = ", ".join(f'count(*) filter (where {quote_column(c)} is null) as "{c}"' for c in cols)
     row = con.execute(f"select count(*) filter (where {any_null}), {per_col} from {t}").fetchone()
     failed = int(row[0])
     nulls = {c: int(n) for c, n in zip(cols, row[1:], strict=True)}
-    sample = _rows(con, f"select * from {t} where {any_null} limit {SAMPLE_LIMIT}") if failed else []
+    sample = fetch_rows(con, f"select * from {t} where {any_null} limit {SAMPLE_LIMIT}") if failed else []
     bad = [c for c, n in nulls.items() if n]
     return CheckOutcome(
         name=f"not_null:{table}",
@@ -231,7 +235,7 @@ def check_not_null(
     )
 
 
-@_guarded
+@guarded
 def check_referential(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -245,15 +249,17 @@ def check_referential(
 
     ``failed_count`` = offending rows; samples are the unknown codes with their row counts.
     """
-    severity = _check_severity(severity)
+    severity = check_severity(severity)
     orphan_sql = (
-        f"select f.{_qi(col)} as {_qi(col)}, count(*) as n_rows from {_qt(table)} as f "
-        f"anti join (select distinct {_qi(dim_col)} as k from {_qt(dim_table)}) as d on f.{_qi(col)} = d.k "
-        f"where f.{_qi(col)} is not null group by 1"
+        f"select f.{quote_column(col)} as {quote_column(col)}, count(*) as n_rows "
+        f"from {quote_table(table)} as f "
+        f"anti join (select distinct {quote_column(dim_col)} as k from {quote_table(dim_table)}) as d "
+        f"on f.{quote_column(col)} = d.k "
+        f"where f.{quote_column(col)} is not null group by 1"
     )
     failed, codes = con.execute(f"select coalesce(sum(n_rows), 0), count(*) from ({orphan_sql})").fetchone()
     failed, codes = int(failed), int(codes)
-    sample = _rows(con, f"{orphan_sql} order by n_rows desc, 1 limit {SAMPLE_LIMIT}") if failed else []
+    sample = fetch_rows(con, f"{orphan_sql} order by n_rows desc, 1 limit {SAMPLE_LIMIT}") if failed else []
     return CheckOutcome(
         name=f"referential:{table}.{col}->{dim_table}.{dim_col}",
         passed=failed == 0,
@@ -280,7 +286,7 @@ def check_referential(
     )
 
 
-@_guarded
+@guarded
 def check_column_types(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -293,8 +299,8 @@ def check_column_types(
 
     Type names are compared case-insensitively after DuckDB's own aliasing (``integer`` = ``int4``...).
     """
-    severity = _check_severity(severity)
-    cur = con.execute(f"select * from {_qt(table)} limit 0")
+    severity = check_severity(severity)
+    cur = con.execute(f"select * from {quote_table(table)} limit 0")
     actual = {d[0]: str(d[1]).lower() for d in cur.description}
 
     def canon(t: str) -> str:

@@ -20,13 +20,13 @@ import duckdb
 from .sql_base import (
     SAMPLE_LIMIT,
     CheckOutcome,
-    _check_severity,
-    _guarded,
-    _null_safe_join,
-    _qi,
-    _qt,
-    _rows,
-    _scalar,
+    check_severity,
+    fetch_rows,
+    fetch_scalar,
+    guarded,
+    null_safe_join,
+    quote_column,
+    quote_table,
     table_columns,
 )
 from .suites import ERROR, WARN, Severity
@@ -36,7 +36,7 @@ from .suites import ERROR, WARN, Severity
 # ---------------------------------------------------------------------------------------------------------
 
 
-@_guarded
+@guarded
 def check_indicator_ranges(
     con: duckdb.DuckDBPyConnection,
     fact: str = "marts.fact_indicator_value",
@@ -63,28 +63,33 @@ def check_indicator_ranges(
     commune value summed over several reporting units (``units_count > 1``, the indicator's ``aggregation``
     is ``sum``): the bound is per unit, as the ingest applies it.
     """
-    severity = _check_severity(severity)
+    severity = check_severity(severity)
     fact_cols = set(table_columns(con, fact))
     dim_cols = set(table_columns(con, dim))
     use_type = bool(value_type_col) and value_type_col in dim_cols
     keys = [c for c in key_cols if c in fact_cols and c != code_col]
     # one row per code (no fan-out if the dimension is versioned): the widest bounds of its versions
     dim_sql = (
-        f"select {_qi(code_col)} as code, min({_qi(min_col)}) as lo, max({_qi(max_col)}) as hi"
-        + (f", any_value({_qi(value_type_col)}) as value_type" if use_type else ", null as value_type")
+        f"select {quote_column(code_col)} as code, min({quote_column(min_col)}) as lo, "
+        f"max({quote_column(max_col)}) as hi"
+        + (
+            f", any_value({quote_column(value_type_col)}) as value_type"
+            if use_type
+            else ", null as value_type"
+        )
         + (", any_value(annual_rule) as annual_rule" if "annual_rule" in dim_cols else "")
         + (", any_value(aggregation) as aggregation" if "aggregation" in dim_cols else "")
-        + f" from {_qt(dim)} group by 1"
+        + f" from {quote_table(dim)} group by 1"
     )
     if aggregation_col and aggregation_col in fact_cols and share_aggregations:
         aggs = ", ".join("'" + a.replace("'", "''") + "'" for a in share_aggregations)
-        share = f"coalesce(f.{_qi(aggregation_col)} in ({aggs}), false)"
+        share = f"coalesce(f.{quote_column(aggregation_col)} in ({aggs}), false)"
     else:
         share = "false"
     open_max = []
     if aggregation_col and aggregation_col in fact_cols and additive_aggregations:
         adds = ", ".join("'" + a.replace("'", "''") + "'" for a in additive_aggregations)
-        open_max.append(f"coalesce(f.{_qi(aggregation_col)} in ({adds}), false)")
+        open_max.append(f"coalesce(f.{quote_column(aggregation_col)} in ({adds}), false)")
     if "period_kind" in fact_cols and "annual_rule" in dim_cols:
         open_max.append("(f.period_kind = 'year' and coalesce(d.annual_rule = 'sum', false))")
     if "units_count" in fact_cols and "aggregation" in dim_cols and additive_aggregations:
@@ -92,32 +97,33 @@ def check_indicator_ranges(
         adds = ", ".join("'" + a.replace("'", "''") + "'" for a in additive_aggregations)
         open_max.append(f"(coalesce(f.units_count, 1) > 1 and coalesce(d.aggregation in ({adds}), false))")
     additive = " or ".join(open_max) or "false"
-    v = f"f.{_qi(value_col)}"
-    select_cols = ", ".join([*(f"f.{_qi(c)}" for c in keys), f"f.{_qi(code_col)}", v])
+    v = f"f.{quote_column(value_col)}"
+    select_cols = ", ".join([*(f"f.{quote_column(c)}" for c in keys), f"f.{quote_column(code_col)}", v])
     bounded = (
         f"select {select_cols}, "
         f"case when {share} then 0.0 else d.lo end as min_value, "
         f"case when {share} then 100.0 when {additive} then null else d.hi end as max_value, "
         f"case when {share} then 'percent' else d.value_type end as value_type "
-        f"from {_qt(fact)} as f join ({dim_sql}) as d on f.{_qi(code_col)} = d.code where {v} is not null"
+        f"from {quote_table(fact)} as f join ({dim_sql}) as d on f.{quote_column(code_col)} = d.code "
+        f"where {v} is not null"
     )
-    vv = _qi(value_col)
+    vv = quote_column(value_col)
     bad_cond = (
         f"(min_value is not null and {vv} < min_value) or (max_value is not null and {vv} > max_value)"
         f" or (value_type = 'yesno' and {vv} not in (0, 1))"
     )
     base = f"select * from ({bounded}) where {bad_cond}"
-    failed = int(_scalar(con, f"select count(*) from ({base})"))
+    failed = int(fetch_scalar(con, f"select count(*) from ({base})"))
     by_ind = (
-        _rows(
+        fetch_rows(
             con,
-            f"select {_qi(code_col)}, count(*) as n_rows from ({base}) group by 1 order by 2 desc, 1 "
-            f"limit {SAMPLE_LIMIT}",
+            f"select {quote_column(code_col)}, count(*) as n_rows from ({base}) "
+            f"group by 1 order by 2 desc, 1 limit {SAMPLE_LIMIT}",
         )
         if failed
         else []
     )
-    sample = _rows(con, f"{base} order by all limit {SAMPLE_LIMIT}") if failed else []
+    sample = fetch_rows(con, f"{base} order by all limit {SAMPLE_LIMIT}") if failed else []
     return CheckOutcome(
         name=f"indicator_ranges:{fact}",
         passed=failed == 0,
@@ -138,7 +144,7 @@ def check_indicator_ranges(
     )
 
 
-@_guarded
+@guarded
 def check_pair_by_indicator(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -161,20 +167,20 @@ def check_pair_by_indicator(
     a null in either column are ignored. ``failed_count`` = offending rows; the metadata names the
     indicators the rule was applied to (``indicators_checked``) and the offending rows per indicator.
     """
-    severity = _check_severity(severity)
-    a, b, code = _qi(column_a), _qi(column_b), _qi(code_col)
-    codes_sql = f"select distinct {code} as code from {_qt(dim)} where ({indicator_condition})"
+    severity = check_severity(severity)
+    a, b, code = quote_column(column_a), quote_column(column_b), quote_column(code_col)
+    codes_sql = f"select distinct {code} as code from {quote_table(dim)} where ({indicator_condition})"
     checked = [r[0] for r in con.execute(f"{codes_sql} order by 1").fetchall()]
     keys = [c for c in key_cols if c != code_col]
-    cols = ", ".join([*(f"f.{_qi(c)}" for c in keys), f"f.{code}", f"f.{a}", f"f.{b}"])
+    cols = ", ".join([*(f"f.{quote_column(c)}" for c in keys), f"f.{code}", f"f.{a}", f"f.{b}"])
     base = (
-        f"select {cols} from {_qt(table)} as f semi join ({codes_sql}) as d on f.{code} = d.code "
+        f"select {cols} from {quote_table(table)} as f semi join ({codes_sql}) as d on f.{code} = d.code "
         f"where f.{a} > f.{b}"
     )
-    failed = int(_scalar(con, f"select count(*) from ({base})"))
-    sample = _rows(con, f"{base} order by all limit {SAMPLE_LIMIT}") if failed else []
+    failed = int(fetch_scalar(con, f"select count(*) from ({base})"))
+    sample = fetch_rows(con, f"{base} order by all limit {SAMPLE_LIMIT}") if failed else []
     by_ind = (
-        _rows(
+        fetch_rows(
             con,
             f"select {code}, count(*) as n_rows from ({base}) group by 1 order by 2 desc, 1 limit {SAMPLE_LIMIT}",
         )
@@ -208,7 +214,7 @@ def check_pair_by_indicator(
     )
 
 
-@_guarded
+@guarded
 def check_completeness(
     con: duckdb.DuckDBPyConnection,
     fact: str,
@@ -233,12 +239,12 @@ def check_completeness(
     are counted by reason in the metadata (``explained``) and do not fail the check. ``failed_count`` =
     expected keys absent from the fact and not explained.
     """
-    severity = _check_severity(severity)
-    kcols = ", ".join(_qi(c) for c in keys)
+    severity = check_severity(severity)
+    kcols = ", ".join(quote_column(c) for c in keys)
     expected = f"select distinct {kcols} from ({expected_sql}) as e"
     absent_only = (
         f"select e.* from expected as e where not exists "
-        f"(select 1 from {_qt(fact)} as f where {_null_safe_join('f', 'e', keys)})"
+        f"(select 1 from {quote_table(fact)} as f where {null_safe_join('f', 'e', keys)})"
     )
     ctes = f"with expected as ({expected}), absent as ({absent_only})"
     if explained_sql:
@@ -248,37 +254,39 @@ def check_completeness(
         )
         unexplained = (
             f"{ctes} select a.* from absent as a where not exists "
-            f"(select 1 from explained as x where {_null_safe_join('x', 'a', keys)})"
+            f"(select 1 from explained as x where {null_safe_join('x', 'a', keys)})"
         )
-        explained_rows = _rows(
+        explained_rows = fetch_rows(
             con,
             f"{ctes} select x.reason, count(*) as n_cells from explained as x semi join absent as a on "
-            f"{_null_safe_join('x', 'a', keys)} group by 1 order by 1",
+            f"{null_safe_join('x', 'a', keys)} group by 1 order by 1",
         )
     else:
         unexplained = f"{ctes} select * from absent"
         explained_rows = []
     explained = {r["reason"]: int(r["n_cells"]) for r in explained_rows}
-    n_expected = int(_scalar(con, f"{ctes} select count(*) from expected"))
-    n_absent = int(_scalar(con, f"{ctes} select count(*) from absent"))
-    absent = int(_scalar(con, f"select count(*) from ({unexplained})"))
+    n_expected = int(fetch_scalar(con, f"{ctes} select count(*) from expected"))
+    n_absent = int(fetch_scalar(con, f"{ctes} select count(*) from absent"))
+    absent = int(fetch_scalar(con, f"select count(*) from ({unexplained})"))
     marked = None
     if missing_marker:
         marked = int(
-            _scalar(
+            fetch_scalar(
                 con,
-                f"{ctes} select count(*) from {_qt(fact)} as f where ({missing_marker}) and exists "
-                f"(select 1 from expected as e where {_null_safe_join('f', 'e', keys)})",
+                f"{ctes} select count(*) from {quote_table(fact)} as f where ({missing_marker}) and exists "
+                f"(select 1 from expected as e where {null_safe_join('f', 'e', keys)})",
             )
         )
-    sample = _rows(con, f"select * from ({unexplained}) order by all limit {SAMPLE_LIMIT}") if absent else []
+    sample = (
+        fetch_rows(con, f"select * from ({unexplained}) order by all limit {SAMPLE_LIMIT}") if absent else []
+    )
     by_col: dict[str, list[dict]] = {}
     if absent:
         for c in keys:
-            by_col[c] = _rows(
+            by_col[c] = fetch_rows(
                 con,
-                f"select {_qi(c)}, count(*) as n_missing from ({unexplained}) group by 1 order by 2 desc, 1 "
-                f"limit {SAMPLE_LIMIT}",
+                f"select {quote_column(c)}, count(*) as n_missing from ({unexplained}) "
+                f"group by 1 order by 2 desc, 1 limit {SAMPLE_LIMIT}",
             )
     grain = " × ".join(keys)
     n_explained = n_absent - absent
@@ -330,7 +338,7 @@ def check_completeness(
     )
 
 
-@_guarded
+@guarded
 def check_outliers_vs_previous_period(
     con: duckdb.DuckDBPyConnection,
     fact: str = "marts.fact_indicator_value",
@@ -360,19 +368,20 @@ def check_outliers_vs_previous_period(
     Without ``dim`` the ratio rule applies to every value. ``current_period`` restricts the check to one
     period (e.g. the Dagster partition).
     """
-    severity = _check_severity(severity)
-    pc, vc = _qi(period_col), _qi(value_col)
-    part = ", ".join(_qi(c) for c in keys)
+    severity = check_severity(severity)
+    pc, vc = quote_column(period_col), quote_column(value_col)
+    part = ", ".join(quote_column(c) for c in keys)
     kind = f"case when {pc} like '%-Q%' then 'quarter' else 'year' end"
     use_dim = dim is not None and value_type_col in table_columns(con, dim)
     if use_dim:
         joined = (
-            f"select f.*, d.vt as _value_type from {_qt(fact)} as f left join "
-            f"(select {_qi(code_col)} as code, any_value({_qi(value_type_col)}) as vt from {_qt(dim)} group by 1)"
-            f" as d on f.{_qi(code_col)} = d.code"
+            f"select f.*, d.vt as _value_type from {quote_table(fact)} as f left join "
+            f"(select {quote_column(code_col)} as code, any_value({quote_column(value_type_col)}) as vt "
+            f"from {quote_table(dim)} group by 1)"
+            f" as d on f.{quote_column(code_col)} = d.code"
         )
     else:
-        joined = f"select f.*, null::varchar as _value_type from {_qt(fact)} as f"
+        joined = f"select f.*, null::varchar as _value_type from {quote_table(fact)} as f"
     lagged = (
         f"select {part}, {pc}, {vc}, _value_type, "
         f"lag({pc}) over w as previous_period, lag({vc}) over w as previous_value "
@@ -398,9 +407,9 @@ def check_outliers_vs_previous_period(
         f"select {part}, previous_period, previous_value, {pc}, {vc}, {vc} - previous_value as change, "
         f"_value_type as value_type from ({lagged}) where {flag}{where_period}"
     )
-    failed = int(_scalar(con, f"select count(*) from ({base})", params))
+    failed = int(fetch_scalar(con, f"select count(*) from ({base})", params))
     sample = (
-        _rows(con, f"{base} order by abs(change) desc, {part}, {pc} limit {SAMPLE_LIMIT}", params)
+        fetch_rows(con, f"{base} order by abs(change) desc, {part}, {pc} limit {SAMPLE_LIMIT}", params)
         if failed
         else []
     )

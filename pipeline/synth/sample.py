@@ -69,7 +69,7 @@ class Defect:
     reason_en: str
 
 
-def _rng(seed_: int, *key: object) -> np.random.Generator:
+def seeded_rng(seed_: int, *key: object) -> np.random.Generator:
     """A generator keyed by names (stable whatever the iteration order)."""
     return np.random.default_rng([seed_, zlib.crc32("|".join(map(str, key)).encode())])
 
@@ -118,9 +118,9 @@ def indicator_rows(
         own = [unit["unit_code"]] if is_hamlet_unit else hamlets
         targets = own if r.level == "hamlet" else [""]
         for h in targets:
-            g = _rng(seed_, unit["unit_code"], h, r.indicator_code)
+            g = seeded_rng(seed_, unit["unit_code"], h, r.indicator_code)
             base, slope, u = g.uniform(0, 1, 3)
-            noise = _rng(seed_, unit["unit_code"], h, r.indicator_code, period.code).normal(0, 1)
+            noise = seeded_rng(seed_, unit["unit_code"], h, r.indicator_code, period.code).normal(0, 1)
             lo = float(r.min_value or 0)
             hi = float(r.max_value) if r.max_value else 1e9
             row = {"hamlet_code": h, "indicator_code": r.indicator_code}
@@ -146,14 +146,14 @@ def indicator_rows(
                 if r.measure_kind == "stock":
                     # a level (Wi-Fi points, team members, listed products): drawn once per location, then it
                     # grows with time; redrawing it every period would make it jump (3 -> 11 -> 3 Wi-Fi points)
-                    level = _rng(seed_, h, r.indicator_code).poisson(scale)
+                    level = seeded_rng(seed_, h, r.indicator_code).poisson(scale)
                     row["value"] = int(np.clip(round(level * growth), lo, hi))
                 else:  # a flow: what happened in the period, a fresh draw each period
                     lam = scale * growth
                     if period.quarter is None and r.annual_rule == "sum":
                         lam *= 4
                     row["value"] = int(
-                        np.clip(_rng(seed_, h, r.indicator_code, period.code).poisson(lam), lo, hi)
+                        np.clip(seeded_rng(seed_, h, r.indicator_code, period.code).poisson(lam), lo, hi)
                     )
             rows.append(row)
     return rows
@@ -174,7 +174,7 @@ def task_rows(seed_: int, unit: dict, period: Period, tasks: list[dict]) -> list
     rows = []
     for code, first_year in mine:
         t = (period.year - first_year) * 4 + ((period.quarter or 4) - 1)  # quarters since the task began
-        start, speed, slow = _rng(seed_, unit["unit_code"], code).uniform(0, 1, 3)
+        start, speed, slow = seeded_rng(seed_, unit["unit_code"], code).uniform(0, 1, 3)
         pct = int(np.clip(round(-10 + 30 * start + (8 + 14 * speed) * (t + 1)), 0, 100))
         if pct >= 100:
             status = "Hoàn thành"
@@ -243,7 +243,7 @@ def _fmt_ts(ts: dt.datetime, kind: str) -> str:
 def _submitted_at(seed_: int, unit: str, period: Period) -> dt.datetime:
     if (unit, period.code) in LATE:
         return LATE[(unit, period.code)]
-    g = _rng(seed_, "ts", unit, period.code)
+    g = seeded_rng(seed_, "ts", unit, period.code)
     day = int(g.integers(3, 15))  # on time: before the 15th, hence before the due date (rule 7.5)
     return dt.datetime(
         period.deadline.year, period.deadline.month, day, int(g.integers(7, 17)), int(g.integers(0, 60))
@@ -299,9 +299,9 @@ def plan_files(seed_: int, seeds_dir: Path | None = None, ref_dir: Path | None =
             rows += task_rows(seed_, unit, period, tasks)
             if not rows:
                 continue
-            style = _file_style(_rng(seed_, "style", unit["unit_code"], period.code))
+            style = _file_style(seeded_rng(seed_, "style", unit["unit_code"], period.code))
             ts = _submitted_at(seed_, unit["unit_code"], period)
-            g = _rng(seed_, "notes", unit["unit_code"], period.code)
+            g = seeded_rng(seed_, "notes", unit["unit_code"], period.code)
             for r in rows:
                 r["value_type"] = vtype.get(r.get("indicator_code", ""), "")
                 if r["row_type"] == "CT" and g.uniform() < 0.06:

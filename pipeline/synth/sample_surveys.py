@@ -27,7 +27,7 @@ from pipeline.synth.generate import (
     valid_on,
     write_bytes,
 )
-from pipeline.synth.sample import _rng
+from pipeline.synth.sample import seeded_rng
 
 FAMILY = np.array(["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô"])
 MIDDLE = np.array(["Văn", "Thị", "Đình", "Hữu", "Xuân", "Minh", "Thanh", "Ngọc"])
@@ -134,7 +134,7 @@ def write_surveys(out: Path, seed_: int, seeds_dir: Path | None = None, ref_dir:
 
 def _survey_2025(out: Path, seed_: int, questions: pd.DataFrame, ref_dir: Path | None) -> None:
     """Wide CSV, one row per household; answer spelling by column group: words, 1/0, ticks x/blank."""
-    g = _rng(seed_, "survey", 2025)
+    g = seeded_rng(seed_, "survey", 2025)
     form, q = survey_form(questions, 2025)
     h = _hamlets_at(dt.date(2025, 11, 15), ref_dir)
     counts = g.integers(20, 31, size=len(h))
@@ -177,7 +177,7 @@ def _survey_2025(out: Path, seed_: int, questions: pd.DataFrame, ref_dir: Path |
 
 def _survey_2026(out: Path, seed_: int, questions: pd.DataFrame, ref_dir: Path | None) -> None:
     """JSON lines, one object per response, same Vietnamese keys; unanswered questions are left out."""
-    g = _rng(seed_, "survey", 2026)
+    g = seeded_rng(seed_, "survey", 2026)
     form, q = survey_form(questions, 2026)
     h = _hamlets_at(dt.date(2026, 10, 15), ref_dir)
     counts = g.integers(8, 13, size=len(h))

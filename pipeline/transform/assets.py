@@ -21,15 +21,19 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipeline.config import DBT_PROJECT_DIR
 from pipeline.constants import OWNERS
+from pipeline.lib.gx_context import prewarm_context
 from pipeline.partitions import FULL_REBUILD_TAG, PERIOD_TAG, dbt_period_vars, marts_freshness_policy
-from pipeline.resources import WarehouseBusy, WarehouseResource, busy_message, dbt_connect_attempts
+from pipeline.resources import (
+    DBT_PROJECT,
+    WarehouseBusy,
+    WarehouseResource,
+    busy_message,
+    dbt_connect_attempts,
+)
 from pipeline.state import code_fingerprint
 from pipeline.transform.check_descriptions import describe_test
 from pipeline.transform.scope import Scope, decide, record
-
-DBT_PROJECT = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 if not DBT_PROJECT.manifest_path.exists():
     raise FileNotFoundError(
@@ -178,8 +182,6 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
         }
         context.log.info(f"dbt {' '.join(args)}")
         # the quality gate runs next in this process: import GX while dbt runs in its subprocess
-        from pipeline.quality.gx_runner import prewarm_context
-
         prewarm_context()
         # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own connect
         # for as long (profiles.yml, retries) should a reader slip in while dbt starts

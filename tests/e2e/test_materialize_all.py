@@ -130,7 +130,7 @@ def test_pii_scan_finds_a_respondent_name_inside_every_published_text_column(fir
     """The released sample is clean (it published: no false positive on keys, hashes, labels); a respondent's
     name, written without diacritics inside a longer text, injected into one cell of every published text
     column of a copy of the release, is found in each of them (the respondent is stored only hashed)."""
-    from pipeline.ingest.masking import name_index
+    from pipeline.lib.pii import name_index
     from pipeline.publish.assets import PII_EXEMPT_COLUMNS
     from pipeline.publish.pii import scan_pii
 

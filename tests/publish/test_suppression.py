@@ -704,7 +704,7 @@ def test_release_integrity_check_runs_the_attacker_on_latest(warehouse, open_dat
     """The asset check on ``latest`` fails on a recoverable cell too (here a release written with the gate
     switched off, as a release of an older version would be)."""
     from pipeline.publish import release
-    from pipeline.quality.checks import release_integrity
+    from pipeline.publish.checks import release_integrity
 
     monkeypatch.setenv("NTM_OPEN_DATA_DIR", str(open_data))
     df = group([(3, 3), (4, 4), (20, 15), (30, 20)])

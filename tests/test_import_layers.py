@@ -1,0 +1,131 @@
+"""The import rules of pipeline/ (README, "Layout"): stages import only downward and no package has an import
+circle (the import-linter contracts in pyproject.toml, also run by `make lint`), and no module imports
+another module's private (``_name``) names. Each rule is also shown to fail on a tree that breaks it."""
+
+import ast
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
+    """`lint-imports` with the repository's contracts on the ``pipeline`` package found in ``cwd``."""
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", str(REPO / "pyproject.toml")],
+        cwd=cwd,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(cwd)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def private_imports(root: Path) -> list[str]:
+    """Every use of another module's private name under ``root`` (a folder holding the ``pipeline``
+    package): ``from pipeline.x import _name`` (relative forms too) and ``module._name`` where ``module`` was
+    imported from pipeline. Dunder names are not private."""
+    found = []
+    for path in sorted((root / "pipeline").rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        module = ".".join(parts[:-1] if is_package else parts)
+        package = module.split(".") if is_package else module.split(".")[:-1]
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        modules = {}  # local name -> the pipeline module it is bound to
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                source = ".".join([*base, *([node.module] if node.module else [])])
+                if not source.startswith("pipeline"):
+                    continue
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__") and source != module:
+                        found.append(
+                            f"{path.relative_to(root)}:{node.lineno}: from {source} import {alias.name}"
+                        )
+                    modules[alias.asname or alias.name] = f"{source}.{alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname and alias.name.startswith("pipeline."):  # import pipeline.x.y as m
+                        modules[alias.asname] = alias.name
+                    elif alias.name.split(".")[0] == "pipeline":  # import pipeline.x.y binds "pipeline"
+                        modules["pipeline"] = "pipeline"
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                chain, value = [], node.value
+                while isinstance(value, ast.Attribute):
+                    chain.append(value.attr)
+                    value = value.value
+                if isinstance(value, ast.Name) and value.id in modules:
+                    owner = ".".join([modules[value.id], *reversed(chain)])
+                    if owner != module:
+                        found.append(f"{path.relative_to(root)}:{node.lineno}: {owner}.{node.attr}")
+    return found
+
+
+@pytest.fixture
+def pipeline_copy(tmp_path: Path) -> Path:
+    shutil.copytree(
+        REPO / "pipeline", tmp_path / "pipeline", ignore=shutil.ignore_patterns("static", "templates")
+    )
+    return tmp_path
+
+
+def test_import_contracts_hold():
+    result = lint_imports(REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
+
+
+def test_an_upward_import_breaks_the_layers(pipeline_copy: Path):
+    checks = pipeline_copy / "pipeline" / "transform" / "check_descriptions.py"
+    checks.write_text(checks.read_text() + "\nfrom pipeline.quality import suites  # noqa: E402\n")
+    result = lint_imports(pipeline_copy)
+    assert result.returncode == 1
+    assert "pipeline.transform is not allowed to import pipeline.quality" in result.stdout
+    assert "pipeline.transform.check_descriptions -> pipeline.quality.suites" in result.stdout
+
+
+def test_an_import_circle_breaks_the_contract(pipeline_copy: Path):
+    # lib.values already imports lib.text: the reverse closes a circle inside pipeline.lib
+    text = pipeline_copy / "pipeline" / "lib" / "text.py"
+    text.write_text(text.read_text() + "\nfrom pipeline.lib import values  # noqa: E402\n")
+    result = lint_imports(pipeline_copy)
+    assert result.returncode == 1
+    assert "No cycles are allowed in pipeline.lib." in result.stdout
+
+
+def test_no_module_imports_another_modules_private_names():
+    assert private_imports(REPO) == []
+
+
+def test_private_imports_are_found(tmp_path: Path):
+    pkg = tmp_path / "pipeline" / "stage"
+    pkg.mkdir(parents=True)
+    (tmp_path / "pipeline" / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("from .a import _own  # a package re-exporting its module's name\n")
+    (pkg / "a.py").write_text("def _own(): ...\n_own()\n")
+    (pkg / "b.py").write_text(
+        "from pipeline.stage.a import _own, __doc__\n"
+        "from .a import _own as mine\n"
+        "import pipeline.stage.a as a\n"
+        "from pipeline.stage import a as a2\n"
+        "a._own(); a2._own(); a.__name__\n"
+    )
+    assert private_imports(tmp_path) == [
+        "pipeline/stage/__init__.py:1: from pipeline.stage.a import _own",
+        "pipeline/stage/b.py:1: from pipeline.stage.a import _own",
+        "pipeline/stage/b.py:2: from pipeline.stage.a import _own",
+        "pipeline/stage/b.py:5: pipeline.stage.a._own",
+        "pipeline/stage/b.py:5: pipeline.stage.a._own",
+    ]
