@@ -11,8 +11,8 @@ folder gets:
   ``hamlet_boundaries.geojson`` features of its hamlets;
 * ``submissions/``, ``surveys/``, ``ocop/``: every CSV file under the same relative path and name, with the
   commune's rows only (the commune of a row: survey ``Mã xã``, else the 5-digit prefix of ``Mã đơn vị`` (unit),
-  else of ``Mã thôn`` (hamlet)); a file whose rows are all the commune's is copied byte for byte, a file with
-  none of its rows is left out.
+  else of ``Mã thôn`` (hamlet)), each row's text kept as it was (quoting, line ending); a file whose rows are all
+  the commune's is copied byte for byte, a file with none of its rows is left out.
 
 Only what the synthetic generators write is handled: UTF-8 CSV sources (no XLSX, JSON lines or ``dhis2/``
 folder; such a file stops the split naming it). Deterministic: the same input gives the same bytes.
@@ -94,6 +94,23 @@ def _reference(src: Path, dst: Path, commune: str, hamlets_of: dict[str, str]) -
             )
 
 
+def _records(text: str) -> list[str]:
+    """The CSV records of ``text`` as their own text (line ending included; a quoted field may span lines)."""
+    records, pending = [], ""
+    for line in text.splitlines(keepends=True):
+        pending += line
+        if pending.count('"') % 2 == 0:
+            records.append(pending)
+            pending = ""
+    if pending:
+        records.append(pending)
+    return records
+
+
+def _fields(record: str) -> list[str]:
+    return next(csv.reader([record.lstrip("\ufeff")]), [])
+
+
 def _row_commune(header: list[str], path: Path):
     for col in ROW_COMMUNE_COLUMNS:
         if col in header:
@@ -124,11 +141,14 @@ def split_by_commune(src: Path, out: Path) -> dict[str, Path]:
             if path.suffix.lower() != ".csv":
                 raise ValueError(f"{path}: chỉ tách được tệp CSV / only CSV files can be split")
             rel = path.relative_to(src)
-            header, rows = _read(path)
-            commune_of = _row_commune(header, path)
-            by_commune: dict[str | None, list[list[str]]] = {}
-            for r in rows:
-                by_commune.setdefault(commune_of(r), []).append(r)
+            records = _records(path.read_bytes().decode("utf-8"))
+            if not records:
+                continue
+            commune_of = _row_commune(_fields(records[0]), path)
+            by_commune: dict[str | None, list[str]] = {}
+            for r in records[1:]:
+                if r.strip():
+                    by_commune.setdefault(commune_of(_fields(r)), []).append(r)
             unknown = sorted(k for k in by_commune if k not in dirs)
             if unknown:
                 raise ValueError(
@@ -141,5 +161,6 @@ def split_by_commune(src: Path, out: Path) -> dict[str, Path]:
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(path, dst)
                 else:
-                    _write(dst, _text(header, part))
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    dst.write_bytes((records[0] + "".join(part)).encode("utf-8"))
     return dirs

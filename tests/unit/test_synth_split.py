@@ -56,7 +56,8 @@ def _zone(tmp_path):
     )
     (raw / "surveys").mkdir()
     (raw / "surveys" / "khao_sat_hai_long_42_2026.csv").write_text(
-        "Mã phiếu,Mã xã,Thôn\nR1,18481,18481-T01\nR2,18484,18484-T01\nR3,18484,18484-T01\n", encoding="utf-8"
+        'Mã phiếu,Mã xã,Thôn\nR1,18481,18481-T01\nR2,18484,18484-T01\n"R3","18484","18484-T01"\n',
+        encoding="utf-8",
     )
     sub = raw / "submissions" / "2026"
     sub.mkdir(parents=True)
@@ -72,7 +73,9 @@ def test_the_split_keeps_each_communes_rows_and_copies_whole_files(tmp_path):
     assert (a / "surveys" / "khao_sat_hai_long_42_2026.csv").read_text(encoding="utf-8") == (
         "Mã phiếu,Mã xã,Thôn\nR1,18481,18481-T01\n"
     )
-    assert (b / "surveys" / "khao_sat_hai_long_42_2026.csv").read_text(encoding="utf-8").count("\n") == 3
+    assert (b / "surveys" / "khao_sat_hai_long_42_2026.csv").read_text(encoding="utf-8") == (
+        'Mã phiếu,Mã xã,Thôn\nR2,18484,18484-T01\n"R3","18484","18484-T01"\n'  # each row's text as landed
+    )
     # a file that is all one commune's is copied byte for byte (CRLF kept); the other commune has none
     src = raw / "submissions" / "2026" / "18484-KT_2026-Q1.csv"
     assert (b / "submissions" / "2026" / src.name).read_bytes() == src.read_bytes()
