@@ -4,7 +4,8 @@
 surveys, OCOP and the synthetic hamlet boundaries raw/reference/hamlet_boundaries.geojson);
 ``python -m pipeline.synth templates`` the blank templates into raw/templates/;
 ``python -m pipeline.synth scale --scale commune|province|national --out DIR`` benchmark volumes
-(``--communes 18481,18484,18496 --hamlets 4``: a small province of just these communes);
+(``--communes 18481,18484,18496 --hamlets 3-5``: a small province of just these communes, with 3, 4 and 5
+hamlets);
 ``python -m pipeline.synth split --src DIR --out DIR`` one landing zone per commune of a generated one
 (:mod:`pipeline.synth.split`: one instance per commune, the federation test).
 All output is deterministic for a seed (byte-identical reruns).
@@ -52,10 +53,11 @@ def generate_scale(
     last: str = "2030-Q4",
     seeds_dir: Path | None = None,
     communes: list[str] | None = None,
-    hamlets: int | None = None,
+    hamlets: int | tuple[int, int] | None = None,
 ) -> dict:
-    """Benchmark volumes; ``communes`` keeps only these communes of the scale, ``hamlets`` fixes the number of
-    hamlets per commune (default 20..30)."""
+    """Benchmark volumes; ``communes`` keeps only these communes of the scale; ``hamlets`` = N gives every
+    commune N hamlets, (lo, hi) gives the communes lo, lo + 1, ..., hi, lo, ... hamlets in code order (default:
+    20..30 at random)."""
     from pipeline.synth.scale import write_scale
 
     return write_scale(Path(out), scale, seed, first, last, seeds_dir, communes, hamlets)

@@ -26,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument(
         "--communes", default=None, help="only these communes of the scale, e.g. 18481,18484,18496"
     )
-    c.add_argument("--hamlets", type=int, default=None, help="hamlets per commune (default 20..30)")
+    c.add_argument(
+        "--hamlets",
+        default=None,
+        help="hamlets per commune: N, or LO-HI = LO, LO+1, ..., HI in code order (default 20..30)",
+    )
     sp = sub.add_parser("split", help="one landing zone per commune (out/<commune_code>/) of a generated one")
     sp.add_argument("--src", required=True)
     sp.add_argument("--out", required=True)
@@ -46,7 +50,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{code} -> {path}")
     else:
         only = [c.strip() for c in a.communes.split(",") if c.strip()] if a.communes else None
-        res = generate_scale(a.out, a.scale, a.seed, a.first, a.last, communes=only, hamlets=a.hamlets)
+        hamlets = None
+        if a.hamlets:
+            lo, _, hi = a.hamlets.partition("-")
+            hamlets = (int(lo), int(hi or lo))
+        res = generate_scale(a.out, a.scale, a.seed, a.first, a.last, communes=only, hamlets=hamlets)
         print(json.dumps(res, indent=1))
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0

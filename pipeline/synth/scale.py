@@ -88,16 +88,17 @@ class World:
         seed_: int,
         seeds_dir: Path | None,
         only: list[str] | None = None,
-        hamlets: int | None = None,
+        hamlets: int | tuple[int, int] | None = None,
     ):
         rng = np.random.default_rng([seed_, 1])
         self.c = communes(scale, only)
         nc = len(self.c)
         self.n_hamlets = rng.integers(20, 31, nc)
-        if hamlets is not None:  # a small test province: this many hamlets in every commune
-            if not 1 <= hamlets <= 99:
-                raise ValueError(f"hamlets per commune must be 1..99, got {hamlets}")
-            self.n_hamlets = np.full(nc, hamlets)
+        if hamlets is not None:  # a small test province: lo, lo + 1, ..., hi, lo, ... hamlets in code order
+            lo, hi = (hamlets, hamlets) if isinstance(hamlets, int) else hamlets
+            if not 1 <= lo <= hi <= 99:
+                raise ValueError(f"hamlets per commune must be within 1..99 (lo <= hi), got {hamlets}")
+            self.n_hamlets = lo + np.arange(nc) % (hi - lo + 1)
         self.h_commune = np.repeat(np.arange(nc), self.n_hamlets)
         h_no = np.concatenate([np.arange(1, n + 1) for n in self.n_hamlets])
         cc = self.c["commune_code"].to_numpy().astype(str)
@@ -253,7 +254,7 @@ def write_scale(
     last: str,
     seeds_dir: Path | None = None,
     only: list[str] | None = None,
-    hamlets: int | None = None,
+    hamlets: int | tuple[int, int] | None = None,
 ) -> dict:
     out = Path(out)
     w = World(scale, seed_, seeds_dir, only, hamlets)

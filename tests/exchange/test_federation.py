@@ -1,8 +1,8 @@
 """Split and federate (issue 15 item 2): a province built from its communes' report packages has the province
 values of one instance that holds every commune's raw files.
 
-A small synthetic province (3 communes of Hà Tĩnh, 4 hamlets each, 2 quarters: ``pipeline.synth`` scale with
-``communes``/``hamlets``) is split by commune (``pipeline.synth.split``). The module builds, once each:
+A small synthetic province (3 communes of Hà Tĩnh with 3, 4 and 5 hamlets — unequal, so that pooling hamlets
+differs from averaging communes —, 2 quarters: ``pipeline.synth`` scale with ``communes``/``hamlets``) is split by commune (``pipeline.synth.split``). The module builds, once each:
 
 1. the single instance over the whole small province (raw = the unsplit landing zone);
 2. one instance per commune (``NTM_HOME_COMMUNE`` = the commune, raw = its split folder): its release and the
@@ -44,7 +44,7 @@ from tests.shared_build import environ, materialize_all
 REPO = Path(__file__).resolve().parents[2]
 PROVINCE = "42"
 COMMUNES = ("18481", "18484", "18496")  # Xuân Lộc, Đồng Lộc, Hương Khê (Hà Tĩnh)
-FIRST, LAST, HAMLETS, SEED = "2026-Q1", "2026-Q2", 4, 15
+FIRST, LAST, HAMLETS, SEED = "2026-Q1", "2026-Q2", (3, 5), 15
 KEY = ["province_code", "period_code", "indicator_code"]
 NUMBERS = ["value", "numerator", "denominator", "threshold"]
 EXACT = [
@@ -232,7 +232,7 @@ def test_the_split_gives_every_source_row_to_exactly_one_commune(federation: Fed
         assert whole and parts == whole, source
     for c in COMMUNES:
         hamlets = pd.read_csv(federation.split[c] / "reference" / "hamlets.csv", dtype=str)
-        assert len(hamlets) == HAMLETS and set(hamlets["commune_code"]) == {c}
+        assert len(hamlets) == HAMLETS[0] + COMMUNES.index(c) and set(hamlets["commune_code"]) == {c}
         units = pd.read_csv(federation.split[c] / "reference" / "reporting_units.csv", dtype=str)
         assert set(units["commune_code"]) == {c}
         for p in (federation.split[c] / "submissions").rglob("*.csv"):

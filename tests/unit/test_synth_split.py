@@ -27,6 +27,9 @@ def test_a_small_province_has_just_the_chosen_communes_and_hamlets(tmp_path):
     assert hamlets.groupby("commune_code").size().to_dict() == dict.fromkeys(COMMUNES, 2)
     generate_scale(tmp_path / "b", "province", 3, "2026-Q1", "2026-Q1", communes=COMMUNES, hamlets=2)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    generate_scale(tmp_path / "c", "province", 3, "2026-Q1", "2026-Q1", communes=COMMUNES, hamlets=(3, 4))
+    hamlets = pd.read_csv(tmp_path / "c" / "reference" / "hamlets.csv", dtype=str)
+    assert hamlets.groupby("commune_code").size().to_dict() == {"18481": 3, "18484": 4, "18496": 3}
 
 
 def test_a_commune_outside_the_scale_is_named(tmp_path):
