@@ -335,37 +335,67 @@ from v join provinces p using (province_code)
 """
 
 
-def test_the_packages_re_roll_to_the_single_instance_province_values(federation: Federation, tmp_path):
-    """Step (4) by an independent recomputation: the report packages of the commune instances alone, rolled up
-    by §11's rule, give every province-level cell of the single instance's mart_province_indicator."""
-    single = _release_table(_require(federation.single), "mart_province_indicator")
+def _reroll(data: dict[str, Path], sql: str = REROLL_SQL) -> pd.DataFrame:
+    """``sql`` over the packages' data folders (commune -> <package>/data)."""
     con = duckdb.connect()
     con.execute("set TimeZone = 'UTC'")
-    data = {}
-    for c in COMMUNES:
-        pkg = _unzipped(_package_zip(_require(federation.communes[c])), tmp_path / c)
-        data[c] = pkg / "data"
     for view, table in (
         ("commune_values", "mart_commune_indicator"),
         ("communes", "dim_commune"),
         ("provinces", "dim_province"),
     ):
-        paths = [str(data[c] / f"{table}.parquet") for c in COMMUNES]
+        paths = [str(d / f"{table}.parquet") for d in data.values()]
         con.execute(f"create view {view}_all as select * from read_parquet({paths!r}, union_by_name = true)")
     # dim_commune / dim_province / dim_indicator come once per package: the same rows in every package
     con.execute("create view commune_values as select * from commune_values_all")
     con.execute("create view communes as select distinct commune_code, province_code from communes_all")
     con.execute("create view provinces as select distinct province_code, communes_count from provinces_all")
-    con.execute(
-        f"create view indicators as select * from read_parquet('{data[COMMUNES[0]] / 'dim_indicator.parquet'}')"
-    )
+    first = next(iter(data.values()))
+    con.execute(f"create view indicators as select * from read_parquet('{first / 'dim_indicator.parquet'}')")
     assert con.execute("select count(*) from provinces").fetchone()[0] == 1
-    assert sorted(
-        r[0] for r in con.execute("select distinct commune_code from commune_values").fetchall()
-    ) == list(COMMUNES)
-    rerolled = con.execute(REROLL_SQL).df()
-    _assert_same_province_cells(single, rerolled, "packages re-rolled by §11")
+    got = sorted(r[0] for r in con.execute("select distinct commune_code from commune_values").fetchall())
+    assert got == sorted(data)
+    return con.execute(sql).df()
+
+
+@pytest.fixture(scope="module")
+def package_data(federation: Federation, tmp_path_factory) -> dict[str, Path]:
+    """commune -> the data folder of its report package (unzipped from its release's exchange/upward)."""
+    tmp = tmp_path_factory.mktemp("packages")
+    return {c: _unzipped(_package_zip(_require(federation.communes[c])), tmp / c) / "data" for c in COMMUNES}
+
+
+def test_the_packages_re_roll_to_the_single_instance_province_values(federation: Federation, package_data):
+    """Step (4) by an independent recomputation: the report packages of the commune instances alone, rolled up
+    by §11's rule, give every province-level cell of the single instance's mart_province_indicator."""
+    single = _release_table(_require(federation.single), "mart_province_indicator")
+    _assert_same_province_cells(single, _reroll(package_data), "packages re-rolled by §11")
     assert set(single["communes_reporting"]) >= {len(COMMUNES)}
+    assert {"sum", "ratio_of_sums", "share_meeting", "last", "mean", "all_yes"} <= set(single["aggregation"])
+
+
+@pytest.mark.parametrize(
+    ("wrong", "old", "new"),
+    [
+        ("a mean of the communes' ratios", "then 100.0 * num / den", "then m"),
+        ("a mean of the communes' shares of hamlets", "else 100.0 * hm / he end", "else m end"),
+        (
+            "the first commune value instead of the last",
+            "last_submitted_at desc nulls last",
+            "last_submitted_at",
+        ),
+    ],
+)
+def test_the_comparison_tells_a_wrong_roll_up_apart(federation, package_data, wrong, old, new):
+    """The equality check can fail: a roll-up by a wrong rule, or one commune's package left out, differs from
+    the single instance (the communes have 3, 4 and 5 hamlets, so pooling is not averaging)."""
+    single = _release_table(_require(federation.single), "mart_province_indicator")
+    assert old in REROLL_SQL
+    with pytest.raises(AssertionError, match="differs"):
+        _assert_same_province_cells(single, _reroll(package_data, REROLL_SQL.replace(old, new)), wrong)
+    two = {c: d for c, d in package_data.items() if c != COMMUNES[-1]}
+    with pytest.raises(AssertionError, match="differs"):
+        _assert_same_province_cells(single, _reroll(two), "one package left out")
 
 
 # ------------------------------------------------------------------- (3) the province instance (fedingest)
@@ -400,15 +430,30 @@ def province_instance(federation: Federation) -> Instance:
     return inst
 
 
+def _warehouse_table(inst: Instance, table: str) -> pd.DataFrame:
+    con = duckdb.connect(str(inst.warehouse), read_only=True)
+    try:
+        return con.execute(f"select * from marts.{table}").df()
+    finally:
+        con.close()
+
+
 def test_the_province_instance_from_packages_equals_the_single_instance(
     federation: Federation, province_instance: Instance
 ):
     """Step (3) + (4): the province instance's mart_province_indicator, built from the packages only, equals the
-    single instance's in every province-level cell."""
+    single instance's in every province-level cell: in the warehouses (same timestamp convention on both sides)
+    and, when the province publishes a release, in the two releases."""
     assert province_instance.success, f"the province instance's run failed: {province_instance.failure}"
-    single = _release_table(_require(federation.single), "mart_province_indicator")
-    con = duckdb.connect(str(province_instance.warehouse), read_only=True)
-    con.execute("set TimeZone = 'UTC'")
-    built = con.execute("select * from marts.mart_province_indicator").df()
-    con.close()
-    _assert_same_province_cells(single, built, "province instance from packages")
+    _require(federation.single)
+    _assert_same_province_cells(
+        _warehouse_table(federation.single, "mart_province_indicator"),
+        _warehouse_table(province_instance, "mart_province_indicator"),
+        "province instance from packages (warehouse)",
+    )
+    if (province_instance.base / "open_data" / "latest").exists():
+        _assert_same_province_cells(
+            _release_table(federation.single.release, "mart_province_indicator"),
+            _release_table(province_instance.release, "mart_province_indicator"),
+            "province instance from packages (release)",
+        )
