@@ -15,6 +15,9 @@
 | NTM_READER_WAIT_S        | 120                    | how long a run waits for a reader to let go of the  |
 |                          |                        | warehouse file (DuckDB CLI, DBeaver, a notebook)    |
 | NTM_TODAY                | (today)                | the date used to reject future periods (tests)      |
+| NTM_HOME_COMMUNE         | 18484                  | the commune this instance serves (5-digit code of   |
+|                          |                        | the admin registry): dbt var home_commune_code, the |
+|                          |                        | release's titles, the report package's sender       |
 | NTM_SUPPRESSION_MIN_COUNT| 5                      | survey cells with fewer respondents are suppressed (>= 3) |
 | NTM_MAX_FILE_BYTES       | 134217728 (128 MiB)    | a landed file larger than this is not read          |
 | NTM_MAX_ROWS_PER_FILE    | 250000                 | data rows (lines) per CSV/JSON file or XLSX workbook|
@@ -154,6 +157,14 @@ def configured_paths() -> tuple[Path, Path, Path]:
         _path("NTM_WAREHOUSE", "warehouse/ntm.duckdb"),
         _path("NTM_OPEN_DATA_DIR", "open_data"),
     )
+
+
+def home_commune() -> str:
+    """NTM_HOME_COMMUNE: the 5-digit code of the commune this instance serves (default :data:`COMMUNE_CODE`).
+
+    dbt reads the same variable (``dbt_project.yml``: var ``home_commune_code``); pre-flight checks that it is
+    5 digits and a commune of the admin registry (:mod:`pipeline.preflight.settings`)."""
+    return (os.environ.get("NTM_HOME_COMMUNE") or "").strip() or COMMUNE_CODE
 
 
 def get_settings() -> Settings:

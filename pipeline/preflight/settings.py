@@ -46,6 +46,20 @@ def _min_count(raw: str) -> int | None:
     return n if n >= 3 else None
 
 
+def commune_code(raw: str) -> str | None:
+    """A commune code of the admin registry (vietnam-provinces, QĐ 19/2025): exactly 5 digits ("18484")."""
+    code = raw.strip()
+    if len(code) != 5 or not code.isascii() or not code.isdigit():
+        return None
+    from vietnam_provinces import Ward  # a dict lookup; no pandas
+
+    try:
+        Ward.from_code(int(code))
+    except ValueError:
+        return None
+    return code
+
+
 _UNITS = {
     "b": 1, "byte": 1, "bytes": 1,
     "k": 1e3, "kb": 1e3, "kilobyte": 1e3, "kilobytes": 1e3, "kib": 2**10,
@@ -111,6 +125,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "số nguyên ≥ 3 (với 1 hoặc 2, dấu ẩn tự nó làm lộ n)",
         "an integer ≥ 3 (with 1 or 2 the suppression marker alone gives n away)",
         empty_is_default=False,
+    ),
+    SettingSpec(
+        "NTM_HOME_COMMUNE",
+        "18484",
+        commune_code,
+        "mã xã/phường 5 chữ số có trong danh mục đơn vị hành chính (vietnam-provinces, QĐ 19/2025), ví dụ 18484",
+        "a 5-digit commune code of the admin registry (vietnam-provinces, QĐ 19/2025), e.g. 18484",
     ),
     SettingSpec("NTM_MAX_FILE_BYTES", "134217728", _positive_int, _INT_VI, _INT_EN),
     SettingSpec("NTM_MAX_ROWS_PER_FILE", "250000", _positive_int, _INT_VI, _INT_EN),

@@ -34,7 +34,8 @@ from typing import Any
 
 import pyarrow as pa
 
-PACKAGE_NAME = "ntm-dong-loc-18484"
+from pipeline.publish.home import HomeCommune, home_commune
+
 PROFILE = "data-package"
 PARQUET_MEDIATYPE = "application/vnd.apache.parquet"
 MISSING_VALUES = ["", "nan"]
@@ -50,18 +51,20 @@ LICENSE = {
     "title": "Creative Commons Attribution 4.0 International",
 }
 
-SOURCES = [
-    {
-        "title": "Ủy ban nhân dân xã Đồng Lộc, tỉnh Hà Tĩnh - báo cáo định kỳ của các đơn vị, khảo sát sự hài "
-        "lòng (Ủy ban MTTQ xã), hồ sơ OCOP / People's Committee of Đồng Lộc commune, Hà Tĩnh - unit reports, "
-        "satisfaction surveys (Fatherland Front), OCOP records",
-        "path": "https://example.invalid/dong-loc/open-data",  # placeholder until the portal URL exists
-    },
-    {
-        "title": "Quyết định 318/QĐ-TTg (2022), 51/2025/QĐ-TTg - bộ tiêu chí nông thôn mới / "
-        "national new-rural criteria sets",
-    },
-]
+
+def sources(home: HomeCommune) -> list[dict[str, str]]:
+    return [
+        {
+            "title": f"{home.committee_vi}, {home.province_division_vi} {home.province_name} - báo cáo định kỳ của "
+            f"các đơn vị, khảo sát sự hài lòng (Ủy ban MTTQ {home.division_vi}), hồ sơ OCOP / {home.committee_en}, "
+            f"{home.province_name} - unit reports, satisfaction surveys (Fatherland Front), OCOP records",
+            "path": home.portal_url,
+        },
+        {
+            "title": "Quyết định 318/QĐ-TTg (2022), 51/2025/QĐ-TTg - bộ tiêu chí nông thôn mới / "
+            "national new-rural criteria sets",
+        },
+    ]
 
 
 def table_schema_type(t: pa.DataType) -> tuple[str, dict[str, Any]]:
@@ -162,41 +165,46 @@ def package_descriptor(
     created: str,
     is_synthetic: bool,
     previous_release_id: str | None,
+    home: HomeCommune | None = None,
 ) -> dict[str, Any]:
-    title_vi = "Dữ liệu mở chỉ tiêu nông thôn mới và chuyển đổi số - xã Đồng Lộc, tỉnh Hà Tĩnh (18484)"
-    title_en = "Open data on new-rural (NTM) and digital-transformation indicators - Đồng Lộc commune, Hà Tĩnh (18484)"
+    """``home``: the commune the release is for (:func:`pipeline.publish.home.release_home`; default the
+    configured one). Name ``ntm-<slug>-<code>``, titles, sources, publisher and keywords name it."""
+    if home is None:
+        from pipeline.config import home_commune as configured
+
+        home = home_commune(configured())
+    place_vi, place_en = home.place_vi, home.place_en
+    title_vi = f"Dữ liệu mở chỉ tiêu nông thôn mới và chuyển đổi số - {place_vi} ({home.code})"
+    title_en = (
+        f"Open data on new-rural (NTM) and digital-transformation indicators - {place_en} ({home.code})"
+    )
     desc = (
-        "Kết quả các chỉ tiêu nông thôn mới, chuyển đổi số, OCOP và khảo sát sự hài lòng của xã Đồng Lộc "
-        "(Kế hoạch 2026-2030), công bố theo Nghị định 47/2020/NĐ-CP. / Results of the new-rural, "
-        "digital-transformation, OCOP and satisfaction-survey indicators of Đồng Lộc commune (2026-2030 plan), "
-        "published under Decree 47/2020/ND-CP."
+        f"Kết quả các chỉ tiêu nông thôn mới, chuyển đổi số, OCOP và khảo sát sự hài lòng của {home.division_vi} "
+        f"{home.name} (Kế hoạch 2026-2030), công bố theo Nghị định 47/2020/NĐ-CP. / Results of the new-rural, "
+        f"digital-transformation, OCOP and satisfaction-survey indicators of {home.name} {home.division_en} "
+        "(2026-2030 plan), published under Decree 47/2020/ND-CP."
     )
     if is_synthetic:
         desc += " DỮ LIỆU MẪU TỔNG HỢP, KHÔNG PHẢI SỐ LIỆU THẬT. / SYNTHETIC SAMPLE DATA, NOT REAL FIGURES."
     return {
         "profile": PROFILE,
-        "name": PACKAGE_NAME,
-        "id": f"{PACKAGE_NAME}/{release_id}",
+        "name": home.package_name,
+        "id": f"{home.package_name}/{release_id}",
         "title": f"{title_vi} / {title_en}",
         "description": desc,
         "version": version,
         "created": created,
         "licenses": [LICENSE],
-        "sources": SOURCES,
-        "contributors": [
-            {
-                "title": "Ủy ban nhân dân xã Đồng Lộc / People's Committee of Đồng Lộc commune",
-                "role": "publisher",
-            }
-        ],
+        "sources": sources(home),
+        "contributors": [{"title": f"{home.committee_vi} / {home.committee_en}", "role": "publisher"}],
         "keywords": [
             "nông thôn mới",
             "new rural",
             "chuyển đổi số",
             "digital transformation",
             "OCOP",
-            "Hà Tĩnh",
-            "Đồng Lộc",
+            home.province_name,
+            home.name,
         ],
         "language": ["vi", "en"],
         "ntm:release_id": release_id,

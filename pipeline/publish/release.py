@@ -51,6 +51,7 @@ from pipeline.lib.pii import NameIndex
 
 from . import datapackage as dpk
 from .disclosure_audit import DisclosureAuditError, audit_release_tables
+from .home import release_home
 from .parquet import (
     CrashHook,
     ReleaseIntegrityError,
@@ -364,15 +365,16 @@ def _publish_in_stage(
     # 5. metadata
     created = now.isoformat(timespec="seconds")
     version = version_label or f"{now:%Y.%m.%d}+{chash[:10]}"
+    home = release_home(con)  # the commune the release is for (marts.dim_commune.is_home_commune)
     descriptor = dpk.package_descriptor(
         resources=resources, release_id=release_id, content_sha256=chash, version=version, created=created,
-        is_synthetic=is_synthetic, previous_release_id=prev_id,
+        is_synthetic=is_synthetic, previous_release_id=prev_id, home=home,
     )  # fmt: skip
     errs = dpk.validate_descriptor(descriptor)
     if errs:
         raise ReleaseIntegrityError("datapackage.json is not a valid Data Package:\n  " + "\n  ".join(errs))
     fsync_write_text(stage / "datapackage.json", dpk.dumps(descriptor))
-    fsync_write_text(stage / "README.md", render_readme(descriptor, min_count=min_count))
+    fsync_write_text(stage / "README.md", render_readme(descriptor, min_count=min_count, home=home))
     prev_rows = {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]} if prev_dp else None
     prev_log = (
         (prev_dir / "CHANGELOG.md").read_text(encoding="utf-8")
@@ -382,7 +384,7 @@ def _publish_in_stage(
     entry = changelog_entry(
         release_id=release_id, created=created, rows=rows, previous_rows=prev_rows, previous_id=prev_id
     )
-    fsync_write_text(stage / "CHANGELOG.md", prepend_changelog(prev_log, entry))
+    fsync_write_text(stage / "CHANGELOG.md", prepend_changelog(prev_log, entry, home))
     # 5b. the site (pages, charts, map, CSV/XLSX downloads), from the staged files only
     site = site_builder(stage, stage / "site") if site_builder is not None else None
     # 5c. DHIS2 dataValueSets (exchange/dhis2/), from the staged files only

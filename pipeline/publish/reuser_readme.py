@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-PORTAL_URL = "https://example.invalid/dong-loc/open-data"  # placeholder until the portal URL exists
+from pipeline.publish.home import HomeCommune, home_commune
+
+
+def _home(home: HomeCommune | None) -> HomeCommune:
+    """The release's commune (default: the configured one, NTM_HOME_COMMUNE)."""
+    if home is not None:
+        return home
+    from pipeline.config import home_commune as configured
+
+    return home_commune(configured())
 
 
 def _read_snippets(res: dict[str, Any]) -> dict[str, str]:
@@ -26,7 +35,8 @@ def _read_snippets(res: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
+def render_readme(dp: dict[str, Any], *, min_count: int = 5, home: HomeCommune | None = None) -> str:
+    home = _home(home)
     rid = dp["ntm:release_id"]
     created = dp["created"]
     lines: list[str] = []
@@ -39,7 +49,9 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
         add("")
     add(f"- Phiên bản / Release: `{rid}` (version {dp['version']}, tạo lúc / created {created})")
     add(f"- Giấy phép / Licence: [{dp['licenses'][0]['title']}]({dp['licenses'][0]['path']})")
-    add("- Mã xã / Commune code: 18484 (Đồng Lộc, Hà Tĩnh - mã tỉnh 42)")
+    add(
+        f"- Mã xã / Commune code: {home.code} ({home.name}, {home.province_name} - mã tỉnh {home.province_code})"
+    )
     add(
         f"- Mô tả máy đọc được / Machine-readable description: `datapackage.json` (Frictionless Data Package, profile `{dp['profile']}`)"
     )
@@ -50,12 +62,12 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
     add("## Giới thiệu / About")
     add("")
     add(
-        "Bộ dữ liệu mở do Ủy ban nhân dân xã Đồng Lộc công bố theo Nghị định 47/2020/NĐ-CP: miễn phí, không cần "
+        f"Bộ dữ liệu mở do {home.committee_vi} công bố theo Nghị định 47/2020/NĐ-CP: miễn phí, không cần "
         "đăng ký, được tái sử dụng với điều kiện ghi nguồn."
     )
     add("")
     add(
-        "Open data published by the People's Committee of Đồng Lộc commune under Decree 47/2020/ND-CP: free, "
+        f"Open data published by the {home.committee_en} under Decree 47/2020/ND-CP: free, "
         "no registration, reusable provided the source is cited."
     )
     add("")
@@ -204,10 +216,12 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5) -> str:
     add("")
     add("```text")
     add(
-        f"Ủy ban nhân dân xã Đồng Lộc (tỉnh Hà Tĩnh). {dp['title'].split(' / ')[0]}. Phiên bản {rid}. {PORTAL_URL}"
+        f"{home.committee_vi} ({home.province_division_vi} {home.province_name}). {dp['title'].split(' / ')[0]}. "
+        f"Phiên bản {rid}. {home.portal_url}"
     )
     add(
-        f"People's Committee of Đồng Lộc commune (Hà Tĩnh). {dp['title'].split(' / ')[-1]}. Release {rid}. {PORTAL_URL}"
+        f"{home.committee_en} ({home.province_name}). {dp['title'].split(' / ')[-1]}. Release {rid}. "
+        f"{home.portal_url}"
     )
     add(f"Giấy phép / Licence: {dp['licenses'][0]['name']}")
     add("```")
@@ -242,19 +256,22 @@ def changelog_entry(
     return "\n".join(lines) + "\n"
 
 
-CHANGELOG_HEADER = (
-    "# CHANGELOG - Dữ liệu mở NTM xã Đồng Lộc / Đồng Lộc NTM open data\n\n"
-    "Mới nhất ở trên. / Newest first.\n\n"
-)
+def changelog_header(home: HomeCommune | None = None) -> str:
+    home = _home(home)
+    return (
+        f"# CHANGELOG - Dữ liệu mở NTM {home.division_vi} {home.name} / {home.name} NTM open data\n\n"
+        "Mới nhất ở trên. / Newest first.\n\n"
+    )
 
 
-def prepend_changelog(previous: str | None, entry: str) -> str:
+def prepend_changelog(previous: str | None, entry: str, home: HomeCommune | None = None) -> str:
+    header = changelog_header(home)
     body = ""
-    if previous and previous.startswith(CHANGELOG_HEADER):
-        body = previous[len(CHANGELOG_HEADER) :]
+    if previous and previous.startswith(header):
+        body = previous[len(header) :]
     elif previous:
         body = previous
-    return CHANGELOG_HEADER + entry + ("\n" + body if body else "")
+    return header + entry + ("\n" + body if body else "")
 
 
 def timestamp_lines(dp: dict[str, Any]) -> list[str]:

@@ -260,8 +260,16 @@ def _commune_sheet(wb, commune: pa.Table) -> None:
     _finish_sheet(wc, _widths(wc, len(COMMUNE_COLUMNS)))
 
 
+#: the licence line's publisher when the workbook is made without the release's datapackage.json beside it
+DEFAULT_PUBLISHER = "Ủy ban nhân dân xã Đồng Lộc / People's Committee of Đồng Lộc commune"
+
+
 def _about_rows(
-    release_id: str, sources: Sequence[str], counts: dict[str, int], is_synthetic: bool
+    release_id: str,
+    sources: Sequence[str],
+    counts: dict[str, int],
+    is_synthetic: bool,
+    publisher: str = DEFAULT_PUBLISHER,
 ) -> list[tuple[str, str]]:
     rows = [
         ("Mã phát hành / Release id", release_id),
@@ -294,7 +302,7 @@ def _about_rows(
         ),
         (
             "Giấy phép / Licence",
-            "CC BY 4.0 — Ủy ban nhân dân xã Đồng Lộc / People's Committee of Đồng Lộc commune",
+            f"CC BY 4.0 — {publisher}",
         ),
     ]
     if is_synthetic:
@@ -355,11 +363,14 @@ def write_scorecard_xlsx(
     neutralised_cells, status_counts}."""
     from openpyxl import Workbook
 
+    dp_path = release_data_dir.parent / "datapackage.json"
+    dp = json.loads(dp_path.read_text(encoding="utf-8")) if dp_path.is_file() else {}
     if is_synthetic is None:
-        dp = release_data_dir.parent / "datapackage.json"
-        is_synthetic = bool(
-            dp.is_file() and json.loads(dp.read_text(encoding="utf-8")).get("ntm:is_synthetic")
-        )
+        is_synthetic = bool(dp.get("ntm:is_synthetic"))
+    # the release's publisher (its home commune's People's Committee, pipeline.publish.home)
+    publisher = next(
+        (c["title"] for c in dp.get("contributors") or [] if c.get("role") == "publisher"), DEFAULT_PUBLISHER
+    )
     needed = [
         "indicator_code",
         "period_code",
@@ -385,7 +396,7 @@ def write_scorecard_xlsx(
     wb = Workbook()
     counts = _scorecard_sheet(wb, targets)
     _commune_sheet(wb, commune)
-    _about_sheet(wb, _about_rows(release_id, sources, counts, is_synthetic))
+    _about_sheet(wb, _about_rows(release_id, sources, counts, is_synthetic, publisher))
     _save_workbook(wb, out, release_id)
     return {
         "path": str(out),

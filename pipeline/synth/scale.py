@@ -31,8 +31,9 @@ VT = {"count": 0, "percent": 1, "ratio": 2, "yesno": 3}
 WRITE = pcsv.WriteOptions(include_header=False, quoting_style="needed")
 
 
-def communes(scale: str) -> pd.DataFrame:
-    """commune_code, province_code, name for the chosen scale (sorted by province, commune)."""
+def communes(scale: str, only: list[str] | None = None) -> pd.DataFrame:
+    """commune_code, province_code, name for the chosen scale (sorted by province, commune); ``only``: just
+    these communes of the scale (a small province: ``--scale province --communes 18481,18484,18496``)."""
     from vietnam_provinces import Ward
 
     rows = [(f"{int(w.code):05d}", f"{int(w.province_code):02d}", w.name) for w in Ward.iter_all()]
@@ -43,6 +44,15 @@ def communes(scale: str) -> pd.DataFrame:
         df = df[df["province_code"] == "42"]
     elif scale != "national":
         raise ValueError(f"unknown scale {scale!r}")
+    if only:
+        codes = [f"{int(c):05d}" for c in only]
+        unknown = sorted(set(codes) - set(df["commune_code"]))
+        if unknown:
+            raise ValueError(
+                f"không có xã {', '.join(unknown)} trong quy mô {scale!r} / no commune {', '.join(unknown)} "
+                f"in scale {scale!r}"
+            )
+        df = df[df["commune_code"].isin(codes)]
     return df.sort_values(["province_code", "commune_code"]).reset_index(drop=True)
 
 
@@ -72,11 +82,23 @@ def _write(path: Path, header: list[str], table: pa.Table) -> None:
 class World:
     """Synthetic hamlets and units for a set of communes."""
 
-    def __init__(self, scale: str, seed_: int, seeds_dir: Path | None):
+    def __init__(
+        self,
+        scale: str,
+        seed_: int,
+        seeds_dir: Path | None,
+        only: list[str] | None = None,
+        hamlets: int | tuple[int, int] | None = None,
+    ):
         rng = np.random.default_rng([seed_, 1])
-        self.c = communes(scale)
+        self.c = communes(scale, only)
         nc = len(self.c)
         self.n_hamlets = rng.integers(20, 31, nc)
+        if hamlets is not None:  # a small test province: lo, lo + 1, ..., hi, lo, ... hamlets in code order
+            lo, hi = (hamlets, hamlets) if isinstance(hamlets, int) else hamlets
+            if not 1 <= lo <= hi <= 99:
+                raise ValueError(f"hamlets per commune must be within 1..99 (lo <= hi), got {hamlets}")
+            self.n_hamlets = lo + np.arange(nc) % (hi - lo + 1)
         self.h_commune = np.repeat(np.arange(nc), self.n_hamlets)
         h_no = np.concatenate([np.arange(1, n + 1) for n in self.n_hamlets])
         cc = self.c["commune_code"].to_numpy().astype(str)
@@ -225,10 +247,17 @@ def _values(w: World, ind: pd.DataFrame, r: dict, t: int, period: Period, seed_:
 
 
 def write_scale(
-    out: Path, scale: str, seed_: int, first: str, last: str, seeds_dir: Path | None = None
+    out: Path,
+    scale: str,
+    seed_: int,
+    first: str,
+    last: str,
+    seeds_dir: Path | None = None,
+    only: list[str] | None = None,
+    hamlets: int | tuple[int, int] | None = None,
 ) -> dict:
     out = Path(out)
-    w = World(scale, seed_, seeds_dir)
+    w = World(scale, seed_, seeds_dir, only, hamlets)
     ind = seed("indicators.csv", seeds_dir)
     periods = quarters(first, last)
     years = sorted({p.year for p in periods})

@@ -417,6 +417,27 @@ def test_commune_sheet_and_about_sheet(release_data, tmp_path):
     assert wb.properties.created == wb.properties.modified == datetime(2026, 11, 30)
 
 
+def test_the_licence_line_names_the_release_publisher(release_data, tmp_path):
+    """Another commune's release (NTM_HOME_COMMUNE) credits its own People's Committee, read from the release's
+    datapackage.json; without one, the bundled sample's."""
+    write_scorecard_xlsx(release_data, tmp_path / "a.xlsx", "20261130-abcdef0123")
+    about = {
+        r[0].value: r[1].value
+        for r in openpyxl.load_workbook(tmp_path / "a.xlsx")[xl.ABOUT_SHEET].iter_rows()
+    }
+    assert about["Giấy phép / Licence"] == f"CC BY 4.0 — {xl.DEFAULT_PUBLISHER}"
+    publisher = "Ủy ban nhân dân xã Hương Khê / People's Committee of Hương Khê commune"
+    (release_data.parent / "datapackage.json").write_text(
+        json.dumps({"contributors": [{"title": publisher, "role": "publisher"}]}), encoding="utf-8"
+    )
+    write_scorecard_xlsx(release_data, tmp_path / "b.xlsx", "20261130-abcdef0123")
+    about = {
+        r[0].value: r[1].value
+        for r in openpyxl.load_workbook(tmp_path / "b.xlsx")[xl.ABOUT_SHEET].iter_rows()
+    }
+    assert about["Giấy phép / Licence"] == f"CC BY 4.0 — {publisher}"
+
+
 def test_scorecard_bytes_are_deterministic(release_data, tmp_path):
     a = write_scorecard_xlsx(release_data, tmp_path / "a.xlsx", "20261130-abcdef0123")
     b = write_scorecard_xlsx(release_data, tmp_path / "b.xlsx", "20261130-abcdef0123")

@@ -91,6 +91,10 @@ def test_bundled_sample_passes_fast(env, tmp_path):
         ("NTM_TODAY", "30/11/2026"),
         ("NTM_SUPPRESSION_MIN_COUNT", "2"),
         ("NTM_SUPPRESSION_MIN_COUNT", "five"),
+        ("NTM_HOME_COMMUNE", "1848"),
+        ("NTM_HOME_COMMUNE", "18487"),  # 5 digits, but no such commune in the admin registry
+        ("NTM_HOME_COMMUNE", "42"),
+        ("NTM_HOME_COMMUNE", "１８４８４"),  # full-width digits
         ("NTM_DUCKDB_MEMORY_LIMIT", "4"),
         ("NTM_DUCKDB_MEMORY_LIMIT", "4 GBs"),
         ("NTM_DUCKDB_MEMORY_LIMIT", "10MB"),
@@ -127,6 +131,8 @@ def test_every_bad_setting_is_reported_at_once(env):
         ("NTM_TODAY", "2026-02-28"),
         ("NTM_TODAY", ""),
         ("NTM_SUPPRESSION_MIN_COUNT", "3"),
+        ("NTM_HOME_COMMUNE", "18481"),
+        ("NTM_HOME_COMMUNE", ""),
         ("NTM_DUCKDB_MEMORY_LIMIT", "512MB"),
         ("NTM_DUCKDB_MEMORY_LIMIT", "2 GiB"),
         ("NTM_DUCKDB_MEMORY_LIMIT", "80%"),
