@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.config import configured_paths, min_free_mb
+from pipeline.config import configured_paths, instance_level, min_free_mb
 from pipeline.preflight.manifest import MANIFEST, check_manifest, newest_dbt_source
 from pipeline.preflight.paths import (
     OPTIONAL_REFERENCE_FILES,
@@ -60,7 +60,11 @@ def check() -> list[Problem]:
     open-data and DAGSTER_HOME folders when missing (as a run would); writes nothing else."""
     problems = check_settings()
     raw, warehouse, open_data = configured_paths()
-    problems += check_raw_dir(raw)
+    try:
+        level = instance_level()[0]
+    except ValueError:  # reported by check_settings
+        level = "commune"
+    problems += check_raw_dir(raw, level)
     problems += check_seeds()
     folders = [
         (warehouse.parent, "NTM_WAREHOUSE", "thư mục kho dữ liệu", "warehouse folder"),

@@ -9,7 +9,7 @@ with
 
 commune_values as (
 
-    select * from {{ ref('int_commune_indicator_rolled_up') }}
+    select * from {{ ref('int_commune_indicator_pooled') }}
 
 ),
 
