@@ -286,11 +286,11 @@ def test_a_crash_while_loading_leaves_the_previous_package_whole(
     def boom(*a, **kw):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(fed.pq, "read_metadata", boom)  # after the commune's rows were deleted
-    with pytest.raises(OSError, match="simulated"):
-        ingest_commune_packages(con, raw, "province", PROVINCE)
+    with monkeypatch.context() as m:
+        m.setattr(fed.pq, "read_metadata", boom)  # raised after the commune's rows were deleted
+        with pytest.raises(OSError, match="simulated"):
+            ingest_commune_packages(con, raw, "province", PROVINCE)
     assert _fingerprint(con) == before and _history(con) == history
-    monkeypatch.undo()
     (o,) = ingest_commune_packages(con, raw, "province", PROVINCE).outcomes  # the next run takes it
     assert o.status == "accepted" and reconcile(con, raw) == []
 
