@@ -230,10 +230,18 @@ def _load(con: duckdb.DuckDBPyConnection, pkg_dir: Path, dp: dict, code: str, sh
     total = 0
     for table, path in _parquet_resources(dp):
         name = f"commune_pkg_{table}"
-        src = (pkg_dir / path).as_posix()
+        src = (pkg_dir / path).as_posix().replace("'", "''")
+        # published timestamps are instants in Asia/Ho_Chi_Minh; the warehouse keeps Vietnam wall-clock time
+        # (naive), as the ingest of every source does (no DST in Vietnam: exact)
+        cols = [
+            f'timezone(\'{TZ.key}\', "{c}") as "{c}"' if t == "TIMESTAMP WITH TIME ZONE" else f'"{c}"'
+            for c, t in con.execute(
+                f"select column_name, column_type from (describe from read_parquet('{src}'))"
+            ).fetchall()
+        ]
         select = (
-            f"select *, ?::varchar as _package_sha256, ?::varchar as _package_commune_code, "
-            f"?::varchar as _source_file from read_parquet('{src.replace(chr(39), chr(39) * 2)}')"
+            f"select {', '.join(cols)}, ?::varchar as _package_sha256, ?::varchar as _package_commune_code, "
+            f"?::varchar as _source_file from read_parquet('{src}')"
         )
         if name not in existing:
             con.execute(f"create table raw.{name} as {select} limit 0", [sha, code, rel])

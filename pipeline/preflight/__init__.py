@@ -15,6 +15,7 @@ from pipeline.config import configured_paths, instance_level, min_free_mb
 from pipeline.preflight.manifest import MANIFEST, check_manifest, newest_dbt_source
 from pipeline.preflight.paths import (
     OPTIONAL_REFERENCE_FILES,
+    PACKAGE_SOURCE,
     REQUIRED_REFERENCE_FILES,
     SEED_FILES,
     SOURCES,
@@ -30,6 +31,7 @@ from pipeline.preflight.settings import MIN_FREE_MB_DEFAULT, SETTINGS, check_set
 __all__ = [
     "MANIFEST",
     "OPTIONAL_REFERENCE_FILES",
+    "PACKAGE_SOURCE",
     "REQUIRED_REFERENCE_FILES",
     "SEED_FILES",
     "SETTINGS",

@@ -175,12 +175,13 @@ def check_settings(env: dict[str, str] | None = None) -> list[Problem]:
             )
     if not problems and env is None:
         # what config itself refuses, should a rule above have missed it: never OK while get_settings fails
-        from pipeline.config import get_settings, ingest_limits, min_free_mb
+        from pipeline.config import get_settings, ingest_limits, instance_level, min_free_mb
 
         try:
             get_settings()
             ingest_limits()
             min_free_mb()
+            instance_level()
         except (ValueError, OSError) as exc:
             problems.append(
                 Problem(

@@ -126,7 +126,9 @@ def _fingerprint(con) -> str:
     return h.hexdigest()
 
 
-def test_a_valid_package_is_loaded_whole_and_a_rerun_changes_nothing(tmp_path, package_zip, sender):
+def test_a_valid_package_is_loaded_whole_and_a_rerun_changes_nothing(
+    tmp_path, built_release, package_zip, sender
+):
     raw = tmp_path / "raw"
     landed = _land(raw, sender["commune_code"], package_zip)
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
@@ -153,6 +155,21 @@ def test_a_valid_package_is_loaded_whole_and_a_rerun_changes_nothing(tmp_path, p
     ).fetchone() == (rows, rows, 0, "accepted")
     assert con.execute("select state from audit.file_paths where path = ?", [path]).fetchone() == ("present",)
     assert con.execute("select * from raw.federation_settings").fetchall() == [("province", PROVINCE)]
+    # the loaded rows are the release's own mart rows of the commune, every column; the published instants
+    # (Asia/Ho_Chi_Minh) back to the warehouse's Vietnam wall-clock time
+    published = (built_release / "data" / "mart_commune_indicator.parquet").as_posix()
+    cols = [r[0] for r in con.execute(f"describe from read_parquet('{published}')").fetchall()]
+    sel = ", ".join(
+        f"timezone('Asia/Ho_Chi_Minh', {c}) as {c}" if c == "last_submitted_at" else c for c in cols
+    )
+    release_rows = con.execute(
+        f"select {sel} from read_parquet('{published}') where commune_code = ? order by all",
+        [sender["commune_code"]],
+    ).fetchall()
+    loaded_rows = con.execute(
+        f"select {', '.join(cols)} from raw.commune_pkg_mart_commune_indicator order by all"
+    ).fetchall()
+    assert loaded_rows == release_rows and len(loaded_rows) == expected["commune_pkg_mart_commune_indicator"]
     assert reconcile(con, raw) == []
     before = _fingerprint(con)
     again = ingest_commune_packages(con, raw, "province", PROVINCE)
