@@ -339,3 +339,21 @@ def test_reconcile_finds_rows_that_are_not_the_package_in_use(tmp_path, package_
     assert any("rows, recorded" in p for p in reconcile(con, raw))
     (raw / "communes" / sender["commune_code"] / "late_arrival.txt").write_text("x", encoding="utf-8")
     assert any("late_arrival.txt" in p and "audit.file_paths" in p for p in reconcile(con, raw))
+
+
+@pytest.mark.parametrize(("table", "commune", "province"), [
+    ("fact_submission", True, False),
+    ("fact_indicator_value", True, False),
+    ("mart_commune_indicator", True, True),  # the province publishes its communes' values: never empty
+])  # fmt: skip
+def test_row_count_minimum_of_the_local_facts_holds_only_at_level_commune(
+    monkeypatch, table, commune, province
+):
+    from pipeline.quality.suites import list_suites, load_suite_dict
+
+    def has_min(level: str) -> bool:
+        monkeypatch.setenv("NTM_LEVEL", level)
+        suite = load_suite_dict(list_suites()[table])
+        return any(e["type"] == "expect_table_row_count_to_be_between" for e in suite["expectations"])
+
+    assert (has_min("commune"), has_min("province")) == (commune, province)
