@@ -357,3 +357,11 @@ def test_row_count_minimum_of_the_local_facts_holds_only_at_level_commune(
         return any(e["type"] == "expect_table_row_count_to_be_between" for e in suite["expectations"])
 
     assert (has_min("commune"), has_min("province")) == (commune, province)
+
+
+def test_every_package_reason_code_is_documented_in_both_languages():
+    readme = (Path(__file__).resolve().parents[2] / "raw" / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## 9. Mã lý do / Reason codes") : readme.index("## 10. ")]
+    for code, (vi, en) in fed.REASONS.items():
+        assert f"| `{code}` |" in section and vi in section and en in section, code
+    assert "11.4. Tỉnh tiếp nhận gói / The province ingests the packages" in readme
