@@ -28,6 +28,9 @@
 | NTM_SENDER_NAME          | UBND <commune name>    | who sends the report package upward (a unit, not a  |
 |                          |                        | person: e.g. "Phòng Kinh tế, UBND xã Đồng Lộc")     |
 | NTM_SENDER_EMAIL         | (none)                 | the sending unit's e-mail in the report package     |
+| NTM_LEVEL                | commune                | the level the instance runs at: commune | province  |
+|                          |                        | (province: ingests raw/communes/<code>/ packages)   |
+| NTM_HOME_PROVINCE        | 42                     | the province a province-level instance reports for  |
 
 Every value is checked before a run starts by :mod:`pipeline.preflight` (``python -m pipeline check``).
 The four ingest limits (:func:`ingest_limits`) reject a file (``file_too_large``) or quarantine a row
@@ -148,6 +151,28 @@ def exchange_sender() -> tuple[str | None, str | None]:
     return (os.environ.get("NTM_SENDER_NAME") or "").strip() or None, (
         os.environ.get("NTM_SENDER_EMAIL") or ""
     ).strip() or None
+
+
+LEVELS = ("commune", "province")
+
+
+def instance_level() -> tuple[str, str]:
+    """(NTM_LEVEL, NTM_HOME_PROVINCE): the level the instance runs at (``commune``, the default, or
+    ``province``: it ingests the commune report packages of ``raw/communes/``) and the province a
+    province-level instance reports for (2 digits, default ``42``). Raises ValueError (bilingual)."""
+    level = (os.environ.get("NTM_LEVEL") or "commune").strip().lower()
+    province = (os.environ.get("NTM_HOME_PROVINCE") or PROVINCE_CODE).strip()
+    if level not in LEVELS:
+        raise ValueError(
+            f"NTM_LEVEL phải là commune hoặc province, nhận {level!r}. / "
+            f"NTM_LEVEL must be commune or province, got {level!r}."
+        )
+    if not (province.isdigit() and len(province) == 2):
+        raise ValueError(
+            f"NTM_HOME_PROVINCE phải là mã tỉnh 2 chữ số (ví dụ 42), nhận {province!r}. / "
+            f"NTM_HOME_PROVINCE must be a 2-digit province code (e.g. 42), got {province!r}."
+        )
+    return level, province
 
 
 def configured_paths() -> tuple[Path, Path, Path]:

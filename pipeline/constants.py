@@ -21,6 +21,7 @@ PUBLISHED: dict[str, tuple[tuple[str, ...], str | None]] = {
     "mart_province_indicator": (("province_indicator_key",), None),
     "mart_plan_targets": (("plan_target_key",), None),
     "mart_reporting_compliance": (("compliance_key",), None),
+    "mart_commune_report_compliance": (("commune_report_key",), None),
     "mart_satisfaction": (("satisfaction_key",), None),
     "mart_ocop_portfolio": (("portfolio_key",), None),
     "fact_ocop_certificate": (("certificate_key",), None),

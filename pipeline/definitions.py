@@ -1,6 +1,6 @@
 """The Dagster code location: only assembles what each module defines.
 
-raw file → ingest asset (reference, submissions, surveys, ocop, dhis2) → dbt staging → dbt marts
+raw file → ingest asset (reference, submissions, surveys, ocop, dhis2, commune packages) → dbt staging → dbt marts
 → quality checks (GX suites, SQL checks, dbt tests) → open-data release (publish)
 
 Only one Definitions object lives at module scope (``defs``): the Dagster CLI and workspace loaders
@@ -10,6 +10,7 @@ Only one Definitions object lives at module scope (``defs``): the Dagster CLI an
 import dagster as dg
 
 import pipeline.exchange.dhis2_assets as dhis2
+import pipeline.exchange.federation_assets as federation
 import pipeline.jobs as jobs
 import pipeline.ocop.assets as ocop
 import pipeline.publish.assets as publish
@@ -28,6 +29,7 @@ defs = dg.Definitions.merge(
     surveys.defs,
     ocop.defs,
     dhis2.defs,
+    federation.defs,
     transform.defs,
     quality.defs,
     publish.defs,

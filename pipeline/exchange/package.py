@@ -449,3 +449,31 @@ class _PackageBuilder:
 
 
 PACKAGE_BUILDER = _PackageBuilder()
+
+
+def resign(zip_path: Path, out_zip: Path, edit=None, **sender: Any) -> Path:
+    """A copy of the package ``zip_path`` at ``out_zip`` with its ``sender`` block updated (``sender``
+    keys) and/or its unzipped folder changed by ``edit(pkg_dir)`` (then every resource's ``hash``,
+    ``ntm:bytes`` and ``bytes`` are recomputed): a package the commune could have sent, e.g. the same data
+    sent on another day. For tests and for re-sending after a correction; the result verifies."""
+    with tempfile.TemporaryDirectory(prefix="ntm-resign-") as tmp:
+        with zipfile.ZipFile(zip_path) as zf:
+            zf.extractall(tmp)
+        (pkg,) = [p for p in Path(tmp).iterdir() if p.is_dir()]
+        if edit is not None:
+            edit(pkg)
+        dp_path = pkg / "datapackage.json"
+        dp = json.loads(dp_path.read_text(encoding="utf-8"))
+        dp["sender"].update(sender)
+        for res in dp.get("resources", []):
+            p = pkg / res["path"]
+            if p.is_file():
+                res["hash"] = f"sha256:{sha256_file(p)}"
+                res["ntm:bytes"] = p.stat().st_size
+                if "bytes" in res:
+                    res["bytes"] = p.stat().st_size
+        dp_path.write_text(json.dumps(dp, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
+        out_zip = Path(out_zip)
+        out_zip.parent.mkdir(parents=True, exist_ok=True)
+        write_zip(pkg, out_zip)
+    return out_zip

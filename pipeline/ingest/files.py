@@ -32,6 +32,8 @@ DHIS2_MAPPING_FILE = "dhis2_mapping.csv"
 
 #: "dhis2" is ingested by pipeline.exchange.dhis2_import (its own reader), the others by manifest.run_source
 SOURCES = ("submissions", "surveys", "ocop", "dhis2")
+#: the commune report packages a province-level instance reads (pipeline.exchange.federation, its own reader)
+PACKAGE_SOURCE = "communes"
 #: the names the templates are saved as (documentation; the content decides how a file is read)
 EXTENSIONS = frozenset({".csv", ".txt", ".xlsx", ".xlsm", ".jsonl", ".json"})
 #: unfinished downloads and editor swap files: never read, whatever they hold
@@ -234,7 +236,7 @@ def classify(rel: str) -> str | None:
         return "documentation"
     if any(is_documentation(p) for p in parts[1:-1]):
         return "documentation"  # discover() does not walk README* folders
-    if len(parts) >= 2 and parts[0] in SOURCES:
+    if len(parts) >= 2 and parts[0] in (*SOURCES, PACKAGE_SOURCE):
         if any(p in IGNORED_DIRS for p in parts[1:-1]):
             return "template_file" if "templates" in parts[1:-1] else "unknown_location"
         return None
@@ -258,7 +260,7 @@ def not_ingested(raw_dir: Path) -> list[OtherFile]:
         for name in [*filenames, *links]:
             p = Path(dirpath) / name
             rel = p.relative_to(raw_dir).as_posix()
-            if rel in SOURCES:
+            if rel in (*SOURCES, PACKAGE_SOURCE):
                 continue  # a source folder that is a link: discover() reads it
             reason = classify(rel)
             if reason is not None:

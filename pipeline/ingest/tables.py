@@ -37,6 +37,23 @@ DDL: dict[str, str] = {
     "raw.hamlet_boundaries": f"""hamlet_code varchar, valid_from date, valid_to date, geometry_geojson varchar,
         geometry_type varchar, centroid_lon double, centroid_lat double, area_km2 double, source_crs varchar,
         is_synthetic boolean, feature_index integer, {_META}""",
+    # the commune report packages a province-level instance ingests (pipeline.exchange.federation): the
+    # history of every package received, the rows of mart_commune_indicator of the packages in use (the
+    # province roll-up's input; the other package tables are created when a package is loaded) and the
+    # instance's level; created at every level so the dbt graph is the same at level commune (empty)
+    "raw.commune_packages": """path varchar, file_sha256 varchar, package_sha256 varchar, commune_code varchar,
+        folder_commune_code varchar, province_code varchar, release_id varchar, sent_at varchar,
+        sent_at_local timestamp, periods varchar[], received_at timestamp, status varchar, in_use boolean,
+        rows_loaded bigint, reason_code varchar, reason_vi varchar, reason_en varchar,
+        primary key (path, file_sha256)""",
+    "raw.commune_pkg_mart_commune_indicator": """commune_indicator_key varchar, commune_code varchar,
+        commune_name varchar, period_code varchar, period_kind varchar, year integer, period_label_vi varchar,
+        period_label_en varchar, indicator_code varchar, indicator_name_vi varchar, indicator_name_en varchar,
+        value_type varchar, aggregation varchar, value_origin varchar, value double, numerator double,
+        denominator double, hamlets_reporting integer, hamlets_meeting integer, hamlets_existing integer,
+        threshold double, met_threshold boolean, value_source varchar, last_submitted_at timestamp,
+        _package_sha256 varchar, _package_commune_code varchar, _source_file varchar""",
+    "raw.federation_settings": "level varchar, home_province_code varchar",
     "audit.ingest_files": """file_sha256 varchar primary key, path varchar, bytes bigint, source varchar,
         encoding varchar, rows_read bigint, rows_loaded bigint, rows_quarantined bigint, status varchar,
         reason varchar, ingested_at timestamp""",

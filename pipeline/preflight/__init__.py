@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pipeline.config import configured_paths, min_free_mb
+from pipeline.config import configured_paths, instance_level, min_free_mb
 from pipeline.preflight.manifest import MANIFEST, check_manifest, newest_dbt_source
 from pipeline.preflight.paths import (
     OPTIONAL_REFERENCE_FILES,
+    PACKAGE_SOURCE,
     REQUIRED_REFERENCE_FILES,
     SEED_FILES,
     SOURCES,
@@ -30,6 +31,7 @@ from pipeline.preflight.settings import MIN_FREE_MB_DEFAULT, SETTINGS, check_set
 __all__ = [
     "MANIFEST",
     "OPTIONAL_REFERENCE_FILES",
+    "PACKAGE_SOURCE",
     "REQUIRED_REFERENCE_FILES",
     "SEED_FILES",
     "SETTINGS",
@@ -60,7 +62,11 @@ def check() -> list[Problem]:
     open-data and DAGSTER_HOME folders when missing (as a run would); writes nothing else."""
     problems = check_settings()
     raw, warehouse, open_data = configured_paths()
-    problems += check_raw_dir(raw)
+    try:
+        level = instance_level()[0]
+    except ValueError:  # reported by check_settings
+        level = "commune"
+    problems += check_raw_dir(raw, level)
     problems += check_seeds()
     folders = [
         (warehouse.parent, "NTM_WAREHOUSE", "thư mục kho dữ liệu", "warehouse folder"),

@@ -12,6 +12,9 @@ from pipeline.preflight.problem import Problem
 
 #: source folders the ingest reads (pipeline.ingest.files.SOURCES)
 SOURCES = ("submissions", "surveys", "ocop", "dhis2")
+#: the landing folder of the commune report packages a province-level instance reads
+#: (pipeline.exchange.federation.SOURCE; NTM_LEVEL=province)
+PACKAGE_SOURCE = "communes"
 #: registry files of raw/reference/ the reference ingest requires (pipeline.ingest.reference.REGISTRY)
 REQUIRED_REFERENCE_FILES = (
     "hamlets.csv",
@@ -48,7 +51,9 @@ def _raw_layout_hint(raw: Path) -> str:
     return f" — NTM_RAW_DIR={children[0]} ?" if children else ""
 
 
-def check_raw_dir(raw: Path) -> list[Problem]:
+def check_raw_dir(raw: Path, level: str = "commune") -> list[Problem]:
+    """The landing zone. At level ``province`` (NTM_LEVEL) the commune report packages of
+    ``communes/`` count as data too, so the submission/survey/OCOP/DHIS2 folders are optional."""
     layout_vi = "thư mục chứa submissions/, surveys/, ocop/ và reference/ (mẫu: raw/ của kho mã)"
     layout_en = (
         "a folder holding submissions/, surveys/, ocop/ and reference/ (sample: the repository's raw/)"
@@ -87,15 +92,16 @@ def check_raw_dir(raw: Path) -> list[Problem]:
             )
         ]
     problems = []
-    if not any(_has_data_file(raw / s) for s in SOURCES):
+    sources = SOURCES + ((PACKAGE_SOURCE,) if level == "province" else ())
+    if not any(_has_data_file(raw / s) for s in sources):
         hint = _raw_layout_hint(raw)
         problems.append(
             Problem(
                 "raw_dir_empty",
                 "NTM_RAW_DIR",
-                f"thư mục tiếp nhận {raw} không có tệp dữ liệu nào trong {', '.join(s + '/' for s in SOURCES)}"
+                f"thư mục tiếp nhận {raw} không có tệp dữ liệu nào trong {', '.join(s + '/' for s in sources)}"
                 f"{hint}",
-                f"the landing zone {raw} holds no data file in {', '.join(s + '/' for s in SOURCES)}{hint}",
+                f"the landing zone {raw} holds no data file in {', '.join(s + '/' for s in sources)}{hint}",
                 f"đặt NTM_RAW_DIR đến {layout_vi}, hoặc đặt tệp báo cáo vào {raw / SOURCES[0]}/",
                 f"set NTM_RAW_DIR to {layout_en}, or put the reports in {raw / SOURCES[0]}/",
             )

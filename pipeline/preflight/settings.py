@@ -83,6 +83,23 @@ def memory_limit(raw: str) -> str | None:
     return raw
 
 
+def _level(raw: str) -> str | None:
+    from pipeline.config import LEVELS
+
+    v = raw.strip().lower()
+    return v if v in LEVELS else None
+
+
+def _province(raw: str) -> str | None:
+    """A 2-digit province code of the admin registry (vietnam-provinces, QĐ 19/2025)."""
+    v = raw.strip()
+    if not (v.isdigit() and len(v) == 2):
+        return None
+    from pipeline.reference.admin_units import provinces_frame
+
+    return v if v in set(provinces_frame()["province_code"]) else None
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     var: str
@@ -138,6 +155,20 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("NTM_XLSX_MAX_PART_BYTES", "67108864", _positive_int, _INT_VI, _INT_EN),
     SettingSpec("NTM_MAX_CELL_CHARS", "32767", _positive_int, _INT_VI, _INT_EN),
     SettingSpec("NTM_MIN_FREE_MB", str(MIN_FREE_MB_DEFAULT), _positive_int, _INT_VI, _INT_EN),
+    SettingSpec(
+        "NTM_LEVEL",
+        "commune",
+        _level,
+        "commune (xã, mặc định) hoặc province (tỉnh: nạp gói báo cáo của các xã trong raw/communes/)",
+        "commune (the default) or province (ingests the communes' report packages in raw/communes/)",
+    ),
+    SettingSpec(
+        "NTM_HOME_PROVINCE",
+        "42",
+        _province,
+        "mã tỉnh 2 chữ số có trong danh mục đơn vị hành chính (QĐ 19/2025), ví dụ 42",
+        "a 2-digit province code of the admin registry (QĐ 19/2025), e.g. 42",
+    ),
 )
 
 
@@ -165,12 +196,13 @@ def check_settings(env: dict[str, str] | None = None) -> list[Problem]:
             )
     if not problems and env is None:
         # what config itself refuses, should a rule above have missed it: never OK while get_settings fails
-        from pipeline.config import get_settings, ingest_limits, min_free_mb
+        from pipeline.config import get_settings, ingest_limits, instance_level, min_free_mb
 
         try:
             get_settings()
             ingest_limits()
             min_free_mb()
+            instance_level()
         except (ValueError, OSError) as exc:
             problems.append(
                 Problem(

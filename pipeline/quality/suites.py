@@ -172,7 +172,19 @@ def load_suite_dict(path: Path | str) -> dict[str, Any]:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise SuiteFileError(f"{path}: not valid JSON: {e}") from e
-    return normalise_suite_dict(raw, source=str(path))
+    return for_level(normalise_suite_dict(raw, source=str(path)))
+
+
+def for_level(suite: dict[str, Any], level: str | None = None) -> dict[str, Any]:
+    """The suite without the expectations whose ``meta.levels`` leaves out the instance's level (NTM_LEVEL:
+    e.g. ``["commune"]`` on "fact_submission has rows": a province-level instance builds its roll-ups from the
+    communes' report packages and has no unit report of its own)."""
+    if level is None:
+        from pipeline.config import instance_level
+
+        level = instance_level()[0]
+    kept = [e for e in suite["expectations"] if level in ((e.get("meta") or {}).get("levels") or [level])]
+    return {**suite, "expectations": kept}
 
 
 def suite_table(suite: Mapping[str, Any], default_schema: str = "marts") -> str:

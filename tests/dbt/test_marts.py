@@ -818,3 +818,78 @@ def test_dim_hamlet_boundary_matches_hamlet_versions_and_warns_on_missing_ones(m
         (4, "18484-T04", "Thôn Bốn", date(2026, 4, 1), None, True),
         (5, "18484-T01", "Thôn Một Mới", date(2026, 7, 1), None, True),
     ]
+
+
+# ------------------------------------------------------------------------------------------ province level
+# raw/README.md section 11: a province-level instance (NTM_LEVEL=province) rolls up from the communes'
+# report packages (pipeline.exchange.federation loads them into raw.commune_pkg_* / raw.commune_packages).
+
+
+def test_at_level_commune_the_pool_is_the_local_roll_up_and_no_compliance_row(con):
+    local = rows(con, "select * from intermediate.int_commune_indicator_rolled_up order by all")
+    assert (
+        local and rows(con, "select * from intermediate.int_commune_indicator_pooled order by all") == local
+    )
+    assert rows(con, "select count(*) from marts.mart_commune_report_compliance") == [(0,)]
+
+
+def test_at_level_province_the_package_rows_replace_their_commune_and_count_against_the_25th(mini):
+    """18484 rolled up here from hamlets AND sent a package (its package wins: SUM changed to 1000 there);
+    18160 only sent a package; 18163 sent nothing. Only the models the packages feed are rebuilt."""
+    warehouse = _copy(mini, "province")
+    c = duckdb.connect(str(warehouse))
+    c.execute("insert into raw.federation_settings values ('province', '42')")
+    pkg = """insert into raw.commune_pkg_mart_commune_indicator by name
+             select * replace (case when indicator_code = 'C.COUNT' then 1000 else value end as value,
+                               '{code}' as commune_code),
+                    '{code}' as _package_commune_code, 'sha{code}' as _package_sha256,
+                    'communes/{code}/p.zip' as _source_file
+             from marts.mart_commune_indicator where commune_code = '18484'"""
+    c.execute(pkg.format(code="18484"))
+    c.execute(pkg.format(code="18160"))
+    c.execute(
+        """insert into raw.commune_packages (path, file_sha256, package_sha256, commune_code, status, in_use,
+               sent_at_local, periods) values
+           ('communes/18484/p.zip', 'f1', 'sha18484', '18484', 'accepted', true,
+            timestamp '2026-09-25 23:59:59', ['2026-Q3']),
+           ('communes/18160/p.zip', 'f2', 'sha18160', '18160', 'accepted', true,
+            timestamp '2026-09-27 08:00:00', ['2026-Q2', '2026-Q3']),
+           ('communes/18163/bad.zip', 'f3', null, '18163', 'rejected', false, null, ['2026-Q3'])"""
+    )
+    c.close()
+    models = "int_commune_indicator_pooled mart_commune_indicator int_province_indicator_rolled_up "
+    models += "mart_province_indicator mart_commune_report_compliance"
+    result = run_dbt(mini["project"], warehouse, mini["tmp"] / "target_province", "build", "--select", models)
+    assert result.returncode == 0, result.stdout[-6000:]
+    c = duckdb.connect(str(warehouse), read_only=True)
+    q = lambda sql: c.execute(sql).fetchall()  # noqa: E731
+    assert q(
+        "select commune_code, value from marts.mart_commune_indicator where indicator_code = 'C.COUNT' "
+        "and period_code = '2026-Q1' order by 1"
+    ) == [("18160", 1000.0), ("18484", 1000.0)]
+    # the province: 18484's package + 18160's package, nothing of 18484's local rows
+    assert q(
+        "select value, communes_reporting from marts.mart_province_indicator where indicator_code = 'C.COUNT' "
+        "and period_code = '2026-Q1'"
+    ) == [(2000.0, 2)]
+    local_h_sum = q(
+        "select value from intermediate.int_commune_indicator_rolled_up where indicator_code = 'H.SUM' "
+        "and period_code = '2026-Q1'"
+    )[0][0]
+    assert q(
+        "select value from marts.mart_province_indicator where indicator_code = 'H.SUM' and period_code = '2026-Q1'"
+    ) == [(2 * local_h_sum,)]
+    comp = {
+        (r[0], r[1]): r[2:]
+        for r in q(
+            "select commune_code, period_code, is_on_time, is_late, is_missing, days_late, versions_count "
+            "from marts.mart_commune_report_compliance"
+        )
+    }
+    assert {p for _, p in comp} == {"2026-Q2", "2026-Q3"}  # earliest..latest quarter of accepted packages
+    assert len({k for k, _ in comp}) == 69  # every commune of province 42 is expected
+    assert comp[("18484", "2026-Q3")] == (True, False, False, 0, 1)
+    assert comp[("18160", "2026-Q3")] == (False, True, False, 2, 1)
+    assert comp[("18484", "2026-Q2")] == (False, False, True, None, 0)
+    assert comp[("18163", "2026-Q3")] == (False, False, True, None, 0)  # a rejected package is not a report
+    c.close()

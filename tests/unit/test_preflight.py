@@ -107,6 +107,10 @@ def test_bundled_sample_passes_fast(env, tmp_path):
         ("NTM_XLSX_MAX_PART_BYTES", "1.5"),
         ("NTM_MAX_CELL_CHARS", "x"),
         ("NTM_MIN_FREE_MB", "lots"),
+        ("NTM_LEVEL", "national"),
+        ("NTM_LEVEL", "tinh"),
+        ("NTM_HOME_PROVINCE", "4"),
+        ("NTM_HOME_PROVINCE", "99"),  # two digits, not a province of the admin registry
     ],
 )
 def test_bad_setting_named_with_its_value(env, var, value):
@@ -140,6 +144,9 @@ def test_every_bad_setting_is_reported_at_once(env):
         ("NTM_READER_WAIT_S", "2.5"),
         ("NTM_MAX_FILE_BYTES", "1_000_000"),
         ("NTM_MIN_FREE_MB", "1"),
+        ("NTM_LEVEL", "province"),
+        ("NTM_LEVEL", "commune"),
+        ("NTM_HOME_PROVINCE", "01"),
     ],
 )
 def test_good_setting_passes(env, var, value):
@@ -154,12 +161,12 @@ SAMPLES = ["", " ", " 5", "2026-01-01 ", "0", "1", "2", "3", "-1", "abc", "1.5",
 @pytest.mark.parametrize("spec", preflight.SETTINGS, ids=lambda s: s.var)
 def test_settings_rules_are_at_least_as_strict_as_config(monkeypatch, spec):
     """Whatever pre-flight lets through, pipeline.config reads without an error."""
-    from pipeline.config import get_settings, ingest_limits, min_free_mb
+    from pipeline.config import get_settings, ingest_limits, instance_level, min_free_mb
 
-    for value in SAMPLES:
+    for value in [*SAMPLES, "province", "PROVINCE", "commune", "national", "42", "01", "99"]:
         monkeypatch.setenv(spec.var, value)
         if preflight.check_settings({spec.var: value}) == []:
-            get_settings(), ingest_limits(), min_free_mb()
+            get_settings(), ingest_limits(), min_free_mb(), instance_level()
 
 
 def test_memory_limits_accepted_are_accepted_by_duckdb():
@@ -224,6 +231,22 @@ def test_raw_dir_with_only_templates_readmes_and_hidden_files_is_empty(env, tmp_
     assert preflight.check() == []
 
 
+def test_at_level_province_commune_packages_are_data_and_the_unit_folders_optional(env, tmp_path):
+    raw = _copy_raw(tmp_path)
+    for source in preflight.SOURCES:
+        shutil.rmtree(raw / source, ignore_errors=True)
+    (raw / "communes" / "18484").mkdir(parents=True)
+    (raw / "communes" / "18484" / "report_18484_x.zip").write_bytes(b"PK")
+    env.setenv("NTM_RAW_DIR", str(raw))
+    p = _only(preflight.check(), "raw_dir_empty")  # level commune: packages are not its data
+    assert "communes/" not in p.en
+    env.setenv("NTM_LEVEL", "province")
+    assert preflight.check() == []
+    shutil.rmtree(raw / "communes")
+    p = _only(preflight.check(), "raw_dir_empty")
+    _bilingual(p, "communes/")
+
+
 def test_raw_dir_one_level_too_high_names_the_folder_meant(env, tmp_path):
     _copy_raw(tmp_path / "landing")
     env.setenv("NTM_RAW_DIR", str(tmp_path / "landing"))
@@ -285,6 +308,9 @@ def test_layout_is_the_ingests():
     from pipeline.ingest.reference import REGISTRY
 
     assert preflight.SOURCES == files.SOURCES
+    from pipeline.exchange.federation import SOURCE as PACKAGE_SOURCE
+
+    assert preflight.PACKAGE_SOURCE == files.PACKAGE_SOURCE == PACKAGE_SOURCE
     assert set(preflight.REQUIRED_REFERENCE_FILES) == set(REGISTRY)
     from pipeline.exchange.dhis2 import MAPPING_FILE
 

@@ -1,4 +1,4 @@
-{#- Province x period x indicator, rolled up from the communes present in the warehouse. -#}
+{#- Province x period x indicator, rolled up from the communes of int_commune_indicator_pooled (local or package rows). -#}
 with
 
 rolled_up as (
