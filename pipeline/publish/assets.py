@@ -17,7 +17,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from pipeline.config import get_settings
+from pipeline.config import get_settings, instance_level
 from pipeline.constants import OWNERS, PUBLISHED
 from pipeline.exchange.dhis2 import MAPPING_FILE, Dhis2Exporter
 from pipeline.exchange.package import PACKAGE_BUILDER
@@ -173,6 +173,9 @@ SITE_KEY = dg.AssetKey(["publish", "open_data_site"])
 )
 def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = get_settings()
+    level, _ = instance_level()
+    if level != "commune":
+        context.log.info(f"level {level}: no commune report package in exchange/upward/")
     with warehouse.connect(context.log) as con:
         checked_by = verify_checked_content(con, context)
         suppression = stage_suppressed_satisfaction(con, settings.suppression_min_count)
@@ -187,7 +190,9 @@ def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             min_count=settings.suppression_min_count,
             site_builder=SITE_BUILDER,
             dhis2_exporter=Dhis2Exporter(settings.raw_dir / "reference" / MAPPING_FILE),
-            exchange_builder=PACKAGE_BUILDER,
+            # the report package is the commune's; a province instance sends no commune package (the province's
+            # own package for the national level is designed in raw/README.md section 11.5, not built yet)
+            exchange_builder=PACKAGE_BUILDER if level == "commune" else None,
         )
     verb = "published" if result.changed else "unchanged (identical content, no new release)"
     context.log.info(f"release {result.release_id} {verb}: {result.path}")
