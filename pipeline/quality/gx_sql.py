@@ -7,8 +7,9 @@ asks this module first: each expectation type below becomes one SQL aggregate ov
 GX's semantics (missing values ignored except by the null checks, ``row_condition`` applied first,
 ``ignore_row_if`` for column pairs), and the same outcome fields (unexpected count, element count, partial
 unexpected list, sample rows). A type or option not listed raises :class:`Unsupported` and that expectation
-stays with GX, batch by batch. ``tests/quality/test_quality_gx_runner.py`` runs the fact_indicator_value suite
-(it uses every supported type) both ways, on clean and corrupted rows, and compares the outcomes.
+stays with GX, batch by batch. ``tests/quality/test_quality_gx_scale.py`` runs the fact_indicator_value suite,
+with the rules dbt now owns put back (``suite_with_dbt_rules``: together they use every supported type), both
+ways, on clean and corrupted rows, and compares the outcomes.
 """
 
 from __future__ import annotations
