@@ -1,35 +1,11 @@
-"""Which quality rules the GX suites state a second time: one owner per rule (issue 16, item 2).
+"""Which GX rules repeat a dbt test: one owner per rule (issue 16, item 2).
 
-dbt owns the schema (enforced contracts), keys (``unique``, ``unique_combination``), relationships, accepted
-values and not-null; the GX suites in ``expectations/`` own what dbt cannot say well (distributions, ranges,
-``mostly``, conditional rules, cross-column and cross-table rules, row counts). This module reads both sides —
-the suites and the dbt manifest (``dbt_project/target/manifest.json``, written by ``make manifest``) — and
-lists every GX expectation or declared SQL check that a dbt test on the same model and column already
-guarantees:
-
-=============================================== =====================================================
-GX expectation / SQL check                      covered by the dbt test (same model, same column)
-=============================================== =====================================================
-``expect_column_values_to_not_be_null``         ``not_null`` (GX without ``mostly``; a GX
-                                                ``row_condition`` only makes GX weaker)
-``expect_column_values_to_be_unique``           ``unique``, or ``unique_combination`` on that column
-``expect_compound_columns_to_be_unique``        ``unique_combination`` on the same columns or a
-                                                subset of them (nulls compare equal in dbt: at
-                                                least as strict)
-``expect_column_values_to_be_in_set``           ``accepted_values`` whose values are a subset of the
-                                                GX set (nulls pass both)
-``expect_table_columns_to_match_set`` (exact)   the enforced contract, same column names
-``expect_column_values_to_be_of_type``          the enforced contract's ``data_type``
-SQL ``column_types``                            the enforced contract (names and types)
-SQL ``referential``                             ``relationships`` to the same model and field
-=============================================== =====================================================
-
-A dbt test covers only when it is as strong: severity ``error`` (dbt build fails, the Dagster asset check is
-blocking and the quality gate and the publish step downstream do not run), no ``where``, the default
-``error_if``/``warn_if``. A warn-level dbt test never covers an ``error`` GX rule.
-
-``python -m pipeline.quality.overlap`` prints the duplicates per suite and the counts;
-``tests/quality/test_one_owner.py`` fails when a suite states a dbt rule again.
+dbt owns schema (enforced contracts), keys, grain, relationships, accepted values and not-null; a suite in
+``expectations/`` states none of them again. :func:`find_duplicates` reads the suites and the dbt manifest
+and lists every expectation or declared SQL check that a dbt test or contract on the same model and column
+already guarantees. Not to miss: only a dbt test at least as strict covers (severity ``error``, no ``where``,
+default thresholds; a subset of the accepted values; a grain on the same columns or fewer); ``mostly`` < 1 is
+never covered. ``python -m pipeline.quality.overlap [--check | --remove]``; ``tests/quality/test_one_owner.py``.
 """
 
 from __future__ import annotations
