@@ -24,6 +24,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 Severity = Literal["error", "warn"]
 ERROR: Severity = "error"
 WARN: Severity = "warn"
@@ -35,6 +37,7 @@ _NTM_TO_GX: dict[Severity, str] = {ERROR: "critical", WARN: "warning"}
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+MARTS_MODELS_DIR = REPO_ROOT / "dbt_project" / "models" / "marts"
 SUITE_SUFFIXES = (".json",)
 
 # Expectations that describe the table as a whole (evaluated once, not per batch).
@@ -193,14 +196,29 @@ def suite_table(suite: Mapping[str, Any], default_schema: str = "marts") -> str:
     return str(table) if table else f"{default_schema}.{suite['name']}"
 
 
+def model_columns(model: str, models_dir: Path | None = None) -> dict[str, str | None] | None:
+    """``{column: contract data_type}`` of a dbt mart, read from ``dbt_project/models/marts/<model>.yml``
+    (None when the model has no such file or no column list)."""
+    path = (Path(models_dir) if models_dir is not None else MARTS_MODELS_DIR) / f"{model}.yml"
+    if not path.exists():
+        return None
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for m in doc.get("models") or []:
+        if m.get("name") == model and m.get("columns"):
+            return {c["name"]: c.get("data_type") for c in m["columns"]}
+    return None
+
+
 def suite_columns(suite: Mapping[str, Any]) -> list[str] | None:
-    """The column list the suite expects (from ``expect_table_columns_to_match_set``/``_ordered_list``)."""
+    """The columns of the table a suite validates: the suite's own ``expect_table_columns_to_match_set`` /
+    ``_ordered_list`` when it states one, else the dbt model's contract (dbt owns the schema)."""
     for exp in suite.get("expectations", []):
         if exp["type"] == "expect_table_columns_to_match_set":
             return list(exp["kwargs"]["column_set"])
         if exp["type"] == "expect_table_columns_to_match_ordered_list":
             return list(exp["kwargs"]["column_list"])
-    return None
+    cols = model_columns(str((suite.get("meta") or {}).get("dbt_model") or suite["name"]))
+    return list(cols) if cols is not None else None
 
 
 def expectation_column(exp: Mapping[str, Any]) -> str | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 import pytest
-from gx_fixtures import GRAIN, SUITES, by_type, table_from_frame
+from gx_fixtures import GRAIN, SUITES, by_type, suite_with_dbt_rules, table_from_frame
 
 from pipeline.quality import gx_runner, suites
 from pipeline.quality.declared_checks import run_declared_checks
@@ -59,7 +59,7 @@ def test_injected_violations_fail_with_counts_and_sample_rows(gx_context, fact_c
     c.execute(
         "update marts.fact_indicator_value set hamlet_code = null where indicator_value_key = '18484-T04|2026-Q1|TC8.4'"
     )
-    res = gx_runner.run_suite(c, "marts.fact_indicator_value", SUITES["fact_indicator_value"])
+    res = gx_runner.run_suite(c, "marts.fact_indicator_value", suite_with_dbt_rules("fact_indicator_value"))
     assert not res.success and res.blocking
 
     nulls = by_type(res, "expect_column_values_to_not_be_null", "location_code")
@@ -252,7 +252,7 @@ def test_hamlet_boundary_suite_passes_on_the_sample_and_catches_bad_rows(gx_cont
     df["hamlet_key"] = df["hamlet_key"].astype("int32")
     df["valid_from"] = pd.to_datetime(df["valid_from"]).dt.date
     df["valid_to"] = pd.to_datetime(df["valid_to"]).dt.date
-    suite = suites.load_suite_dict(SUITES["dim_hamlet_boundary"])
+    suite = suite_with_dbt_rules("dim_hamlet_boundary")
     con = duckdb.connect()
     con.execute("create schema marts")
     table_from_frame(con, "marts.dim_hamlet_boundary", df, suites.suite_columns(suite))
@@ -261,9 +261,7 @@ def test_hamlet_boundary_suite_passes_on_the_sample_and_catches_bad_rows(gx_cont
     con.execute("alter table marts.dim_hamlet_boundary alter valid_to type date")
     con.execute("alter table marts.dim_hamlet_boundary alter hamlet_key type integer")
     assert len(df) == 31 and json.loads(df["geometry_geojson"].iloc[0])["type"] == "Polygon"
-    res = gx_runner.run_suite(
-        con, "marts.dim_hamlet_boundary", SUITES["dim_hamlet_boundary"], batch_column=None
-    )
+    res = gx_runner.run_suite(con, "marts.dim_hamlet_boundary", suite, batch_column=None)
     sql = run_declared_checks(con, suite)
     failed = [(e.type, e.column) for e in res.expectations if not e.success] + [
         o.name for o in sql if not o.passed
@@ -272,9 +270,7 @@ def test_hamlet_boundary_suite_passes_on_the_sample_and_catches_bad_rows(gx_cont
     # a commune without a boundary file: the empty table passes the gate (the map falls back to a tile grid)
     con.execute("create table marts.keep as select * from marts.dim_hamlet_boundary")
     con.execute("delete from marts.dim_hamlet_boundary")
-    empty = gx_runner.run_suite(
-        con, "marts.dim_hamlet_boundary", SUITES["dim_hamlet_boundary"], batch_column=None
-    )
+    empty = gx_runner.run_suite(con, "marts.dim_hamlet_boundary", suite, batch_column=None)
     assert empty.success and all(o.passed for o in run_declared_checks(con, suite))
     con.execute("insert into marts.dim_hamlet_boundary select * from marts.keep")
 
@@ -284,9 +280,7 @@ def test_hamlet_boundary_suite_passes_on_the_sample_and_catches_bad_rows(gx_cont
         "insert into marts.dim_hamlet_boundary select * replace (999 as hamlet_key) "
         "from marts.dim_hamlet_boundary where hamlet_key = 3"
     )
-    res = gx_runner.run_suite(
-        con, "marts.dim_hamlet_boundary", SUITES["dim_hamlet_boundary"], batch_column=None
-    )
+    res = gx_runner.run_suite(con, "marts.dim_hamlet_boundary", suite, batch_column=None)
     bad = {(e.type, e.column): e.unexpected_count for e in res.expectations if not e.success}
     assert not res.success
     assert bad[("expect_column_values_to_be_in_set", "geometry_type")] == 1

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from gx_fixtures import GRAIN, SUITES, assert_same_outcomes, by_type
+from gx_fixtures import GRAIN, SUITES, assert_same_outcomes, by_type, suite_with_dbt_rules
 
-from pipeline.quality import gx_runner, suites
+from pipeline.quality import gx_runner
 
 
 def test_batched_validation_matches_whole_table(gx_context, fact_con, tmp_path: Path):
     c = fact_con
+    fact_suite = suite_with_dbt_rules("fact_indicator_value")
     c.execute(
         "update marts.fact_indicator_value set location_code = null where period_code = '2026-Q2' and indicator_code = 'TC8.4'"
     )
@@ -21,11 +22,11 @@ def test_batched_validation_matches_whole_table(gx_context, fact_con, tmp_path: 
     c.execute(
         "update marts.fact_indicator_value set indicator_value_key = 'same' where hamlet_code = '18484-T01' and indicator_code = 'CDS.09' and period_code in ('2026-Q1', '2026-Q3')"
     )
-    whole = gx_runner.run_suite(c, "marts.fact_indicator_value", SUITES["fact_indicator_value"])
+    whole = gx_runner.run_suite(c, "marts.fact_indicator_value", fact_suite)
     batched = gx_runner.run_suite(
         c,
         "marts.fact_indicator_value",
-        SUITES["fact_indicator_value"],
+        fact_suite,
         max_rows_per_batch=10,  # fewer than the table's 25 rows, more than any period's
         docs_dir=tmp_path / "docs",
     )
@@ -43,7 +44,7 @@ def test_batched_validation_matches_whole_table(gx_context, fact_con, tmp_path: 
     rowid = gx_runner.run_suite(
         c,
         "marts.fact_indicator_value",
-        SUITES["fact_indicator_value"],
+        fact_suite,
         batch_column=None,
         max_rows_per_batch=10,
     )
@@ -58,14 +59,13 @@ def test_a_period_larger_than_a_batch_falls_back_to_rowid_ranges(gx_context, fac
     load that many rows into pandas at once: the table is then cut into rowid ranges instead, and the
     uniqueness checks that a period could have decided move to DuckDB."""
     c = fact_con
+    fact_suite = suite_with_dbt_rules("fact_indicator_value")
     sizes = c.execute(
         "select period_code, count(*) from marts.fact_indicator_value group by 1 order by 1"
     ).fetchall()
     biggest = max(n for _, n in sizes)
-    whole = gx_runner.run_suite(c, "marts.fact_indicator_value", SUITES["fact_indicator_value"])
-    res = gx_runner.run_suite(
-        c, "marts.fact_indicator_value", SUITES["fact_indicator_value"], max_rows_per_batch=biggest - 1
-    )
+    whole = gx_runner.run_suite(c, "marts.fact_indicator_value", fact_suite)
+    res = gx_runner.run_suite(c, "marts.fact_indicator_value", fact_suite, max_rows_per_batch=biggest - 1)
     assert res.batch_column == "rowid"
     assert all(b.startswith("rowid=") for b in res.batches)
     assert len(res.batches) == -(-sum(n for _, n in sizes) // (biggest - 1))
@@ -74,9 +74,7 @@ def test_a_period_larger_than_a_batch_falls_back_to_rowid_ranges(gx_context, fac
     grain = by_type(res, "expect_compound_columns_to_be_unique")
     assert grain.evaluated_by == "duckdb"
     # a value that fits keeps the period batches
-    fits = gx_runner.run_suite(
-        c, "marts.fact_indicator_value", SUITES["fact_indicator_value"], max_rows_per_batch=biggest
-    )
+    fits = gx_runner.run_suite(c, "marts.fact_indicator_value", fact_suite, max_rows_per_batch=biggest)
     assert fits.batch_column == "period_code"
 
 
@@ -194,7 +192,7 @@ def test_a_large_table_is_decided_in_duckdb_with_the_outcomes_gx_gives(gx_contex
             "update marts.fact_indicator_value set indicator_value_key = 'same' "
             "where hamlet_code = '18484-T01' and indicator_code = 'CDS.09'"
         )
-    suite = suites.load_suite_dict(SUITES["fact_indicator_value"])
+    suite = suite_with_dbt_rules("fact_indicator_value")
     # a column-pair expectation too (the suite's numerator <= denominator rule is a SQL check per indicator)
     pair = {
         "type": "expect_column_pair_values_a_to_be_greater_than_b",

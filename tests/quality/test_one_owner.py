@@ -1,0 +1,165 @@
+"""One owner per rule (issue 16, item 2): dbt owns schema, keys, relationships, accepted values and not-null;
+the GX suites state none of them again, and every rule moved out of a suite is still held by a blocking dbt
+test. The logic is :mod:`pipeline.quality.overlap` (``python -m pipeline.quality.overlap`` prints it)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.quality import overlap, suites
+
+RULES = overlap.dbt_rules(overlap.load_manifest())
+SUITES = suites.load_all()
+LEDGER = overlap.load_ledger()
+
+
+def test_no_gx_rule_repeats_a_dbt_test():
+    dups = overlap.find_duplicates(SUITES, RULES)
+    assert dups == [], (
+        "these GX rules repeat a dbt test: remove them with `python -m pipeline.quality.overlap --remove` "
+        + "; ".join(f"{d.suite} {d.rule} [{d.column}] <- {', '.join(d.covered_by)}" for d in dups)
+    )
+
+
+@pytest.mark.parametrize("entry", LEDGER, ids=[f"{e['suite']}:{e['rule']}:{e['column']}" for e in LEDGER])
+def test_every_rule_moved_to_dbt_is_still_held_by_a_blocking_dbt_test(entry):
+    """Removing or weakening (severity warn, ``where``) the dbt test that took over a GX rule fails here."""
+    assert overlap.entry_covered_by(entry, RULES), (
+        f"{entry['suite']}: {entry['rule']} [{entry['column']}] was removed from the suite because "
+        f"{entry['covered_by']} held it; no blocking dbt test holds it now"
+    )
+
+
+def test_the_ledger_is_the_readme_table():
+    text = overlap.README_PATH.read_text(encoding="utf-8")
+    assert overlap.ledger_markdown(LEDGER) in text
+    assert len(LEDGER) == 277  # rules moved out of the suites on 2026-11-30 (see expectations/README.md)
+
+
+def test_every_key_or_enum_rule_left_in_gx_says_why():
+    left = [
+        (name, e["type"], e["kwargs"].get("column"))
+        for name, suite in SUITES.items()
+        for e in suite["expectations"]
+        if e["type"] in overlap.KEY_ENUM_TYPES and not e["meta"].get("why_gx")
+    ]
+    assert left == []
+
+
+def test_every_suite_table_is_a_contracted_mart():
+    for name, suite in SUITES.items():
+        assert RULES[suite["meta"].get("dbt_model") or name].contract, name
+
+
+# --- the matcher on a hand-written manifest: what counts as "dbt already holds it" -------------------------
+
+
+def _test(name, kind, column=None, *, severity="error", where=None, **kwargs):
+    return {
+        "resource_type": "test",
+        "name": name,
+        "attached_node": "model.ntm.m",
+        "column_name": column,
+        "test_metadata": {"name": kind, "kwargs": {"column_name": column, **kwargs}},
+        "config": {"severity": severity, "where": where, "error_if": "!= 0", "warn_if": "!= 0"},
+    }
+
+
+MANIFEST = {
+    "nodes": {
+        "model.ntm.m": {
+            "resource_type": "model",
+            "name": "m",
+            "config": {"contract": {"enforced": True}},
+            "columns": {"k": {"data_type": "varchar"}, "n": {"data_type": "integer"}},
+        },
+        "t1": _test("not_null_m_k", "not_null", "k"),
+        "t2": _test("not_null_m_n", "not_null", "n", severity="warn"),
+        "t3": _test("unique_m_k", "unique", "k", where="n > 0"),
+        "t4": _test("av_m_n", "accepted_values", "n", values=[1, 2]),
+        "t5": _test("uc_m", "unique_combination", columns=["k"]),
+        "t6": _test("rel_m_k", "relationships", "k", to="ref('d')", field="k"),
+    }
+}
+MODEL = overlap.dbt_rules(MANIFEST)["m"]
+
+
+@pytest.mark.parametrize(
+    ("exp", "covered"),
+    [
+        ({"type": overlap.NOT_NULL, "kwargs": {"column": "k"}}, ["not_null_m_k"]),
+        ({"type": overlap.NOT_NULL, "kwargs": {"column": "k", "mostly": 0.9}}, []),  # GX-only: mostly
+        (
+            {"type": overlap.NOT_NULL, "kwargs": {"column": "k", "row_condition": {"column": {"name": "n"}}}},
+            ["not_null_m_k"],  # a conditional GX rule is implied by dbt's rule on every row
+        ),
+        ({"type": overlap.NOT_NULL, "kwargs": {"column": "n"}}, []),  # dbt test is warn: does not block
+        ({"type": overlap.UNIQUE, "kwargs": {"column": "k"}}, ["uc_m"]),  # unique_m_k has a `where`
+        ({"type": overlap.COMPOUND_UNIQUE, "kwargs": {"column_list": ["k", "n"]}}, ["uc_m"]),
+        ({"type": overlap.IN_SET, "kwargs": {"column": "n", "value_set": [1, 2, 3]}}, ["av_m_n"]),
+        ({"type": overlap.IN_SET, "kwargs": {"column": "n", "value_set": [1]}}, []),  # GX stricter
+        ({"type": overlap.MATCH_SET, "kwargs": {"column_set": ["n", "k"]}}, ["contract (enforced)"]),
+        ({"type": overlap.MATCH_SET, "kwargs": {"column_set": ["k"]}}, []),
+        (
+            {"type": overlap.OF_TYPE, "kwargs": {"column": "n", "type_": "int32"}},
+            ["contract (enforced): n integer"],
+        ),
+        ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "n", "min_value": 0}}, []),
+    ],
+)
+def test_what_a_dbt_test_covers(exp, covered):
+    assert overlap.expectation_covered_by(exp, MODEL) == covered
+
+
+def test_what_covers_a_declared_sql_check():
+    ref = {"check": "referential", "kwargs": {"col": "k", "dim_table": "marts.d", "dim_col": "k"}}
+    assert overlap.sql_check_covered_by(ref, "m", MODEL, "marts.m") == ["rel_m_k"]
+    other = {"check": "referential", "kwargs": {"col": "k", "dim_table": "marts.e", "dim_col": "k"}}
+    assert overlap.sql_check_covered_by(other, "m", MODEL, "marts.m") == []
+    types = {"check": "column_types", "kwargs": {"expected": {"k": "VARCHAR", "n": "int4"}}}
+    assert overlap.sql_check_covered_by(types, "m", MODEL, "marts.m") == ["contract (enforced)"]
+    wrong = {"check": "column_types", "kwargs": {"expected": {"k": "varchar", "n": "double"}}}
+    assert overlap.sql_check_covered_by(wrong, "m", MODEL, "marts.m") == []
+    ranges = {"check": "indicator_ranges", "kwargs": {}}
+    assert overlap.sql_check_covered_by(ranges, "m", MODEL, "marts.m") == []
+
+
+def test_a_suite_repeating_a_dbt_test_is_found_and_removed(tmp_path):
+    import json
+
+    suite = {
+        "name": "m",
+        "expectations": [
+            {"type": overlap.NOT_NULL, "kwargs": {"column": "k"}, "meta": {"severity": "error"}},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "n", "min_value": 0},
+                "meta": {"severity": "error"},
+            },
+        ],
+        "meta": {
+            "table": "marts.m",
+            "sql_checks": [
+                {
+                    "check": "referential",
+                    "kwargs": {"col": "k", "dim_table": "marts.d", "dim_col": "k"},
+                    "severity": "error",
+                }
+            ],
+        },
+    }
+    (tmp_path / "m.json").write_text(json.dumps(suite), encoding="utf-8")
+    rules = {"m": MODEL}
+    found = overlap.find_duplicates(suites.load_all(tmp_path), rules)
+    assert [(d.rule, d.covered_by) for d in found] == [
+        (overlap.NOT_NULL, ("not_null_m_k",)),
+        ("sql:referential", ("rel_m_k",)),
+    ]
+    ledger = tmp_path / "ledger" / "owned_by_dbt.json"
+    entries = overlap.remove_duplicates(rules, tmp_path, ledger)
+    left = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
+    assert [e["type"] for e in left["expectations"]] == ["expect_column_values_to_be_between"]
+    assert left["meta"]["sql_checks"] == []
+    assert overlap.load_ledger(ledger) == entries and len(entries) == 2
+    assert all(overlap.entry_covered_by(e, rules) for e in entries)
+    assert overlap.find_duplicates(suites.load_all(tmp_path), rules) == []
