@@ -33,7 +33,9 @@ def test_every_rule_moved_to_dbt_is_still_held_by_a_blocking_dbt_test(entry):
 def test_the_ledger_is_the_readme_table():
     text = overlap.README_PATH.read_text(encoding="utf-8")
     assert overlap.ledger_markdown(LEDGER) in text
-    assert len(LEDGER) == 277  # rules moved out of the suites on 2026-11-30 (see expectations/README.md)
+    # rules moved out of the suites on 2026-11-30 (see expectations/README.md): 277 at first, then 10 of the new
+    # mart_commune_report_compliance suite and 7 of the roll-up marts once their .yml could take the dbt tests
+    assert len(LEDGER) == 294
 
 
 def test_every_key_or_enum_rule_left_in_gx_says_why():
