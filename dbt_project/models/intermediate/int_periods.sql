@@ -1,4 +1,7 @@
-{#- Period calendar generated from the first/last year (macros/periods.sql), never typed by hand. The intermediate layer reads it here; marts.dim_period publishes it unchanged. -#}
+{#-
+    Period calendar generated from the first/last year (macros/periods.sql), never typed by hand. The
+    intermediate models read it here; marts.dim_period publishes it unchanged.
+-#}
 with
 
 years as (
