@@ -827,9 +827,7 @@ def test_dim_hamlet_boundary_matches_hamlet_versions_and_warns_on_missing_ones(m
 
 def test_at_level_commune_the_pool_is_the_local_roll_up_and_no_compliance_row(con):
     local = rows(con, "select * from marts.commune_indicator_rolled_up order by all")
-    assert (
-        local and rows(con, "select * from marts.commune_indicator_pooled order by all") == local
-    )
+    assert local and rows(con, "select * from marts.commune_indicator_pooled order by all") == local
     assert rows(con, "select count(*) from marts.mart_commune_report_compliance") == [(0,)]
 
 
