@@ -694,7 +694,7 @@ def test_rollup_rule_7_2_stock_rolls_up_over_hamlets_existing_at_period_end(con)
         for i, v, r, x in rows(
             con,
             "select indicator_code, value, hamlets_reporting, hamlets_ceased_excluded "
-            "from intermediate.int_commune_indicator_rolled_up where period_code = '2026' "
+            "from marts.commune_indicator_rolled_up where period_code = '2026' "
             "and indicator_code in ('H.SUM', 'H.MEAN', 'H.MAX', 'H.RATIO')",
         )
     }
@@ -826,10 +826,8 @@ def test_dim_hamlet_boundary_matches_hamlet_versions_and_warns_on_missing_ones(m
 
 
 def test_at_level_commune_the_pool_is_the_local_roll_up_and_no_compliance_row(con):
-    local = rows(con, "select * from intermediate.int_commune_indicator_rolled_up order by all")
-    assert (
-        local and rows(con, "select * from intermediate.int_commune_indicator_pooled order by all") == local
-    )
+    local = rows(con, "select * from marts.commune_indicator_rolled_up order by all")
+    assert local and rows(con, "select * from marts.commune_indicator_pooled order by all") == local
     assert rows(con, "select count(*) from marts.mart_commune_report_compliance") == [(0,)]
 
 
@@ -857,7 +855,7 @@ def test_at_level_province_the_package_rows_replace_their_commune_and_count_agai
            ('communes/18163/bad.zip', 'f3', null, '18163', 'rejected', false, null, ['2026-Q3'])"""
     )
     c.close()
-    models = "int_commune_indicator_pooled mart_commune_indicator int_province_indicator_rolled_up "
+    models = "commune_indicator_pooled mart_commune_indicator province_indicator_rolled_up "
     models += "mart_province_indicator mart_commune_report_compliance"
     result = run_dbt(mini["project"], warehouse, mini["tmp"] / "target_province", "build", "--select", models)
     assert result.returncode == 0, result.stdout[-6000:]
@@ -873,7 +871,7 @@ def test_at_level_province_the_package_rows_replace_their_commune_and_count_agai
         "and period_code = '2026-Q1'"
     ) == [(2000.0, 2)]
     local_h_sum = q(
-        "select value from intermediate.int_commune_indicator_rolled_up where indicator_code = 'H.SUM' "
+        "select value from marts.commune_indicator_rolled_up where indicator_code = 'H.SUM' "
         "and period_code = '2026-Q1'"
     )[0][0]
     assert q(

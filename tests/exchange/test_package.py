@@ -410,7 +410,7 @@ def test_an_unsafe_or_foreign_archive_is_refused(tmp_path: Path, capsys):
 
 def test_the_package_holds_what_re_rolls_hamlets_up_exactly(upward: Path):
     """The level above can recompute every commune value rolled up from hamlets from the package alone (rule
-    7.0 (3) and 7.2, the SQL of int_commune_indicator_rolled_up over the package's fact_indicator_value,
+    7.0 (3) and 7.2, the SQL of commune_indicator_rolled_up over the package's fact_indicator_value,
     dim_hamlet validity and dim_indicator): hamlet numerators and denominators, the as-of hamlets, the
     threshold results are all there. Compared with the package's mart_commune_indicator to 1e-9 (the marts'
     rounding)."""
@@ -479,7 +479,7 @@ def test_the_package_holds_what_re_rolls_hamlets_up_exactly(upward: Path):
 
 
 def test_the_package_holds_what_rolls_communes_up_to_the_province(release: Path, upward: Path):
-    """Rule 7.0 (4) (int_province_indicator_rolled_up) over the package's mart_commune_indicator and
+    """Rule 7.0 (4) (province_indicator_rolled_up) over the package's mart_commune_indicator and
     dim_indicator gives the release's mart_province_indicator (this release has one commune with data; the
     many-commune equality is the next round's split-and-federate test)."""
     d = _package_dir(upward) / "data"

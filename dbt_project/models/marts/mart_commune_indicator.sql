@@ -3,7 +3,7 @@ with
 
 rolled_up as (
 
-    select * from {{ ref('int_commune_indicator_pooled') }}
+    select * from {{ ref('commune_indicator_pooled') }}
 
 ),
 

@@ -1,9 +1,9 @@
-{#- Restated view: every period's hamlet values mapped to today's hamlets (int_indicator_value_restated). -#}
+{#- Restated view: every period's hamlet values mapped to today's hamlets (indicator_value_restated). -#}
 with
 
 restated as (
 
-    select * from {{ ref('int_indicator_value_restated') }}
+    select * from {{ ref('indicator_value_restated') }}
 
 ),
 

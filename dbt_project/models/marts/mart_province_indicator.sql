@@ -1,9 +1,9 @@
-{#- Province x period x indicator, rolled up from the communes of int_commune_indicator_pooled (local or package rows). -#}
+{#- Province x period x indicator, rolled up from the communes of commune_indicator_pooled (local or package rows). -#}
 with
 
 rolled_up as (
 
-    select * from {{ ref('int_province_indicator_rolled_up') }}
+    select * from {{ ref('province_indicator_rolled_up') }}
 
 ),
 

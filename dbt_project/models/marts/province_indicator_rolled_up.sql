@@ -1,5 +1,5 @@
 {#-
-    Commune -> province roll-up by the same rule over the communes of int_commune_indicator_pooled (rolled up
+    Commune -> province roll-up by the same rule over the communes of commune_indicator_pooled (rolled up
     here from hamlets, or, at a province-level instance, taken from each commune's report package in use):
         sum / mean / max over commune values; last = the commune value submitted last;
         ratio_of_sums = sum of communes' numerators / sum of denominators (x 100 for percent);
@@ -10,7 +10,7 @@ with
 
 commune_values as (
 
-    select * from {{ ref('int_commune_indicator_pooled') }}
+    select * from {{ ref('commune_indicator_pooled') }}
 
 ),
 

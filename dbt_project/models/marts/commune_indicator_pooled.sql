@@ -1,10 +1,10 @@
 {#-
     The commune x period x indicator rows a province rolls up and publishes (raw/README.md 11, "How the
-    province rolls up"): the rows rolled up here from hamlets (int_commune_indicator_rolled_up) of every
+    province rolls up"): the rows rolled up here from hamlets (commune_indicator_rolled_up) of every
     commune WITHOUT a report package in use, plus the mart_commune_indicator rows of each commune's report
     package in use (raw.commune_pkg_mart_commune_indicator, loaded by pipeline.exchange.federation at
     NTM_LEVEL=province). A package replaces its commune whole: none of the commune's local rows is kept
-    beside it. At level commune no package is loaded, so this is int_commune_indicator_rolled_up unchanged.
+    beside it. At level commune no package is loaded, so this is commune_indicator_rolled_up unchanged.
     Package values are the sender's mart values (already rounded to 9 decimals); direction comes from
     this instance's catalog; hamlets_ceased_excluded is not in the package (null).
 -#}
@@ -12,7 +12,7 @@ with
 
 local_values as (
 
-    select * from {{ ref('int_commune_indicator_rolled_up') }}
+    select * from {{ ref('commune_indicator_rolled_up') }}
 
 ),
 
