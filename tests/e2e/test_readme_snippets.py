@@ -29,6 +29,7 @@ import duckdb
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 pytestmark = pytest.mark.slow
@@ -126,8 +127,16 @@ def cli_bin(tmp_path_factory) -> Path:
     return bin_dir
 
 
+def _empty_tables(cwd: Path) -> set[str]:
+    """Published tables of the release in cwd with no row (e.g. mart_commune_report_compliance at level
+    commune): their examples must run but cannot show a row."""
+    return {p.stem for p in (cwd / "data").glob("*.parquet") if pq.read_metadata(p).num_rows == 0}
+
+
 def run_snippet(snippet: Snippet, cwd: Path, cli_bin: Path, monkeypatch) -> None:
-    """Run one snippet from cwd; it must succeed and read at least one row."""
+    """Run one snippet from cwd; it must succeed and read at least one row (none from a table published
+    empty)."""
+    empty_tables = _empty_tables(cwd)
     if snippet.lang in ("bash", "sh", "shell"):
         env = {**os.environ, "PATH": f"{cli_bin}{os.pathsep}{os.environ['PATH']}"}
         done = subprocess.run(
@@ -148,6 +157,8 @@ def run_snippet(snippet: Snippet, cwd: Path, cli_bin: Path, monkeypatch) -> None
             assert statements, f"{snippet} has no statement"
             for statement in statements:
                 rows = con.sql(statement).fetchall()
+                if any(f"data/{t}.parquet" in statement for t in empty_tables):
+                    continue  # ran; the table is published empty
                 assert rows, f"{snippet}: {statement.strip()} returned no row"
         finally:
             con.close()
@@ -158,7 +169,8 @@ def run_snippet(snippet: Snippet, cwd: Path, cli_bin: Path, monkeypatch) -> None
         tables = {k: v for k, v in namespace.items() if isinstance(v, pd.DataFrame | pl.DataFrame | pa.Table)}
         assert tables, f"{snippet} read no table into a variable"
         empty = [k for k, v in tables.items() if len(v) == 0]
-        assert not empty, f"{snippet}: {empty} read no row"
+        named_empty = [t for t in empty_tables if f"data/{t}.parquet" in snippet.body]
+        assert len(empty) <= len(named_empty), f"{snippet}: {empty} read no row"
         for v in namespace.values():
             if isinstance(v, duckdb.DuckDBPyConnection):
                 v.close()
