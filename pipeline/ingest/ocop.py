@@ -16,12 +16,12 @@ import pandas as pd
 
 from pipeline.ingest.cells import cell_date, cell_number, cell_text, column_of
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
+from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.reports import IngestReport
-from pipeline.ingest.submissions import Problems
+from pipeline.ingest.template import OCOP, OCOP_STATUS_CODES, PRODUCER_TYPE_CODES, RATING_LEVEL_CODES
 from pipeline.lib.text import fold
 from pipeline.ocop.rules import CERTIFIED_MIN_STARS, STAR_BANDS
-from pipeline.templates import OCOP, OCOP_STATUS_CODES, PRODUCER_TYPE_CODES, RATING_LEVEL_CODES
 
 SOURCE = "ocop"
 

@@ -7,7 +7,7 @@ import io
 from datetime import date
 from pathlib import Path
 
-from pipeline.templates import OCOP, SUBMISSION
+from pipeline.ingest.template import OCOP, SUBMISSION
 
 TODAY = date(2026, 11, 20)
 SALT = "test-salt"

@@ -17,7 +17,7 @@ from pipeline.ingest import files, ingest_submissions, ingest_surveys, load_refe
 from pipeline.ingest.header import FileRejected
 from pipeline.ingest.landing import account_landing_zone
 from pipeline.ingest.readers import read_any
-from pipeline.templates import SUBMISSION
+from pipeline.ingest.template import SUBMISSION
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -426,7 +426,7 @@ def test_accounting_is_idempotent(con, raw_dir, ref):
 def _required_cases():
     from ingest_builders import OCOP_HEADER, ocop_row
 
-    from pipeline.templates import OCOP, SURVEY
+    from pipeline.ingest.template import OCOP, SURVEY
 
     out = []
     for tpl, header, row in (

@@ -16,7 +16,7 @@ import duckdb
 from ingest_builders import SUB_HEADER, TODAY, csv_text, sub_row
 
 from pipeline.ingest import ensure_warehouse_schema, ingest_submissions, load_reference
-from pipeline.templates import SUBMISSION
+from pipeline.ingest.template import SUBMISSION
 
 
 def _write(raw, name: str, rows: list[list[str]], header: list[str] = SUB_HEADER) -> None:

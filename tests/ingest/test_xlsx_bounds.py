@@ -21,8 +21,8 @@ from ingest_builders import SALT, SUB_HEADER, TODAY, make_raw_dir, sub_row, xlsx
 
 from pipeline.ingest import ingest_submissions
 from pipeline.ingest.header import FileRejected
+from pipeline.ingest.template import SUBMISSION
 from pipeline.ingest.xlsx import check_xlsx_bounds
-from pipeline.templates import SUBMISSION
 
 REPO = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024

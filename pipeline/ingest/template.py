@@ -348,8 +348,6 @@ OCOP = Template(
     ),
 )
 
-TEMPLATES = {t.source: t for t in (SUBMISSION, SURVEY, OCOP)}
-
 TASK_STATUS_CODES = {
     "Chưa thực hiện": "not_started",
     "Đang thực hiện": "in_progress",
