@@ -27,14 +27,8 @@ _TIMESTAMP_COLS = {"ingested_at", "quarantined_at", "first_seen", "last_seen"}
 
 
 def ingest(raw_dir: Path, db: Path, sources: list[str], fastpath: bool | None = None) -> dict:
-    from pipeline.ingest import (
-        ReferenceData,
-        ensure_warehouse_schema,
-        ingest_ocop,
-        ingest_submissions,
-        ingest_surveys,
-        manifest,
-    )
+    from pipeline.ingest import ReferenceData, ensure_warehouse_schema, ingest_ocop, ingest_surveys, manifest
+    from pipeline.ingest.sources.submissions.validate import ingest_submissions
 
     if fastpath is not None:
         manifest.FASTPATH = fastpath

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.template import SUBMISSION
+from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.synth.generate import (
     COMMUNE,
     TITLE_SUBMISSION,

@@ -13,11 +13,12 @@ import openpyxl
 import pytest
 from ingest_builders import SALT, SUB_HEADER, SURVEY_HEADER, TODAY, csv_text, sub_row, survey_row, xlsx_bytes
 
-from pipeline.ingest import files, ingest_submissions, ingest_surveys, load_reference
+from pipeline.ingest import files, ingest_surveys, load_reference
 from pipeline.ingest.header import FileRejected
 from pipeline.ingest.landing import account_landing_zone
 from pipeline.ingest.readers import read_any
-from pipeline.ingest.template import SUBMISSION
+from pipeline.ingest.sources.submissions.template import SUBMISSION
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,8 @@ from ingest_builders import (
     task_row,
 )
 
-from pipeline.ingest import ingest_ocop, ingest_submissions, ingest_surveys
+from pipeline.ingest import ingest_ocop, ingest_surveys
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
 
 
 def _write(raw, folder, name, text):

@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.ingest import ingest_ocop, ingest_submissions, ingest_surveys, load_reference
+from pipeline.ingest import ingest_ocop, ingest_surveys, load_reference
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "raw"

@@ -20,7 +20,7 @@ from pipeline.ingest.masking import mask_free_text
 from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.reports import IngestReport
-from pipeline.ingest.template import SUBMISSION, TASK_STATUS_CODES
+from pipeline.ingest.sources.submissions.template import SUBMISSION, TASK_STATUS_CODES
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import is_future_series, parse_period, period_end, period_start
 from pipeline.lib.pii import name_index
