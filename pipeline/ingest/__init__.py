@@ -7,7 +7,6 @@ Order for a run: ``ensure_warehouse_schema(con)``; ``ref = load_reference(con, r
 from pipeline.ingest.ocop import ingest_ocop
 from pipeline.ingest.reference import ReferenceData, ReferenceError, load_reference
 from pipeline.ingest.reports import FileOutcome, IngestReport
-from pipeline.ingest.surveys import ingest_surveys
 from pipeline.ingest.tables import ensure_warehouse_schema
 
 __all__ = [
@@ -17,6 +16,5 @@ __all__ = [
     "ReferenceError",
     "ensure_warehouse_schema",
     "ingest_ocop",
-    "ingest_surveys",
     "load_reference",
 ]

@@ -49,85 +49,11 @@ class Template:
         raise KeyError(code)
 
 
-SURVEY_FIXED = (
-    Column(
-        "response_id",
-        "Mã phiếu",
-        "Response id",
-        "text",
-        True,
-        example="R-000123",
-        aliases=("ma phieu", "id", "response id"),
-    ),
-    Column(
-        "submitted_at",
-        "Thời gian",
-        "Submitted at",
-        "datetime",
-        True,
-        example="2025-11-03 09:12:44",
-        aliases=("thoi gian", "timestamp", "dấu thời gian", "dau thoi gian"),
-    ),
-    Column("commune_code", "Mã xã", "Commune code", "text", example="18484", aliases=("ma xa",)),
-    Column(
-        "hamlet",
-        "Thôn",
-        "Hamlet (name or code)",
-        "text",
-        True,
-        example="Thôn Trung Hòa",
-        aliases=("thon", "thôn/tổ dân phố", "thon/to dan pho"),
-    ),
-    Column(
-        "form_code",
-        "Mã mẫu phiếu",
-        "Form code",
-        "text",
-        True,
-        example="HL-NTM-2025",
-        aliases=("ma mau phieu", "form"),
-    ),
-    Column(
-        "period",
-        "Kỳ khảo sát",
-        "Survey period (year)",
-        "period",
-        example="2025",
-        aliases=("ky khao sat", "nam"),
-    ),
-    Column(
-        "respondent_name",
-        "Họ và tên",
-        "Respondent name (personal data)",
-        "text",
-        example="Nguyễn Văn A",
-        aliases=("ho va ten", "ho ten"),
-    ),
-    Column(
-        "respondent_phone",
-        "Số điện thoại",
-        "Respondent phone (personal data)",
-        "text",
-        example="0912345678",
-        aliases=("so dien thoai", "dien thoai"),
-    ),
-)
-# Question columns are wide: header "C<n>. <question text>" (answer) and "Lý do C<n>" (free-text reason);
+# Wide question columns (the survey export, read with ``wide=True``): header "C<n>. <question text>" (answer)
+# and "Lý do C<n>" (free-text reason), matched by the shared header reader (pipeline.ingest.header);
 # question codes Q01..Qnn and their texts live in dbt_project/seeds/survey_questions.csv.
 SURVEY_QUESTION_PATTERN = r"^\s*C\s*(?P<n>\d{1,2})\s*[.:)\-]"
 SURVEY_REASON_PATTERN = r"^\s*L[ýy] do\s*C\s*(?P<n>\d{1,2})\b"
-SURVEY_ANSWERS_SATISFIED = ("Hài lòng", "1", "x", "X", "Có", "Yes", "TRUE")
-SURVEY_ANSWERS_NOT_SATISFIED = ("Không hài lòng", "Chưa hài lòng", "0", "Không", "No", "FALSE")
-# A blank answer means "not answered" (no row), not "not satisfied", except on forms where the tool
-# exports ticks (x / blank): there a blank is "not satisfied" only when at least one tick is in the row.
-
-SURVEY = Template(
-    source="surveys",
-    name_vi="Phiếu khảo sát sự hài lòng (xuất từ công cụ khảo sát)",
-    name_en="Satisfaction survey export",
-    sheet="Responses",
-    columns=SURVEY_FIXED,
-)
 
 OCOP = Template(
     source="ocop",

@@ -11,7 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.ingest.sources.submissions.template import SUBMISSION
-from pipeline.ingest.template import OCOP, SURVEY, Template
+from pipeline.ingest.sources.surveys.template import SURVEY
+from pipeline.ingest.template import OCOP, Template
 from pipeline.synth.generate import (
     TITLE_OCOP,
     TITLE_SUBMISSION,

@@ -13,12 +13,13 @@ import openpyxl
 import pytest
 from ingest_builders import SALT, SUB_HEADER, SURVEY_HEADER, TODAY, csv_text, sub_row, survey_row, xlsx_bytes
 
-from pipeline.ingest import files, ingest_surveys, load_reference
+from pipeline.ingest import files, load_reference
 from pipeline.ingest.header import FileRejected
 from pipeline.ingest.landing import account_landing_zone
 from pipeline.ingest.readers import read_any
 from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.ingest.sources.submissions.validate import ingest_submissions
+from pipeline.ingest.sources.surveys.validate import ingest_surveys
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -427,7 +428,8 @@ def test_accounting_is_idempotent(con, raw_dir, ref):
 def _required_cases():
     from ingest_builders import OCOP_HEADER, ocop_row
 
-    from pipeline.ingest.template import OCOP, SURVEY
+    from pipeline.ingest.sources.surveys.template import SURVEY
+    from pipeline.ingest.template import OCOP
 
     out = []
     for tpl, header, row in (

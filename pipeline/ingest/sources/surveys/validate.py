@@ -22,7 +22,7 @@ from pipeline.ingest.masking import mask_free_text
 from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.reports import IngestReport
-from pipeline.ingest.template import SURVEY
+from pipeline.ingest.sources.surveys.template import SURVEY
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import parse_period
 from pipeline.lib.pii import key_hash, name_index, name_key
