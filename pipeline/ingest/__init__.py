@@ -4,7 +4,6 @@ Order for a run: ``ensure_warehouse_schema(con)``; ``ref = load_reference(con, r
 ``ingest_submissions``, ``ingest_surveys``, ``ingest_ocop`` (each idempotent, each batch one transaction).
 """
 
-from pipeline.ingest.ocop import ingest_ocop
 from pipeline.ingest.reference import ReferenceData, ReferenceError, load_reference
 from pipeline.ingest.reports import FileOutcome, IngestReport
 from pipeline.ingest.tables import ensure_warehouse_schema
@@ -15,6 +14,5 @@ __all__ = [
     "ReferenceData",
     "ReferenceError",
     "ensure_warehouse_schema",
-    "ingest_ocop",
     "load_reference",
 ]

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.ingest.sources.ocop.template import OCOP
 from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.ingest.sources.surveys.template import SURVEY
-from pipeline.ingest.template import OCOP, Template
+from pipeline.ingest.template import Template
 from pipeline.synth.generate import (
     TITLE_OCOP,
     TITLE_SUBMISSION,

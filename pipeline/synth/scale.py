@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from pipeline.ingest.sources.ocop.template import OCOP
 from pipeline.ingest.sources.submissions.template import SUBMISSION
-from pipeline.ingest.template import OCOP
 from pipeline.synth.blank_templates import survey_form, survey_header
 from pipeline.synth.generate import COMMUNE, Period, csv_text, overlaps, quarters, seed
 

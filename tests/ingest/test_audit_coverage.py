@@ -428,8 +428,8 @@ def test_accounting_is_idempotent(con, raw_dir, ref):
 def _required_cases():
     from ingest_builders import OCOP_HEADER, ocop_row
 
+    from pipeline.ingest.sources.ocop.template import OCOP
     from pipeline.ingest.sources.surveys.template import SURVEY
-    from pipeline.ingest.template import OCOP
 
     out = []
     for tpl, header, row in (
@@ -446,7 +446,7 @@ def _required_cases():
 @pytest.mark.parametrize(("source", "header", "row", "col"), _required_cases())
 def test_a_blank_required_cell_quarantines_the_row(con, raw_dir, ref, source, header, row, col):
     """Every required column of every template: a blank cell quarantines its row (missing_value)."""
-    from pipeline.ingest import ingest_ocop
+    from pipeline.ingest.sources.ocop.validate import ingest_ocop
 
     fn = {"submissions": ingest_submissions, "surveys": ingest_surveys, "ocop": ingest_ocop}[source]
     blank = list(row)

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from pipeline.ingest.sources.ocop.template import OCOP
 from pipeline.ingest.sources.submissions.template import SUBMISSION
-from pipeline.ingest.template import OCOP
 from pipeline.synth import generate_sample, generate_scale, generate_templates
 from pipeline.synth.blank_templates import survey_form, survey_header
 from pipeline.synth.generate import REPO, SEEDS, overlaps, parse_period
