@@ -12,13 +12,13 @@ import dagster as dg
 import pipeline.exchange.dhis2_assets as dhis2
 import pipeline.exchange.federation_assets as federation
 import pipeline.ingest.sources.ocop.assets as ocop
+import pipeline.ingest.sources.reference.assets as reference
 import pipeline.ingest.sources.submissions.assets as submissions
 import pipeline.ingest.sources.surveys.assets as surveys
 import pipeline.jobs as jobs
 import pipeline.publish.assets as publish
 import pipeline.publish.reader_snapshot as reader_snapshot
 import pipeline.quality.checks as quality
-import pipeline.reference.assets as reference
 import pipeline.sensors as sensors
 import pipeline.transform.assets as transform
 from pipeline.resources import WarehouseResource, dbt_resource

@@ -51,12 +51,12 @@ import dagster as dg
 import duckdb
 
 from pipeline.ingest.sources.ocop.assets import ocop_assets
+from pipeline.ingest.sources.reference.assets import reference_registry
 from pipeline.ingest.sources.submissions.assets import submissions_assets
 from pipeline.ingest.sources.surveys.assets import surveys_assets
 from pipeline.jobs import ntm_full_refresh
 from pipeline.lib.hashing import sha256_file
 from pipeline.partitions import PERIOD_TAG, period_for_files, period_from_name
-from pipeline.reference.assets import reference_registry
 from pipeline.state import landing_files
 
 SENSOR_NAME = "ntm_raw_files"

@@ -187,7 +187,7 @@ def test_run_summary_counts_files_outside_the_sources(tmp_path, monkeypatch):
     from ingest_builders import make_raw_dir
 
     from pipeline import run_report, run_summary
-    from pipeline.reference.assets import reference_registry
+    from pipeline.ingest.sources.reference.assets import reference_registry
     from pipeline.resources import WarehouseResource
 
     raw = make_raw_dir(tmp_path)
