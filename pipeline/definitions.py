@@ -5,6 +5,7 @@ raw file → ingest asset (reference, submissions, surveys, ocop, dhis2, commune
 
 Only one Definitions object lives at module scope (``defs``): the Dagster CLI and workspace loaders
 (`dagster job execute -m pipeline.definitions`, `dagster dev -w workspace.yaml`) refuse a module with several.
+Why this explicit assembly and not `dg` autoloading a ``defs/`` folder: README, Layout.
 """
 
 import dagster as dg
