@@ -27,14 +27,10 @@ _TIMESTAMP_COLS = {"ingested_at", "quarantined_at", "first_seen", "last_seen"}
 
 
 def ingest(raw_dir: Path, db: Path, sources: list[str], fastpath: bool | None = None) -> dict:
-    from pipeline.ingest import (
-        ReferenceData,
-        ensure_warehouse_schema,
-        ingest_ocop,
-        ingest_submissions,
-        ingest_surveys,
-        manifest,
-    )
+    from pipeline.ingest import ReferenceData, ensure_warehouse_schema, manifest
+    from pipeline.ingest.sources.ocop.validate import ingest_ocop
+    from pipeline.ingest.sources.submissions.validate import ingest_submissions
+    from pipeline.ingest.sources.surveys.validate import ingest_surveys
 
     if fastpath is not None:
         manifest.FASTPATH = fastpath

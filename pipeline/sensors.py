@@ -50,14 +50,14 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipeline.ingest.sources.ocop.assets import ocop_assets
+from pipeline.ingest.sources.reference.assets import reference_registry
+from pipeline.ingest.sources.submissions.assets import submissions_assets
+from pipeline.ingest.sources.surveys.assets import surveys_assets
 from pipeline.jobs import ntm_full_refresh
 from pipeline.lib.hashing import sha256_file
-from pipeline.ocop.assets import ocop_assets
 from pipeline.partitions import PERIOD_TAG, period_for_files, period_from_name
-from pipeline.reference.assets import reference_registry
 from pipeline.state import landing_files
-from pipeline.submissions.assets import submissions_assets
-from pipeline.surveys.assets import surveys_assets
 
 SENSOR_NAME = "ntm_raw_files"
 SOURCE_ASSETS = {

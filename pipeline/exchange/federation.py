@@ -180,7 +180,7 @@ def _sent_at_local(sent_at: str) -> datetime:
 
 
 def _registry_province(code: str) -> str | None:
-    from pipeline.reference.admin_units import communes_frame
+    from pipeline.ingest.sources.reference.admin_units import communes_frame
 
     df = communes_frame()
     row = df[df["commune_code"] == code]

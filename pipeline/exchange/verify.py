@@ -92,7 +92,7 @@ def _check_files(pkg: Path, dp: dict[str, Any]) -> list[str]:
 
 
 def _registry_commune(code: str) -> dict[str, Any] | None:
-    from pipeline.reference.admin_units import communes_frame
+    from pipeline.ingest.sources.reference.admin_units import communes_frame
 
     df = communes_frame()
     row = df[df["commune_code"] == code]

@@ -1,14 +1,14 @@
-"""Ingest of the three landing-zone sources (submissions, surveys, OCOP) into schemas ``raw`` and ``audit``.
+"""Ingest: the landing-zone sources into schemas ``raw`` and ``audit``.
 
-Order for a run: ``ensure_warehouse_schema(con)``; ``ref = load_reference(con, raw_dir)``; then
-``ingest_submissions``, ``ingest_surveys``, ``ingest_ocop`` (each idempotent, each batch one transaction).
+``pipeline/ingest/sources/<source>/`` holds each source whole (asset, template, validation, rules); the modules
+directly in this package are the machinery they share (decoding, readers, files, manifest, quarantine, problems,
+reference data). Order for a run: ``ensure_warehouse_schema(con)``; ``ref = load_reference(con, raw_dir)``; then
+each source's ``ingest_<source>`` (e.g. ``pipeline.ingest.sources.submissions.validate.ingest_submissions``;
+each idempotent, each batch one transaction).
 """
 
-from pipeline.ingest.ocop import ingest_ocop
 from pipeline.ingest.reference import ReferenceData, ReferenceError, load_reference
 from pipeline.ingest.reports import FileOutcome, IngestReport
-from pipeline.ingest.submissions import ingest_submissions
-from pipeline.ingest.surveys import ingest_surveys
 from pipeline.ingest.tables import ensure_warehouse_schema
 
 __all__ = [
@@ -17,8 +17,5 @@ __all__ = [
     "ReferenceData",
     "ReferenceError",
     "ensure_warehouse_schema",
-    "ingest_ocop",
-    "ingest_submissions",
-    "ingest_surveys",
     "load_reference",
 ]

@@ -22,7 +22,7 @@ from pipeline.config import ingest_limits
 from pipeline.ingest.header import FileRejected
 from pipeline.ingest.readers import decode, split_body, standard_header
 from pipeline.ingest.sniff import sniff
-from pipeline.templates import Template
+from pipeline.ingest.template import Template
 
 
 @dataclass

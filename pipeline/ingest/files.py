@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import ingest_limits
-from pipeline.ingest.boundaries import BOUNDARY_FILE
 from pipeline.ingest.reference import REGISTRY
 
 #: the DHIS2 mapping (pipeline.exchange.dhis2.MAPPING_FILE): read by the DHIS2 export, not loaded by the ingest
@@ -41,7 +40,13 @@ PARTIAL_SUFFIXES = (".tmp", ".part", ".crdownload", "~", ".swp")
 IGNORED_DIRS = frozenset({"templates", "__pycache__"})
 #: hidden files that are folder metadata, never data (status ``ignored`` rather than ``not_ingested``)
 OS_METADATA = frozenset({".ds_store", ".gitkeep", ".gitignore", ".keep"})
-#: registry files of raw/reference/ (loaded by pipeline.ingest.reference and pipeline.ingest.boundaries)
+#: the hamlet boundary file of raw/reference/, loaded by pipeline.ingest.sources.reference.boundaries into
+#: BOUNDARY_TABLE; a whole file refused is one quarantine record with one of BOUNDARY_FILE_REASONS (here, below the
+#: sources, because the landing-zone accounting of every file needs them too)
+BOUNDARY_FILE = "hamlet_boundaries.geojson"
+BOUNDARY_TABLE = "raw.hamlet_boundaries"
+BOUNDARY_FILE_REASONS = ("malformed_geojson",)
+#: registry files of raw/reference/ (loaded by pipeline.ingest.reference and pipeline.ingest.sources.reference.boundaries)
 REFERENCE_FILES = frozenset(REGISTRY) | {BOUNDARY_FILE, DHIS2_MAPPING_FILE}
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import all_text
+from pipeline.ingest.template import SURVEY_QUESTION_PATTERN, SURVEY_REASON_PATTERN, Template
 from pipeline.lib.text import fold, nfc
-from pipeline.templates import SURVEY_QUESTION_PATTERN, SURVEY_REASON_PATTERN, Template
 
 HEADER_SCAN_ROWS = 20
 _QUESTION_RE = re.compile(SURVEY_QUESTION_PATTERN, re.IGNORECASE)

@@ -62,7 +62,6 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
     ``reference`` / ``ignored`` / ``not_ingested``, reason bilingual, no row loaded). Registry files of
     ``reference/`` count the rows the registry step loaded from them (rows_read = rows_loaded). Paths
     recorded before and gone now get state ``missing``. Idempotent; one transaction."""
-    from pipeline.ingest.boundaries import BOUNDARY_FILE
     from pipeline.ingest.reference import REGISTRY
 
     ensure_warehouse_schema(con)
@@ -73,7 +72,7 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
     for f in files_mod.not_ingested(raw_dir):
         sha, size, problem = _identity(f)
         n = 0
-        if f.reason == "reference_file" and f.rel.split("/")[-1] == BOUNDARY_FILE:
+        if f.reason == "reference_file" and f.rel.split("/")[-1] == files_mod.BOUNDARY_FILE:
             out = _boundary_outcome(con, f, sha, problem)
         else:
             if f.reason == "reference_file" and f.rel.split("/")[-1] in REGISTRY:  # else: dhis2_mapping.csv
@@ -102,7 +101,7 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
     con.begin()
     try:
         for r in rows:
-            if r["path"].split("/")[-1] == BOUNDARY_FILE:
+            if r["path"].split("/")[-1] == files_mod.BOUNDARY_FILE:
                 # reloaded every run (full replace): its counts follow the registry it was checked against
                 con.execute(
                     """delete from audit.ingest_files where file_sha256 = ? and (rows_read <> ?
@@ -155,19 +154,21 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
 
 
 def _boundary_outcome(con: duckdb.DuckDBPyConnection, f: files_mod.OtherFile, sha: str, problem: str | None):
-    """The boundary file's row of audit.ingest_files, from what :func:`pipeline.ingest.boundaries.
-    load_boundaries` wrote: features loaded (raw.hamlet_boundaries) and quarantined (distinct feature
+    """The boundary file's row of audit.ingest_files, from what :func:`pipeline.ingest.sources.reference.
+    boundaries.load_boundaries` wrote: features loaded (raw.hamlet_boundaries) and quarantined (distinct feature
     indexes in audit.quarantine), read = loaded + quarantined; status ``rejected`` with the reason when the
     whole file was refused (a quarantine record without feature index)."""
-    from pipeline.ingest.boundaries import FILE_REASONS, TABLE
-
-    loaded = int(con.execute(f"select count(*) from {TABLE} where _file_sha256 = ?", [sha]).fetchone()[0])
+    loaded = int(
+        con.execute(
+            f"select count(*) from {files_mod.BOUNDARY_TABLE} where _file_sha256 = ?", [sha]
+        ).fetchone()[0]
+    )
     quarantined, rejected = con.execute(
         """select count(distinct row_number),
                   min(case when row_number is null and reason_code in (select unnest(?::varchar[]))
                       then reason_code || ': ' || message_en || ' / ' || message_vi end)
            from audit.quarantine where file_sha256 = ?""",
-        [list(FILE_REASONS), sha],
+        [list(files_mod.BOUNDARY_FILE_REASONS), sha],
     ).fetchone()
     if rejected:
         return FileOutcome(f.rel, sha, "rejected", rejected, None, 0, 0, 0)

@@ -31,7 +31,7 @@ from pipeline.ingest.header import FileRejected, ReadResult, blank_rows
 from pipeline.ingest.readers import read_any
 from pipeline.ingest.reports import FileOutcome, IngestReport, rejection_reason
 from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
-from pipeline.templates import Template
+from pipeline.ingest.template import Template
 
 #: Batched fast path for plain template CSVs (see :func:`pipeline.ingest.fastcsv.read_csv_fast`).
 #: None: follow the environment (``NTM_INGEST_FASTPATH=0`` turns it off); True/False: force.

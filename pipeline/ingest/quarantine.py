@@ -86,7 +86,7 @@ REASONS: dict[str, tuple[str, str]] = {
     ),
     "unreadable_file": ("Không đọc được tệp (quyền truy cập hoặc lỗi đọc).", "The file cannot be read."),
     "malformed_json": ("Tệp JSON không đúng cú pháp.", "The JSON file is not valid JSON."),
-    # hamlet boundaries (raw/reference/hamlet_boundaries.geojson, pipeline.ingest.boundaries)
+    # hamlet boundaries (raw/reference/hamlet_boundaries.geojson, pipeline.ingest.sources.reference.boundaries)
     "malformed_geojson": (
         "Tệp ranh giới không đúng GeoJSON (cần một FeatureCollection, mỗi phần tử là Feature có properties).",
         "The boundary file is not valid GeoJSON (expected a FeatureCollection of Features with properties).",

@@ -35,9 +35,9 @@ from pipeline.ingest.header import (
     named_columns,
 )
 from pipeline.ingest.sniff import EXT_KIND, KIND_NAME, sniff, text_kind
+from pipeline.ingest.template import Template
 from pipeline.ingest.xlsx import read_xlsx
 from pipeline.lib.text import UndecodableError, decode_bytes, nfc
-from pipeline.templates import Template
 
 DELIMITERS = (",", ";", "\t", "|")
 

@@ -33,7 +33,7 @@ DDL: dict[str, str] = {
         effective_date date, population_share double, {_META}""",
     "raw.reporting_units": f"""unit_code varchar, commune_code varchar, unit_type varchar, abbr varchar,
         name_vi varchar, name_en varchar, valid_from date, valid_to date, reports_for_hamlets varchar, {_META}""",
-    # geometry_geojson: a GeoJSON geometry object in WGS84 lon/lat, 6 decimals (pipeline.ingest.boundaries)
+    # geometry_geojson: a GeoJSON geometry object in WGS84 lon/lat, 6 decimals (pipeline.ingest.sources.reference.boundaries)
     "raw.hamlet_boundaries": f"""hamlet_code varchar, valid_from date, valid_to date, geometry_geojson varchar,
         geometry_type varchar, centroid_lon double, centroid_lat double, area_km2 double, source_crs varchar,
         is_synthetic boolean, feature_index integer, {_META}""",

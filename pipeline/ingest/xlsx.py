@@ -26,8 +26,8 @@ from pipeline.ingest.header import (
     frame_from,
     named_columns,
 )
+from pipeline.ingest.template import Template
 from pipeline.lib.text import fold
-from pipeline.templates import Template
 
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s>/]")
 _CHUNK_IN = 64 * 1024

@@ -22,7 +22,7 @@ REQUIRED_REFERENCE_FILES = (
     "hamlet_crosswalk.csv",
     "reporting_units.csv",
 )
-#: optional: pipeline.ingest.boundaries.BOUNDARY_FILE (no file: no map layer, not an error) and
+#: optional: pipeline.ingest.files.BOUNDARY_FILE (no file: no map layer, not an error) and
 #: pipeline.exchange.dhis2.MAPPING_FILE (no file: no DHIS2 export in the release, not an error)
 OPTIONAL_REFERENCE_FILES = ("hamlet_boundaries.geojson", "dhis2_mapping.csv")
 #: the catalogs (dbt seeds) the validators read (pipeline.ingest.reference.ReferenceData._build)

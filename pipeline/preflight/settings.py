@@ -95,7 +95,7 @@ def _province(raw: str) -> str | None:
     v = raw.strip()
     if not (v.isdigit() and len(v) == 2):
         return None
-    from pipeline.reference.admin_units import provinces_frame
+    from pipeline.ingest.sources.reference.admin_units import provinces_frame
 
     return v if v in set(provinces_frame()["province_code"]) else None
 

@@ -35,7 +35,7 @@ from pipeline.site.build import SITE_BUILDER, site_metadata
 # (pipeline.publish.dbt_meta.relationship_foreign_keys, read from the manifest in table_specs).
 SATISFACTION_TABLE = "publish_mart_satisfaction"
 # Text columns the personal-data scan skips besides surrogate keys, by name. geometry_geojson holds only
-# coordinates written by the ingest (pipeline.ingest.boundaries re-serialises every polygon, no source text
+# coordinates written by the ingest (pipeline.ingest.sources.reference.boundaries re-serialises every polygon, no source text
 # survives): "105.723456" is 9 digits with a dot, which the ID-number rule would flag, and scanning a few
 # hundred kB of numbers per row is wasted time.
 PII_EXEMPT_COLUMNS = frozenset({"geometry_geojson"})

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import duckdb
 
-from pipeline.ocop.rules import STAR_BANDS
+from pipeline.ingest.sources.ocop.rules import STAR_BANDS
 
 from .sql_base import (
     SAMPLE_LIMIT,

@@ -1,6 +1,6 @@
 """Blank templates in raw/templates/: CSV (UTF-8 with BOM) and XLSX (title rows, drop-downs, HuongDan sheet).
 
-The header labels come from ``pipeline.templates`` only; survey question columns come from
+The header labels come from ``pipeline.ingest.template`` only; survey question columns come from
 ``dbt_project/seeds/survey_questions.csv`` at run time.
 """
 
@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.ingest.sources.ocop.template import OCOP
+from pipeline.ingest.sources.submissions.template import SUBMISSION
+from pipeline.ingest.sources.surveys.template import SURVEY
+from pipeline.ingest.template import Template
 from pipeline.synth.generate import (
     TITLE_OCOP,
     TITLE_SUBMISSION,
@@ -19,7 +23,6 @@ from pipeline.synth.generate import (
     write_bytes,
     write_xlsx_table,
 )
-from pipeline.templates import OCOP, SUBMISSION, SURVEY, Template
 
 REASON_QUESTION_NOS = (1, 4, 7, 10)  # questions that carry a free-text "Lý do C<n>" column
 MAX_QUESTIONS = 10

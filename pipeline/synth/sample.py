@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
+from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.synth.generate import (
     COMMUNE,
     TITLE_SUBMISSION,
@@ -30,7 +31,6 @@ from pipeline.synth.generate import (
     write_bytes,
     write_xlsx_table,
 )
-from pipeline.templates import SUBMISSION
 
 CODES = [c.code for c in SUBMISSION.columns]
 HEADER = [c.label_vi for c in SUBMISSION.columns]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from pipeline.ocop.rules import certified_stars
+from pipeline.ingest.sources.ocop.rules import certified_stars
+from pipeline.ingest.sources.ocop.template import OCOP
 from pipeline.synth.blank_templates import instruction_rows
 from pipeline.synth.generate import COMMUNE, TITLE_OCOP, write_xlsx_table
 from pipeline.synth.sample import Defect
-from pipeline.templates import OCOP
 
 OCOP_PRODUCTS = [
     (

@@ -21,9 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from pipeline.ingest.sources.ocop.template import OCOP
+from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.synth.blank_templates import survey_form, survey_header
 from pipeline.synth.generate import COMMUNE, Period, csv_text, overlaps, quarters, seed
-from pipeline.templates import OCOP, SUBMISSION
 
 LATE, MISSING, RESUBMIT, BAD = 0.03, 0.01, 0.01, 0.005
 HOUSEHOLDS_PER_HAMLET_SURVEYED = (25, 36)

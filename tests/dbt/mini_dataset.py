@@ -43,7 +43,7 @@ def _ddl() -> dict[str, str]:
 
 def _admin_frames() -> tuple[pd.DataFrame, pd.DataFrame]:
     """raw.provinces and raw.communes as the admin_units asset writes them (from vietnam-provinces)."""
-    from pipeline.reference.admin_units import communes_frame, provinces_frame
+    from pipeline.ingest.sources.reference.admin_units import communes_frame, provinces_frame
 
     return provinces_frame(), communes_frame()
 

@@ -200,7 +200,7 @@ def test_a_wrong_commune_code_is_refused(upward, tmp_path, capsys, commune, prov
 def test_rows_of_another_commune_are_refused(upward: Path, tmp_path: Path):
     """A real commune code in the sender block (Thạch Hà's 18505? any registry code but 18484) with 18484's
     rows: the rows do not belong to the commune that claims to send them."""
-    from pipeline.reference.admin_units import communes_frame
+    from pipeline.ingest.sources.reference.admin_units import communes_frame
 
     other = communes_frame().query("province_code == '42' and commune_code != '18484'").iloc[0]
     pkg = _copy(_package_dir(upward), tmp_path)

@@ -7,7 +7,8 @@ import io
 from datetime import date
 from pathlib import Path
 
-from pipeline.templates import OCOP, SUBMISSION
+from pipeline.ingest.sources.ocop.template import OCOP
+from pipeline.ingest.sources.submissions.template import SUBMISSION
 
 TODAY = date(2026, 11, 20)
 SALT = "test-salt"

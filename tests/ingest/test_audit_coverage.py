@@ -13,11 +13,13 @@ import openpyxl
 import pytest
 from ingest_builders import SALT, SUB_HEADER, SURVEY_HEADER, TODAY, csv_text, sub_row, survey_row, xlsx_bytes
 
-from pipeline.ingest import files, ingest_submissions, ingest_surveys, load_reference
+from pipeline.ingest import files, load_reference
 from pipeline.ingest.header import FileRejected
 from pipeline.ingest.landing import account_landing_zone
 from pipeline.ingest.readers import read_any
-from pipeline.templates import SUBMISSION
+from pipeline.ingest.sources.submissions.template import SUBMISSION
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
+from pipeline.ingest.sources.surveys.validate import ingest_surveys
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -185,7 +187,7 @@ def test_run_summary_counts_files_outside_the_sources(tmp_path, monkeypatch):
     from ingest_builders import make_raw_dir
 
     from pipeline import run_report, run_summary
-    from pipeline.reference.assets import reference_registry
+    from pipeline.ingest.sources.reference.assets import reference_registry
     from pipeline.resources import WarehouseResource
 
     raw = make_raw_dir(tmp_path)
@@ -426,7 +428,8 @@ def test_accounting_is_idempotent(con, raw_dir, ref):
 def _required_cases():
     from ingest_builders import OCOP_HEADER, ocop_row
 
-    from pipeline.templates import OCOP, SURVEY
+    from pipeline.ingest.sources.ocop.template import OCOP
+    from pipeline.ingest.sources.surveys.template import SURVEY
 
     out = []
     for tpl, header, row in (
@@ -443,7 +446,7 @@ def _required_cases():
 @pytest.mark.parametrize(("source", "header", "row", "col"), _required_cases())
 def test_a_blank_required_cell_quarantines_the_row(con, raw_dir, ref, source, header, row, col):
     """Every required column of every template: a blank cell quarantines its row (missing_value)."""
-    from pipeline.ingest import ingest_ocop
+    from pipeline.ingest.sources.ocop.validate import ingest_ocop
 
     fn = {"submissions": ingest_submissions, "surveys": ingest_surveys, "ocop": ingest_ocop}[source]
     blank = list(row)

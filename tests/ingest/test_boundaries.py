@@ -14,9 +14,10 @@ import pytest
 from pyproj import Transformer
 from shapely.geometry import shape
 
-from pipeline.ingest.boundaries import BOUNDARY_FILE, load_boundaries, parse_boundaries
+from pipeline.ingest.files import BOUNDARY_FILE
 from pipeline.ingest.landing import account_landing_zone
 from pipeline.ingest.reference import ReferenceData
+from pipeline.ingest.sources.reference.boundaries import load_boundaries, parse_boundaries
 
 REPO = Path(__file__).resolve().parents[2]
 REL = f"reference/{BOUNDARY_FILE}"
@@ -321,7 +322,7 @@ def test_a_known_point_utm_zone_48n_false_origin_is_105e_on_the_equator(con, raw
 def test_the_registry_asset_loads_boundaries_and_its_reconciliation_check_passes(
     tmp_path, raw_dir, monkeypatch
 ):
-    from pipeline.reference.assets import reference_registry, reference_rows_reconcile
+    from pipeline.ingest.sources.reference.assets import reference_registry, reference_rows_reconcile
     from pipeline.resources import WarehouseResource
 
     write(raw_dir, [feature(), feature("18484-T77")])

@@ -30,7 +30,10 @@ from ingest_builders import (
     task_row,
 )
 
-from pipeline.ingest import ingest_ocop, ingest_submissions, ingest_surveys, load_reference
+from pipeline.ingest import load_reference
+from pipeline.ingest.sources.ocop.validate import ingest_ocop
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
+from pipeline.ingest.sources.surveys.validate import ingest_surveys
 from pipeline.lib.text import cp1258_encode, tcvn3_encode, vni_encode
 
 INGEST = {"submissions": ingest_submissions, "surveys": ingest_surveys, "ocop": ingest_ocop}

@@ -18,9 +18,9 @@ from test_corpus import CASES, INGEST
 
 from pipeline.ingest import fastcsv, load_reference, manifest
 from pipeline.ingest.fastcsv import read_csv_fast
+from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.ingest.tables import CACHE_TABLES
 from pipeline.lib.text import cp1258_encode
-from pipeline.templates import SUBMISSION
 
 _TS = {"ingested_at", "quarantined_at", "first_seen", "last_seen"}
 HEADER = csv_text(SUB_HEADER, [])

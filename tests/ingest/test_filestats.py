@@ -9,7 +9,8 @@ import os
 import pytest
 from ingest_builders import SALT, SUB_HEADER, TODAY, csv_text, sub_row
 
-from pipeline.ingest import files, filestats, ingest_submissions
+from pipeline.ingest import files, filestats
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
 
 
 @pytest.fixture

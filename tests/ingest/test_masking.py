@@ -19,7 +19,9 @@ from ingest_builders import (
     task_row,
 )
 
-from pipeline.ingest import ingest_ocop, ingest_submissions, ingest_surveys
+from pipeline.ingest.sources.ocop.validate import ingest_ocop
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
+from pipeline.ingest.sources.surveys.validate import ingest_surveys
 
 
 def _write(raw, folder, name, text):

@@ -12,7 +12,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.ingest import ingest_ocop, ingest_submissions, ingest_surveys, load_reference
+from pipeline.ingest import load_reference
+from pipeline.ingest.sources.ocop.validate import ingest_ocop
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
+from pipeline.ingest.sources.surveys.validate import ingest_surveys
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "raw"

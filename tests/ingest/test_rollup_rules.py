@@ -15,8 +15,9 @@ from pathlib import Path
 import duckdb
 from ingest_builders import SUB_HEADER, TODAY, csv_text, sub_row
 
-from pipeline.ingest import ensure_warehouse_schema, ingest_submissions, load_reference
-from pipeline.templates import SUBMISSION
+from pipeline.ingest import ensure_warehouse_schema, load_reference
+from pipeline.ingest.sources.submissions.template import SUBMISSION
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
 
 
 def _write(raw, name: str, rows: list[list[str]], header: list[str] = SUB_HEADER) -> None:

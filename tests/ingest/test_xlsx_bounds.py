@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from ingest_builders import SALT, SUB_HEADER, TODAY, make_raw_dir, sub_row, xlsx_bytes
 
-from pipeline.ingest import ingest_submissions
 from pipeline.ingest.header import FileRejected
+from pipeline.ingest.sources.submissions.template import SUBMISSION
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
 from pipeline.ingest.xlsx import check_xlsx_bounds
-from pipeline.templates import SUBMISSION
 
 REPO = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
@@ -107,7 +107,8 @@ _CHILD = textwrap.dedent(
     from datetime import date
     from pathlib import Path
     import duckdb
-    from pipeline.ingest import ensure_warehouse_schema, ingest_submissions, load_reference
+    from pipeline.ingest import ensure_warehouse_schema, load_reference
+    from pipeline.ingest.sources.submissions.validate import ingest_submissions
     raw, seeds, db = map(Path, sys.argv[1:4])
     con = duckdb.connect(str(db))
     ensure_warehouse_schema(con)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.ingest.surveys import name_fold_hash, name_hash
+from pipeline.ingest.sources.surveys.validate import name_fold_hash, name_hash
 from pipeline.lib.pii import NameIndex, key_hash, mask_text, name_key
 from pipeline.publish import scan_pii
 from pipeline.publish.pii import cells_with_names, flag_formula_fields, formula_cells, mask, name_index

@@ -236,8 +236,8 @@ def test_hamlet_boundary_suite_passes_on_the_sample_and_catches_bad_rows(gx_cont
     and an unknown hamlet_key are each caught."""
     import json
 
-    from pipeline.ingest.boundaries import parse_boundaries
     from pipeline.ingest.reference import ReferenceData
+    from pipeline.ingest.sources.reference.boundaries import parse_boundaries
 
     raw = suites.REPO_ROOT / "raw"
     ref = ReferenceData.from_files(raw)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline import quality as sc  # every check, whichever module defines it
-from pipeline.ocop.rules import stars_for_score
+from pipeline.ingest.sources.ocop.rules import stars_for_score
 
 
 def test_clean_fact_passes_everything(con):

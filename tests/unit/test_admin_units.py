@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from pipeline.reference.admin_units import DATA_VERSION, communes_frame, provinces_frame
+from pipeline.ingest.sources.reference.admin_units import DATA_VERSION, communes_frame, provinces_frame
 
 
 @pytest.fixture(scope="module")

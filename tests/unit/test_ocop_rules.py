@@ -1,4 +1,4 @@
-"""The OCOP star rule is defined once (pipeline.ocop.rules); the ingest's vectorised form agrees with it."""
+"""The OCOP star rule is defined once (pipeline.ingest.sources.ocop.rules); the ingest's vectorised form agrees with it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.ocop import expected_stars
-from pipeline.ocop.rules import certified_stars, stars_for_score
+from pipeline.ingest.sources.ocop.rules import certified_stars, stars_for_score
+from pipeline.ingest.sources.ocop.validate import expected_stars
 
 
 def test_certified_stars_only_from_three_stars():

@@ -304,7 +304,7 @@ def test_missing_seed_catalog(tmp_path):
 
 def test_layout_is_the_ingests():
     from pipeline.ingest import files
-    from pipeline.ingest.boundaries import BOUNDARY_FILE
+    from pipeline.ingest.files import BOUNDARY_FILE
     from pipeline.ingest.reference import REGISTRY
 
     assert preflight.SOURCES == files.SOURCES

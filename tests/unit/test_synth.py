@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
+from pipeline.ingest.sources.ocop.template import OCOP
+from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.synth import generate_sample, generate_scale, generate_templates
 from pipeline.synth.blank_templates import survey_form, survey_header
 from pipeline.synth.generate import REPO, SEEDS, overlaps, parse_period
 from pipeline.synth.sample import SPECIAL_FORMAT
-from pipeline.templates import OCOP, SUBMISSION
 
 RAW = REPO / "raw"
 SAMPLE_DIRS = ("submissions", "surveys", "ocop")

@@ -14,56 +14,20 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest import quarantine as q
 from pipeline.ingest.cells import cell_datetime, cell_number, cell_text, cell_yesno, column_of
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
 from pipeline.ingest.masking import mask_free_text
+from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.reports import IngestReport
+from pipeline.ingest.sources.submissions.template import SUBMISSION, TASK_STATUS_CODES
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import is_future_series, parse_period, period_end, period_start
 from pipeline.lib.pii import name_index
 from pipeline.lib.text import fold
-from pipeline.templates import SUBMISSION, TASK_STATUS_CODES
 
 SOURCE = "submissions"
 _STATUS_KEYS = {fold(k): v for k, v in TASK_STATUS_CODES.items()} | {v: v for v in TASK_STATUS_CODES.values()}
-
-
-class Problems:
-    """Collects quarantine records and the 'row is bad' mask over one batch."""
-
-    def __init__(self, batch: pd.DataFrame, template=SUBMISSION):
-        self.b = batch
-        self.bad = np.zeros(len(batch), dtype=bool)
-        self.frames: list[pd.DataFrame] = []
-        self.template = template
-
-    def add(self, mask: pd.Series, code: str, column: str | None, name: str | None = None) -> None:
-        m = pd.Series(mask, index=self.b.index).fillna(False).astype(bool)
-        if not m.any():
-            return
-        self.bad |= m.to_numpy()
-        label = None
-        if column is not None:
-            try:
-                label = self.template.column(column).label_vi
-            except KeyError:
-                label = None
-        frame = q.build(self.b, m, code, column, label_vi=label)
-        if name is not None:
-            frame["column_name"] = name
-            frame["message_vi"] = frame["message_vi"].str.replace(f"[cột: {column}]", f"[cột: {name}]")
-            frame["message_en"] = frame["message_en"].str.replace(f"[column: {column}]", f"[column: {name}]")
-        self.frames.append(frame)
-
-    def add_errors(self, errors: pd.Series, column: str, where: pd.Series | None = None) -> None:
-        e = errors if where is None else errors.where(where.fillna(False).astype(bool), None)
-        for code in e.dropna().unique():
-            self.add(e == code, str(code), column)
-
-    def quarantine(self) -> pd.DataFrame:
-        return q.concat(self.frames)
 
 
 def _periods(b: pd.DataFrame, p: Problems, today: date, column: str = "period") -> pd.Series:
@@ -167,7 +131,7 @@ def _rollup_rules(
 def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     ref: ReferenceData = ctx["ref"]
     today: date = ctx["today"]
-    p = Problems(b)
+    p = Problems(b, SUBMISSION)
 
     unit = cell_text(column_of(b, "unit_code"), upper=True)
     p.add(unit.isna(), "missing_value", "unit_code")

@@ -4,7 +4,7 @@ raw.submissions (one row per submission version)."""
 import dagster as dg
 
 from pipeline.ingest.dagster_support import raw_specs, reconciliation_check, run_ingest
-from pipeline.ingest.submissions import ingest_submissions
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
 from pipeline.resources import WarehouseResource
 
 TABLES = {

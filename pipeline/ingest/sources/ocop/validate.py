@@ -16,18 +16,23 @@ import pandas as pd
 
 from pipeline.ingest.cells import cell_date, cell_number, cell_text, column_of
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
+from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.reports import IngestReport
-from pipeline.ingest.submissions import Problems
+from pipeline.ingest.sources.ocop.rules import CERTIFIED_MIN_STARS, STAR_BANDS
+from pipeline.ingest.sources.ocop.template import (
+    OCOP,
+    OCOP_STATUS_CODES,
+    PRODUCER_TYPE_CODES,
+    RATING_LEVEL_CODES,
+)
 from pipeline.lib.text import fold
-from pipeline.ocop.rules import CERTIFIED_MIN_STARS, STAR_BANDS
-from pipeline.templates import OCOP, OCOP_STATUS_CODES, PRODUCER_TYPE_CODES, RATING_LEVEL_CODES
 
 SOURCE = "ocop"
 
 
 def expected_stars(score: pd.Series) -> pd.Series:
-    """Stars of the certificate a score earns (NaN below the 3★ band: no certificate; pipeline.ocop.rules)."""
+    """Stars of the certificate a score earns (NaN below the 3★ band: no certificate; pipeline.ingest.sources.ocop.rules)."""
     bands = [(stars, lo) for stars, lo in STAR_BANDS if stars >= CERTIFIED_MIN_STARS]
     return pd.Series(
         np.select([score >= lo for _, lo in bands], [float(stars) for stars, _ in bands], default=np.nan),

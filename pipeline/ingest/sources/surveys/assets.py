@@ -4,7 +4,7 @@ raw.survey_reasons (free text, never published)."""
 import dagster as dg
 
 from pipeline.ingest.dagster_support import raw_specs, reconciliation_check, run_ingest
-from pipeline.ingest.surveys import ingest_surveys
+from pipeline.ingest.sources.surveys.validate import ingest_surveys
 from pipeline.resources import WarehouseResource
 
 TABLES = {

@@ -6,12 +6,13 @@ import pandas as pd
 
 from pipeline.config import get_settings
 from pipeline.constants import OWNERS
-from pipeline.ingest.boundaries import BOUNDARY_FILE, load_boundaries
 from pipeline.ingest.dagster_support import reconciliation_check
+from pipeline.ingest.files import BOUNDARY_FILE
 from pipeline.ingest.landing import LandingReport, account_landing_zone
 from pipeline.ingest.reference import load_reference
+from pipeline.ingest.sources.reference.admin_units import DATA_VERSION, communes_frame, provinces_frame
+from pipeline.ingest.sources.reference.boundaries import load_boundaries
 from pipeline.ingest.tables import ensure_warehouse_schema
-from pipeline.reference.admin_units import DATA_VERSION, communes_frame, provinces_frame
 from pipeline.resources import WarehouseResource
 
 ADMIN = {

@@ -26,15 +26,15 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest import quarantine as q
+from pipeline.ingest.files import BOUNDARY_FILE, BOUNDARY_FILE_REASONS, BOUNDARY_TABLE
 from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
 from pipeline.lib.text import nfc
 
-BOUNDARY_FILE = "hamlet_boundaries.geojson"
-TABLE = "raw.hamlet_boundaries"
+TABLE = BOUNDARY_TABLE
 SOURCE = "reference"
 DECIMALS = 6  # coordinates (about 0.1 m), centroid and area_km2 are rounded to 6 decimals
 #: file-level rejections (row_number null in audit.quarantine)
-FILE_REASONS = ("malformed_geojson",)
+FILE_REASONS = BOUNDARY_FILE_REASONS
 ROW_COLUMNS = [
     "hamlet_code",
     "valid_from",

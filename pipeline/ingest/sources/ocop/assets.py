@@ -3,7 +3,7 @@
 import dagster as dg
 
 from pipeline.ingest.dagster_support import raw_specs, reconciliation_check, run_ingest
-from pipeline.ingest.ocop import ingest_ocop
+from pipeline.ingest.sources.ocop.validate import ingest_ocop
 from pipeline.resources import WarehouseResource
 
 TABLES = {

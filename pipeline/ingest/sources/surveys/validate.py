@@ -19,14 +19,14 @@ import pandas as pd
 from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text, column_of
 from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
 from pipeline.ingest.masking import mask_free_text
+from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
 from pipeline.ingest.reports import IngestReport
-from pipeline.ingest.submissions import Problems
+from pipeline.ingest.sources.surveys.template import SURVEY
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import parse_period
 from pipeline.lib.pii import key_hash, name_index, name_key
 from pipeline.lib.text import nfc_key_series
-from pipeline.templates import SURVEY
 
 SOURCE = "surveys"
 TICKS = ("x", "X", "✓", "✔")
