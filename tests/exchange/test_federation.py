@@ -41,6 +41,8 @@ from pipeline.exchange.verify import verify_package
 from pipeline.synth import generate_scale, split_by_commune
 from tests.shared_build import environ, materialize_all
 
+pytestmark = pytest.mark.slow  # one module fixture runs five pipeline builds (about 3 minutes)
+
 REPO = Path(__file__).resolve().parents[2]
 PROVINCE = "42"
 COMMUNES = ("18481", "18484", "18496")  # Xuân Lộc, Đồng Lộc, Hương Khê (Hà Tĩnh)
