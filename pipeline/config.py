@@ -31,6 +31,8 @@
 | NTM_LEVEL                | commune                | the level the instance runs at: commune | province  |
 |                          |                        | (province: ingests raw/communes/<code>/ packages)   |
 | NTM_HOME_PROVINCE        | 42                     | the province a province-level instance reports for  |
+| NTM_FAULT_HOOK           | (unset)                | tests only: ``module:callable`` installed as the    |
+|                          |                        | fault hook (:mod:`pipeline.lib.faults`)             |
 
 Every value is checked before a run starts by :mod:`pipeline.preflight` (``python -m pipeline check``).
 The four ingest limits (:func:`ingest_limits`) reject a file (``file_too_large``) or quarantine a row
@@ -221,3 +223,9 @@ def _min_count(value: str) -> int:
             f"NTM_SUPPRESSION_MIN_COUNT must be an integer >= 3 (with 1 or 2 the marker alone gives n), got {value!r}."
         )
     return n
+
+
+def fault_hook_spec() -> str | None:
+    """NTM_FAULT_HOOK (tests only): ``module:callable`` that :mod:`pipeline.lib.faults` installs in a
+    subprocess; unset in production, where every fault point is a no-op."""
+    return os.environ.get("NTM_FAULT_HOOK", "").strip() or None
