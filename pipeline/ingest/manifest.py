@@ -9,7 +9,6 @@ then write rows + quarantine + manifest of the batch inside ONE transaction, aft
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import progress
-from pipeline.config import ingest_limits
+from pipeline.config import ingest_fastpath, ingest_limits
 from pipeline.ingest import files as files_mod
 from pipeline.ingest import filestats
 from pipeline.ingest import quarantine as q
@@ -49,7 +48,7 @@ NOT_INGESTED_STATUSES = ("reference", "ignored", "not_ingested")
 def fastpath_enabled() -> bool:
     if FASTPATH is not None:
         return bool(FASTPATH)
-    return os.environ.get("NTM_INGEST_FASTPATH", "1").strip().lower() not in ("0", "false", "no", "off")
+    return ingest_fastpath()
 
 
 @dataclass
