@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import fcntl
-import os
 import sys
 import time
 import uuid
@@ -23,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from pipeline import run_report, run_summary
+from pipeline import config, run_report, run_summary
 from pipeline.exit_codes import ExitCode
 
 EPILOG = """exit codes / mã thoát:
@@ -78,8 +77,10 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.run_monitor import fail_orphaned_runs, run_tags
     from pipeline.run_output import CapturedOutput, StepProgress, step_totals
 
-    os.environ.setdefault("DAGSTER_HOME", str(settings.warehouse_dir.parent / ".dagster"))
-    os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
+    # Dagster's instance reads DAGSTER_HOME: set it explicitly (as given, or the default beside the warehouse)
+    dagster_home = config.dagster_home(settings.warehouse_dir)
+    config.export_dagster_home(dagster_home)
+    dagster_home.mkdir(parents=True, exist_ok=True)
     run_id = make_new_run_id()
     run_dir = settings.runs_dir / run_id
     log_path = run_dir / "pipeline.log"
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         tags[FULL_REBUILD_TAG] = "true"
     # Two runs started at once on a fresh DAGSTER_HOME would race to create the SQLite run storage: create it
     # under a file lock, then run (the warehouse lock serialises the writing steps of the two runs).
-    with _locked(Path(os.environ["DAGSTER_HOME"]) / ".instance-init.lock"):
+    with _locked(dagster_home / ".instance-init.lock"):
         instance = dg.DagsterInstance.get()
         instance.get_runs(limit=1)
         # runs killed earlier (SIGKILL) would stay STARTED and hold the run queue's single slot

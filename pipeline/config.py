@@ -31,6 +31,33 @@
 | NTM_LEVEL                | commune                | the level the instance runs at: commune | province  |
 |                          |                        | (province: ingests raw/communes/<code>/ packages)   |
 | NTM_HOME_PROVINCE        | 42                     | the province a province-level instance reports for  |
+| NTM_INGEST_REHASH        | (unset)                | 1: read and hash every landed file, ignoring the    |
+|                          |                        | stat cache audit.file_stats                         |
+| NTM_INGEST_FASTPATH      | 1                      | batch plain UTF-8 template CSVs (0: every file      |
+|                          |                        | through the general reader)                         |
+| NTM_GX_PREWARM           | 1                      | import GX in a thread while dbt runs (0: off)       |
+| NTM_GX_SQL_ABOVE_ROWS    | 5000000                | a mart with more rows has its suite decided in      |
+|                          |                        | DuckDB (pipeline/quality/gx_sql.py)                 |
+| NTM_NIGHTLY_FORCE        | (unset)                | any value: the nightly schedule runs even when      |
+|                          |                        | nothing changed                                     |
+| NTM_SENSOR_INTERVAL_S    | 30                     | seconds between two evaluations of the raw sensor   |
+| NTM_SENSOR_SETTLE_S      | 10                     | a landed file must be this old (and stable) before  |
+|                          |                        | the sensor triggers on it                           |
+| NTM_SENSOR_BASELINE      | (unset)                | 1: the sensor's first start records every file      |
+|                          |                        | present as handled                                  |
+| NTM_FAULT_HOOK           | (unset)                | tests only: ``module:callable`` installed as the    |
+|                          |                        | fault hook (:mod:`pipeline.lib.faults`)             |
+| DAGSTER_HOME             | <warehouse>/../.dagster| Dagster's instance folder (runs, schedules, sensors)|
+
+Set by the pipeline for the dbt subprocess (not to be set by hand; :func:`export_for_dbt`):
+
+| variable                 | value                  | meaning                                             |
+| ------------------------ | ---------------------- | --------------------------------------------------- |
+| NTM_WAREHOUSE_PATH       | NTM_WAREHOUSE, absolute| the warehouse file dbt opens (profiles.yml)         |
+| NTM_DBT_CONNECT_ATTEMPTS | from NTM_READER_WAIT_S | dbt-duckdb's connect retries (profiles.yml)         |
+
+This module is the only one that reads the environment (``tests/test_settings_single_source.py`` holds it):
+every other module asks one of the functions below.
 
 Every value is checked before a run starts by :mod:`pipeline.preflight` (``python -m pipeline check``).
 The four ingest limits (:func:`ingest_limits`) reject a file (``file_too_large``) or quarantine a row
@@ -52,8 +79,22 @@ COMMUNE_CODE = "18484"
 PROVINCE_CODE = "42"
 
 
+def _env(var: str, default: str = "") -> str:
+    """The raw value of one variable (``default`` when unset): the one place the environment is read."""
+    return os.environ.get(var, default)
+
+
+def _flag(var: str, default: bool) -> bool:
+    """A boolean switch; unset or empty gives ``default``. A switch on by default is turned off only by
+    0/false/no/off, one off by default turned on only by 1/true/yes/on."""
+    value = _env(var).strip().lower()
+    if not value:
+        return default
+    return value not in ("0", "false", "no", "off") if default else value in ("1", "true", "yes", "on")
+
+
 def _path(var: str, default: str) -> Path:
-    value = os.environ.get(var) or default
+    value = _env(var) or default
     p = Path(value).expanduser()
     return p if p.is_absolute() else (REPO_ROOT / p)
 
@@ -96,7 +137,7 @@ class Settings:
 
     def pii_salt(self) -> str:
         """NTM_PII_SALT, or a random salt created once and kept beside the warehouse (never published)."""
-        env = os.environ.get("NTM_PII_SALT")
+        env = pii_salt_setting()
         if env:
             return env
         salt_file = self.warehouse_dir / ".pii_salt"
@@ -121,7 +162,7 @@ class IngestLimits:
 
 
 def _int_env(var: str, default: int) -> int:
-    value = os.environ.get(var, "").strip().replace("_", "")
+    value = _env(var).strip().replace("_", "")
     if not value:
         return default
     n = int(value)
@@ -148,9 +189,7 @@ def min_free_mb() -> int:
 
 def exchange_sender() -> tuple[str | None, str | None]:
     """(NTM_SENDER_NAME, NTM_SENDER_EMAIL) for the report package's sender block; None when unset."""
-    return (os.environ.get("NTM_SENDER_NAME") or "").strip() or None, (
-        os.environ.get("NTM_SENDER_EMAIL") or ""
-    ).strip() or None
+    return _env("NTM_SENDER_NAME").strip() or None, _env("NTM_SENDER_EMAIL").strip() or None
 
 
 LEVELS = ("commune", "province")
@@ -160,8 +199,8 @@ def instance_level() -> tuple[str, str]:
     """(NTM_LEVEL, NTM_HOME_PROVINCE): the level the instance runs at (``commune``, the default, or
     ``province``: it ingests the commune report packages of ``raw/communes/``) and the province a
     province-level instance reports for (2 digits, default ``42``). Raises ValueError (bilingual)."""
-    level = (os.environ.get("NTM_LEVEL") or "commune").strip().lower()
-    province = (os.environ.get("NTM_HOME_PROVINCE") or PROVINCE_CODE).strip()
+    level = (_env("NTM_LEVEL") or "commune").strip().lower()
+    province = (_env("NTM_HOME_PROVINCE") or PROVINCE_CODE).strip()
     if level not in LEVELS:
         raise ValueError(
             f"NTM_LEVEL phải là commune hoặc province, nhận {level!r}. / "
@@ -189,23 +228,23 @@ def home_commune() -> str:
 
     dbt reads the same variable (``dbt_project.yml``: var ``home_commune_code``); pre-flight checks that it is
     5 digits and a commune of the admin registry (:mod:`pipeline.preflight.settings`)."""
-    return (os.environ.get("NTM_HOME_COMMUNE") or "").strip() or COMMUNE_CODE
+    return _env("NTM_HOME_COMMUNE").strip() or COMMUNE_CODE
 
 
 def get_settings() -> Settings:
-    today = os.environ.get("NTM_TODAY")
+    today = _env("NTM_TODAY")
     raw_dir, warehouse, open_data_dir = configured_paths()
     return Settings(
         raw_dir=raw_dir,
         warehouse=warehouse,
         open_data_dir=open_data_dir,
-        keep_releases=int(os.environ.get("NTM_KEEP_RELEASES", "5")),
-        duckdb_memory_limit=os.environ.get("NTM_DUCKDB_MEMORY_LIMIT", "4GB"),
-        duckdb_threads=int(os.environ.get("NTM_DUCKDB_THREADS", "2")),
-        lock_timeout_s=float(os.environ.get("NTM_LOCK_TIMEOUT_S", "1800")),
-        reader_wait_s=float(os.environ.get("NTM_READER_WAIT_S", "120")),
+        keep_releases=int(_env("NTM_KEEP_RELEASES", "5")),
+        duckdb_memory_limit=_env("NTM_DUCKDB_MEMORY_LIMIT", "4GB"),
+        duckdb_threads=int(_env("NTM_DUCKDB_THREADS", "2")),
+        lock_timeout_s=float(_env("NTM_LOCK_TIMEOUT_S", "1800")),
+        reader_wait_s=float(_env("NTM_READER_WAIT_S", "120")),
         today=date.fromisoformat(today) if today else date.today(),
-        suppression_min_count=_min_count(os.environ.get("NTM_SUPPRESSION_MIN_COUNT", "5")),
+        suppression_min_count=_min_count(_env("NTM_SUPPRESSION_MIN_COUNT", "5")),
         keep_runs=_int_env("NTM_KEEP_RUNS", 10),
     )
 
@@ -221,3 +260,86 @@ def _min_count(value: str) -> int:
             f"NTM_SUPPRESSION_MIN_COUNT must be an integer >= 3 (with 1 or 2 the marker alone gives n), got {value!r}."
         )
     return n
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Switches read on each call (a test or a run may set them): ingest, quality, schedule, sensor, tests
+# ---------------------------------------------------------------------------------------------------------
+
+GX_SQL_ABOVE_ROWS_DEFAULT = 5_000_000
+
+
+def pii_salt_setting() -> str:
+    """NTM_PII_SALT as set ("" when unset; :meth:`Settings.pii_salt` then falls back to the warehouse's salt)."""
+    return _env("NTM_PII_SALT")
+
+
+def ingest_rehash() -> bool:
+    """NTM_INGEST_REHASH: read and hash every landed file, ignoring the stat cache (default off)."""
+    return _flag("NTM_INGEST_REHASH", False)
+
+
+def ingest_fastpath() -> bool:
+    """NTM_INGEST_FASTPATH: batch plain UTF-8 template CSVs (default on; 0/false/no/off turns it off)."""
+    return _flag("NTM_INGEST_FASTPATH", True)
+
+
+def gx_prewarm() -> bool:
+    """NTM_GX_PREWARM: import Great Expectations in a thread while dbt runs (default on; ``0``: off)."""
+    return _env("NTM_GX_PREWARM", "1") != "0"
+
+
+def gx_sql_above_rows() -> int:
+    """NTM_GX_SQL_ABOVE_ROWS: above this many rows a mart's suite is decided in DuckDB (default 5,000,000)."""
+    raw = _env("NTM_GX_SQL_ABOVE_ROWS").strip()
+    return int(raw) if raw else GX_SQL_ABOVE_ROWS_DEFAULT
+
+
+def nightly_force() -> bool:
+    """NTM_NIGHTLY_FORCE: any non-empty value makes the nightly schedule run even when nothing changed."""
+    return bool(_env("NTM_NIGHTLY_FORCE"))
+
+
+def sensor_interval_s() -> int:
+    """NTM_SENSOR_INTERVAL_S: seconds between two evaluations of the raw-file sensor (default 30)."""
+    return int(_env("NTM_SENSOR_INTERVAL_S", "30"))
+
+
+def sensor_settle_s() -> float:
+    """NTM_SENSOR_SETTLE_S: a landed file must be this many seconds old before it triggers (default 10)."""
+    return float(_env("NTM_SENSOR_SETTLE_S", "10"))
+
+
+def sensor_baseline() -> bool:
+    """NTM_SENSOR_BASELINE=1: the sensor's first evaluation records every file present as handled."""
+    return _env("NTM_SENSOR_BASELINE") == "1"
+
+
+def fault_hook_spec() -> str | None:
+    """NTM_FAULT_HOOK (tests only): ``module:callable`` that :mod:`pipeline.lib.faults` installs in a
+    subprocess; unset in production, where every fault point is a no-op."""
+    return _env("NTM_FAULT_HOOK").strip() or None
+
+
+def dagster_home(warehouse_dir: Path) -> Path:
+    """DAGSTER_HOME, or the default ``python -m pipeline run`` uses: ``.dagster`` beside the warehouse folder."""
+    return Path(_env("DAGSTER_HOME") or warehouse_dir.parent / ".dagster")
+
+
+def ntm_environment() -> dict[str, str]:
+    """Every NTM_* variable as set, unparsed: what the pre-flight validator checks the shape of."""
+    return {k: v for k, v in os.environ.items() if k.startswith("NTM_")}
+
+
+def export_for_dbt(warehouse: Path, connect_attempts: int | None = None) -> None:
+    """Pass values to the dbt subprocess, which reads them in ``dbt_project/profiles.yml`` (``env_var``):
+    NTM_WAREHOUSE_PATH (the absolute warehouse file) and NTM_DBT_CONNECT_ATTEMPTS. The only writes of the
+    environment besides DAGSTER_HOME (:func:`export_dagster_home`)."""
+    os.environ["NTM_WAREHOUSE_PATH"] = str(warehouse)
+    if connect_attempts is not None:
+        os.environ["NTM_DBT_CONNECT_ATTEMPTS"] = str(connect_attempts)
+
+
+def export_dagster_home(home: Path) -> None:
+    """Set DAGSTER_HOME for ``dagster.DagsterInstance.get()`` in this process (the CLI's run)."""
+    os.environ["DAGSTER_HOME"] = str(home)

@@ -12,11 +12,11 @@ already known, dbt rebuilds, the quality gate checks, and publishing identical c
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
+from pipeline.config import nightly_force
 from pipeline.state import code_fingerprint, raw_fingerprint
 
 JOB_NAME = "ntm_full_refresh"
@@ -64,7 +64,7 @@ def ntm_nightly(context: dg.ScheduleEvaluationContext):
         ),
         limit=1,
     )
-    if done and not os.environ.get("NTM_NIGHTLY_FORCE"):
+    if done and not nightly_force():
         return dg.SkipReason(
             f"Không có gì thay đổi / nothing changed in the landing zone since run {done[0].dagster_run.run_id}"
         )

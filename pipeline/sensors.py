@@ -43,13 +43,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
+from pipeline.config import sensor_baseline, sensor_interval_s, sensor_settle_s
 from pipeline.ingest.sources.ocop.assets import ocop_assets
 from pipeline.ingest.sources.reference.assets import reference_registry
 from pipeline.ingest.sources.submissions.assets import submissions_assets
@@ -69,11 +69,11 @@ SOURCE_ASSETS = {
 
 
 def _interval_s() -> int:
-    return int(os.environ.get("NTM_SENSOR_INTERVAL_S", "30"))
+    return sensor_interval_s()
 
 
 def _settle_s() -> float:
-    return float(os.environ.get("NTM_SENSOR_SETTLE_S", "10"))
+    return sensor_settle_s()
 
 
 def scan(raw_dir: Path, cursor: dict, now: float, settle_s: float) -> tuple[list[tuple[str, str]], dict]:
@@ -242,7 +242,7 @@ def ntm_raw_files(context: dg.SensorEvaluationContext):
         return dg.SkipReason(preflight.one_line(problems))
 
     raw_dir = get_settings().raw_dir
-    if not context.cursor and os.environ.get("NTM_SENSOR_BASELINE") == "1":
+    if not context.cursor and sensor_baseline():
         baseline = baseline_cursor(raw_dir)
         context.update_cursor(json.dumps(baseline, sort_keys=True))
         return dg.SkipReason(f"baseline: {len(baseline['done'])} file(s) already in {raw_dir} recorded")

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import COMMUNE_CODE, DBT_PROJECT_DIR, REPO_ROOT, home_commune
+from pipeline.config import COMMUNE_CODE, DBT_PROJECT_DIR, REPO_ROOT, home_commune, pii_salt_setting
 
 STATE_FILE = "last_success.json"
 IGNORED_DIRS = {"templates"}
@@ -79,7 +79,7 @@ def code_fingerprint() -> str:
 def settings_fingerprint(settings) -> str:
     """The settings that change what a run produces."""
     parts = [str(settings.raw_dir), str(settings.warehouse), str(settings.open_data_dir)]
-    parts.append(hashlib.sha256(os.environ.get("NTM_PII_SALT", "").encode()).hexdigest()[:8])
+    parts.append(hashlib.sha256(pii_salt_setting().encode()).hexdigest()[:8])
     home = home_commune()
     if home != COMMUNE_CODE:  # another commune's instance (the default leaves the fingerprint as it was)
         parts.append(f"home_commune={home}")

@@ -28,6 +28,7 @@ from collections.abc import Iterable
 import duckdb
 import pandas as pd
 
+from pipeline.config import ingest_rehash
 from pipeline.ingest.files import LandedFile
 
 #: A file changed less than this long before it was stat'ed is not cached.
@@ -35,7 +36,7 @@ RACY_SECONDS = 2.0
 
 
 def rehash_forced() -> bool:
-    return os.environ.get("NTM_INGEST_REHASH", "").strip().lower() in ("1", "true", "yes", "on")
+    return ingest_rehash()
 
 
 def load(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, tuple[str, int, int, int, int]]:

@@ -9,11 +9,10 @@ then write rows + quarantine + manifest of the batch inside ONE transaction, aft
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import progress
-from pipeline.config import ingest_limits
+from pipeline.config import IngestLimits, ingest_fastpath, ingest_limits
 from pipeline.ingest import files as files_mod
 from pipeline.ingest import filestats
 from pipeline.ingest import quarantine as q
@@ -29,9 +28,11 @@ from pipeline.ingest.cells import all_text
 from pipeline.ingest.fastcsv import FastCSV, fast_frame, read_csv_fast
 from pipeline.ingest.header import FileRejected, ReadResult, blank_rows
 from pipeline.ingest.readers import read_any
+from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.reports import FileOutcome, IngestReport, rejection_reason
 from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
 from pipeline.ingest.template import Template
+from pipeline.lib.pii import NameIndex
 
 #: Batched fast path for plain template CSVs (see :func:`pipeline.ingest.fastcsv.read_csv_fast`).
 #: None: follow the environment (``NTM_INGEST_FASTPATH=0`` turns it off); True/False: force.
@@ -49,7 +50,7 @@ NOT_INGESTED_STATUSES = ("reference", "ignored", "not_ingested")
 def fastpath_enabled() -> bool:
     if FASTPATH is not None:
         return bool(FASTPATH)
-    return os.environ.get("NTM_INGEST_FASTPATH", "1").strip().lower() not in ("0", "false", "no", "off")
+    return ingest_fastpath()
 
 
 @dataclass
@@ -59,8 +60,20 @@ class BatchResult:
     loaded_rows: pd.DataFrame  # one row per loaded input row: _sha, _row
 
 
+@dataclass(frozen=True)
+class IngestContext:
+    """What a source's validator needs besides the rows: the reference data, the day a future period is
+    judged against, and (sources with personal data) the salt of the respondent hash and the index of the
+    names free text is masked against (pipeline.ingest.masking)."""
+
+    ref: ReferenceData
+    today: date
+    salt: str = ""
+    names: NameIndex | None = None
+
+
 # validate(batch_rows, context) -> BatchResult ; batch_rows has _sha, _path, _source, _row, _fidx
-Validator = Callable[[pd.DataFrame, dict], BatchResult]
+Validator = Callable[[pd.DataFrame, IngestContext], BatchResult]
 Finalizer = Callable[[duckdb.DuckDBPyConnection, BatchResult], None]
 
 
@@ -71,12 +84,15 @@ def run_source(
     template: Template,
     validate: Validator,
     *,
-    context: dict,
+    context: IngestContext,
     wide: bool = False,
     batch_files: int = BATCH_FILES,
     batch_bytes: int = BATCH_BYTES,
     finalize: Finalizer | None = None,
 ) -> IngestReport:
+    """Ingest the new files of ``raw_dir/<source>/``: files the stat cache knows unchanged are only recorded
+    as seen; the others are read in batches, each batch validated in one vectorised pass and written in one
+    transaction (its rows, its quarantine, its files' audit rows), counts reconciled per file first."""
     t0 = time.perf_counter()
     raw_dir = Path(raw_dir)
     ensure_warehouse_schema(con)
@@ -84,176 +100,259 @@ def run_source(
     candidates = files_mod.discover(raw_dir, source)
     report.files_seen = len(candidates)
     report.files_unchanged = filestats.annotate(candidates, filestats.load(con, source))
-    known = {
+    run = _SourceRun(
+        source=source,
+        template=template,
+        wide=wide,
+        fast=fastpath_enabled() and not wide,
+        limits=ingest_limits(),
+        report=report,
+        known=_known_contents(con),
+        known_paths={
+            (r[0], r[1]) for r in con.execute("select path, file_sha256 from audit.file_paths").fetchall()
+        },
+    )
+    _record_unchanged(con, run, [f for f in candidates if f.unchanged])
+    to_read = [f for f in candidates if not f.unchanged]
+    run.files_total = len(to_read)
+    for chunk in files_mod.read_batches(to_read, raw_dir, batch_files, batch_bytes):
+        now = datetime.now()
+        read = _read_chunk(run, chunk, now)
+        result, quar = _validate_chunk(run, read, chunk, validate, context)
+        _reconcile(read.outcomes, quar, result.loaded_rows)
+        _write_chunk(con, read, result, quar, chunk, now, finalize)
+        run.known_paths.update((p, s) for p, s, _ in read.path_rows)
+        _count(report, read.outcomes, result)
+    _mark_missing(con, source, run.seen_paths)
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+@dataclass
+class _SourceRun:
+    """The state of one :func:`run_source` across its batches."""
+
+    source: str
+    template: Template
+    wide: bool
+    fast: bool  # plain template CSVs through the batched fast path (pipeline.ingest.fastcsv)
+    limits: IngestLimits
+    report: IngestReport
+    known: set[str]  # contents (sha256) already ingested
+    known_paths: set[tuple[str, str]]  # (path, sha256) pairs of audit.file_paths
+    seen_paths: list[str] = field(default_factory=list)  # every path present now
+    files_done: int = 0
+    files_total: int = 0
+
+
+@dataclass
+class _ChunkRead:
+    """What reading one batch of files gave."""
+
+    path_rows: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # (path, sha, state of a new path row)
+    new_files: list[tuple[files_mod.LandedFile, FileOutcome]] = field(default_factory=list)  # in file order
+    outcomes: dict[str, FileOutcome] = field(default_factory=dict)  # by sha256, the new files'
+    parts: list[pd.DataFrame | FastCSV] = field(default_factory=list)  # rows of each read file, in file order
+    metas: list[tuple[str, str, int, np.ndarray]] = field(
+        default_factory=list
+    )  # (sha, path, rows, row numbers)
+    bad_rows: list[pd.DataFrame] = field(default_factory=list)  # malformed lines (_row, _raw, _sha, ...)
+    xlsx_read: bool = False
+
+
+def _known_contents(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The sha256 of every content a source ingested (files recorded where no source reads them excluded)."""
+    return {
         r[0]
         for r in con.execute(
             "select file_sha256 from audit.ingest_files where status not in (select unnest(?::varchar[]))",
             [list(NOT_INGESTED_STATUSES)],
         ).fetchall()
     }
-    known_paths = {
-        (r[0], r[1]) for r in con.execute("select path, file_sha256 from audit.file_paths").fetchall()
-    }
-    seen_paths: list[str] = []
-    fast = fastpath_enabled() and not wide
-    limits = ingest_limits()
-    # files known from the stat cache: only their paths are recorded as seen (one transaction, no batches)
-    unchanged = [f for f in candidates if f.unchanged]
-    if unchanged:
-        path_rows = []
-        for f in unchanged:
-            seen_paths.append(f.rel)
-            _already_known(f, known_paths, path_rows, report)
-        con.begin()
-        try:
-            _write_paths(con, path_rows, datetime.now())
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-    to_read = [f for f in candidates if not f.unchanged]
-    files_done = 0
-    for chunk in files_mod.read_batches(to_read, raw_dir, batch_files, batch_bytes):
-        now = datetime.now()
-        path_rows: list[tuple[str, str, str]] = []  # (path, sha, state for a new path row)
-        manifest: list[dict] = []
-        parts: list[pd.DataFrame | FastCSV] = []  # rows of each read file, in file order
-        metas: list[tuple[str, str, int, np.ndarray]] = []
-        bad_rows: list[pd.DataFrame] = []
-        outcomes: dict[str, FileOutcome] = {}
-        xlsx_read = False
-        for f in chunk:
-            files_done += 1
-            progress.advance(files_done, len(to_read), "files")  # the CLI's progress bar
-            seen_paths.append(f.rel)
-            sha = f.sha256
-            if sha in known:
-                _already_known(f, known_paths, path_rows, report)
-                f.data = None
-                continue
-            known.add(sha)
-            path_rows.append((f.rel, sha, "present"))
-            report.files_new += 1
-            out = FileOutcome(f.rel, sha, "loaded")
-            outcomes[sha] = out
-            if f.rejected:
-                out.status, out.reason = "rejected", rejection_reason(f.reject_code, f.reject_detail)
-                manifest.append(_manifest_row(f, out, now))
-                continue
-            parsed = read_csv_fast(f.data, f.ext, template) if fast else None
-            if parsed is not None:
-                f.data = None
-                n = len(parsed)
-                out.encoding = parsed.encoding
-                out.rows_read = n
-                metas.append((sha, f.rel, n, np.arange(2, n + 2, dtype=np.int64)))
-                parts.append(parsed)
-                manifest.append({"_f": f, "_out": out})
-                continue
-            try:
-                res: ReadResult = read_any(f.data, f.ext, template, wide)
-            except FileRejected as e:
-                out.status, out.reason = "rejected", rejection_reason(e.code, e.detail)
-                out.encoding = _guess_encoding(f)
-                manifest.append(_manifest_row(f, out, now))
-                f.data = None
-                continue
+
+
+def _record_unchanged(
+    con: duckdb.DuckDBPyConnection, run: _SourceRun, unchanged: list[files_mod.LandedFile]
+) -> None:
+    """Files known from the stat cache: only their paths are recorded as seen (one transaction, no batches)."""
+    if not unchanged:
+        return
+    path_rows: list[tuple[str, str, str]] = []
+    for f in unchanged:
+        run.seen_paths.append(f.rel)
+        _already_known(f, run.known_paths, path_rows, run.report)
+    con.begin()
+    try:
+        _write_paths(con, path_rows, datetime.now())
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _read_chunk(run: _SourceRun, chunk: list[files_mod.LandedFile], now: datetime) -> _ChunkRead:
+    """Read every new file of the batch (a known content is only recorded under its path); a file that
+    cannot be read is rejected with its reason."""
+    read = _ChunkRead()
+    for f in chunk:
+        run.files_done += 1
+        progress.advance(run.files_done, run.files_total, "files")  # the CLI's progress bar
+        run.seen_paths.append(f.rel)
+        sha = f.sha256
+        if sha in run.known:
+            _already_known(f, run.known_paths, read.path_rows, run.report)
             f.data = None
-            out.encoding = res.encoding
-            out.reason = res.note
-            xlsx_read = xlsx_read or res.encoding == "xlsx"
-            fr = res.frame
-            metas.append((sha, f.rel, len(fr), res.rows.astype(np.int64)))
-            parts.append(fr)
-            if res.bad_rows:
-                b = pd.DataFrame(res.bad_rows, columns=["_row", "_raw"])
-                b["_sha"], b["_path"], b["_source"] = sha, f.rel, source
-                bad_rows.append(b)
-            out.rows_read = len(fr) + len(res.bad_rows)
-            manifest.append({"_f": f, "_out": out})
-        # ---- one vectorised pass over all rows of the batch
-        frames = _assemble(parts, template)
-        if frames:
-            batch = pd.concat(frames, ignore_index=True, sort=False)
-            sizes = [m[2] for m in metas]
-            batch["_sha"] = np.repeat(np.array([m[0] for m in metas], dtype=object), sizes)
-            batch["_path"] = np.repeat(np.array([m[1] for m in metas], dtype=object), sizes)
-            batch["_source"] = source
-            batch["_row"] = np.concatenate([m[3] for m in metas]) if metas else np.array([], dtype=np.int64)
-            batch["_fidx"] = np.repeat(np.arange(len(metas)), sizes)
-            data_cols = [c for c in batch.columns if not str(c).startswith("_")]
-            blank = blank_rows(batch, data_cols)
-            if blank.any():
-                dropped = pd.Series(blank).groupby(batch["_sha"].to_numpy()).sum()
-                batch = batch.loc[~blank].reset_index(drop=True)
-                for sha, n in dropped.items():
-                    if n:
-                        outcomes[sha].rows_read -= int(n)
-            long_quar = q.empty_frame()
-            # a text file of fewer bytes than the limit has no longer cell; an XLSX is compressed: check it
-            if xlsx_read or any((f.bytes or 0) > limits.max_cell_chars for f in chunk):
-                long_rows, long_quar = _long_cells(batch, data_cols, limits.max_cell_chars)
-                if long_rows.any():
-                    batch = batch.loc[~long_rows].reset_index(drop=True)
-            result = validate(batch, context)
-            result.quarantine = q.concat([result.quarantine, long_quar])
-        else:
-            result = BatchResult({}, q.empty_frame(), pd.DataFrame(columns=["_sha", "_row"]))
-        quar = result.quarantine
-        if bad_rows:
-            b = pd.concat(bad_rows, ignore_index=True)
-            quar = q.concat([quar, q.build(b, pd.Series(True, index=b.index), "malformed_row", "_raw")])
-            quar.loc[quar["column_name"] == "_raw", "column_name"] = None
-        _reconcile(outcomes, quar, result.loaded_rows)
-        rows = [_manifest_row(m["_f"], m["_out"], now) if "_f" in m else m for m in manifest]
-        # ---- write the batch atomically
-        con.begin()
+            continue
+        run.known.add(sha)
+        read.path_rows.append((f.rel, sha, "present"))
+        run.report.files_new += 1
+        out = FileOutcome(f.rel, sha, "loaded")
+        read.outcomes[sha] = out
+        read.new_files.append((f, out))
+        if f.rejected:
+            out.status, out.reason = "rejected", rejection_reason(f.reject_code, f.reject_detail)
+            continue
+        parsed = read_csv_fast(f.data, f.ext, run.template) if run.fast else None
+        if parsed is not None:
+            f.data = None
+            n = len(parsed)
+            out.encoding = parsed.encoding
+            out.rows_read = n
+            read.metas.append((sha, f.rel, n, np.arange(2, n + 2, dtype=np.int64)))
+            read.parts.append(parsed)
+            continue
         try:
-            for table, frame in result.tables.items():
-                if frame is not None and not frame.empty and "arrival_seq" in frame.columns:
-                    offset = con.execute(f"select coalesce(max(arrival_seq), 0) from {table}").fetchall()[0][
-                        0
-                    ]
-                    frame = frame.assign(arrival_seq=frame["arrival_seq"].astype("int64") + int(offset))
-                insert_frame(con, table, frame)
-            if finalize is not None:
-                finalize(con, result)
-            if not quar.empty:
-                qf = quar.copy()
-                qf["quarantined_at"] = now
-                insert_frame(con, "audit.quarantine", qf)
-            if rows:
-                # a content first recorded where no source reads it (e.g. dropped in raw/ and then moved
-                # into a source folder) is ingested now: its not-ingested row gives way
-                con.execute(
-                    "delete from audit.ingest_files where status in (select unnest(?::varchar[])) "
-                    "and file_sha256 in (select unnest(?::varchar[]))",
-                    [list(NOT_INGESTED_STATUSES), [r["file_sha256"] for r in rows]],
-                )
-                insert_frame(con, "audit.ingest_files", pd.DataFrame(rows))
-            _write_paths(con, path_rows, now)
-            filestats.write(con, filestats.rows(chunk), now)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-        for p, s, _ in path_rows:
-            known_paths.add((p, s))
-        for out in outcomes.values():
-            report.files.append(out)
-            report.rows_read += out.rows_read
-            report.rows_loaded += out.rows_loaded
-            report.rows_quarantined += out.rows_quarantined
-            if out.status == "rejected":
-                report.files_rejected += 1
-        if not report.preview:
-            for frame in result.tables.values():
-                if frame is not None and not frame.empty:
-                    report.preview = frame.head(5).astype(str).to_dict(orient="records")
-                    break
-    _mark_missing(con, source, seen_paths)
-    report.seconds = round(time.perf_counter() - t0, 3)
-    return report
+            res: ReadResult = read_any(f.data, f.ext, run.template, run.wide)
+        except FileRejected as e:
+            out.status, out.reason = "rejected", rejection_reason(e.code, e.detail)
+            out.encoding = _guess_encoding(f)
+            f.data = None
+            continue
+        f.data = None
+        out.encoding = res.encoding
+        out.reason = res.note
+        read.xlsx_read = read.xlsx_read or res.encoding == "xlsx"
+        fr = res.frame
+        read.metas.append((sha, f.rel, len(fr), res.rows.astype(np.int64)))
+        read.parts.append(fr)
+        if res.bad_rows:
+            b = pd.DataFrame(res.bad_rows, columns=["_row", "_raw"])
+            b["_sha"], b["_path"], b["_source"] = sha, f.rel, run.source
+            read.bad_rows.append(b)
+        out.rows_read = len(fr) + len(res.bad_rows)
+    return read
+
+
+def _validate_chunk(
+    run: _SourceRun,
+    read: _ChunkRead,
+    chunk: list[files_mod.LandedFile],
+    validate: Validator,
+    context: IngestContext,
+) -> tuple[BatchResult, pd.DataFrame]:
+    """(the source's result, every quarantine record) for all rows of the batch in one vectorised pass: blank
+    rows dropped (and uncounted), rows with a too-long cell and malformed lines quarantined."""
+    frames = _assemble(read.parts, run.template)
+    if not frames:
+        result = BatchResult({}, q.empty_frame(), pd.DataFrame(columns=["_sha", "_row"]))
+    else:
+        batch = _batch_frame(frames, read.metas, run.source)
+        data_cols = [c for c in batch.columns if not str(c).startswith("_")]
+        blank = blank_rows(batch, data_cols)
+        if blank.any():
+            dropped = pd.Series(blank).groupby(batch["_sha"].to_numpy()).sum()
+            batch = batch.loc[~blank].reset_index(drop=True)
+            for sha, n in dropped.items():
+                if n:
+                    read.outcomes[sha].rows_read -= int(n)
+        long_quar = q.empty_frame()
+        # a text file of fewer bytes than the limit has no longer cell; an XLSX is compressed: check it
+        if read.xlsx_read or any((f.bytes or 0) > run.limits.max_cell_chars for f in chunk):
+            long_rows, long_quar = _long_cells(batch, data_cols, run.limits.max_cell_chars)
+            if long_rows.any():
+                batch = batch.loc[~long_rows].reset_index(drop=True)
+        result = validate(batch, context)
+        result.quarantine = q.concat([result.quarantine, long_quar])
+    quar = result.quarantine
+    if read.bad_rows:
+        b = pd.concat(read.bad_rows, ignore_index=True)
+        quar = q.concat([quar, q.build(b, pd.Series(True, index=b.index), "malformed_row", "_raw")])
+        quar.loc[quar["column_name"] == "_raw", "column_name"] = None
+    return result, quar
+
+
+def _batch_frame(
+    frames: list[pd.DataFrame], metas: list[tuple[str, str, int, np.ndarray]], source: str
+) -> pd.DataFrame:
+    """The rows of all files of the batch in one frame, with _sha, _path, _source, _row, _fidx."""
+    batch = pd.concat(frames, ignore_index=True, sort=False)
+    sizes = [m[2] for m in metas]
+    batch["_sha"] = np.repeat(np.array([m[0] for m in metas], dtype=object), sizes)
+    batch["_path"] = np.repeat(np.array([m[1] for m in metas], dtype=object), sizes)
+    batch["_source"] = source
+    batch["_row"] = np.concatenate([m[3] for m in metas]) if metas else np.array([], dtype=np.int64)
+    batch["_fidx"] = np.repeat(np.arange(len(metas)), sizes)
+    return batch
+
+
+def _write_chunk(
+    con: duckdb.DuckDBPyConnection,
+    read: _ChunkRead,
+    result: BatchResult,
+    quar: pd.DataFrame,
+    chunk: list[files_mod.LandedFile],
+    now: datetime,
+    finalize: Finalizer | None,
+) -> None:
+    """Write the batch atomically: its tables (arrival_seq continued), the quarantine, one audit.ingest_files
+    row per new file, the paths seen and the stat cache."""
+    rows = [_manifest_row(f, out, now) for f, out in read.new_files]
+    con.begin()
+    try:
+        for table, frame in result.tables.items():
+            if frame is not None and not frame.empty and "arrival_seq" in frame.columns:
+                offset = con.execute(f"select coalesce(max(arrival_seq), 0) from {table}").fetchall()[0][0]
+                frame = frame.assign(arrival_seq=frame["arrival_seq"].astype("int64") + int(offset))
+            insert_frame(con, table, frame)
+        if finalize is not None:
+            finalize(con, result)
+        if not quar.empty:
+            qf = quar.copy()
+            qf["quarantined_at"] = now
+            insert_frame(con, "audit.quarantine", qf)
+        if rows:
+            # a content first recorded where no source reads it (e.g. dropped in raw/ and then moved
+            # into a source folder) is ingested now: its not-ingested row gives way
+            con.execute(
+                "delete from audit.ingest_files where status in (select unnest(?::varchar[])) "
+                "and file_sha256 in (select unnest(?::varchar[]))",
+                [list(NOT_INGESTED_STATUSES), [r["file_sha256"] for r in rows]],
+            )
+            insert_frame(con, "audit.ingest_files", pd.DataFrame(rows))
+        _write_paths(con, read.path_rows, now)
+        filestats.write(con, filestats.rows(chunk), now)
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _count(report: IngestReport, outcomes: dict[str, FileOutcome], result: BatchResult) -> None:
+    """Add the batch's files and rows to the source's report (and its first loaded rows as the preview)."""
+    for out in outcomes.values():
+        report.files.append(out)
+        report.rows_read += out.rows_read
+        report.rows_loaded += out.rows_loaded
+        report.rows_quarantined += out.rows_quarantined
+        if out.status == "rejected":
+            report.files_rejected += 1
+    if not report.preview:
+        for frame in result.tables.values():
+            if frame is not None and not frame.empty:
+                report.preview = frame.head(5).astype(str).to_dict(orient="records")
+                break
 
 
 def _long_cells(batch: pd.DataFrame, columns: list[str], limit: int) -> tuple[np.ndarray, pd.DataFrame]:

@@ -14,11 +14,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.config import DBT_PROJECT_DIR
 from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
 from pipeline.lib.text import nfc, nfc_key, nfc_key_series
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SEEDS = REPO_ROOT / "dbt_project" / "seeds"
+DEFAULT_SEEDS = DBT_PROJECT_DIR / "seeds"
 
 REGISTRY: dict[str, tuple[str, tuple[str, ...], dict[str, str]]] = {
     # file -> (table, required columns, types)

@@ -9,9 +9,10 @@ Importing GX is slow (about 10 s here), so this module imports it only inside :f
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from typing import Any
+
+from pipeline.config import gx_prewarm
 
 DATASOURCE_NAME = "ntm_duckdb"
 
@@ -38,7 +39,7 @@ def prewarm_context() -> threading.Thread | None:
     """Import GX and create the context in a background thread (about 10 s here) while the caller waits on
     something else (the dbt step waits on its ``dbt build`` subprocess). ``get_context`` then returns at
     once, or waits on the lock for the import to finish. Off with ``NTM_GX_PREWARM=0``."""
-    if _CONTEXT is not None or os.environ.get("NTM_GX_PREWARM", "1") == "0":
+    if _CONTEXT is not None or not gx_prewarm():
         return None
 
     def warm() -> None:

@@ -8,9 +8,9 @@ import here (the layout constants below are held equal to the ingest's own by te
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from pipeline import config
 from pipeline.config import configured_paths, instance_level, min_free_mb
 from pipeline.preflight.manifest import MANIFEST, check_manifest, newest_dbt_source
 from pipeline.preflight.paths import (
@@ -54,7 +54,7 @@ __all__ = [
 
 def dagster_home(warehouse_dir: Path) -> Path:
     """DAGSTER_HOME, or the default ``python -m pipeline run`` uses (beside the warehouse folder)."""
-    return Path(os.environ.get("DAGSTER_HOME") or warehouse_dir.parent / ".dagster")
+    return config.dagster_home(warehouse_dir)
 
 
 def check() -> list[Problem]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
+from pipeline.config import ntm_environment
 from pipeline.preflight.problem import Problem
 
 MIN_FREE_MB_DEFAULT = 500
@@ -29,6 +29,14 @@ def _seconds(raw: str) -> float | None:
     except ValueError:
         return None
     return x if math.isfinite(x) and x >= 0 else None
+
+
+def _nonnegative_int(raw: str) -> int | None:
+    try:
+        n = int(raw.strip())
+    except ValueError:
+        return None
+    return n if n >= 0 else None
 
 
 def _iso_date(raw: str) -> date | None:
@@ -156,6 +164,15 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("NTM_MAX_CELL_CHARS", "32767", _positive_int, _INT_VI, _INT_EN),
     SettingSpec("NTM_MIN_FREE_MB", str(MIN_FREE_MB_DEFAULT), _positive_int, _INT_VI, _INT_EN),
     SettingSpec(
+        "NTM_GX_SQL_ABOVE_ROWS",
+        "5000000",
+        _nonnegative_int,
+        "số nguyên không âm (≥ 0; 0: mọi bảng kiểm tra trong DuckDB)",
+        "an integer ≥ 0 (0: every table checked in DuckDB)",
+    ),
+    SettingSpec("NTM_SENSOR_INTERVAL_S", "30", _positive_int, _INT_VI, _INT_EN, empty_is_default=False),
+    SettingSpec("NTM_SENSOR_SETTLE_S", "10", _seconds, _SEC_VI, _SEC_EN, empty_is_default=False),
+    SettingSpec(
         "NTM_LEVEL",
         "commune",
         _level,
@@ -174,12 +191,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
 
 def check_settings(env: dict[str, str] | None = None) -> list[Problem]:
     """Each NTM_* value that pipeline.config would refuse (or that makes no sense), one problem each."""
-    env = dict(os.environ if env is None else env)
+    values = ntm_environment() if env is None else dict(env)
     problems = []
     for spec in SETTINGS:
-        if spec.var not in env:
+        if spec.var not in values:
             continue
-        raw = env[spec.var]
+        raw = values[spec.var]
         if raw == "" and spec.empty_is_default:
             continue
         if spec.parse(raw) is None:

@@ -1,12 +1,11 @@
 """Parquet files of the open-data release: what a published table is (``TableSpec``), its explicit Arrow
 schema, and streaming it from DuckDB into zstd Parquet (deterministic row groups, optional one file per
-partition value), with the fault-injection hook the crash tests use. The release itself (audit, content
+partition value; the fault point ``publish.file_written`` after each file, :mod:`pipeline.lib.faults`). The release itself (audit, content
 hash, staging and the atomic swap) is pipeline.publish.release."""
 
 from __future__ import annotations
 
 import os
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline.lib.faults import fault_point
 from pipeline.lib.hashing import sha256_file
 
 NULL_PARTITION = "NULL"
@@ -93,23 +93,6 @@ def arrow_schema_for(source: pa.Schema, spec: TableSpec) -> pa.Schema:
 # ---------------------------------------------------------------------------------------------------------
 # Parquet writing
 # ---------------------------------------------------------------------------------------------------------
-
-
-class CrashHook:
-    def __init__(self) -> None:
-        v = os.environ.get("NTM_PUBLISH_CRASH_AFTER_FILES")
-        self.after = int(v) if v else None
-        self.files = 0
-
-    def file_written(self) -> None:
-        self.files += 1
-        if self.after is not None and self.files >= self.after:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    @staticmethod
-    def at(stage: str) -> None:
-        if os.environ.get("NTM_PUBLISH_CRASH_AT") == stage:
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def fsync_path(p: Path) -> None:
@@ -216,7 +199,6 @@ def write_table(
     rows_per_batch: int,
     row_group_rows: int,
     compression_level: int | None,
-    crash: CrashHook,
     require_descriptions: bool = False,
 ) -> tuple[pa.Schema, list[dict[str, Any]], int, bool]:
     """Stream one table into Parquet. Returns (schema, files, rows, partitioned)."""
@@ -235,7 +217,7 @@ def write_table(
     def finish(sink: _ParquetSink) -> None:
         info = sink.close()
         files.append({"path": sink.path.relative_to(rel_root).as_posix(), **info})
-        crash.file_written()
+        fault_point("publish.file_written")
 
     if not partitioned:
         sink = _ParquetSink(data_dir / f"{spec.name}.parquet", schema, row_group_rows, compression_level)

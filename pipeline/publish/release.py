@@ -26,8 +26,8 @@ README.md, CHANGELOG.md, the site (``site/``: pages, map, CSV/XLSX downloads, bu
 report package for the level above (``exchange/upward/``, pipeline.exchange.package), fsync, 6. rename staging ->
 releases/<id>, swap ``latest`` and ``LATEST``, copy CHANGELOG.md, 7. prune to ``keep`` releases.
 
-Fault injection (tests only): ``NTM_PUBLISH_CRASH_AFTER_FILES=<n>`` SIGKILLs the process after the n-th
-data file is written; ``NTM_PUBLISH_CRASH_AT=before_swap|after_swap`` SIGKILLs at that point.
+Fault points (:mod:`pipeline.lib.faults`, no-ops unless a test installs a hook): ``publish.file_written`` after
+each data file, ``publish.before_swap`` and ``publish.after_swap`` around step 6.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from pipeline import progress
+from pipeline.lib.faults import fault_point
 from pipeline.lib.hashing import sha256_file
 from pipeline.lib.pii import NameIndex
 
@@ -53,7 +54,6 @@ from . import datapackage as dpk
 from .disclosure_audit import DisclosureAuditError, audit_release_tables
 from .home import release_home
 from .parquet import (
-    CrashHook,
     ReleaseIntegrityError,
     TableSpec,
     fsync_path,
@@ -266,7 +266,6 @@ def publish_release(
         now = now.replace(tzinfo=VN_TZ)  # a naive time is read as Vietnam local time
     else:
         now = now.astimezone(VN_TZ)
-    crash = CrashHook()
 
     with publish_lock(open_data_dir, lock_timeout):
         (open_data_dir / STAGING).mkdir(parents=True, exist_ok=True)
@@ -280,7 +279,7 @@ def publish_release(
                 pii_denylist=pii_denylist, pii_names=pii_names, now=now, is_synthetic=is_synthetic,
                 partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
                 row_group_rows=row_group_rows, compression_level=compression_level,
-                min_count=min_count, crash=crash, require_descriptions=require_descriptions,
+                min_count=min_count, require_descriptions=require_descriptions,
                 site_builder=site_builder, dhis2_exporter=dhis2_exporter, exchange_builder=exchange_builder,
             )  # fmt: skip
         finally:
@@ -292,7 +291,7 @@ def publish_release(
 def _publish_in_stage(
     con, specs, open_data_dir: Path, stage: Path, *, keep, version_label, pii_denylist, pii_names, now,
     is_synthetic,
-    partition_min_rows, rows_per_batch, row_group_rows, compression_level, min_count, crash,
+    partition_min_rows, rows_per_batch, row_group_rows, compression_level, min_count,
     require_descriptions, site_builder=None, dhis2_exporter=None, exchange_builder=None,
 ) -> ReleaseResult:  # fmt: skip
     prev_id, prev_dir = current_release(open_data_dir)
@@ -316,7 +315,7 @@ def _publish_in_stage(
         schemas[spec.name], files[spec.name], rows[spec.name], partitioned[spec.name] = write_table(
             con, spec, stage / "data", stage,
             partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
-            row_group_rows=row_group_rows, compression_level=compression_level, crash=crash,
+            row_group_rows=row_group_rows, compression_level=compression_level,
             require_descriptions=require_descriptions,
         )  # fmt: skip
         if not files[spec.name]:  # empty partitioned table: still publish an (empty) file
@@ -395,7 +394,7 @@ def _publish_in_stage(
     fsync_tree_dirs(stage)
 
     # 6. move into place and swap
-    CrashHook.at("before_swap")
+    fault_point("publish.before_swap")
     final = open_data_dir / RELEASES / release_id
     if final.exists():
         # same content on the same day (a release published, then superseded, or a run killed between rename
@@ -407,7 +406,7 @@ def _publish_in_stage(
     os.replace(stage, final)
     fsync_path(final.parent)
     swap_latest(open_data_dir, release_id)
-    CrashHook.at("after_swap")
+    fault_point("publish.after_swap")
     atomic_write_text(open_data_dir / "CHANGELOG.md", (final / "CHANGELOG.md").read_text(encoding="utf-8"))
 
     # 7. retention

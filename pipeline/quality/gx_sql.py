@@ -24,16 +24,16 @@ stays until GX supports DuckDB as a dialect.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
 
+from pipeline import config
+
 from .sql_base import SAMPLE_LIMIT, check_grain_unique, json_safe, quote_column, quote_table
 from .suites import ROW_COUNT_EXPECTATIONS
 
-DEFAULT_SQL_ABOVE_ROWS = 5_000_000
 PARTIAL_UNEXPECTED_COUNT = 20
 _OPERATORS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 COLUMN_MAP_TYPES = frozenset(
@@ -54,8 +54,8 @@ class Unsupported(Exception):
 
 
 def sql_above_rows() -> int:
-    raw = os.environ.get("NTM_GX_SQL_ABOVE_ROWS", "").strip()
-    return int(raw) if raw else DEFAULT_SQL_ABOVE_ROWS
+    """NTM_GX_SQL_ABOVE_ROWS (:func:`pipeline.config.gx_sql_above_rows`, default 5,000,000)."""
+    return config.gx_sql_above_rows()
 
 
 def _condition(kw: Mapping[str, Any]) -> tuple[str, list[Any]]:

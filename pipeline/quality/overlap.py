@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .suites import REPO_ROOT, load_all, severity_of
+from pipeline.config import REPO_ROOT
+
+from .suites import load_all, severity_of
 
 MANIFEST_PATH = REPO_ROOT / "dbt_project" / "target" / "manifest.json"
 # Every rule removed from a suite because dbt owns it, with the dbt tests that cover it (written by --remove;

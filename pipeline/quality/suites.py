@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 import yaml
 
+from pipeline.config import DBT_PROJECT_DIR, EXPECTATIONS_DIR
+
 Severity = Literal["error", "warn"]
 ERROR: Severity = "error"
 WARN: Severity = "warn"
@@ -35,9 +37,7 @@ SEVERITIES: tuple[Severity, ...] = (ERROR, WARN)
 _GX_TO_NTM: dict[str, Severity] = {"critical": ERROR, "warning": WARN, "info": WARN}
 _NTM_TO_GX: dict[Severity, str] = {ERROR: "critical", WARN: "warning"}
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXPECTATIONS_DIR = REPO_ROOT / "expectations"
-MARTS_MODELS_DIR = REPO_ROOT / "dbt_project" / "models" / "marts"
+MARTS_MODELS_DIR = DBT_PROJECT_DIR / "models" / "marts"
 SUITE_SUFFIXES = (".json",)
 
 # Expectations that describe the table as a whole (evaluated once, not per batch).

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
-SEEDS = REPO / "dbt_project" / "seeds"
+from pipeline.config import DBT_PROJECT_DIR, REPO_ROOT
+
+REPO = REPO_ROOT
+SEEDS = DBT_PROJECT_DIR / "seeds"
 REFERENCE = REPO / "raw" / "reference"
 COMMUNE = "18484"
 COMMUNE_NAME = "Đồng Lộc"

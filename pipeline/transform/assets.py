@@ -7,7 +7,6 @@ schema ``raw`` connect to the ingest assets that write them.
 
 import contextlib
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipeline.config import export_for_dbt
 from pipeline.constants import OWNERS
 from pipeline.lib.gx_context import prewarm_context
 from pipeline.partitions import FULL_REBUILD_TAG, PERIOD_TAG, dbt_period_vars, marts_freshness_policy
@@ -164,7 +164,7 @@ def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
 
 
 def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
-    os.environ["NTM_WAREHOUSE_PATH"] = str(warehouse.database)
+    export_for_dbt(warehouse.database)  # profiles.yml: the file dbt opens
     warehouse.database.parent.mkdir(parents=True, exist_ok=True)
     code_fp = code_fingerprint()
     with warehouse.lock(context.log):
@@ -186,7 +186,7 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
         # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own connect
         # for as long (profiles.yml, retries) should a reader slip in while dbt starts
         warehouse.wait_until_free(context.log)
-        os.environ["NTM_DBT_CONNECT_ATTEMPTS"] = str(dbt_connect_attempts(warehouse.wait_s))
+        export_for_dbt(warehouse.database, dbt_connect_attempts(warehouse.wait_s))
         try:
             yield from _with_run_metadata(context, dbt.cli(args, context=context).stream(), warehouse, extra)
         except Exception as exc:

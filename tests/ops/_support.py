@@ -35,7 +35,7 @@ def make_env(tmp: Path, *, copy_raw: bool = True, **extra: str) -> dict[str, str
         "DAGSTER_HOME": str(home),
         "PYTHONUNBUFFERED": "1",
     }
-    env.pop("NTM_PUBLISH_CRASH_AFTER_FILES", None)
+    env.pop("NTM_FAULT_HOOK", None)  # a fault hook only where a test asks for one
     env.update(extra)
     return env
 

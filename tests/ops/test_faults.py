@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from pipeline.publish.release import verify_release
+from tests import fault_hooks
 
 from ._support import (
     PY,
@@ -113,7 +114,7 @@ def test_kill_during_publish_then_the_next_run_recovers(reference, tmp_path):
     env = copy_state(reference, tmp_path)
     # an empty open-data dir: the publish step has a new release to write, and is killed after 3 files
     shutil.rmtree(env["NTM_OPEN_DATA_DIR"])
-    crash_env = {**env, "NTM_PUBLISH_CRASH_AFTER_FILES": "3"}
+    crash_env = {**env, **fault_hooks.env("kill_after_3_files")}
     proc = start(
         [
             PY,

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.lib import faults
 from pipeline.publish import (
     PIIFoundError,
     PublishLockedError,
@@ -31,6 +32,7 @@ from pipeline.publish import (
     verify_release,
 )
 from pipeline.publish.release_dir import publish_lock
+from tests import fault_hooks
 
 REPO = Path(__file__).resolve().parents[2]
 FRICTIONLESS = Path(sys.executable).parent / "frictionless"
@@ -378,7 +380,7 @@ def _run_publish_subprocess(warehouse: Path, open_data: Path, env_extra: dict[st
 
 @pytest.mark.parametrize(
     "env",
-    [{"NTM_PUBLISH_CRASH_AFTER_FILES": "3"}, {"NTM_PUBLISH_CRASH_AT": "before_swap"}],
+    [fault_hooks.env("kill_after_3_files"), fault_hooks.env("kill_before_swap")],
     ids=["mid-write", "before-swap"],
 )
 def test_killed_publish_leaves_previous_latest(warehouse, open_data, env):
@@ -406,10 +408,30 @@ def test_killed_publish_leaves_previous_latest(warehouse, open_data, env):
     assert verify_release(second.path) == []
 
 
+def test_fault_before_swap_in_process_leaves_previous_latest(warehouse, open_data):
+    """The same fault point, with a hook installed in this process (pipeline.lib.faults): the publish fails,
+    its staging folder is removed, and latest is the previous complete release."""
+    first = _synth.publish(warehouse, open_data, now=T1)
+    execute(warehouse, "update marts.fact_indicator_value set value = 3 where period_code = '2026-Q2'")
+    reached = []
+
+    def fail_before_swap(point: str) -> None:
+        reached.append(point)
+        if point == "publish.before_swap":
+            raise RuntimeError("injected before swap")
+
+    with faults.installed(fail_before_swap), pytest.raises(RuntimeError, match="injected before swap"):
+        _synth.publish(warehouse, open_data, now=T2)
+    assert reached[-1] == "publish.before_swap" and reached.count("publish.file_written") >= 3
+    assert current_release(open_data)[0] == first.release_id
+    assert [p.name for p in (open_data / "releases").iterdir()] == [first.release_id]
+    assert not list((open_data / ".staging").iterdir())
+
+
 def test_killed_after_swap_is_repaired(warehouse, open_data):
     _synth.publish(warehouse, open_data, now=T1)
     execute(warehouse, "update marts.fact_indicator_value set value = 2 where period_code = '2026-Q1'")
-    proc = _run_publish_subprocess(warehouse, open_data, {"NTM_PUBLISH_CRASH_AT": "after_swap"})
+    proc = _run_publish_subprocess(warehouse, open_data, fault_hooks.env("kill_after_swap"))
     assert proc.returncode == -9, proc.stderr
     rid, rdir = current_release(open_data)
     assert verify_release(rdir) == []

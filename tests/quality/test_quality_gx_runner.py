@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from gx_fixtures import GRAIN, SUITES, by_type, suite_with_dbt_rules, table_from_frame
 
+from pipeline.config import REPO_ROOT
 from pipeline.quality import gx_runner, suites
 from pipeline.quality.declared_checks import run_declared_checks
 
@@ -216,7 +217,7 @@ def test_warn_failure_keeps_success(gx_context):
     """A failed warn-level expectation (a plan task ending in 2031) is reported but never blocks."""
     con = duckdb.connect()
     con.execute("create schema marts")
-    df = pd.read_csv(suites.REPO_ROOT / "dbt_project" / "seeds" / "plan_tasks.csv", dtype=str)
+    df = pd.read_csv(REPO_ROOT / "dbt_project" / "seeds" / "plan_tasks.csv", dtype=str)
     df["plan_task_key"], df["lead_unit_code"] = df["task_code"], "18484-" + df["lead_unit_abbr"]
     df[["timeframe_start", "timeframe_end"]] = df[["timeframe_start", "timeframe_end"]].astype(int)
     df.loc[df["task_code"] == "I.1", "timeframe_end"] = 2031
@@ -239,7 +240,7 @@ def test_hamlet_boundary_suite_passes_on_the_sample_and_catches_bad_rows(gx_cont
     from pipeline.ingest.reference import ReferenceData
     from pipeline.ingest.sources.reference.boundaries import parse_boundaries
 
-    raw = suites.REPO_ROOT / "raw"
+    raw = REPO_ROOT / "raw"
     ref = ReferenceData.from_files(raw)
     parsed = parse_boundaries(
         (raw / "reference" / "hamlet_boundaries.geojson").read_bytes(), "r", "s", ref.hamlets

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from gx_fixtures import SUITES, table_from_frame
 
+from pipeline.config import REPO_ROOT
 from pipeline.quality import gx_runner, suites
 from pipeline.quality.declared_checks import run_declared_checks
 
@@ -44,7 +45,7 @@ def _run(con, table: str, check: str):
 
 
 def _plan_tasks() -> pd.DataFrame:
-    df = pd.read_csv(suites.REPO_ROOT / "dbt_project" / "seeds" / "plan_tasks.csv", dtype=str)
+    df = pd.read_csv(REPO_ROOT / "dbt_project" / "seeds" / "plan_tasks.csv", dtype=str)
     df["plan_task_key"] = df["task_code"]
     df["lead_unit_code"] = "18484-" + df["lead_unit_abbr"]
     df["timeframe_start"] = df["timeframe_start"].astype(int)

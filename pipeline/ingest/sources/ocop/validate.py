@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import cell_date, cell_number, cell_text, column_of
-from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
+from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestContext, run_source
 from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.reports import IngestReport
@@ -51,8 +51,8 @@ def _coded(p: Problems, b: pd.DataFrame, column: str, codes: dict[str, str], req
     return out
 
 
-def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
-    ref: ReferenceData = ctx["ref"]
+def validate(b: pd.DataFrame, ctx: IngestContext) -> BatchResult:
+    ref = ctx.ref
     p = Problems(b, OCOP)
 
     texts = {
@@ -155,5 +155,11 @@ def ingest_ocop(
 ) -> IngestReport:
     """Ingest new files of ``raw_dir/ocop/**`` (``salt`` unused: producer names are organisations)."""
     return run_source(
-        con, raw_dir, SOURCE, OCOP, validate, context={"ref": ref, "today": today}, batch_files=batch_files
+        con,
+        raw_dir,
+        SOURCE,
+        OCOP,
+        validate,
+        context=IngestContext(ref=ref, today=today),
+        batch_files=batch_files,
     )

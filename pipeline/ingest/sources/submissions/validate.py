@@ -7,6 +7,7 @@ ties broken by arrival_seq).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import cell_datetime, cell_number, cell_text, cell_yesno, column_of
-from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
+from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestContext, run_source
 from pipeline.ingest.masking import mask_free_text
 from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData
@@ -128,15 +129,76 @@ def _rollup_rules(
         p.add(others & ~allowed.reindex(idx, fill_value=True), "reporter_not_allowed", "hamlet_code")
 
 
-def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
-    ref: ReferenceData = ctx["ref"]
-    today: date = ctx["today"]
-    p = Problems(b, SUBMISSION)
+@dataclass
+class _Rows:
+    """The cells every row of a submission has (both kinds: indicator rows CT and plan-task rows NV)."""
 
+    unit: pd.Series
+    period: pd.Series
+    submitted_at: pd.Series
+    row_type: pd.Series
+    ct: pd.Series  # an indicator row
+    nv: pd.Series  # a plan-task row
+    indicator: pd.Series
+    task: pd.Series
+    note: pd.Series
+
+
+@dataclass
+class _Indicators:
+    """The parsed cells of the indicator rows (CT)."""
+
+    hamlet: pd.Series
+    value: pd.Series
+    numerator: pd.Series
+    denominator: pd.Series
+
+
+@dataclass
+class _Tasks:
+    """The parsed cells of the plan-task rows (NV)."""
+
+    status: pd.Series
+    percent_done: pd.Series
+
+
+def validate(b: pd.DataFrame, ctx: IngestContext) -> BatchResult:
+    """One batch of submission rows: each row loaded or quarantined with its reasons, and the submission
+    versions (file, unit, period, submitted_at) the loaded rows belong to. The steps run in this order (the
+    order of the quarantine records): the shared cells, the indicator rows, the optional replace_all column,
+    the task rows, the duplicates inside a file."""
+    p = Problems(b, SUBMISSION)
+    rows = _shared_cells(b, p, ctx)
+    ind = _indicator_rows(b, p, ctx.ref, rows)
+    replace_all, replace_err = cell_yesno(column_of(b, "replace_all"))  # optional column (roll-up rule 7.3)
+    p.add_errors(replace_err, "replace_all")
+    tasks = _task_rows(b, p, ctx.ref, rows)
+    _duplicates_in_file(b, p, rows, ind.hamlet)
+
+    bad = pd.Series(p.bad, index=b.index)
+    good = ~bad
+    values, task_frame = _loaded_rows(b, good, rows, ind, tasks)
+    submissions = _submission_versions(b, good, bad, rows, replace_all, ctx.ref)
+    return BatchResult(
+        tables=mask_free_text(
+            {
+                "raw.submission_values": values,
+                "raw.submission_tasks": task_frame,
+                "raw.submissions": submissions,
+            },
+            ctx.names,
+        ),
+        quarantine=p.quarantine(),
+        loaded_rows=b.loc[good, ["_sha", "_row"]],
+    )
+
+
+def _shared_cells(b: pd.DataFrame, p: Problems, ctx: IngestContext) -> _Rows:
+    """Unit, period, submitted_at and row type of every row (a blank or unknown row type quarantines it)."""
     unit = cell_text(column_of(b, "unit_code"), upper=True)
     p.add(unit.isna(), "missing_value", "unit_code")
-    p.add(unit.notna() & ~in_set(unit, ref.unit_codes), "unknown_unit", "unit_code")
-    period = _periods(b, p, today)
+    p.add(unit.notna() & ~in_set(unit, ctx.ref.unit_codes), "unknown_unit", "unit_code")
+    period = _periods(b, p, ctx.today)
     sub_at, sub_err = cell_datetime(column_of(b, "submitted_at"))
     p.add(column_of(b, "submitted_at").pipe(cell_text).isna(), "missing_value", "submitted_at")
     p.add_errors(sub_err, "submitted_at")
@@ -147,31 +209,35 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     # a required column: a blank "Loại dòng" quarantines the row (never guessed from the other cells)
     p.add(rtype.isna(), "missing_value", "row_type")
     p.add(rtype.notna() & ~in_set(rtype, {"CT", "NV"}), "unknown_row_type", "row_type")
-    ct = (rtype == "CT").fillna(False).astype(bool)
-    nv = (rtype == "NV").fillna(False).astype(bool)
-    note = cell_text(column_of(b, "note"))
+    return _Rows(
+        unit=unit,
+        period=period,
+        submitted_at=sub_at,
+        row_type=rtype,
+        ct=(rtype == "CT").fillna(False).astype(bool),
+        nv=(rtype == "NV").fillna(False).astype(bool),
+        indicator=indicator,
+        task=task,
+        note=cell_text(column_of(b, "note")),
+    )
 
-    # ---------------- indicator rows
-    p.add(ct & indicator.isna(), "missing_value", "indicator_code")
-    known_ind = in_set(indicator, ref.indicator_codes)
-    p.add(ct & indicator.notna() & ~known_ind, "unknown_indicator", "indicator_code")
-    cat = ref.indicators.reindex(indicator.where(known_ind, None).astype(object))
+
+def _indicator_rows(b: pd.DataFrame, p: Problems, ref: ReferenceData, rows: _Rows) -> _Indicators:
+    """The indicator rows: a known indicator, a hamlet of the indicator's level valid in the period, a value
+    of the indicator's type and range (computed from numerator and denominator when blank), and the roll-up
+    rules of the catalog (:func:`_rollup_rules`)."""
+    ct = rows.ct
+    p.add(ct & rows.indicator.isna(), "missing_value", "indicator_code")
+    known_ind = in_set(rows.indicator, ref.indicator_codes)
+    p.add(ct & rows.indicator.notna() & ~known_ind, "unknown_indicator", "indicator_code")
+    cat = ref.indicators.reindex(rows.indicator.where(known_ind, None).astype(object))
     vtype = pd.Series(cat["value_type"].to_numpy(), index=b.index)
     level = pd.Series(cat["level"].to_numpy(), index=b.index)
     vmin = pd.Series(cat["min_value"].to_numpy(dtype="float64"), index=b.index)
     vmax = pd.Series(cat["max_value"].to_numpy(dtype="float64"), index=b.index)
     cti = ct & known_ind
 
-    hamlet = cell_text(column_of(b, "hamlet_code"), upper=True)
-    unit_is_hamlet = in_set(unit, ref.hamlet_codes)
-    hamlet = hamlet.where(~(hamlet.isna() & unit_is_hamlet & (level == "hamlet")), unit)
-    has_h = hamlet.notna()
-    known_h = in_set(hamlet, ref.hamlet_codes)
-    p.add(ct & has_h & ~known_h, "unknown_hamlet", "hamlet_code")
-    valid_h = hamlet_valid_in_period(ref, hamlet.where(ct & known_h), period)
-    p.add(ct & known_h & ~valid_h, "hamlet_not_valid_in_period", "hamlet_code")
-    p.add(cti & (level == "commune") & has_h, "hamlet_level_mismatch", "hamlet_code")
-    p.add(cti & (level == "hamlet") & ~has_h, "hamlet_level_mismatch", "hamlet_code")
+    hamlet, known_h = _hamlets(b, p, ref, rows, cti, level)
 
     raw_value = column_of(b, "value")
     is_yesno = cti & (vtype == "yesno")
@@ -200,17 +266,36 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
         "missing_value",
         "value",
     )
-    _rollup_rules(p, ref, cat, cti, unit, hamlet, known_h, period, value, numer, denom)
+    _rollup_rules(p, ref, cat, cti, rows.unit, hamlet, known_h, rows.period, value, numer, denom)
     lo = vmin.where(vmin.notna(), np.where(in_set(vtype, {"count", "percent"}), 0.0, -np.inf))
     hi = vmax.where(vmax.notna(), np.where(vtype == "percent", 100.0, np.inf))
     p.add(cti & ~over & value.notna() & ((value < lo) | (value > hi)), "value_out_of_range", "value")
+    return _Indicators(hamlet=hamlet, value=value, numerator=numer, denominator=denom)
 
-    # ---------------- optional column "Thay thế toàn bộ" (roll-up rule 7.3)
-    replace_raw = column_of(b, "replace_all")
-    replace_all, replace_err = cell_yesno(replace_raw)
-    p.add_errors(replace_err, "replace_all")
 
-    # ---------------- task rows
+def _hamlets(
+    b: pd.DataFrame, p: Problems, ref: ReferenceData, rows: _Rows, cti: pd.Series, level: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """(hamlet of each indicator row, known in the registry): a blank hamlet of a hamlet-level indicator
+    reported by a hamlet's own unit is that hamlet; the hamlet must be valid in the period and match the
+    indicator's level."""
+    ct = rows.ct
+    hamlet = cell_text(column_of(b, "hamlet_code"), upper=True)
+    unit_is_hamlet = in_set(rows.unit, ref.hamlet_codes)
+    hamlet = hamlet.where(~(hamlet.isna() & unit_is_hamlet & (level == "hamlet")), rows.unit)
+    has_h = hamlet.notna()
+    known_h = in_set(hamlet, ref.hamlet_codes)
+    p.add(ct & has_h & ~known_h, "unknown_hamlet", "hamlet_code")
+    valid_h = hamlet_valid_in_period(ref, hamlet.where(ct & known_h), rows.period)
+    p.add(ct & known_h & ~valid_h, "hamlet_not_valid_in_period", "hamlet_code")
+    p.add(cti & (level == "commune") & has_h, "hamlet_level_mismatch", "hamlet_code")
+    p.add(cti & (level == "hamlet") & ~has_h, "hamlet_level_mismatch", "hamlet_code")
+    return hamlet, known_h
+
+
+def _task_rows(b: pd.DataFrame, p: Problems, ref: ReferenceData, rows: _Rows) -> _Tasks:
+    """The plan-task rows: a known task, a known status (Vietnamese or its code), percent done in 0..100."""
+    nv, task = rows.nv, rows.task
     p.add(nv & task.isna(), "missing_value", "task_code")
     p.add(nv & task.notna() & ~in_set(task, ref.task_codes), "unknown_task", "task_code")
     status_raw = cell_text(column_of(b, "task_status"))
@@ -225,66 +310,78 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     pdone, pdone_err, _ = cell_number(column_of(b, "percent_done").where(nv, None))
     p.add_errors(pdone_err, "percent_done", nv)
     p.add(nv & ((pdone < 0) | (pdone > 100)).fillna(False), "value_out_of_range", "percent_done")
+    return _Tasks(status=pd.Series(status, index=b.index).astype(object), percent_done=pdone)
 
-    # ---------------- duplicates inside a file (later occurrences)
-    sub_key = sub_at.astype("string")
+
+def _duplicates_in_file(b: pd.DataFrame, p: Problems, rows: _Rows, hamlet: pd.Series) -> None:
+    """A row repeating an earlier one of the same file (same unit, period, submitted_at and indicator and
+    hamlet, or task) is quarantined; the first stays."""
     keys = pd.DataFrame(
         {
             "s": b["_sha"],
-            "u": unit,
+            "u": rows.unit,
             "p": cell_text(column_of(b, "period")),
-            "t": sub_key,
+            "t": rows.submitted_at.astype("string"),
             "h": hamlet,
-            "i": indicator,
-            "k": task,
-            "r": rtype,
+            "i": rows.indicator,
+            "k": rows.task,
+            "r": rows.row_type,
         }
     )
-    dup_ct = ct & keys.duplicated(subset=["s", "u", "p", "t", "h", "i", "r"], keep="first")
-    dup_nv = nv & keys.duplicated(subset=["s", "u", "p", "t", "k", "r"], keep="first")
+    dup_ct = rows.ct & keys.duplicated(subset=["s", "u", "p", "t", "h", "i", "r"], keep="first")
+    dup_nv = rows.nv & keys.duplicated(subset=["s", "u", "p", "t", "k", "r"], keep="first")
     p.add(dup_ct, "duplicate_row", "indicator_code")
     p.add(dup_nv, "duplicate_row", "task_code")
 
-    bad = pd.Series(p.bad, index=b.index)
-    good = ~bad
+
+def _loaded_rows(
+    b: pd.DataFrame, good: pd.Series, rows: _Rows, ind: _Indicators, tasks: _Tasks
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(raw.submission_values, raw.submission_tasks): the good indicator rows and the good task rows."""
     meta = {"_file_sha256": b["_sha"], "_source_file": b["_path"], "_source_row": b["_row"].astype("int64")}
     values = pd.DataFrame(
         {
-            "unit_code": unit,
-            "period_code": period,
-            "submitted_at": sub_at,
-            "hamlet_code": hamlet,
-            "indicator_code": indicator,
-            "value": value,
-            "numerator": numer,
-            "denominator": denom,
-            "note": note,
+            "unit_code": rows.unit,
+            "period_code": rows.period,
+            "submitted_at": rows.submitted_at,
+            "hamlet_code": ind.hamlet,
+            "indicator_code": rows.indicator,
+            "value": ind.value,
+            "numerator": ind.numerator,
+            "denominator": ind.denominator,
+            "note": rows.note,
             **meta,
         }
-    )[good & ct]
-    tasks = pd.DataFrame(
+    )[good & rows.ct]
+    task_frame = pd.DataFrame(
         {
-            "unit_code": unit,
-            "period_code": period,
-            "submitted_at": sub_at,
-            "task_code": task,
-            "task_status": pd.Series(status, index=b.index).astype(object),
-            "percent_done": pdone,
-            "note": note,
+            "unit_code": rows.unit,
+            "period_code": rows.period,
+            "submitted_at": rows.submitted_at,
+            "task_code": rows.task,
+            "task_status": tasks.status,
+            "percent_done": tasks.percent_done,
+            "note": rows.note,
             **meta,
         }
-    )[good & nv]
+    )[good & rows.nv]
+    return values, task_frame
 
-    # ---------------- submission versions: (file, unit, period, submitted_at)
+
+def _submission_versions(
+    b: pd.DataFrame, good: pd.Series, bad: pd.Series, rows: _Rows, replace_all: pd.Series, ref: ReferenceData
+) -> pd.DataFrame:
+    """raw.submissions: one row per (file, unit, period, submitted_at) with at least one loaded row, its
+    counts, replace_all, a submission_id and an arrival_seq in file and row order."""
     g = pd.DataFrame(
         {
             "_sha": b["_sha"],
             "_path": b["_path"],
             "_fidx": b["_fidx"],
             "_row": b["_row"],
-            "unit_code": unit,
-            "period_code": period,
-            "submitted_at": sub_at,
+            "unit_code": rows.unit,
+            "period_code": rows.period,
+            "submitted_at": rows.submitted_at,
             "good": good.astype("int64"),
             "bad": bad.astype("int64"),
             "replace_all": (replace_all == 1).fillna(False).astype("int64"),
@@ -315,7 +412,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
         )
         subs["submission_id"] = base.where(nth == 0, base + "-" + (nth + 1).astype(str))
         subs["arrival_seq"] = np.arange(1, len(subs) + 1, dtype=np.int64)
-    submissions = pd.DataFrame(
+    return pd.DataFrame(
         {
             "submission_id": subs.get("submission_id"),
             "unit_code": subs["unit_code"],
@@ -329,18 +426,6 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
             "_source_file": subs["_path"],
             "_source_row": subs["_row"].astype("int64"),
         }
-    )
-    return BatchResult(
-        tables=mask_free_text(
-            {
-                "raw.submission_values": values,
-                "raw.submission_tasks": tasks,
-                "raw.submissions": submissions,
-            },
-            ctx.get("names"),
-        ),
-        quarantine=p.quarantine(),
-        loaded_rows=b.loc[good, ["_sha", "_row"]],
     )
 
 
@@ -361,6 +446,6 @@ def ingest_submissions(
         SOURCE,
         SUBMISSION,
         validate,
-        context={"ref": ref, "today": today, "names": name_index(con, salt)},
+        context=IngestContext(ref=ref, today=today, names=name_index(con, salt)),
         batch_files=batch_files,
     )

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text, column_of
-from pipeline.ingest.manifest import BATCH_FILES, BatchResult, run_source
+from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestContext, run_source
 from pipeline.ingest.masking import mask_free_text
 from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
@@ -92,9 +92,8 @@ def resolve_hamlet(ref: ReferenceData, raw: pd.Series, when: pd.Series) -> tuple
     return hamlet, hamlet.map(communes)
 
 
-def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
-    ref: ReferenceData = ctx["ref"]
-    salt: str = ctx["salt"]
+def validate(b: pd.DataFrame, ctx: IngestContext) -> BatchResult:
+    ref, salt = ctx.ref, ctx.salt
     p = Problems(b, SURVEY)
     meta = {"_file_sha256": b["_sha"], "_source_file": b["_path"], "_source_row": b["_row"].astype("int64")}
 
@@ -209,7 +208,7 @@ def validate(b: pd.DataFrame, ctx: dict) -> BatchResult:
     long = pd.concat(long_parts, ignore_index=True) if long_parts else pd.DataFrame()
     reasons = pd.concat(reason_parts, ignore_index=True) if reason_parts else pd.DataFrame()
     # reasons are masked against the known names and this batch's respondents (still in clear here)
-    names = ctx.get("names")
+    names = ctx.names
     if names is not None:
         names = names.copy()
         names.add_names(cell_text(column_of(b, "respondent_name")).dropna().unique())
@@ -236,7 +235,7 @@ def ingest_surveys(
         SOURCE,
         SURVEY,
         validate,
-        context={"ref": ref, "today": today, "salt": salt, "names": name_index(con, salt)},
+        context=IngestContext(ref=ref, today=today, salt=salt, names=name_index(con, salt)),
         wide=True,
         batch_files=batch_files,
     )
