@@ -85,9 +85,9 @@ expected as (
     inner join data_bounds
         on true
     inner join periods
-        on periods.period_kind = data_bounds.period_kind
-        and periods.start_date >= data_bounds.first_start_date
-        and periods.end_date <= data_bounds.last_end_date
+        on data_bounds.period_kind = periods.period_kind
+        and data_bounds.first_start_date <= periods.start_date
+        and data_bounds.last_end_date >= periods.end_date
 
 ),
 
