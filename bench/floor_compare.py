@@ -65,7 +65,9 @@ def compare_table(con, name: str, floor_dir: Path, release_dir: Path) -> list[st
             f"from {a} f join {b} p on {on} where {diff}"
         ).fetchone()
         if row[0]:
-            out.append(f"{name}.{c}: {row[0]} rows differ (e.g. {key[0]}={row[1]}: floor {row[2]!r}, published {row[3]!r})")
+            out.append(
+                f"{name}.{c}: {row[0]} rows differ (e.g. {key[0]}={row[1]}: floor {row[2]!r}, published {row[3]!r})"
+            )
     return out
 
 

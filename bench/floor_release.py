@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -173,7 +172,9 @@ def prepare_files(con, raw: Path, scratch: Path) -> dict[str, list]:
             if kind == "xlsx":
                 codes, rows = read_xlsx(data, sheet, labels, wide)
                 for r in rows:
-                    extra[source].append({"file_id": fid, "row_no": r[0], **dict(zip(codes, r[1:], strict=True))})
+                    extra[source].append(
+                        {"file_id": fid, "row_no": r[0], **dict(zip(codes, r[1:], strict=True))}
+                    )
                 continue
             if data.startswith(b"\xef\xbb\xbf"):
                 text, utf8 = data[3:].decode("utf-8"), True
@@ -207,7 +208,9 @@ def prepare_files(con, raw: Path, scratch: Path) -> dict[str, list]:
             cells = next(csv.reader([header]))
             m = map_header(cells, labels, wide)
             csv_groups[(source, tuple(sorted(m.items())), len(cells))].append((fid, read_path.as_posix()))
-    con.execute("create or replace temp table files (file_id integer, path varchar, sha varchar, source varchar)")
+    con.execute(
+        "create or replace temp table files (file_id integer, path varchar, sha varchar, source varchar)"
+    )
     con.executemany("insert into files values (?, ?, ?, ?)", files)
     # read_csv per header layout (normally one per source), columns renamed to their codes
     selects = defaultdict(list)
@@ -229,7 +232,9 @@ def prepare_files(con, raw: Path, scratch: Path) -> dict[str, list]:
                                     null_padding = true, delim = ',', quote = '"', columns = {{{names}}})) r
                 join (select file_id, p from _paths) _paths on r.filename = _paths.p"""
         )
-        con.execute(f"create or replace temp table _csv_{source}_{len(selects[source])} as {selects[source][-1]}")
+        con.execute(
+            f"create or replace temp table _csv_{source}_{len(selects[source])} as {selects[source][-1]}"
+        )
         del cols
     for source in SOURCES:
         parts = [f"select * from _csv_{source}_{i}" for i in range(1, len(selects[source]) + 1)]
@@ -244,7 +249,9 @@ def prepare_files(con, raw: Path, scratch: Path) -> dict[str, list]:
             con.unregister("_extra")
             parts.append(f"select * from _extra_{source}")
         if parts:
-            con.execute(f"create or replace temp table cells_{source} as " + " union all by name ".join(parts))
+            con.execute(
+                f"create or replace temp table cells_{source} as " + " union all by name ".join(parts)
+            )
         else:
             con.execute(f"create or replace temp table cells_{source} (file_id integer, row_no integer)")
         for c in templates[source][0].all_columns:  # optional columns a file may leave out
@@ -303,13 +310,13 @@ def hash_respondents(con, salt: str) -> None:
     """Salted hashes of respondent name / phone (raw/README.md 2.2), once per distinct value."""
     from pipeline.ingest.sources.surveys.validate import name_fold_hash, name_hash, respondent_hash
 
-    df = con.execute(
-        "select distinct respondent_name, respondent_phone from _survey_rows"
-    ).df()
+    df = con.execute("select distinct respondent_name, respondent_phone from _survey_rows").df()
     if df.empty:
         df["respondent_hash"] = df["respondent_name_hash"] = df["respondent_name_fold_hash"] = []
     else:
-        df["respondent_hash"] = respondent_hash(df["respondent_name"], df["respondent_phone"], salt).to_numpy()
+        df["respondent_hash"] = respondent_hash(
+            df["respondent_name"], df["respondent_phone"], salt
+        ).to_numpy()
         df["respondent_name_hash"] = name_hash(df["respondent_name"], salt).to_numpy()
         df["respondent_name_fold_hash"] = name_fold_hash(df["respondent_name"], salt).to_numpy()
     con.register("_h", df)
@@ -363,7 +370,9 @@ def run_models(con, manifest_path: Path) -> list[str]:
         if n["resource_type"] == "seed":
             path = DBT_DIR / n["original_file_path"]
             types = n["config"].get("column_types") or {}
-            cols = con.execute(f"select * from read_csv('{path.as_posix()}', header = true) limit 0").description
+            cols = con.execute(
+                f"select * from read_csv('{path.as_posix()}', header = true) limit 0"
+            ).description
             sel = ", ".join(
                 f'cast("{c[0]}" as {types[c[0]]}) as "{c[0]}"' if c[0] in types else f'"{c[0]}"' for c in cols
             )
@@ -382,6 +391,7 @@ def run_models(con, manifest_path: Path) -> list[str]:
 def publish(con, out: Path, db: str) -> dict[str, int]:
     from pipeline.constants import PUBLISHED
     from pipeline.publish.assets import stage_suppressed_satisfaction
+    from pipeline.publish.parquet import PUBLISH_TZ
 
     out.mkdir(parents=True, exist_ok=True)
     con.execute(f"use {db}")
@@ -394,7 +404,12 @@ def publish(con, out: Path, db: str) -> dict[str, int]:
 
             src = SATISFACTION_TABLE
         target = (out / f"{name}.parquet").as_posix()
-        con.execute(f"copy (select * from {src}) to '{target}' (format parquet, compression zstd)")
+        # naive timestamps are Vietnam wall-clock time, published as instants (pipeline.publish.parquet)
+        cols = con.execute(f"select column_name, column_type from (describe select * from {src})").fetchall()
+        sel = ", ".join(
+            f'timezone(\'{PUBLISH_TZ}\', "{c}") as "{c}"' if t == "TIMESTAMP" else f'"{c}"' for c, t in cols
+        )
+        con.execute(f"copy (select {sel} from {src}) to '{target}' (format parquet, compression zstd)")
         counts[name] = con.execute(f"select count(*) from '{target}'").fetchone()[0]
     return counts
 
@@ -441,8 +456,12 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     manifest = a.manifest or compile_models(Path(tempfile.mkdtemp(prefix="floor_dbt_")))
     t0 = time.perf_counter()
-    counts = run(a.raw, a.out, manifest=manifest, today=a.today, threads=a.threads, memory_limit=a.memory_limit)
-    print(f"floor_release: {len(counts)} tables, {sum(counts.values())} rows, {time.perf_counter() - t0:.2f} s")
+    counts = run(
+        a.raw, a.out, manifest=manifest, today=a.today, threads=a.threads, memory_limit=a.memory_limit
+    )
+    print(
+        f"floor_release: {len(counts)} tables, {sum(counts.values())} rows, {time.perf_counter() - t0:.2f} s"
+    )
     return 0
 
 

@@ -116,7 +116,7 @@ with d as (
 ),
 f as (
     select v, lower(trim(v)) in ('', '-', '–', '—', 'none', 'nan', 'null', '<na>', 'nat') as blank,
-           (regexp_matches(trim(v), '[^\w\s.\x{2713}\x{2714}]|_')
+           (regexp_matches(trim(v), '[^\p{L}\p{N}\s.\x{2713}\x{2714}]|_')
             or (contains(trim(v), '.') and not regexp_full_match(trim(v), '[01]\.0'))) as odd,
            fold_text(v) as k
     from d
@@ -348,7 +348,7 @@ from h;
 
 create temp table srv_answers as
 with a as (
-    unpivot include nulls (select file_id, row_no, columns('^q_\d+$') from _survey_rows)
+    unpivot (select file_id, row_no, coalesce(columns('^q_\d+$'), '') from _survey_rows)
     on columns('^q_\d+$') into name q value v
 ),
 tick_files as (
