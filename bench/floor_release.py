@@ -16,7 +16,7 @@ floor"):
    no Dagster events. The published rules are therefore the models' rules by construction; this stage is
    not an independent re-derivation of them (see bench/README.md).
 3. **publish**: the 19 published tables (``pipeline.constants.PUBLISHED``) to Parquet, with the survey
-   suppression of raw/README.md section 8 (``pipeline.publish.suppression.suppress_satisfaction``).
+   suppression of raw/README.md section 8 re-implemented from the README (``bench/floor_suppression.py``).
 """
 
 from __future__ import annotations
@@ -389,20 +389,25 @@ def run_models(con, manifest_path: Path) -> list[str]:
 
 # ------------------------------------------------------------------------------------------- publish
 def publish(con, out: Path, db: str) -> dict[str, int]:
+    from bench.floor_suppression import suppress
     from pipeline.constants import PUBLISHED
-    from pipeline.publish.assets import stage_suppressed_satisfaction
     from pipeline.publish.parquet import PUBLISH_TZ
 
     out.mkdir(parents=True, exist_ok=True)
     con.execute(f"use {db}")
-    stage_suppressed_satisfaction(con)
+    # survey cell suppression, re-implemented from raw/README.md section 8 (bench/floor_suppression.py)
+    sat = suppress(
+        con.execute("select * from marts.mart_satisfaction").df(),
+        int(os.environ.get("NTM_SUPPRESSION_MIN_COUNT", "5")),
+    )
+    con.register("_sat", sat)
+    con.execute("create or replace temp table floor_satisfaction as select * from _sat")
+    con.unregister("_sat")
     counts = {}
     for name in PUBLISHED:
         src = "marts." + name
         if name == "mart_satisfaction":
-            from pipeline.publish.assets import SATISFACTION_TABLE
-
-            src = SATISFACTION_TABLE
+            src = "floor_satisfaction"
         target = (out / f"{name}.parquet").as_posix()
         # naive timestamps are Vietnam wall-clock time, published as instants (pipeline.publish.parquet)
         cols = con.execute(f"select column_name, column_type from (describe select * from {src})").fetchall()

@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from bench.floor_compare import FLOAT_RTOL, compare_table
 from bench.floor_release import compile_models, run
+from bench.floor_suppression import suppress
 from pipeline.constants import PUBLISHED
 
 
@@ -76,3 +78,53 @@ def test_compare_accepts_float_noise_within_tolerance(tmp_path):
     noisy = [BASE[0], ("42", "Hà Tĩnh", 2, 1 / 3 * (1 + FLOAT_RTOL / 10), "2026-06-15 23:59:59")]
     _write(con, tmp_path / "floor", noisy)
     assert compare_table(con, "dim_province", tmp_path / "floor", tmp_path / "published") == []
+
+
+# ------------------------------------------------------------------ the floor's own suppression (raw/README.md 8)
+def _group(cells: list[tuple[str | None, int, int]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"commune_code": "18484", "period_code": "2026", "form_code": "F", "question_code": "Q01",
+             "hamlet_code": h, "respondents": n, "satisfied": s, "satisfied_rate": 100.0 * s / n if n else None,
+             "meets_90": (s / n >= 0.9) if n else None}
+            for h, n, s in cells
+        ]
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("cells", "expected"),
+    [
+        # raw/README.md section 8, first example: primary 3 and 4, then the 20 complementary
+        (
+            [("A", 3, 3), ("B", 4, 4), ("C", 20, 15), ("D", 30, 20), (None, 57, 42)],
+            {"A": "primary", "B": "primary", "C": "complementary"},
+        ),
+        # second example: hiding the 5 would give L = 6 = T, so the 20 is complementary
+        ([("A", 1, 0), ("B", 5, 3), ("C", 20, 10), (None, 26, 13)], {"A": "primary", "C": "complementary"}),
+        # nothing under the threshold: nothing hidden
+        ([("A", 5, 5), ("B", 6, 3), (None, 11, 8)], {}),
+    ],
+)
+def test_floor_suppression_follows_the_documented_examples(cells, expected):
+    out = suppress(_group(cells))
+    got = {h: r for h, r in zip(out["hamlet_code"], out["suppression_reason"], strict=True) if pd.notna(r)}
+    assert got == expected
+    assert (
+        out.loc[out["suppressed"], ["respondents", "satisfied", "satisfied_rate", "meets_90"]]
+        .isna()
+        .all()
+        .all()
+    )
+
+
+def test_floor_suppression_hides_a_location_on_every_question_of_the_form():
+    q1 = _group([("A", 3, 3), ("B", 4, 4), ("C", 20, 15), ("D", 30, 20), (None, 57, 42)])
+    q2 = _group([("A", 6, 6), ("B", 7, 4), ("C", 20, 15), ("D", 30, 20), (None, 63, 45)]).assign(
+        question_code="Q02"
+    )
+    out = suppress(pd.concat([q1, q2], ignore_index=True))
+    q2_out = out[out["question_code"] == "Q02"]
+    # A and B are primary on Q01 (n < 5): hidden on Q02 as well, where n >= 5 makes them complementary
+    assert dict(zip(q2_out["hamlet_code"], q2_out["suppression_reason"], strict=True))["A"] == "complementary"
+    assert q2_out.set_index("hamlet_code").loc[["A", "B"], "suppressed"].all()
