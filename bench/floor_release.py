@@ -22,7 +22,9 @@ floor"):
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -38,6 +40,8 @@ import duckdb
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+#: seconds per stage of the last run (printed by ``--profile``)
+TIMINGS: dict[str, float] = {}
 SQL = Path(__file__).with_name("floor_release.sql")
 DBT_DIR = ROOT / "dbt_project"
 SOURCES = ("submissions", "surveys", "ocop")
@@ -73,6 +77,7 @@ def _label_map(template) -> dict[str, str]:
     return out
 
 
+_PREFIX_RE = re.compile(r"^(?=.)", re.MULTILINE)  # the start of every non-empty line
 _Q_RE = re.compile(r"^c\s*(\d{1,2})\b")
 _R_RE = re.compile(r"^ly do\s*c\s*(\d{1,2})\b")
 
@@ -119,8 +124,6 @@ def _text_cell(v) -> str | None:
 
 def read_xlsx(data: bytes, sheet: str, labels: dict[str, str], wide: bool) -> tuple[list[str], list[list]]:
     """(column codes, rows [excel row number, cells...]) of the sheet, header found by its labels."""
-    import io
-
     import openpyxl
 
     wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -149,7 +152,7 @@ def prepare_files(con, raw: Path, scratch: Path) -> dict[str, list]:
 
     templates = {"submissions": (SUBMISSION, "BaoCao", False), "surveys": (SURVEY, "Responses", True),
                  "ocop": (OCOP, "OCOP", False)}  # fmt: skip
-    files, csv_groups, extra = [], defaultdict(list), defaultdict(list)
+    files, csv_groups, extra, concat = [], defaultdict(list), defaultdict(list), {}
     fid = 0
     for source in SOURCES:
         base = raw / source
@@ -194,48 +197,61 @@ def prepare_files(con, raw: Path, scratch: Path) -> dict[str, list]:
                         {"file_id": fid, "row_no": i, **{c: _text_cell(vals[k]) for k, c in m.items()}}
                     )
                 continue
-            if not utf8 or "\r" in text[:4096] or unicodedata.normalize("NFC", text) != text:
+            if not utf8 or "\r" in text or unicodedata.normalize("NFC", text) != text:
                 text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+            header, _, body = text.partition("\n")
+            cells = next(csv.reader([header]))
+            m = map_header(cells, labels, wide)
+            key = (source, tuple(sorted(m.items())), len(cells))
+            if body and not body.endswith("\n"):
+                body += "\n"
+            # many small files: one concatenated CSV per header layout, each line prefixed with its file id
+            # (DuckDB's multi-file reader costs ~1.5 ms a file); a file whose quoted cells span lines is
+            # read on its own
+            if '"' in body and sum(1 for _ in csv.reader(io.StringIO(body))) != body.count("\n"):
                 target = scratch / "decoded" / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text, encoding="utf-8")
-                read_path = target
-            else:
-                read_path = path
-            header = text.split("\n", 1)[0]
-            import csv
-
-            cells = next(csv.reader([header]))
-            m = map_header(cells, labels, wide)
-            csv_groups[(source, tuple(sorted(m.items())), len(cells))].append((fid, read_path.as_posix()))
+                csv_groups[key].append((fid, target.as_posix()))
+                continue
+            if key not in concat:
+                concat[key] = open(scratch / f"concat_{len(concat)}.csv", "w", encoding="utf-8")  # noqa: SIM115
+                concat[key].write("__fid," + header + "\n")
+            concat[key].write(_PREFIX_RE.sub(f"{fid},", body))
     con.execute(
         "create or replace temp table files (file_id integer, path varchar, sha varchar, source varchar)"
     )
     con.executemany("insert into files values (?, ?, ?, ?)", files)
-    # read_csv per header layout (normally one per source), columns renamed to their codes
     selects = defaultdict(list)
-    for (source, mapping, ncols), group in csv_groups.items():
-        con.execute(
-            "create or replace temp table _paths as select * from (values "
-            + ", ".join(f"({f}, '{p.replace(chr(39), chr(39) * 2)}')" for f, p in group)
-            + ") t(file_id, p)"
-        )
-        cols = {f"column{i:0{len(str(ncols - 1))}d}" if False else f"c{i}": "VARCHAR" for i in range(ncols)}
-        names = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols))
-        plist = "[" + ", ".join("'" + p.replace("'", "''") + "'" for _, p in group) + "]"
+    for (source, mapping, ncols), fh in concat.items():
+        fh.close()
+        names = ", ".join(["'fid': 'INTEGER'", *(f"'c{i}': 'VARCHAR'" for i in range(ncols))])
         proj = ", ".join(f"c{i} as {code}" for i, code in mapping)
         selects[source].append(
-            f"""select _paths.file_id, (row_number() over (partition by _paths.file_id order by r.rn) + 1)::integer as row_no,
+            f"""select fid as file_id, (row_number() over (partition by fid order by rn) + 1)::integer as row_no,
                        {proj}
                 from (select *, row_number() over () as rn
-                      from read_csv({plist}, header = true, all_varchar = true, filename = true,
-                                    null_padding = true, delim = ',', quote = '"', columns = {{{names}}})) r
-                join (select file_id, p from _paths) _paths on r.filename = _paths.p"""
+                      from read_csv('{Path(fh.name).as_posix()}', header = true, auto_detect = false,
+                                    null_padding = true, delim = ',', quote = '"', escape = '"',
+                                    columns = {{{names}}}))"""
         )
         con.execute(
             f"create or replace temp table _csv_{source}_{len(selects[source])} as {selects[source][-1]}"
         )
-        del cols
+    # files whose quoted cells span lines: DuckDB's CSV reader, one file each
+    for (source, mapping, ncols), group in csv_groups.items():
+        names = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(ncols))
+        proj = ", ".join(f"c{i} as {code}" for i, code in mapping)
+        for fid, path in group:
+            selects[source].append(
+                f"""select {fid} as file_id, (row_number() over () + 1)::integer as row_no, {proj}
+                    from read_csv('{path.replace("'", "''")}', header = true, auto_detect = false,
+                                  null_padding = true, delim = ',', quote = '"', escape = '"',
+                                  columns = {{{names}}})"""
+            )
+            con.execute(
+                f"create or replace temp table _csv_{source}_{len(selects[source])} as {selects[source][-1]}"
+            )
     for source in SOURCES:
         parts = [f"select * from _csv_{source}_{i}" for i in range(1, len(selects[source]) + 1)]
         if extra[source]:
@@ -256,6 +272,12 @@ def prepare_files(con, raw: Path, scratch: Path) -> dict[str, list]:
             con.execute(f"create or replace temp table cells_{source} (file_id integer, row_no integer)")
         for c in templates[source][0].all_columns:  # optional columns a file may leave out
             con.execute(f'alter table cells_{source} add column if not exists "{c.code}" varchar')
+        # blank rows (every cell empty) are not rows
+        cols = [d[0] for d in con.execute(f"select * from cells_{source} limit 0").description]
+        blank = " and ".join(
+            f"coalesce(trim(\"{c}\"), '') = ''" for c in cols if c not in ("file_id", "row_no")
+        )
+        con.execute(f"delete from cells_{source} where {blank}")
     return {"files": files}
 
 
@@ -367,6 +389,7 @@ def run_models(con, manifest_path: Path) -> list[str]:
     for k in order:
         n = nodes[k]
         rel = n["relation_name"]
+        t0 = time.perf_counter()
         if n["resource_type"] == "seed":
             path = DBT_DIR / n["original_file_path"]
             types = n["config"].get("column_types") or {}
@@ -384,6 +407,7 @@ def run_models(con, manifest_path: Path) -> list[str]:
             )
             continue
         con.execute(f"create table {rel} as {n['compiled_code']}")
+        TIMINGS["model " + n["name"]] = time.perf_counter() - t0
     return [nodes[k]["name"] for k in order]
 
 
@@ -433,21 +457,39 @@ def run(raw: Path, out: Path, *, manifest: Path, today: str, salt: str = "floor-
     for name in ("submission_values", "submission_tasks", "submissions", "survey_answers", "survey_reasons",
                  "ocop_products", "commune_packages", "commune_pkg_mart_commune_indicator"):  # fmt: skip
         con.execute(f"create table raw.{name} ({DDL['raw.' + name]})")
+    TIMINGS.clear()
     with tempfile.TemporaryDirectory(dir=out) as scratch:
+        t0 = time.perf_counter()
         prepare_files(con, raw, Path(scratch))
+        TIMINGS["read files"] = time.perf_counter() - t0
         sql = SQL.read_text(encoding="utf-8")
         sql = sql.replace("${RAW}", raw.as_posix()).replace("${TODAY}", today)
         sql = sql.replace("${SEEDS}", (DBT_DIR / "seeds").as_posix())
         stages = sql.split("\n-- @python ")
+        t0 = time.perf_counter()
         con.execute(stages[0])
+        TIMINGS["sql registries + parse"] = time.perf_counter() - t0
+        steps = {
+            "reference": lambda: load_reference(con, raw, salt),
+            "hash_respondents": lambda: hash_respondents(con, salt),
+            "resolve_survey_hamlets": lambda: resolve_survey_hamlets(con),
+        }
         for stage in stages[1:]:
             fn, _, rest = stage.partition("\n")
-            {"reference": lambda: load_reference(con, raw, salt), "hash_respondents": lambda: hash_respondents(con, salt),
-             "resolve_survey_hamlets": lambda: resolve_survey_hamlets(con)}[fn.strip()]()  # fmt: skip
+            t0 = time.perf_counter()
+            steps[fn.strip()]()
+            TIMINGS["python " + fn.strip()] = time.perf_counter() - t0
             if rest.strip():
+                t0 = time.perf_counter()
                 con.execute(rest)
+                TIMINGS["sql after " + fn.strip()] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     run_models(con, Path(manifest))
-    return publish(con, out, db)
+    TIMINGS["transform (all models)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    counts = publish(con, out, db)
+    TIMINGS["publish"] = time.perf_counter() - t0
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -456,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--today", default=os.environ.get("NTM_TODAY", date.today().isoformat()))
     ap.add_argument("--manifest", type=Path, help="dbt manifest with compiled code (default: compile now)")
+    ap.add_argument("--profile", action="store_true", help="print the slowest stages and models")
     ap.add_argument("--threads", default=os.environ.get("NTM_DUCKDB_THREADS", "2"))
     ap.add_argument("--memory-limit", default=os.environ.get("NTM_DUCKDB_MEMORY_LIMIT", "4GB"))
     a = ap.parse_args(argv)
@@ -464,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     counts = run(
         a.raw, a.out, manifest=manifest, today=a.today, threads=a.threads, memory_limit=a.memory_limit
     )
+    if a.profile:
+        for k, v in sorted(TIMINGS.items(), key=lambda kv: -kv[1])[:15]:
+            print(f"  {v:8.2f} s  {k}")
     print(
         f"floor_release: {len(counts)} tables, {sum(counts.values())} rows, {time.perf_counter() - t0:.2f} s"
     )
