@@ -29,6 +29,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import tempfile
 import time
 import unicodedata
@@ -53,7 +54,7 @@ def compile_models(target: Path, home_commune: str = "18484") -> Path:
     full-refresh form); returns the manifest path. Not part of the timed floor."""
     target.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, NTM_WAREHOUSE_PATH=str(target / "ntm.duckdb"), NTM_HOME_COMMUNE=home_commune)
-    dbt = Path(os.sys.executable).with_name("dbt")
+    dbt = Path(sys.executable).with_name("dbt")
     subprocess.run(
         [str(dbt), "compile", "--quiet", "--project-dir", ".", "--profiles-dir", ".",
          "--target-path", str(target / "target")],
