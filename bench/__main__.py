@@ -7,6 +7,8 @@ missing) it measures, each in a subprocess running the real command:
   noop     the same command again with nothing changed (the nightly refresh)
   quarter  one new quarter: a warehouse built on every quarter but the last is restored, the last
            quarter's submission files are added, and the run is timed
+  floor_release  ``bench/floor_release.py``: every published table from the same raw files (one DuckDB
+           connection), compared with the full build's release
   floor    ``bench/floor.sql`` in one DuckDB connection: same raw files -> fact_indicator_value and the
            commune roll-up as Parquet
 
@@ -213,6 +215,40 @@ class Bench:
             runs.append(r)
         return runs
 
+    def floor_release(self) -> list[dict]:
+        """The whole-release floor (bench/floor_release.py): every published table. The dbt models are compiled
+        once before the timed runs (``dbt compile`` is not part of the floor's work)."""
+        from bench.floor_release import compile_models
+
+        manifest = compile_models(self.work / "floor_release_dbt")
+        runs = []
+        for i in range(self.reps):
+            out = self.work / "floor_release_out"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir(parents=True)
+            cmd = [self.py, "-m", "bench.floor_release", "--raw", str(self.raw), "--out", str(out),
+                   "--today", self.today, "--manifest", str(manifest),
+                   "--threads", os.environ.get("NTM_DUCKDB_THREADS", "2"),
+                   "--memory-limit", os.environ.get("NTM_DUCKDB_MEMORY_LIMIT", "4GB")]  # fmt: skip
+            r = measure(cmd, dict(os.environ), self.logs / f"floor_release_{i + 1}.log", self.timeout)
+            print(
+                f"  floor_release #{i + 1}: {r['wall_s']} s, peak {r['peak_rss_mb']} MB, rc {r['rc']}",
+                flush=True,
+            )
+            runs.append(r)
+        return runs
+
+
+def floor_release_equal(work: Path, home: Path) -> dict:
+    """The whole-release floor's tables against the full build's release: {table: [differences]}."""
+    from bench.floor_compare import compare
+
+    data = home / "open_data" / "latest" / "data"
+    out = work / "floor_release_out"
+    if not data.is_dir() or not out.is_dir():
+        return {}
+    return compare(out, data)
+
 
 def _in_quarter(rel: str, period: str) -> bool:
     return rel.startswith("submissions/") and f"_{period}" in Path(rel).name
@@ -263,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--raw", type=Path, default=None, help="raw dir (default bench/work/<scale>/raw)")
     ap.add_argument("--work", type=Path, default=None, help="work dir (default bench/work/<scale>)")
     ap.add_argument("--results", type=Path, default=BENCH / "results")
-    ap.add_argument("--scenarios", default="floor,full,noop,quarter")
+    ap.add_argument("--scenarios", default="floor,floor_release,full,noop,quarter")
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--first", default="2026-Q1")
     ap.add_argument("--last", default="2030-Q4")
@@ -314,6 +350,14 @@ def main(argv: list[str] | None = None) -> int:
         runs, home = b.full()
         res["scenarios"]["full"] = summary(runs, rows_in)
         res["warehouse_rows"] = warehouse_rows(home)
+    if "floor_release" in wanted:
+        res["scenarios"]["floor_release"] = summary(b.floor_release(), rows_in)
+        if home is not None:  # every published table equal to the floor's (bench/floor_compare.py)
+            diffs = floor_release_equal(work, home)
+            res["floor_release_differences"] = {t: d for t, d in diffs.items() if d}
+            print(
+                f"  floor_release vs full build: {sum(not d for d in diffs.values())}/{len(diffs)} tables equal"
+            )
     if "noop" in wanted and home is not None:
         res["scenarios"]["noop"] = summary(b.noop(home), rows_in)
     if "quarter" in wanted:

@@ -16,6 +16,7 @@ import psutil
 
 TARGETS = {
     "full_vs_floor": 1.3,  # national full build <= 1.3 x floor
+    "full_vs_release_floor": 1.5,  # issue 17: full build <= 1.5 x the whole-release floor
     "full_s_national": 600.0,
     "peak_rss_gb": 6.0,
     "noop_s": 15.0,
@@ -100,11 +101,26 @@ def verdicts(scale: str, res: dict) -> list[tuple[str, str, str]]:
     if full and s.get("floor", {}).get("median_s"):
         ratio = full / s["floor"]["median_s"]
         out.append(("full ≤ 1.3 × floor", f"{ratio:.1f} ×", _ok(ratio <= TARGETS["full_vs_floor"])))
+    if full and s.get("floor_release", {}).get("median_s"):
+        ratio = full / s["floor_release"]["median_s"]
+        out.append(
+            (
+                "full ≤ 1.5 × whole-release floor",
+                f"{ratio:.1f} ×",
+                _ok(ratio <= TARGETS["full_vs_release_floor"]),
+            )
+        )
+    if res.get("floor_release_differences") is not None:
+        n = len(res["floor_release_differences"])
+        out.append(("every published table = whole-release floor", f"{n} tables differ", _ok(n == 0)))
     if scale == "national" and full:
         out.append(("full ≤ 10 min", f"{full:.0f} s", _ok(full <= TARGETS["full_s_national"])))
     if scale == "commune" and full:
         out.append(("commune end to end ≤ 30 s", f"{full:.1f} s", _ok(full <= TARGETS["commune_full_s"])))
-    peak = max(((v.get("peak_rss_mb") or 0) for k, v in s.items() if k != "floor"), default=None)
+    peak = max(
+        ((v.get("peak_rss_mb") or 0) for k, v in s.items() if k not in ("floor", "floor_release")),
+        default=None,
+    )
     if peak is not None:  # a floor-only run has no pipeline peak to judge
         out.append(("peak RSS ≤ 6 GB", f"{peak / 1024:.2f} GB", _ok(peak / 1024 <= TARGETS["peak_rss_gb"])))
     if s.get("noop", {}).get("median_s") is not None:
@@ -139,10 +155,10 @@ def merge(scale: str, parts: list[dict]) -> dict:
         res["merged_from"].append({"scenarios": list(p["scenarios"]), "machine": p["machine"]})
         for name, sc in p["scenarios"].items():
             res["scenarios"][name] = {**sc, "measured_on": p["machine"].get("date")}
-        for key in ("warehouse_rows", "quarter"):
+        for key in ("warehouse_rows", "quarter", "floor_release_differences"):
             if key in p:
                 res[key] = p[key]
-    order = ["floor", "full", "noop", "quarter"]
+    order = ["floor", "floor_release", "full", "noop", "quarter"]
     res["scenarios"] = dict(sorted(res["scenarios"].items(), key=lambda kv: order.index(kv[0])))
     res["verdicts"] = verdicts(scale, res)
     return res
@@ -155,6 +171,7 @@ def _ok(b: bool) -> str:
 def markdown(res: dict) -> str:
     m = res["machine"]
     floor = res["scenarios"].get("floor", {}).get("median_s")
+    rfloor = res["scenarios"].get("floor_release", {}).get("median_s")
     lines = [
         f"# Benchmark · scale `{res['scale']}`",
         "",
@@ -166,14 +183,18 @@ def markdown(res: dict) -> str:
         "",
         f"Repetitions: {res['reps']} (median wall time; peak RSS = max over runs of the process-tree sum).",
         "",
-        "| scenario | median s | runs s | peak RSS MB | rows | rows/s | × floor | ok |",
-        "| --- | ---: | --- | ---: | ---: | ---: | ---: | --- |",
+        "| scenario | median s | runs s | peak RSS MB | rows | rows/s | × floor | × release floor | ok |",
+        "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for name, s in res["scenarios"].items():
-        ratio = f"{s['median_s'] / floor:.2f}" if floor and s.get("median_s") and name != "floor" else ""
+        floors = ("floor", "floor_release")
+        ratio = f"{s['median_s'] / floor:.2f}" if floor and s.get("median_s") and name not in floors else ""
+        rratio = (
+            f"{s['median_s'] / rfloor:.2f}" if rfloor and s.get("median_s") and name not in floors else ""
+        )
         lines.append(
             f"| {name} | {s['median_s']} | {', '.join(map(str, s['runs_s']))} | {s['peak_rss_mb']} | "
-            f"{s['rows'] or ''} | {s['rows_per_s'] or ''} | {ratio} | {'yes' if s['all_ok'] else 'NO'} |"
+            f"{s['rows'] or ''} | {s['rows_per_s'] or ''} | {ratio} | {rratio} | {'yes' if s['all_ok'] else 'NO'} |"
         )
     if res.get("merged_from"):
         lines += ["", "Merged from runs measured one after the other:", ""]
