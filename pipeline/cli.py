@@ -49,7 +49,7 @@ def _locked(path: Path):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pipeline import preflight, state
+    from pipeline import changes, preflight
     from pipeline.config import get_settings
     from pipeline.exit_codes import ExitCode
 
@@ -58,10 +58,10 @@ def run(args: argparse.Namespace) -> int:
         return ExitCode.PREFLIGHT
     settings = get_settings()
     started = time.monotonic()
-    fingerprints = state.current(settings)
-    last = None if args.force else state.unchanged_since_last_success(settings, fingerprints)
-    if last:
+    found = None if args.force else changes.changes_since_last_success(settings)
+    if found is not None and found.nothing and changes.release_in_place(settings, found.last):
         # the nightly refresh when nothing changed: no Dagster run, nothing rebuilt, nothing published
+        last = found.last
         console.print(
             f"Không có gì thay đổi / nothing changed since run {last['run_id']} ({last['finished_at']}): "
             f"landing zone, code and settings are the same; release [bold]{last['release_id']}[/bold] "
@@ -109,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
             instance.add_event_listener(run_id, progress)
             result = job.execute_in_process(instance=instance, raise_on_error=False, tags=tags, run_id=run_id)
     code = summarise(result, time.monotonic() - started, started_at=started_at, log_path=log_path)
-    release_id = run_summary.release_metadata(result).get("release_id")
-    if code == ExitCode.OK and release_id:
-        state.write_last_success(settings, fingerprints, result.run_id, str(release_id))
+    # the publish step recorded the last success (pipeline.changes) once the release was in place
     run_report.prune_runs(settings.runs_dir, settings.keep_runs, current=run_id)
     return int(code)
 

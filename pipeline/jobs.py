@@ -4,23 +4,22 @@
 ``make backfill``, the nightly schedule); with the run tag ``ntm/period`` (``make period PERIOD=2026-Q2``,
 the sensor) dbt replaces only that period (pipeline.partitions). One run, one dbt invocation, one writer.
 
-The nightly schedule (01:30 Asia/Ho_Chi_Minh) fingerprints the landing zone (path, size, mtime of every
-file) and the code (pipeline.state). When the last successful nightly run saw the same fingerprint it skips with a reason (finishes in
-a second, publishes nothing). Otherwise it runs the full refresh: ingest skips files whose content hash is
-already known, dbt rebuilds, the quality gate checks, and publishing identical content is a no-op.
+The nightly schedule (01:30 Asia/Ho_Chi_Minh) asks pipeline.changes what changed since the last successful
+build (whatever launched it: CLI, UI, schedule, sensor). When no landed file, no code and no output-changing
+setting changed and that build's release is still in place, it skips with the reason (finishes in a second or
+two, publishes nothing; ``NTM_NIGHTLY_FORCE=1`` runs anyway). Otherwise it runs the full refresh: ingest skips
+files whose content is already loaded, dbt rebuilds what changed (pipeline.transform.assets), the quality gate
+checks, and publishing identical content is a no-op.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 
+from pipeline import changes
 from pipeline.config import nightly_force
-from pipeline.state import code_fingerprint, raw_fingerprint
 
 JOB_NAME = "ntm_full_refresh"
-FINGERPRINT_TAG = "ntm/raw_fingerprint"
 ntm_full_refresh = dg.define_asset_job(
     name=JOB_NAME,
     selection=dg.AssetSelection.all(),
@@ -32,12 +31,6 @@ ntm_full_refresh = dg.define_asset_job(
 )
 
 
-def _raw_dir() -> Path:
-    from pipeline.config import get_settings
-
-    return get_settings().raw_dir
-
-
 @dg.schedule(
     name="ntm_nightly",
     job=ntm_full_refresh,
@@ -46,7 +39,7 @@ def _raw_dir() -> Path:
     description=(
         "Hằng đêm 01:30: nạp tệp mới, dựng lại, kiểm tra, công bố nếu đạt; bỏ qua khi không có gì thay đổi. / "
         "Nightly at 01:30 Asia/Ho_Chi_Minh: ingest what is new, rebuild, check, publish if the checks pass; "
-        "skipped when the landing zone has not changed since the last successful nightly run."
+        "skipped when nothing changed since the last successful build (pipeline.changes)."
     ),
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
@@ -55,20 +48,16 @@ def ntm_nightly(context: dg.ScheduleEvaluationContext):
 
     if problems := preflight.check():  # settings, paths, disk, manifest: no run that would fail on them
         return dg.SkipReason(preflight.one_line(problems))
-    fingerprint = f"{raw_fingerprint(_raw_dir())}-{code_fingerprint()}"
-    done = context.instance.get_run_records(
-        filters=dg.RunsFilter(
-            job_name=JOB_NAME,
-            tags={FINGERPRINT_TAG: fingerprint},
-            statuses=[dg.DagsterRunStatus.SUCCESS],
-        ),
-        limit=1,
-    )
-    if done and not nightly_force():
+    from pipeline.config import get_settings
+
+    settings = get_settings()
+    found = changes.changes_since_last_success(settings)
+    if found.nothing and changes.release_in_place(settings, found.last) and not nightly_force():
         return dg.SkipReason(
-            f"Không có gì thay đổi / nothing changed in the landing zone since run {done[0].dagster_run.run_id}"
+            f"Không có gì thay đổi / nothing changed since the last successful build, run {found.last['run_id']} "
+            f"(release {found.last['release_id']})"
         )
-    return dg.RunRequest(tags={FINGERPRINT_TAG: fingerprint, "ntm/trigger": "nightly"})
+    return dg.RunRequest(tags={"ntm/trigger": "nightly", "ntm/changes": found.summary()[:200]})
 
 
 defs = dg.Definitions(jobs=[ntm_full_refresh], schedules=[ntm_nightly])

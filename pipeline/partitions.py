@@ -19,11 +19,15 @@ from datetime import timedelta
 
 import dagster as dg
 
-FIRST_YEAR = 2025
-LAST_YEAR = 2030
+from pipeline.lib.period_names import (  # noqa: F401 (re-exported: the periods of a run tag)
+    FIRST_YEAR,
+    LAST_YEAR,
+    QUARTER_KEYS,
+    YEAR_KEYS,
+    period_for_files,
+    period_from_name,
+)
 
-QUARTER_KEYS = [f"{y}-Q{q}" for y in range(FIRST_YEAR, LAST_YEAR + 1) for q in range(1, 5)]
-YEAR_KEYS = [str(y) for y in range(FIRST_YEAR, LAST_YEAR + 1)]
 PERIOD_TAG = "ntm/period"
 FULL_REBUILD_TAG = (
     "ntm/full_rebuild"  # "true": every period, whatever changed (python -m pipeline run --force)
@@ -39,17 +43,6 @@ marts_freshness_policy = dg.FreshnessPolicy.cron(
     lower_bound_delta=timedelta(days=24),
     timezone=TIMEZONE,
 )
-
-_PERIOD_RE = re.compile(r"(?<!\d)(20\d\d)(?:[-_ ]?[Qq]([1-4]))?(?!\d)")
-
-
-def period_from_name(name: str) -> str | None:
-    """The reporting period in a file name: ``18484-KT_2026-Q3.csv`` → ``2026-Q3``; ``…_2025.csv`` → ``2025``."""
-    matches = _PERIOD_RE.findall(name)
-    if not matches:
-        return None
-    year, quarter = matches[-1]
-    return f"{year}-Q{quarter}" if quarter else year
 
 
 def partition_keys_for_period(period: str) -> list[str]:
@@ -71,17 +64,3 @@ def dbt_period_vars(period: str | None) -> dict[str, str]:
             f"or a year {YEAR_KEYS[0]}…{YEAR_KEYS[-1]}"
         )
     return {"period_code": period}
-
-
-def period_for_files(periods: list[str | None]) -> str | None:
-    """The narrowest period covering these files' periods: one period → it; periods of one year → the year;
-    anything else (or an unknown period) → None (every period)."""
-    if not periods or any(p is None for p in periods):
-        return None
-    uniq = sorted(set(periods))
-    if len(uniq) == 1:
-        return uniq[0] if uniq[0] in QUARTER_KEYS or uniq[0] in YEAR_KEYS else None
-    years = {p[:4] for p in uniq}
-    if len(years) == 1 and next(iter(years)) in YEAR_KEYS:
-        return next(iter(years))
-    return None

@@ -128,10 +128,10 @@ def tree(tmp_path) -> Path:
     ],
 )
 def test_an_injected_read_fails(tree, line, read):
-    target = tree / "pipeline" / "state.py"
+    target = tree / "pipeline" / "changes.py"
     text = target.read_text(encoding="utf-8") + f"\n{line}\n"
     target.write_text(text, encoding="utf-8")
-    assert environment_reads(tree) == [f"pipeline/state.py:{len(text.splitlines())}: {read}"]
+    assert environment_reads(tree) == [f"pipeline/changes.py:{len(text.splitlines())}: {read}"]
 
 
 def test_an_injected_from_import_fails(tree):
@@ -141,7 +141,7 @@ def test_an_injected_from_import_fails(tree):
 
 
 def test_a_store_for_a_subprocess_is_not_a_read(tree):
-    target = tree / "pipeline" / "state.py"
+    target = tree / "pipeline" / "changes.py"
     target.write_text(target.read_text(encoding="utf-8") + '\nos.environ["NTM_X"] = "1"\n', encoding="utf-8")
     assert environment_reads(tree) == []
 

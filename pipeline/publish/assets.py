@@ -7,7 +7,9 @@ rebuilt it in between; pipeline.quality.fingerprint). Satisfaction cells are sup
 is blocked if the disclosure attacker can recompute a hidden cell), every published text column is scanned for
 personal data (pipeline.publish.pii: names of respondents and household-business owners, also inside longer
 text; phone and ID numbers; e-mail), then `publish_release` writes the Parquet files and datapackage.json
-into a staging folder and swaps `open_data/latest` atomically. Identical content is a no-op.
+into a staging folder and swaps `open_data/latest` atomically. Identical content is a no-op. With the release
+in place, and when this run's dbt step built the marts, it records the last success (pipeline.changes): what
+the next run, the nightly schedule and the sensor compare the landing zone with.
 """
 
 import json
@@ -17,6 +19,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from pipeline import changes
 from pipeline.config import get_settings, instance_level
 from pipeline.constants import OWNERS, PUBLISHED
 from pipeline.exchange.dhis2 import MAPPING_FILE, Dhis2Exporter
@@ -194,6 +197,7 @@ def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             # own package for the national level is designed in raw/README.md section 11.5, not built yet)
             exchange_builder=PACKAGE_BUILDER if level == "commune" else None,
         )
+        _record_success(context, con, settings, result.release_id)
     verb = "published" if result.changed else "unchanged (identical content, no new release)"
     context.log.info(f"release {result.release_id} {verb}: {result.path}")
     selected = context.selected_asset_keys
@@ -228,6 +232,29 @@ def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             "index": dg.MetadataValue.path(str(index)),
             "release_id": result.release_id,
         },
+    )
+
+
+def _record_success(context, con: duckdb.DuckDBPyConnection, settings, release_id: str) -> None:
+    """The release is in place: record what this run built (pipeline.changes), when its dbt step ran (the tag
+    it set says which periods it rebuilt); a run that only published records nothing."""
+    run = context.instance.get_run_by_id(context.run.run_id)
+    built = (run.tags if run else context.run.tags).get(changes.BUILT_SCOPE_TAG)
+    if not built:
+        context.log.info("no dbt build in this run: the last-success record is left as it was")
+        return
+    accounted, stat_cache = changes.stat_cache_from(con)
+    record = changes.record_success(
+        settings,
+        run_id=context.run.run_id,
+        release_id=str(release_id),
+        accounted=accounted,
+        scope=None if built == "all" else built,
+        stat_cache=stat_cache,
+    )
+    context.log.info(
+        f"last success recorded: {len(record['files'])} landed file(s), scope {record['scope']} "
+        f"→ {settings.warehouse_dir / changes.STATE_FILE}"
     )
 
 

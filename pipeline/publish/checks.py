@@ -8,6 +8,7 @@ import json
 import dagster as dg
 import pandas as pd
 
+from pipeline import changes
 from pipeline.config import get_settings
 from pipeline.lib.metadata import md_table
 from pipeline.publish.disclosure_audit import audit_release_dir
@@ -39,6 +40,10 @@ def release_integrity() -> dg.AssetCheckResult:
         # the attacker: every suppressed survey cell keeps two values or more given the published numbers
         problems.extend(audit_release_dir(latest, min_count=min_count))
     package = json.loads((latest / "datapackage.json").read_text()) if latest.exists() else {}
+    if problems:
+        # the run wrote its last-success record when the release went in place: a bad release is no success,
+        # so the next `make run` / nightly / sensor rebuilds instead of calling it "nothing changed"
+        changes.forget_success(get_settings(), latest.resolve().name if latest.exists() else None)
     return dg.AssetCheckResult(
         passed=not problems,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -8,6 +8,7 @@ schema ``raw`` connect to the ingest assets that write them.
 import contextlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -20,7 +21,8 @@ from dagster_dbt import (
     dbt_assets,
 )
 
-from pipeline.config import export_for_dbt
+from pipeline import changes
+from pipeline.config import export_for_dbt, get_settings
 from pipeline.constants import OWNERS
 from pipeline.lib.gx_context import prewarm_context
 from pipeline.partitions import FULL_REBUILD_TAG, PERIOD_TAG, dbt_period_vars, marts_freshness_policy
@@ -31,9 +33,7 @@ from pipeline.resources import (
     busy_message,
     dbt_connect_attempts,
 )
-from pipeline.state import code_fingerprint
 from pipeline.transform.check_descriptions import describe_test
-from pipeline.transform.scope import Scope, decide, record
 
 if not DBT_PROJECT.manifest_path.exists():
     raise FileNotFoundError(
@@ -149,9 +149,16 @@ def _annotated(context, held: list[Any], con: duckdb.DuckDBPyConnection | None, 
         yield event.with_metadata({**(event.metadata or {}), **extra, **cache[key]})
 
 
+@dataclass(frozen=True)
+class Scope:
+    period: str | None  # None: every period
+    reason: str
+
+
 def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
     """An explicit period (run tag ntm/period) wins; ntm/full_rebuild forces every period; otherwise the
-    narrowest safe scope from what is new since the last build (pipeline.transform.scope)."""
+    narrowest safe scope from what changed since the last successful build (pipeline.changes): only
+    submission files of one quarter (or of quarters of one year) → that period, anything else → every period."""
     tags = context.run.tags
     if tags.get(PERIOD_TAG):
         return Scope(tags[PERIOD_TAG], f"run tag {PERIOD_TAG}={tags[PERIOD_TAG]}")
@@ -160,13 +167,32 @@ def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
     if not warehouse.database.exists():
         return Scope(None, "new warehouse: every period")
     with warehouse.open(context.log) as con:
-        return decide(con, code_fp)
+        facts = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'fact_indicator_value'"
+        ).fetchone()[0]
+        _, stat_cache = changes.stat_cache_from(con)
+    if not facts:
+        return Scope(None, "no previous build (marts.fact_indicator_value missing): every period")
+    found = changes.changes_since_last_success(get_settings(), stat_cache, code_fp=code_fp)
+    if found.everything:
+        return Scope(None, f"{found.everything}: every period")
+    if found.nothing:
+        return Scope(None, "nothing new since the last successful build: every period")
+    period = found.period()
+    if period is not None:
+        return Scope(period, f"{len(found.files)} new submission file(s), all of {period}")
+    others = sorted(found.sources() - {"submissions"})
+    if others:
+        return Scope(None, f"new {', '.join(others)} file(s): every period")
+    spans = len({f.period for f in found.files})
+    return Scope(None, f"new submissions span {spans} periods: every period")
 
 
 def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
     export_for_dbt(warehouse.database)  # profiles.yml: the file dbt opens
     warehouse.database.parent.mkdir(parents=True, exist_ok=True)
-    code_fp = code_fingerprint()
+    code_fp = changes.code_fingerprint()
     with warehouse.lock(context.log):
         scope = _scope(context, warehouse, code_fp)
         dbt_vars = dbt_period_vars(scope.period)
@@ -193,9 +219,9 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
             if "Could not set lock on file" not in str(exc):
                 raise
             raise WarehouseBusy(busy_message(warehouse.database, str(exc), warehouse.wait_s)) from exc
-        # only reached when dbt build succeeded (a failure raises above)
-        with warehouse.open(context.log) as con:
-            record(con, context.run.run_id, scope.period or "all", code_fp)
+        # only reached when dbt build succeeded (a failure raises above): the publish step records the last
+        # success with the periods this build rebuilt (pipeline.changes)
+        context.instance.add_run_tags(context.run.run_id, {changes.BUILT_SCOPE_TAG: scope.period or "all"})
 
 
 @dbt_assets(

@@ -1,5 +1,5 @@
 """Fast tests of the operations logic: period names, dbt vars of a period-scoped run, the landing-zone sensor's
-settling and cursor, and the nightly schedule's no-op."""
+settling, and the nightly schedule's no-op."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from pipeline import changes
 from pipeline.partitions import QUARTER_KEYS, dbt_period_vars, period_for_files, period_from_name
-from pipeline.sensors import baseline_cursor, plan_run, scan
-from pipeline.state import code_fingerprint, raw_fingerprint
+from pipeline.sensors import plan_run, settled
 
 
 def test_quarters_from_2025_q1():
@@ -64,52 +64,34 @@ def _write(path: Path, text: str, age_s: float = 60) -> None:
     os.utime(path, (t, t))
 
 
-def test_sensor_waits_for_a_settled_file_and_never_triggers_twice(tmp_path):
+def test_sensor_waits_for_a_settled_file(tmp_path):
+    """A changed file triggers only once its size and mtime held across two evaluations and it is older than
+    the settle time (pipeline.sensors.settled); a removal never triggers. Which files changed is
+    pipeline.changes' answer (tests/unit/test_changes.py); never twice: tests/ops/test_sensor_seed.py."""
     raw = tmp_path / "raw"
-    _write(raw / "templates" / "bao_cao.csv", "template")
-    _write(raw / "README.md", "readme")
-    f = raw / "submissions" / "2026" / "18484-KT_2026-Q2.csv"
+    rel = "submissions/2026/18484-KT_2026-Q2.csv"
+    f = raw / rel
     _write(f, "a,b\n1,2\n", age_s=0)
     now = time.time()
-    # first sight: not settled yet (unknown size/mtime, and too young)
-    new, cur = scan(raw, {}, now, settle_s=5)
-    assert new == []
+    new_file = [changes.FileChange(rel, "new", "h"), changes.FileChange("ocop/gone.xlsx", "removed", None)]
+    # first sight with a cursor: not settled yet (unknown size/mtime)
+    new, seen = settled(new_file, raw, {}, now, settle_s=5)
+    assert new == [] and set(seen) == {rel}
     # still being written: the size changes between evaluations
     with open(f, "a") as fh:
         fh.write("3,4\n")
-    new, cur = scan(raw, cur, now + 1, settle_s=5)
+    new, seen = settled(new_file, raw, seen, now + 1, settle_s=5)
     assert new == []
     # unchanged across two evaluations but younger than the settle time
-    new, cur = scan(raw, cur, now + 2, settle_s=5)
+    new, seen = settled(new_file, raw, seen, now + 2, settle_s=5)
     assert new == []
-    # settled
-    new, cur = scan(raw, json.loads(json.dumps(cur)), now + 10, settle_s=5)  # the cursor survives JSON
-    assert [r for r, _ in new] == ["submissions/2026/18484-KT_2026-Q2.csv"]
-    # never twice, even with a touched mtime and the same content
-    new, cur = scan(raw, cur, now + 20, settle_s=5)
-    assert new == []
+    # settled (the cursor survives JSON)
+    new, seen = settled(new_file, raw, json.loads(json.dumps(seen)), now + 10, settle_s=5)
+    assert new == [(rel, "h")]
+    # the first evaluation (no cursor) takes every file as seen: an old enough file triggers at once
     t = time.time() - 100
     os.utime(f, (t, t))
-    new, cur = scan(raw, cur, now + 30, settle_s=5)
-    new, cur = scan(raw, cur, now + 40, settle_s=5)
-    assert new == []
-    # changed content triggers again
-    _write(f, "a,b\n9,9\n", age_s=100)
-    new, cur = scan(raw, cur, now + 50, settle_s=5)
-    new, cur = scan(raw, cur, now + 60, settle_s=5)
-    assert [r for r, _ in new] == ["submissions/2026/18484-KT_2026-Q2.csv"]
-    # a removed file triggers nothing and is forgotten
-    f.unlink()
-    new, cur = scan(raw, cur, now + 70, settle_s=5)
-    assert new == [] and cur["done"] == {}
-
-
-def test_sensor_baseline_records_existing_files(tmp_path):
-    raw = tmp_path / "raw"
-    _write(raw / "ocop" / "ocop_18484.xlsx", "x")
-    cur = baseline_cursor(raw)
-    new, cur = scan(raw, cur, time.time() + 100, settle_s=0)
-    assert new == []
+    assert settled(new_file, raw, None, time.time(), settle_s=5)[0] == [(rel, "h")]
 
 
 def test_sensor_plans_source_and_period():
@@ -148,39 +130,43 @@ def test_sensor_and_schedule_are_registered_and_running_by_default():
 
 
 def test_nightly_skips_when_nothing_changed(tmp_path, monkeypatch):
-    from pipeline.jobs import FINGERPRINT_TAG, ntm_nightly
+    """The nightly schedule asks pipeline.changes: it skips only when the last successful build recorded the
+    landing zone as it is and its release is still in place; a failed run records nothing."""
+    from pipeline.config import get_settings
+    from pipeline.jobs import ntm_nightly
 
     raw = tmp_path / "raw"
     _write(raw / "submissions" / "2026" / "x_2026-Q1.csv", "a")
     # pre-flight (pipeline.preflight) skips the tick when the registries of reference/ are missing
     shutil.copytree(Path(__file__).resolve().parents[2] / "raw" / "reference", raw / "reference")
     monkeypatch.setenv("NTM_RAW_DIR", str(raw))
+    monkeypatch.setenv("NTM_WAREHOUSE", str(tmp_path / "wh" / "ntm.duckdb"))
+    monkeypatch.setenv("NTM_OPEN_DATA_DIR", str(tmp_path / "od"))
+    monkeypatch.setenv("NTM_PII_SALT", "s")
+    monkeypatch.delenv("NTM_NIGHTLY_FORCE", raising=False)
+    settings = get_settings()
     with dg.instance_for_test() as instance:
         request = ntm_nightly(dg.build_schedule_context(instance=instance))
         assert isinstance(request, dg.RunRequest)
-        fp = request.tags[FINGERPRINT_TAG]
-        assert fp == f"{raw_fingerprint(raw)}-{code_fingerprint()}"
-        # a successful run with that fingerprint → the next night is a no-op
-        from pipeline.definitions import defs
-
-        job = defs.resolve_job_def("ntm_full_refresh")
-        run = instance.create_run_for_job(job_def=job, tags=request.tags)
-        instance.report_run_canceled(run)  # not a success: still runs
+        assert request.tags["ntm/changes"] == "no successful build recorded"
+        # a successful build (its publish step records it) with its release in place → the next night skips
+        settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+        settings.warehouse.write_bytes(b"")
+        (settings.open_data_dir / "releases" / "r1").mkdir(parents=True)
+        (settings.open_data_dir / "releases" / "r1" / "datapackage.json").write_text("{}")
+        os.symlink(Path("releases") / "r1", settings.open_data_dir / "latest")
+        accounted = {sha for sha, _ in changes.snapshot(raw).values()}
+        changes.record_success(settings, run_id="run-1", release_id="r1", accounted=accounted)
+        skip = ntm_nightly(dg.build_schedule_context(instance=instance))
+        assert isinstance(skip, dg.SkipReason) and "run-1" in skip.skip_message
+        monkeypatch.setenv("NTM_NIGHTLY_FORCE", "1")
         assert isinstance(ntm_nightly(dg.build_schedule_context(instance=instance)), dg.RunRequest)
-        run = instance.create_run_for_job(job_def=job, tags=request.tags)
-        instance.handle_new_event(
-            dg.EventLogEntry(
-                error_info=None,
-                level="debug",
-                user_message="",
-                run_id=run.run_id,
-                timestamp=time.time(),
-                dagster_event=dg.DagsterEvent(
-                    event_type_value=dg.DagsterEventType.RUN_SUCCESS.value, job_name=job.name
-                ),
-            )
-        )
-        assert isinstance(ntm_nightly(dg.build_schedule_context(instance=instance)), dg.SkipReason)
+        monkeypatch.delenv("NTM_NIGHTLY_FORCE")
         # a new file → runs again
         _write(raw / "submissions" / "2026" / "y_2026-Q2.csv", "b")
+        request = ntm_nightly(dg.build_schedule_context(instance=instance))
+        assert isinstance(request, dg.RunRequest) and "1 new file(s)" in request.tags["ntm/changes"]
+        # the release gone → runs again even with nothing new
+        (raw / "submissions" / "2026" / "y_2026-Q2.csv").unlink()
+        (settings.open_data_dir / "latest").unlink()
         assert isinstance(ntm_nightly(dg.build_schedule_context(instance=instance)), dg.RunRequest)

@@ -1,16 +1,15 @@
-"""The landing-zone sensor's first cursor comes from the last successful run (pipeline.sensors.seed_cursor):
-what that run processed does not start another run, anything new or changed since does.
+"""The landing-zone sensor asks pipeline.changes what changed since the last successful build: what that
+build processed does not start another run, anything new or changed since does, once.
 
-Fast tests evaluate the sensor in process against a small warehouse and a test instance. The slow test
-chains on the session's CLI run (tests/ops/conftest.py ``reference``): a copy of its warehouse, open data
-and DAGSTER_HOME under a real `dagster dev`, whose daemon's first sensor tick must launch no run; then,
-with the cursor that tick stored, a changed raw file makes the sensor request a run (evaluated in process,
-so no second full pipeline run), and the webserver shows telemetry and the community prompt off."""
+Fast tests evaluate the sensor in process against a tmp landing zone, a last-success record and a test
+instance. The slow test chains on the session's CLI run (tests/ops/conftest.py ``reference``): a copy of its
+warehouse (with the record its publish step wrote), open data and DAGSTER_HOME under a real `dagster dev`,
+whose daemon's first sensor tick must launch no run; then, with the cursor that tick stored, a changed raw
+file makes the sensor request a run (evaluated in process, so no second full pipeline run), and the webserver
+shows telemetry and the community prompt off."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import shutil
 import time
@@ -18,13 +17,13 @@ import urllib.request
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
-from pipeline.ingest.tables import ensure_warehouse_schema
+from pipeline import changes
+from pipeline.config import get_settings
 from pipeline.jobs import JOB_NAME
 from pipeline.lib.hashing import sha256_file
-from pipeline.sensors import SENSOR_NAME, ntm_raw_files, seed_cursor
+from pipeline.sensors import SENSOR_NAME, ntm_raw_files
 
 from ._support import REPO, copy_state, kill_group, start, wait_for
 
@@ -42,27 +41,11 @@ def _write(path: Path, text: str, age_s: float = 100) -> None:
     os.utime(path, (t, t))
 
 
-def _ingested(warehouse: Path, raw: Path, rels: list[str], at: dt.datetime, cache: bool = False) -> None:
-    """Record files as the ingest does: audit.ingest_files (and optionally the stat cache audit.file_stats)."""
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse))
-    try:
-        ensure_warehouse_schema(con)
-        for rel in rels:
-            p = raw / rel
-            sha, st = sha256_file(p), p.stat()
-            con.execute(
-                "insert or replace into audit.ingest_files (file_sha256, path, bytes, source, status, ingested_at) "
-                "values (?, ?, ?, ?, 'loaded', ?)",
-                [sha, rel, st.st_size, rel.split("/")[0], at],
-            )
-            if cache:
-                con.execute(
-                    "insert or replace into audit.file_stats values (?, ?, ?, ?, ?, ?, ?)",
-                    [rel, sha, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, at],
-                )
-    finally:
-        con.close()
+def _succeeded(raw: Path, rels: list[str], run_id: str = "run-ok") -> str:
+    """A successful build whose ingest accounted for these files: the record its publish step writes."""
+    accounted = {sha256_file(raw / rel) for rel in rels}
+    changes.record_success(get_settings(), run_id=run_id, release_id="r1", accounted=accounted)
+    return run_id
 
 
 def _run(instance: dg.DagsterInstance, status: dg.DagsterEventType | None, at: float | None = None) -> str:
@@ -111,98 +94,93 @@ def _tick(instance, cursor: str | None):
     return ntm_raw_files(context), context.cursor
 
 
-def test_first_tick_after_a_successful_run_launches_nothing_and_a_change_still_triggers(env):
-    raw, warehouse = env
+def test_first_tick_after_a_successful_build_launches_nothing_and_a_change_triggers_once(env):
+    raw, _ = env
     with dg.instance_for_test() as instance:
-        _ingested(warehouse, raw, sorted(ALL), at=dt.datetime.now() - dt.timedelta(minutes=5))
-        run_id = _run(instance, dg.DagsterEventType.RUN_SUCCESS)
+        run_id = _succeeded(raw, sorted(ALL))
         result, cursor = _tick(instance, None)
         assert isinstance(result, dg.SkipReason), result
         n = len(ALL)
-        assert (
-            f"seeded from successful run {run_id}: {n} of {n} file(s) already processed"
-            in result.skip_message
-        )
-        assert set(json.loads(cursor)["done"]) == ALL
+        assert f"since successful run {run_id}: {n} of {n} file(s) already processed" in result.skip_message
         # idempotent: later ticks stay quiet, a touch (same content) is no change
         result, cursor = _tick(instance, cursor)
-        assert isinstance(result, dg.SkipReason) and "seeded" not in result.skip_message
+        assert isinstance(result, dg.SkipReason)
         t = time.time() - 50
         os.utime(raw / SUB, (t, t))
         for _ in range(2):
             result, cursor = _tick(instance, cursor)
             assert isinstance(result, dg.SkipReason)
-        # a file changed after that run: one run for its source and period, once
+        # a file changed after that build: one run for its source and period, once
         _write(raw / SUB, "a,b\n1,3\n", age_s=40)
         result, cursor = _tick(instance, cursor)  # seen once: not settled yet
         assert isinstance(result, dg.SkipReason)
         result, cursor = _tick(instance, cursor)
         assert isinstance(result, dg.RunRequest), result
         assert result.tags["ntm/sources"] == "submissions" and result.tags["ntm/period"] == "2026-Q1"
-        assert isinstance(_tick(instance, cursor)[0], dg.SkipReason)
+        # the run it requested failed (no record): not requested again; a further change is, with the first
+        result, cursor = _tick(instance, cursor)
+        assert isinstance(result, dg.SkipReason) and "already requested" in result.skip_message
+        _write(raw / "submissions/2026/18484-T03_2026-Q2.csv", "a,b\n5,6\n", age_s=40)
+        result, cursor = _tick(instance, cursor)  # the new file settling, the first one already requested
+        assert isinstance(result, dg.SkipReason) and "already requested" in result.skip_message
+        result, cursor = _tick(instance, cursor)
+        assert isinstance(result, dg.RunRequest), result
+        assert result.tags["ntm/files"] == "2" and result.tags["ntm/period"] == "2026"
+        # the run succeeds (its publish step records it): quiet again
+        _succeeded(raw, sorted(ALL | {"submissions/2026/18484-T03_2026-Q2.csv"}), "run-2")
+        result, cursor = _tick(instance, cursor)
+        assert isinstance(result, dg.SkipReason) and "since successful run run-2" in result.skip_message
 
 
-def test_files_not_processed_by_the_last_successful_run_trigger_in_the_first_tick(env):
-    raw, warehouse = env
+def test_files_not_processed_by_the_last_successful_build_trigger_in_the_first_tick(env):
+    raw, _ = env
     with dg.instance_for_test() as instance:
-        # the survey file was ingested before the last successful run, the submission only by a run that
-        # failed afterwards (its rows are in raw.*, but no successful run has built and published them)
-        _ingested(warehouse, raw, [SURVEY, *REF], at=dt.datetime.now() - dt.timedelta(minutes=10))
-        _run(instance, dg.DagsterEventType.RUN_SUCCESS, at=time.time() - 300)
-        _ingested(warehouse, raw, [SUB], at=dt.datetime.now() - dt.timedelta(minutes=2))
+        # the survey file was processed by the last successful build, the submission only by a run that
+        # failed afterwards (its rows are in raw.*, but no successful build has built and published them)
+        _succeeded(raw, [SURVEY, *REF])
         _run(instance, dg.DagsterEventType.RUN_FAILURE, at=time.time() - 60)
-        result, cursor = _tick(instance, None)
+        result, _ = _tick(instance, None)
         assert isinstance(result, dg.RunRequest), result
         assert result.tags["ntm/files"] == "1" and result.tags["ntm/period"] == "2026-Q1"
-        assert set(json.loads(cursor)["done"]) == ALL
 
 
-def test_without_a_successful_run_every_file_triggers(env):
-    raw, warehouse = env
+def test_without_a_successful_build_every_file_triggers(env):
+    raw, _ = env
     with dg.instance_for_test() as instance:
-        _ingested(warehouse, raw, sorted(ALL), at=dt.datetime.now() - dt.timedelta(minutes=5))
         _run(instance, dg.DagsterEventType.RUN_FAILURE)
         result, _ = _tick(instance, None)
         assert isinstance(result, dg.RunRequest)
         assert result.tags["ntm/files"] == str(len(ALL))
 
 
-def test_seed_waits_for_a_run_in_progress_and_for_a_busy_warehouse(env):
-    raw, warehouse = env
+def test_the_sensor_waits_for_a_run_in_progress(env):
+    raw, _ = env
     with dg.instance_for_test() as instance:
-        _ingested(warehouse, raw, sorted(ALL), at=dt.datetime.now() - dt.timedelta(minutes=5))
-        _run(instance, dg.DagsterEventType.RUN_SUCCESS, at=time.time() - 60)
+        _succeeded(raw, [SURVEY, *REF])
         started = _run(instance, None)
         result, cursor = _tick(instance, None)
         assert isinstance(result, dg.SkipReason) and cursor is None, (result, cursor)
         assert f"run {started} is STARTED" in result.skip_message
-        # the run ends; the warehouse is held open by a writer (DuckDB: one writer per file)
         instance.report_run_failed(instance.get_run_by_id(started))
-        writer = duckdb.connect(str(warehouse))
-        try:
-            result, cursor = _tick(instance, None)
-            assert isinstance(result, dg.SkipReason) and cursor is None
-            assert "warehouse busy" in result.skip_message
-        finally:
-            writer.close()
         result, cursor = _tick(instance, None)
-        assert isinstance(result, dg.SkipReason) and set(json.loads(cursor)["done"]) == ALL
+        assert isinstance(result, dg.RunRequest) and result.tags["ntm/files"] == "1"
 
 
-def test_seed_takes_unchanged_files_hashes_from_the_stat_cache(env, monkeypatch):
-    raw, warehouse = env
-    _ingested(warehouse, raw, sorted(ALL), at=dt.datetime.now() - dt.timedelta(minutes=5), cache=True)
-    read: list[Path] = []
-    monkeypatch.setattr("pipeline.sensors.sha256_file", lambda p: read.append(p) or sha256_file(p))
+def test_baseline_takes_the_changes_present_as_handled(env, monkeypatch):
+    raw, _ = env
+    monkeypatch.setenv("NTM_SENSOR_BASELINE", "1")
     with dg.instance_for_test() as instance:
-        _run(instance, dg.DagsterEventType.RUN_SUCCESS)
-        cursor, why = seed_cursor(raw, warehouse, instance)
-        assert read == [] and set(cursor["done"]) == ALL, why
-        # a copy (new inode and ctime, same content) is read, and still recognised by its content
-        shutil.copy2(raw / SUB, raw / "x.csv")
-        os.replace(raw / "x.csv", raw / SUB)
-        cursor, why = seed_cursor(raw, warehouse, instance)
-        assert read == [raw / SUB] and set(cursor["done"]) == ALL, why
+        result, cursor = _tick(instance, None)
+        assert (
+            isinstance(result, dg.SkipReason)
+            and f"baseline: {len(ALL)} changed file(s)" in result.skip_message
+        )
+        result, cursor = _tick(instance, cursor)
+        assert isinstance(result, dg.SkipReason), result
+        _write(raw / SUB, "a,b\n1,3\n", age_s=40)
+        result, cursor = _tick(instance, cursor)  # settling
+        result, cursor = _tick(instance, cursor)
+        assert isinstance(result, dg.RunRequest) and result.tags["ntm/files"] == "1", result
 
 
 def test_the_instance_config_turns_telemetry_and_the_community_prompt_off(tmp_path):
@@ -272,8 +250,8 @@ def test_make_ui_after_make_run_first_sensor_tick_launches_no_run(reference, tmp
         first, *later = wait_for(lambda: ticks(3), timeout=240, interval=2, what="three sensor ticks")
         assert first["status"] == "SKIPPED", (first, log.read_text(errors="replace")[-4000:])
         assert first["runIds"] == []
-        assert f"seeded from successful run {before[0].dagster_run.run_id}" in first["skipReason"], first
-        total = len(json.loads(first["cursor"])["seen"])
+        assert f"since successful run {before[0].dagster_run.run_id}" in first["skipReason"], first
+        total = len(changes.landing_files(Path(env["NTM_RAW_DIR"])))
         assert f": {total} of {total} file(s) already processed" in first["skipReason"], first
         assert all(t["status"] == "SKIPPED" and t["runIds"] == [] for t in later), later
         runs = gql(GQL_RUNS)["runsOrError"]["results"]
