@@ -378,11 +378,14 @@ def suppression_rule_lines(min_count: int = 5) -> list[str]:
         "0 < R < T. Nếu dòng xã bị ẩn: không còn phương trình; nhóm được bảo vệ nếu dòng xã là `complementary`, "
         "hoặc là `primary` với số thôn có trả lời < t − 1 (nếu không, n xã ≤ t − 1 buộc mọi thôn có n = 1).",
         "4. **Ẩn bổ sung** (`complementary`), từng khối: chừng nào còn nhóm chưa được bảo vệ, lấy nhóm đầu tiên "
-        "(theo thứ tự câu hỏi) và ẩn, ở mọi câu hỏi của khối, thôn đang công bố (n > 0 ở nhóm đó) có **ít người "
+        "(theo thứ tự `question_code`, so chuỗi) và ẩn, ở mọi câu hỏi của khối, thôn đang công bố (n > 0 ở "
+        "nhóm đó) có **ít người "
         "trả lời nhất** (tổng n trên các câu hỏi của khối; bằng nhau thì `hamlet_code` nhỏ hơn theo thứ tự "
-        "chuỗi) mà khi ẩn thì nhóm đó được bảo vệ; nếu không thôn nào làm được, ẩn dòng xã (ở mọi câu hỏi của "
-        "khối). Nếu dòng xã đã bị ẩn mà nhóm vẫn chưa được bảo vệ, bản phát hành dừng lại với thông báo (không "
-        "công bố): nâng ngưỡng lên một đơn vị sẽ giải quyết.",
+        "chuỗi) mà riêng việc ẩn nó làm nhóm đó được bảo vệ; nếu không thôn nào làm được, ẩn dòng xã (ở mọi câu "
+        "hỏi của khối); rồi xét lại từ nhóm đầu tiên. Nếu dòng xã đã bị ẩn mà nhóm vẫn chưa được bảo vệ (chỉ khi "
+        "dòng xã là `primary` với t − 1 thôn có trả lời, mỗi thôn n = 1: ẩn thêm thôn không thay đổi điều kiện ở "
+        "mục 3 và không còn thôn nào để ẩn), bản phát hành dừng lại với thông báo (không công bố): nâng ngưỡng "
+        "lên một đơn vị sẽ giải quyết.",
         "5. Ở dòng bị ẩn, `respondents`, `satisfied`, `satisfied_rate` và `meets_90` để trống, "
         "`suppressed = true`, `suppression_reason` cho biết lý do. Dòng xã công bố vẫn có n, s.",
         "6. **Kiểm tra như kẻ tấn công** trước khi công bố (và trên `latest`): từ chính các tệp Parquet của bản "
@@ -434,12 +437,15 @@ def suppression_rule_lines(min_count: int = 5) -> list[str]:
         "is `complementary`, or `primary` with fewer than t − 1 answered hamlets (otherwise commune n ≤ t − 1 "
         "forces every hamlet's n to 1).",
         "4. **Complementary** (`complementary`), per block: while a group is not protected, take the first one "
-        "(in question order) and hide, on every question of the block, the published hamlet (n > 0 in that "
+        "(in `question_code` string order) and hide, on every question of the block, the published hamlet "
+        "(n > 0 in that "
         "group) with the **fewest respondents** (its n summed over the block's questions; ties: the smaller "
-        "`hamlet_code` in string order) whose hiding protects that group; if no hamlet can, hide the commune "
-        "row (on every question of the block). If the commune row is already hidden and the group is still not "
-        "protected, the release stops with a message (nothing published): raising the threshold by one solves "
-        "it.",
+        "`hamlet_code` in string order) whose hiding alone protects that group; if no hamlet can, hide the "
+        "commune row (on every question of the block); then look again from the first group. If the commune row "
+        "is already hidden and the group is still not protected (only when the commune row is `primary` with "
+        "t − 1 answered hamlets of n = 1 each: hiding more hamlets does not change the criterion of step 3 and "
+        "no hamlet is left to hide), the release stops with a message (nothing published): raising the "
+        "threshold by one solves it.",
         "5. On a hidden row `respondents`, `satisfied`, `satisfied_rate` and `meets_90` are null, "
         "`suppressed = true` and `suppression_reason` says why. A published commune row keeps its n and s.",
         "6. **Attacker check** before publishing (and on `latest`): from the release's own Parquet files, each "

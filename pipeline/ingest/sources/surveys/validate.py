@@ -73,7 +73,12 @@ def resolve_hamlet(ref: ReferenceData, raw: pd.Series, when: pd.Series) -> tuple
     code = text.str.upper()
     by_code = code.where(in_set(code, ref.hamlet_codes))
     probe = pd.DataFrame(
-        {"_i": np.arange(len(text)), "name_key": hamlet_name_key(text), "when": pd.to_datetime(when)}
+        # compared as dates: a version is valid on the whole of its last day (valid_to is a date)
+        {
+            "_i": np.arange(len(text)),
+            "name_key": hamlet_name_key(text),
+            "when": pd.to_datetime(when).dt.normalize(),
+        }
     )
     probe = probe[by_code.isna().to_numpy() & text.notna().to_numpy()]
     out = by_code.astype(object).to_numpy().copy()
