@@ -127,7 +127,7 @@ select v, blank,
             when k in ('khong', 'k', '0', '0.0', 'khong dat', 'chua dat', 'chua', 'no', 'n', 'false') then 0.0
        end as yesno,
        case when odd then null
-            when k in ('hai long', 'rat hai long', '1', '1.0', 'x', 'co', 'yes', 'true') then true
+            when k in ('hai long', 'rat hai long', '1', '1.0', 'x', 'co', 'yes', 'true', '✓', '✔') then true
             when k in ('khong hai long', 'chua hai long', 'rat khong hai long', '0', '0.0', 'khong', 'no', 'false')
                 then false
        end as answer,

@@ -225,7 +225,7 @@ def parse_number(s: pd.Series) -> Parsed:
 
 _YES = ("co", "c", "x", "1", "1.0", "dat", "yes", "y", "true", "\u2713", "\u2714")
 _NO = ("khong", "k", "0", "0.0", "khong dat", "chua dat", "chua", "no", "n", "false")
-_SATISFIED = ("hai long", "rat hai long", "1", "1.0", "x", "co", "yes", "true")
+_SATISFIED = ("hai long", "rat hai long", "1", "1.0", "x", "co", "yes", "true", "\u2713", "\u2714")
 _NOT_SATISFIED = ("khong hai long", "chua hai long", "rat khong hai long", "0", "0.0", "khong", "no", "false")
 
 
@@ -265,7 +265,7 @@ def parse_yesno(s: pd.Series) -> Parsed:
 
 @by_distinct
 def parse_answer(s: pd.Series) -> Parsed:
-    """Satisfaction answers to a boolean Series: Hài lòng, Rất hài lòng, 1, x, có, yes, true -> True;
+    """Satisfaction answers to a boolean Series: Hài lòng, Rất hài lòng, 1, x, ✓, ✔, có, yes, true -> True;
     Không hài lòng, Chưa hài lòng, 0, không, no, false -> False; case and accents ignored."""
     out, failed, c = _truth(s, _SATISFIED, _NOT_SATISFIED)
     return Parsed(out, error_codes(c.obj.index, failed, "unparseable_answer"))

@@ -79,14 +79,22 @@ def test_tick_export_needs_every_answer_to_be_a_tick(raw_dir, con, ref):
     ]
 
 
-def test_check_mark_makes_a_tick_export_but_is_not_an_answer_word(raw_dir, con, ref):
-    survey_file("v.csv", [survey_row(a1="✓", a2="", a3=""), survey_row(rid="R-2", a1="x", a2="", a3="")])(
+def test_check_marks_make_a_tick_export_and_count_as_satisfied(raw_dir, con, ref):
+    survey_file("v.csv", [survey_row(a1="✓", a2="", a3="✔"), survey_row(rid="R-2", a1="x", a2="", a3="")])(
         raw_dir
     )
     ingest_surveys(con, raw_dir, ref, today=TODAY, salt=SALT)
-    assert _quarantine(con, "surveys/v.csv") == [(2, "unparseable_answer")]
+    assert _quarantine(con, "surveys/v.csv") == []
     got = con.execute("select response_id, question_code, satisfied from raw.survey_answers order by 1, 2")
-    assert got.fetchall() == [("R-2", "Q01", True), ("R-2", "Q02", False), ("R-2", "Q03", False)]
+    assert [r for r in got.fetchall() if r[0] == "R-2"] == [
+        ("R-2", "Q01", True),
+        ("R-2", "Q02", False),
+        ("R-2", "Q03", False),
+    ]
+    got = con.execute(
+        "select question_code, satisfied from raw.survey_answers where response_id <> 'R-2' order by 1"
+    )
+    assert got.fetchall() == [("Q01", True), ("Q02", False), ("Q03", True)]
 
 
 def test_survey_hamlet_prefixes_blank_commune_and_blank_period(raw_dir, con, ref):

@@ -39,15 +39,15 @@ def test_documented_tick_marks_equal_the_code(marker):
     assert set(listed) == set(TICKS)
 
 
-def test_survey_tick_mark_other_than_x_is_not_an_answer_word_as_documented():
+def test_survey_tick_marks_are_satisfied_answers_as_documented():
     import pandas as pd
 
     from pipeline.ingest.cells import cell_answer
 
-    vals, err = cell_answer(pd.Series(["x", "X", "✓", "✔"], dtype=object))
-    assert list(vals[:2]) == [True, True]
-    assert list(err[2:]) == ["unparseable_answer", "unparseable_answer"]
-    assert "`✓` / `✔` make a\nfile a tick export but are not survey answer words" in README
+    vals, err = cell_answer(pd.Series(["x", "X", "✓", "✔", " ✓ ", "✓✓"], dtype=object))
+    assert list(vals[:5]) == [True] * 5 and list(err) == [None] * 5 + ["unparseable_answer"]
+    assert '`✓` / `✔` count like\n`x`: a tick, and the answer "satisfied".' in README
+    assert 'Dấu `✓`/`✔` cũng như\n  `x`: là dấu đánh dấu và là câu trả lời "hài lòng".' in README
 
 
 def _group(counts, sats, hidden_keys, min_count):
