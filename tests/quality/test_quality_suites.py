@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.config import REPO_ROOT
 from pipeline.quality import suites as s
 from pipeline.quality.declared_checks import DECLARABLE_CHECKS
 
-MARTS_DIR = s.REPO_ROOT / "dbt_project" / "models" / "marts"
+MARTS_DIR = REPO_ROOT / "dbt_project" / "models" / "marts"
 SUITES = s.list_suites()
 PRIORITY = [
     "fact_indicator_value",
