@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from pipeline.definitions import defs
+    from pipeline.event_log import keep_connections
     from pipeline.partitions import FULL_REBUILD_TAG
     from pipeline.run_monitor import fail_orphaned_runs, run_tags
     from pipeline.run_output import CapturedOutput, StepProgress, step_totals
@@ -98,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     # under a file lock, then run (the warehouse lock serialises the writing steps of the two runs).
     with _locked(dagster_home / ".instance-init.lock"):
         instance = dg.DagsterInstance.get()
+        # about 1,400 events per run: write them over kept connections, not a file open/fsync/close each
+        keep_connections(instance)
         instance.get_runs(limit=1)
         # runs killed earlier (SIGKILL) would stay STARTED and hold the run queue's single slot
         for stale_id, why in fail_orphaned_runs(instance):
