@@ -21,8 +21,7 @@ import dagster as dg
 import pytest
 
 from pipeline.publish.release import verify_release
-
-from ._support import PY, REPO, kill_group, make_env, start, wait_for
+from tests.ops._support import PY, REPO, kill_group, make_env, start, wait_for
 
 pytestmark = [
     pytest.mark.slow,

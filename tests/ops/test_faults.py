@@ -15,8 +15,7 @@ import psutil
 import pytest
 
 from pipeline.publish.release import verify_release
-
-from ._support import (
+from tests.ops._support import (
     PY,
     copy_state,
     kill_group,
