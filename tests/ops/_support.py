@@ -19,33 +19,10 @@ REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 
 
-# The operations tests' landing zone: the bundled sample without 2025 and 2026-Q3 and with the hamlet units
-# T01, T02, T03, T06 only (the commune-level units stay): 2 quarters, every source, a run a sixth cheaper
-# (CPU) than on the whole sample. What they check (faults, two runs at once, partitions, readers, the
-# daemon and the sensor) is about runs, not about the amount of data; T03 and T06 are files they name.
-OPS_QUARTERS = ("2026-Q1", "2026-Q2")
-OPS_HAMLETS = ("T01", "T02", "T03", "T06")
-
-
-def _ops_sample(directory: str, names: list[str]) -> set[str]:
-    """shutil.copytree ``ignore``: the submission files outside OPS_QUARTERS and OPS_HAMLETS."""
-    if Path(directory).parent.name != "submissions":
-        return set()
-    if Path(directory).name != "2026":
-        return set(names)  # submissions/2025
-    kept = {f"_{q}" for q in OPS_QUARTERS}
-    return {
-        n
-        for n in names
-        if not any(q in n for q in kept)
-        or (re.match(r"18484-T\d\d_", n) and n.split("_")[0].removeprefix("18484-") not in OPS_HAMLETS)
-    }
-
-
 def make_env(tmp: Path, *, copy_raw: bool = True, **extra: str) -> dict[str, str]:
     raw = tmp / "raw"
     if copy_raw and not raw.exists():
-        shutil.copytree(REPO / "raw", raw, ignore=_ops_sample)
+        shutil.copytree(REPO / "raw", raw)
     home = tmp / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / ".dagster" / "dagster.yaml", home / "dagster.yaml")
