@@ -121,11 +121,16 @@ browser: $(CHROMIUM) ## install Debian's chromium for the browser tests (apt-get
 screenshots: $(VENV)/.installed-dev $(CHROMIUM) ## README screenshots of open_data/latest/site (after make run) -> docs/screenshots/
 	$(PY) -m tests.site.screenshots --release open_data/latest --out docs/screenshots
 
+# pytest-xdist workers of `make test` / `make test-fast` (TEST_WORKERS=0: one process). Each worker runs whole
+# groups (tests/conftest.py xdist_group), so the session's pipeline build and each module's builds run once.
+TEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
+
 test: $(VENV)/.installed-dev $(MANIFEST) $(CHROMIUM) ## install with dev tools and run every test
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 test-fast: $(VENV)/.installed-dev $(MANIFEST) ## the inner loop: unit, dbt and contract tests (no pipeline build, no browser, no dagster dev)
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -m "not slow" -q $(XDIST)
 
 test-ops: $(VENV)/.installed-dev $(MANIFEST) ## the operations tests: real dagster dev + GraphQL + sensor, two runs at once, SIGKILL
 	$(PY) -m pytest tests/ops -v -p no:cacheprovider

@@ -32,20 +32,79 @@ BUILD_FIXTURES = frozenset({"pipeline_build", "built_release"})
 
 
 def _is_slow(item) -> bool:
+    parts = item.path.relative_to(item.config.rootpath).parts  # tests/<folder>/...
+    # "ops": make test-ops, real dagster dev, daemons, SIGKILL
+    return "ops" in parts or _uses_session_build(item)
+
+
+def _uses_session_build(item) -> bool:
     names = set(getattr(item, "fixturenames", ()))
     if BUILD_FIXTURES & names:
         return True
-    parts = item.path.relative_to(item.config.rootpath).parts  # tests/<folder>/...
-    if "ops" in parts:  # make test-ops: real dagster dev, daemons, SIGKILL
-        return True
+    parts = item.path.relative_to(item.config.rootpath).parts
     # tests/site's `release` asks for the session build through request.getfixturevalue (invisible in
     # fixturenames) unless NTM_TEST_RELEASE names an existing release
     return "site" in parts and "release" in names and not os.environ.get("NTM_TEST_RELEASE")
 
 
+def xdist_group(item) -> str:
+    """The group of tests one pytest-xdist worker runs together (``make test``: ``-n 2 --dist loadgroup``),
+    chosen so that no expensive fixture is built twice:
+
+    - every test that reads the session's pipeline build (``pipeline_build``/``built_release``, tests/site's
+      ``release``) is in group ``pipeline_build``: the build runs once, on one worker;
+    - every test on tests/ops' session run ``reference`` is in group ``ops_reference``;
+    - tests/ops, tests/e2e, tests/exchange and tests/bench modules each form a group (their module fixtures
+      run pipelines); the other folders form one group each (their conftest's session fixtures, such as
+      tests/publish's synthetic warehouse or tests/site's browser, are built once)."""
+    if _uses_session_build(item):
+        return "pipeline_build"
+    parts = item.path.relative_to(item.config.rootpath).parts  # tests/<folder>/.../test_x.py
+    if "reference" in getattr(item, "fixturenames", ()) and "ops" in parts:
+        return "ops_reference"
+    if len(parts) < 3 or parts[1] in ("ops", "e2e", "exchange", "bench"):
+        return "/".join(parts)
+    return "/".join(parts[:2])
+
+
+# Longest first (measured `make test` durations, CI log of 2026-11-30): a worker that starts the longest
+# group first leaves the short ones to even out the end, so two workers finish close together. Groups not
+# named here follow: the other slow ones, then the fast ones, each in collection order.
+HEAVY_GROUPS = (
+    "ops_reference",  # faults, partitions, readers, sensor seed: about 9 minutes on one worker
+    "pipeline_build",  # the session build and everything that reads it (tests/e2e, tests/site)
+    "tests/exchange/test_federation.py",  # five pipeline builds in its module fixtures
+    "tests/ops/test_e2e_dagster.py",  # dagster dev + daemon + sensor
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's -m deselection and xdist's group suffixes
 def pytest_collection_modifyitems(config, items):
     """Mark every test that needs a whole pipeline build, or starts Dagster's services, as ``slow``, so
-    ``make test-fast`` (``-m "not slow"``) leaves it out without each test saying so."""
+    ``make test-fast`` (``-m "not slow"``) leaves it out without each test saying so. Under pytest-xdist
+    (``-n``) also put each test in its ``xdist_group`` and order the groups longest first (run with
+    ``--dist loadgroup --no-loadscope-reorder``, as `make test` does)."""
     for item in items:
         if _is_slow(item):
             item.add_marker(pytest.mark.slow)
+    if not _distributed(config):
+        return
+    groups = {item: xdist_group(item) for item in items}
+    slow = {groups[item] for item in items if item.get_closest_marker("slow")}
+    first_seen: dict[str, int] = {}
+    for i, item in enumerate(items):
+        first_seen.setdefault(groups[item], i)
+
+    def rank(group: str) -> tuple[int, int]:
+        if group in HEAVY_GROUPS:
+            return (HEAVY_GROUPS.index(group), 0)
+        return (len(HEAVY_GROUPS) + (group not in slow), first_seen[group])
+
+    items.sort(key=lambda item: rank(groups[item]))  # stable: a group keeps its collection order
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[item]))
+
+
+def _distributed(config) -> bool:
+    """True in a pytest-xdist worker (and in the controller) of a ``--dist loadgroup`` session."""
+    return getattr(config.option, "dist", "no") == "loadgroup"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from tests.e2e.conftest import pipeline_env
+from tests.e2e.support import pipeline_env
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,68 @@ def test_private_imports_are_found(tmp_path: Path):
         "pipeline/stage/b.py:5: pipeline.stage.a._own",
         "pipeline/stage/b.py:5: pipeline.stage.a._own",
     ]
+
+
+def helper_import_problems(tests_dir: Path) -> list[str]:
+    """Every way of importing a test helper under ``tests_dir`` other than the one way (README, "Tests"):
+    ``from tests.<folder>.<module> import name`` (the repository root is on sys.path through pytest's
+    ``pythonpath``; test modules are imported with ``--import-mode=importlib``). Found: a relative import, a
+    bare import of a module that lives in tests/, an import from a conftest.py (fixtures are found by pytest,
+    not imported), an edit of sys.path, and an ``__init__.py`` (tests/ holds no packages)."""
+    local = {p.stem for p in tests_dir.rglob("*.py")} - {"__init__", "conftest"}
+    found = [
+        f"{p.relative_to(tests_dir.parent)}: __init__.py" for p in sorted(tests_dir.rglob("__init__.py"))
+    ]
+    for path in sorted(tests_dir.rglob("*.py")):
+        where = path.relative_to(tests_dir.parent)
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in sorted(ast.walk(tree), key=lambda n: getattr(n, "lineno", 0)):
+            if isinstance(node, ast.ImportFrom):
+                module = node.module or ""
+                if node.level:
+                    found.append(f"{where}:{node.lineno}: relative import from {'.' * node.level}{module}")
+                elif module.split(".")[0] in local:
+                    found.append(f"{where}:{node.lineno}: bare import from {module}")
+                elif module.split(".")[-1] == "conftest":
+                    found.append(f"{where}:{node.lineno}: import from {module}")
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] in local:
+                        found.append(f"{where}:{node.lineno}: bare import {alias.name}")
+            elif (
+                isinstance(node, ast.Attribute)
+                and node.attr == "path"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "sys"
+            ):
+                found.append(f"{where}:{node.lineno}: sys.path")
+    return found
+
+
+def test_test_helpers_are_imported_one_way():
+    assert helper_import_problems(REPO / "tests") == []
+
+
+def test_other_ways_of_importing_helpers_are_found(tmp_path: Path):
+    tests = tmp_path / "tests"
+    (tests / "ops").mkdir(parents=True)
+    (tests / "ops" / "__init__.py").write_text("")
+    (tests / "ops" / "_support.py").write_text("X = 1\n")
+    (tests / "ops" / "conftest.py").write_text("Y = 2\n")
+    (tests / "ops" / "test_a.py").write_text(
+        "import sys\n"
+        "sys.path.insert(0, 'tests/ops')\n"
+        "from ._support import X\n"
+        "from _support import X\n"
+        "import _support\n"
+        "from tests.ops.conftest import Y\n"
+        "from tests.ops._support import X\n"  # the one way
+    )
+    assert helper_import_problems(tests) == [
+        "tests/ops/__init__.py: __init__.py",
+        "tests/ops/test_a.py:2: sys.path",
+        "tests/ops/test_a.py:3: relative import from ._support",
+        "tests/ops/test_a.py:4: bare import from _support",
+        "tests/ops/test_a.py:5: bare import _support",
+        "tests/ops/test_a.py:6: import from tests.ops.conftest",
+    ]

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.e2e.conftest import REPO, pipeline_env, tree_digest
+from tests.e2e.support import REPO, pipeline_env, tree_digest
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from tests.e2e.conftest import tree_digest
+from tests.e2e.support import tree_digest
 from tests.shared_build import materialize_all
 
 pytestmark = pytest.mark.slow

@@ -23,7 +23,7 @@ import pytest
 
 from pipeline import run_report, run_summary
 from pipeline.exit_codes import ExitCode
-from tests.e2e.conftest import REPO, pipeline_env
+from tests.e2e.support import REPO, pipeline_env
 
 pytestmark = pytest.mark.slow
 

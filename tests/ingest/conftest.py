@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from ingest_builders import make_raw_dir
 
 from pipeline.ingest import ensure_warehouse_schema, load_reference
+from tests.ingest.ingest_builders import make_raw_dir
 
 
 @pytest.fixture

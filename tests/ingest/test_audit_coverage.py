@@ -11,7 +11,6 @@ import dagster as dg
 import duckdb
 import openpyxl
 import pytest
-from ingest_builders import SALT, SUB_HEADER, SURVEY_HEADER, TODAY, csv_text, sub_row, survey_row, xlsx_bytes
 
 from pipeline.ingest import files, load_reference
 from pipeline.ingest.header import FileRejected
@@ -20,6 +19,16 @@ from pipeline.ingest.readers import read_any
 from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.ingest.sources.submissions.validate import ingest_submissions
 from pipeline.ingest.sources.surveys.validate import ingest_surveys
+from tests.ingest.ingest_builders import (
+    SALT,
+    SUB_HEADER,
+    SURVEY_HEADER,
+    TODAY,
+    csv_text,
+    sub_row,
+    survey_row,
+    xlsx_bytes,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -184,11 +193,10 @@ def test_bundled_sample_has_no_file_outside_the_sources_to_warn_about(tmp_path):
 
 def test_run_summary_counts_files_outside_the_sources(tmp_path, monkeypatch):
     """The reference_registry step records them and the run summary prints the counts and the paths."""
-    from ingest_builders import make_raw_dir
-
     from pipeline import run_report, run_summary
     from pipeline.ingest.sources.reference.assets import reference_registry
     from pipeline.resources import WarehouseResource
+    from tests.ingest.ingest_builders import make_raw_dir
 
     raw = make_raw_dir(tmp_path)
     _valid(raw, "stray.csv")
@@ -426,10 +434,9 @@ def test_accounting_is_idempotent(con, raw_dir, ref):
 
 
 def _required_cases():
-    from ingest_builders import OCOP_HEADER, ocop_row
-
     from pipeline.ingest.sources.ocop.template import OCOP
     from pipeline.ingest.sources.surveys.template import SURVEY
+    from tests.ingest.ingest_builders import OCOP_HEADER, ocop_row
 
     out = []
     for tpl, header, row in (

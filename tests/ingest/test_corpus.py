@@ -16,7 +16,13 @@ from pathlib import Path
 import duckdb
 import openpyxl
 import pytest
-from ingest_builders import (
+
+from pipeline.ingest import load_reference
+from pipeline.ingest.sources.ocop.validate import ingest_ocop
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
+from pipeline.ingest.sources.surveys.validate import ingest_surveys
+from pipeline.lib.text import cp1258_encode, tcvn3_encode, vni_encode
+from tests.ingest.ingest_builders import (
     OCOP_HEADER,
     SALT,
     SUB_HEADER,
@@ -29,12 +35,6 @@ from ingest_builders import (
     survey_row,
     task_row,
 )
-
-from pipeline.ingest import load_reference
-from pipeline.ingest.sources.ocop.validate import ingest_ocop
-from pipeline.ingest.sources.submissions.validate import ingest_submissions
-from pipeline.ingest.sources.surveys.validate import ingest_surveys
-from pipeline.lib.text import cp1258_encode, tcvn3_encode, vni_encode
 
 INGEST = {"submissions": ingest_submissions, "surveys": ingest_surveys, "ocop": ingest_ocop}
 

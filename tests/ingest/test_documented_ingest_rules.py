@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import hashlib
 
-from ingest_builders import SALT, TODAY, sub_row, survey_row
-from test_corpus import sub_file, survey_file
-
 from pipeline.ingest.sources.submissions.validate import ingest_submissions
 from pipeline.ingest.sources.surveys.validate import ingest_surveys
+from tests.ingest.ingest_builders import SALT, TODAY, sub_row, survey_row
+from tests.ingest.test_corpus import sub_file, survey_file
 
 
 def _quarantine(con, source_file):

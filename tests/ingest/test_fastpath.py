@@ -13,14 +13,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from ingest_builders import SALT, SUB_HEADER, TODAY, csv_text, make_raw_dir, sub_row, task_row
-from test_corpus import CASES, INGEST
 
 from pipeline.ingest import fastcsv, load_reference, manifest
 from pipeline.ingest.fastcsv import read_csv_fast
 from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.ingest.tables import CACHE_TABLES
 from pipeline.lib.text import cp1258_encode
+from tests.ingest.ingest_builders import SALT, SUB_HEADER, TODAY, csv_text, make_raw_dir, sub_row, task_row
+from tests.ingest.test_corpus import CASES, INGEST
 
 _TS = {"ingested_at", "quarantined_at", "first_seen", "last_seen"}
 HEADER = csv_text(SUB_HEADER, [])

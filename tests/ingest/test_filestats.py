@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from ingest_builders import SALT, SUB_HEADER, TODAY, csv_text, sub_row
 
 from pipeline.ingest import files, filestats
 from pipeline.ingest.sources.submissions.validate import ingest_submissions
+from tests.ingest.ingest_builders import SALT, SUB_HEADER, TODAY, csv_text, sub_row
 
 
 @pytest.fixture

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 
-from ingest_builders import (
+from pipeline.ingest.sources.ocop.validate import ingest_ocop
+from pipeline.ingest.sources.submissions.validate import ingest_submissions
+from pipeline.ingest.sources.surveys.validate import ingest_surveys
+from tests.ingest.ingest_builders import (
     OCOP_HEADER,
     SALT,
     SUB_HEADER,
@@ -18,10 +21,6 @@ from ingest_builders import (
     survey_row,
     task_row,
 )
-
-from pipeline.ingest.sources.ocop.validate import ingest_ocop
-from pipeline.ingest.sources.submissions.validate import ingest_submissions
-from pipeline.ingest.sources.surveys.validate import ingest_surveys
 
 
 def _write(raw, folder, name, text):

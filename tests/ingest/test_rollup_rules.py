@@ -13,11 +13,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-from ingest_builders import SUB_HEADER, TODAY, csv_text, sub_row
 
 from pipeline.ingest import ensure_warehouse_schema, load_reference
 from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.ingest.sources.submissions.validate import ingest_submissions
+from tests.ingest.ingest_builders import SUB_HEADER, TODAY, csv_text, sub_row
 
 
 def _write(raw, name: str, rows: list[list[str]], header: list[str] = SUB_HEADER) -> None:

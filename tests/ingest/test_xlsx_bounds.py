@@ -17,12 +17,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from ingest_builders import SALT, SUB_HEADER, TODAY, make_raw_dir, sub_row, xlsx_bytes
 
 from pipeline.ingest.header import FileRejected
 from pipeline.ingest.sources.submissions.template import SUBMISSION
 from pipeline.ingest.sources.submissions.validate import ingest_submissions
 from pipeline.ingest.xlsx import check_xlsx_bounds
+from tests.ingest.ingest_builders import SALT, SUB_HEADER, TODAY, make_raw_dir, sub_row, xlsx_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ._support import make_env, marts_fingerprint, pipeline_run
+from tests.ops._support import make_env, marts_fingerprint, pipeline_run
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,7 @@ import dagster as dg
 import pytest
 
 from pipeline.publish.release import verify_release
-
-from ._support import PY, REPO, kill_group, make_env, start, wait_for
+from tests.ops._support import PY, REPO, kill_group, make_env, start, wait_for
 
 pytestmark = [
     pytest.mark.slow,
@@ -84,6 +83,10 @@ query($sel: RepositorySelector!) { schedulesOrError(repositorySelector: $sel) {
 SENSORS = """
 query($sel: RepositorySelector!) { sensorsOrError(repositorySelector: $sel) {
   __typename ... on Sensors { results { name sensorState { status } } } } }"""
+
+SENSOR_TICKS = """
+query($sel: SensorSelector!) { sensorOrError(sensorSelector: $sel) { __typename
+  ... on Sensor { sensorState { ticks(limit: 20) { status runIds timestamp } } } } }"""
 
 
 def _wait_run(gql: GraphQL, run_id: str, timeout: float) -> str:
@@ -209,8 +212,20 @@ def test_dagster_services_run_the_pipeline_and_the_sensor(tmp_path):
         assert _wait_run(gql, run["runId"], timeout=300) == "SUCCESS"
         assert verify_release(latest) == []
         assert latest.resolve().name != first_release, "the new file did not reach the open data"
-        # the same file never triggers twice
-        time.sleep(12)
+        # the same file never triggers twice: the next two sensor ticks after the run request nothing (waited
+        # for, not slept: under load a fixed sleep may end before the sensor ticked at all)
+        run_done = time.time()
+
+        def ticks_after(n: int):
+            sel = {**REPO_SELECTOR, "sensorName": "ntm_raw_files"}
+            ticks = gql(SENSOR_TICKS, {"sel": sel})["sensorOrError"]["sensorState"]["ticks"]
+            later = [t for t in ticks if t["status"] != "STARTED" and t["timestamp"] > run_done]
+            return later if len(later) >= n else None
+
+        later = wait_for(
+            lambda: ticks_after(2), timeout=120, interval=1, what="two sensor ticks after the run"
+        )
+        assert all(t["runIds"] == [] for t in later), later
         runs = gql(RUNS, {"filter": {"tags": [{"key": "dagster/sensor_name", "value": "ntm_raw_files"}]}})
         assert len(runs["runsOrError"]["results"]) == 1
     finally:

@@ -16,8 +16,7 @@ import pytest
 
 from pipeline.publish.release import verify_release
 from tests import fault_hooks
-
-from ._support import (
+from tests.ops._support import (
     PY,
     copy_state,
     kill_group,

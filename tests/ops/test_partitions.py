@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ._support import PY, REPO, copy_state, marts_fingerprint, pipeline_run
+from tests.ops._support import PY, REPO, copy_state, marts_fingerprint, pipeline_run
 
 pytestmark = [
     pytest.mark.slow,

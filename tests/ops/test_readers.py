@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ._support import PY, copy_state, kill_group, marts_fingerprint, pipeline_run, start, wait_for
+from tests.ops._support import PY, copy_state, kill_group, marts_fingerprint, pipeline_run, start, wait_for
 
 pytestmark = [
     pytest.mark.slow,

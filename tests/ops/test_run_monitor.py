@@ -23,8 +23,7 @@ from pipeline.run_monitor import (
     run_tags,
     worker_health,
 )
-
-from ._support import REPO
+from tests.ops._support import REPO
 
 
 @pytest.fixture

@@ -24,8 +24,7 @@ from pipeline.config import get_settings
 from pipeline.jobs import JOB_NAME
 from pipeline.lib.hashing import sha256_file
 from pipeline.sensors import SENSOR_NAME, ntm_raw_files
-
-from ._support import REPO, copy_state, kill_group, start, wait_for
+from tests.ops._support import REPO, copy_state, kill_group, start, wait_for
 
 SUB = "submissions/2026/18484-KT_2026-Q1.csv"
 SURVEY = "surveys/khao_sat_hai_long_2026.jsonl"
@@ -208,7 +207,7 @@ GQL_RUNS = "{ runsOrError { ... on Runs { results { runId status tags { key valu
 @pytest.mark.skipif(bool(os.environ.get("NTM_SKIP_OPS_TESTS")), reason="NTM_SKIP_OPS_TESTS is set")
 @pytest.mark.timeout(1200)
 def test_make_ui_after_make_run_first_sensor_tick_launches_no_run(reference, tmp_path, monkeypatch):
-    from .test_e2e_dagster import REPO_SELECTOR, GraphQL, _free_port, _location_loaded
+    from tests.ops.test_e2e_dagster import REPO_SELECTOR, GraphQL, _free_port, _location_loaded
 
     env = copy_state(reference, tmp_path)
     # the CLI run's history: `make ui` uses the same DAGSTER_HOME as `make run`

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import _synth  # noqa: E402
+from tests.publish import _synth
 
 
 @pytest.fixture(scope="session")

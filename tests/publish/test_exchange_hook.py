@@ -11,10 +11,10 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-import _synth
 import pytest
 
 from pipeline.publish.release import verify_release
+from tests.publish import _synth
 
 T1 = datetime(2026, 7, 1, 9, 0)
 T2 = datetime(2026, 7, 2, 9, 0)

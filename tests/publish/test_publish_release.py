@@ -10,7 +10,6 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import _synth
 import duckdb
 import frictionless
 import pandas as pd
@@ -33,6 +32,7 @@ from pipeline.publish import (
 )
 from pipeline.publish.release_dir import publish_lock
 from tests import fault_hooks
+from tests.publish import _synth
 
 REPO = Path(__file__).resolve().parents[2]
 FRICTIONLESS = Path(sys.executable).parent / "frictionless"

@@ -10,8 +10,9 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-import _synth
 import pytest
+
+from tests.publish import _synth
 
 T1 = datetime(2026, 7, 1, 9, 0)
 T2 = datetime(2026, 7, 2, 9, 0)

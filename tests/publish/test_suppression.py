@@ -15,12 +15,10 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import _synth
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from _legacy_suppression import legacy_suppress_satisfaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,6 +34,8 @@ from pipeline.publish.suppression import (
     is_protected,
     suppress_satisfaction,
 )
+from tests.publish import _synth
+from tests.publish._legacy_suppression import legacy_suppress_satisfaction
 
 GROUP = ["commune_code", "period_code", "form_code", "question_code"]
 VALUES = ["satisfied", "satisfied_rate", "meets_90"]

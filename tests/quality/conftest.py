@@ -6,9 +6,9 @@ import time
 
 import duckdb
 import pytest
-from gx_fixtures import SUITES, fact_rows, table_from_frame
 
 from pipeline.quality import gx_runner, suites
+from tests.quality.gx_fixtures import SUITES, fact_rows, table_from_frame
 
 
 def build_marts(con: duckdb.DuckDBPyConnection) -> None:

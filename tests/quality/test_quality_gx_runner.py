@@ -7,11 +7,11 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 import pytest
-from gx_fixtures import GRAIN, SUITES, by_type, suite_with_dbt_rules, table_from_frame
 
 from pipeline.config import REPO_ROOT
 from pipeline.quality import gx_runner, suites
 from pipeline.quality.declared_checks import run_declared_checks
+from tests.quality.gx_fixtures import GRAIN, SUITES, by_type, suite_with_dbt_rules, table_from_frame
 
 
 def test_every_suite_file_builds_as_a_gx_suite(gx_context):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from gx_fixtures import GRAIN, SUITES, assert_same_outcomes, by_type, suite_with_dbt_rules
 
 from pipeline.quality import gx_runner
+from tests.quality.gx_fixtures import GRAIN, SUITES, assert_same_outcomes, by_type, suite_with_dbt_rules
 
 
 def test_batched_validation_matches_whole_table(gx_context, fact_con, tmp_path: Path):

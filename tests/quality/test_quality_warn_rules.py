@@ -18,11 +18,11 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 import pytest
-from gx_fixtures import SUITES, table_from_frame
 
 from pipeline.config import REPO_ROOT
 from pipeline.quality import gx_runner, suites
 from pipeline.quality.declared_checks import run_declared_checks
+from tests.quality.gx_fixtures import SUITES, table_from_frame
 
 
 def _declared(table: str, check: str) -> dict:

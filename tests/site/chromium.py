@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from urllib.parse import quote
 
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, Route, WebSocketRoute
 
@@ -167,3 +168,35 @@ def serve(root: Path) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+VIAS = ("file", "http")  # how a test opens a site page: file:// or our 127.0.0.1 server
+
+
+@dataclass
+class Site:
+    """A page of one fresh browser context, opening site pages of the release by file:// or http."""
+
+    page: Page
+    guard: Guard
+    release: Path
+    http_base: str
+
+    def url(self, rel: str, via: str = "file") -> str:
+        if via == "file":
+            return (self.release / "site" / rel).as_uri()
+        return f"{self.http_base}site/{quote(rel)}"
+
+    def open(self, rel: str, via: str = "file") -> Page:
+        self.page.goto(self.url(rel, via), wait_until="load")
+        self.settle()
+        return self.page
+
+    def settle(self) -> None:
+        settle(self.page)
+
+    def assert_clean(self) -> None:
+        """Fail on what the guard recorded so far (then forgotten, so the teardown does not report it twice)."""
+        problems = self.guard.problems()
+        self.guard.clear()
+        assert not problems, "\n".join(problems)

@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.site.chromium import (
     Guard,
+    Site,
     chromium_path,
     launch,
     missing_chromium_message,
     new_context,
     serve,
-    settle,
 )
-
-VIAS = ("file", "http")
 
 
 @pytest.fixture(scope="session")
@@ -66,35 +62,6 @@ def http_base(release) -> Iterator[str]:
     """http://127.0.0.1:<port>/ serving the release directory, so the site's ../data links resolve."""
     with serve(release) as base:
         yield base
-
-
-@dataclass
-class Site:
-    """A page of one fresh browser context, opening site pages of the release by file:// or http."""
-
-    page: Page
-    guard: Guard
-    release: Path
-    http_base: str
-
-    def url(self, rel: str, via: str = "file") -> str:
-        if via == "file":
-            return (self.release / "site" / rel).as_uri()
-        return f"{self.http_base}site/{quote(rel)}"
-
-    def open(self, rel: str, via: str = "file") -> Page:
-        self.page.goto(self.url(rel, via), wait_until="load")
-        self.settle()
-        return self.page
-
-    def settle(self) -> None:
-        settle(self.page)
-
-    def assert_clean(self) -> None:
-        """Fail on what the guard recorded so far (then forgotten, so the teardown does not report it twice)."""
-        problems = self.guard.problems()
-        self.guard.clear()
-        assert not problems, "\n".join(problems)
 
 
 def _site(browser: Browser, release: Path, http_base: str, width: int, height: int) -> Iterator[Site]:

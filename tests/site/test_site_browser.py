@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 import pytest
 
-from tests.site.conftest import VIAS, Site
+from tests.site.chromium import VIAS, Site
 from tests.site.links import broken_link, references
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Shared helpers for the end-to-end tests: a temporary landing zone, warehouse and open-data dir."""
+"""Helpers of the end-to-end tests (`from tests.e2e.support import ...`): a temporary landing zone, warehouse and open-data dir."""
 
 from __future__ import annotations
 
