@@ -184,6 +184,14 @@ def check_findings(ev) -> tuple[list[Finding], list[Finding]]:
     return ([f], []) if severity == "ERROR" else ([], [f])
 
 
+def _messages(err) -> list[str]:
+    out = []
+    while err is not None:
+        out.append(err.message or "")
+        err = getattr(err, "cause", None)
+    return out
+
+
 def _innermost(err) -> str:
     """The user's error in Dagster's chain of wrappers: the outermost error that is not Dagster's own
     (``WarehouseBusy``'s bilingual message, not the DuckDB lock error it was raised from); else the innermost."""
@@ -199,6 +207,28 @@ def _innermost(err) -> str:
     text = re.sub(r"^(?:[A-Za-z_]\w*\.)*[A-Z]\w*:\s*", "", text)
     first = text.splitlines()[0] if text else ""
     return first if len(first) <= 1200 else first[:1199] + "…"
+
+
+# dbt's log line for a model whose insert broke a contract constraint (dagster-dbt quotes it in its error):
+# "Runtime Error in model dim_province (models/marts/dim_province.sql)
+#   Constraint Error: NOT NULL constraint failed: dim_province__dbt_tmp.province_name"
+_NOT_NULL_VIOLATION = re.compile(
+    r"in model (?P<model>\w+) \([^)]*\)\s*Constraint Error: NOT NULL constraint failed: \S+?\.(?P<column>\w+)"
+)
+
+
+def contract_violations(text: str) -> list[str]:
+    """One bilingual sentence per model whose build broke a NOT NULL constraint of its contract (the one owner
+    of not-null on a mart: dbt_project/macros/contract_constraints.sql), naming the model and the column."""
+    out = []
+    for m in _NOT_NULL_VIOLATION.finditer(text or ""):
+        model, column = m.group("model"), m.group("column")
+        out.append(
+            f"cột {column} của {model} có giá trị rỗng, trái ràng buộc not_null trong hợp đồng dbt; {model} và "
+            f"mọi bảng phía sau không được dựng lại / column {column} of {model} has a NULL, against the not_null "
+            f"constraint of its dbt contract; {model} and everything downstream were not rebuilt"
+        )
+    return list(dict.fromkeys(out))
 
 
 def _step_failures(result) -> tuple[list[Finding], list[tuple[str, str]]]:
@@ -219,6 +249,9 @@ def _step_failures(result) -> tuple[list[Finding], list[tuple[str, str]]]:
             blocking.extend(Finding("dbt", t, t) for t in tests)
         elif any("AssetCheckFailed" in c for c in chain) or "blocking asset check" in message.lower():
             continue  # a blocking check failed: named by its evaluation
+        elif violations := contract_violations("\n".join(_messages(err))):
+            more = f" (+{len(violations) - 1})" if len(violations) > 1 else ""
+            errors.append((e.step_key or "?", violations[0] + more))
         else:
             errors.append((e.step_key or "?", _innermost(err) or "?"))
     return blocking, errors

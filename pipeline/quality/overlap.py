@@ -1,6 +1,8 @@
 """Which GX rules repeat a dbt test: one owner per rule (issue 16, item 2).
 
-dbt owns schema (enforced contracts), keys, grain, relationships, accepted values and not-null; a suite in
+dbt owns schema (enforced contracts), keys, grain, relationships, accepted values and not-null (a ``not_null``
+constraint in the enforced contract of a table or incremental model, which DuckDB enforces on every insert, or a
+``not_null`` data test on a view); a suite in
 ``expectations/`` states none of them again. :func:`find_duplicates` reads the suites and the dbt manifest
 and lists every expectation or declared SQL check that a dbt test or contract on the same model and column
 already guarantees. Not to miss: only a dbt test at least as strict covers (severity ``error``, no ``where``,
@@ -41,6 +43,13 @@ DBT_OWNED_TYPES = (NOT_NULL, UNIQUE, COMPOUND_UNIQUE, IN_SET, MATCH_SET, OF_TYPE
 DBT_OWNED_SQL_CHECKS = ("column_types", "referential")
 # What the issue counted: the column-level key/enum expectations.
 KEY_ENUM_TYPES = (NOT_NULL, UNIQUE, COMPOUND_UNIQUE, IN_SET)
+# the materializations whose contract constraints DuckDB enforces (dbt-duckdb creates the table with them)
+ENFORCED_MATERIALIZATIONS = ("table", "incremental")
+
+
+def not_null_constraint(column: str) -> str:
+    """How the ledger names a contract's NOT NULL constraint on ``column``."""
+    return f"contract (enforced): {column} not null"
 
 
 @dataclass(frozen=True)
@@ -61,10 +70,13 @@ class DbtTest:
 
 @dataclass
 class DbtModelRules:
-    """What dbt guarantees on one model: its generic tests and its enforced contract (``{column: type}``)."""
+    """What dbt guarantees on one model: its generic tests, its enforced contract (``{column: type}``) and the
+    columns whose NOT NULL constraint the database enforces (contract ``constraints: [{type: not_null}]`` on a
+    table or incremental model: dbt-duckdb creates the table with them; a view's constraints are not enforced)."""
 
     tests: list[DbtTest] = field(default_factory=list)
     contract: dict[str, str] | None = None
+    not_null_constraints: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,12 @@ def dbt_rules(manifest: Mapping[str, Any]) -> dict[str, DbtModelRules]:
                 cols = node.get("columns") or {}
                 if cols and all(c.get("data_type") for c in cols.values()):
                     model.contract = {name: str(c["data_type"]).lower() for name, c in cols.items()}
+                if (node.get("config") or {}).get("materialized") in ENFORCED_MATERIALIZATIONS:
+                    model.not_null_constraints = frozenset(
+                        name
+                        for name, c in cols.items()
+                        if any(k.get("type") == "not_null" for k in c.get("constraints") or ())
+                    )
             continue
         if node["resource_type"] != "test" or not node.get("test_metadata"):
             continue
@@ -194,7 +212,8 @@ def expectation_covered_by(exp: Mapping[str, Any], model: DbtModelRules) -> list
     column = kw.get("column")
     # a GX row_condition restricts the rows checked: an unconditional dbt test on all rows implies it
     if typ == NOT_NULL:
-        return [t.name for t in _covering(model, "not_null", column=column)]
+        constraint = [not_null_constraint(column)] if column in model.not_null_constraints else []
+        return constraint + [t.name for t in _covering(model, "not_null", column=column)]
     if typ == UNIQUE:
         tests = _covering(model, "unique", column=column) + _covering(
             model, "unique_combination", columns=[column]
@@ -302,6 +321,7 @@ def dbt_counts(rules: Mapping[str, DbtModelRules]) -> dict[str, int]:
     return {
         **{f"dbt_{k}": v for k, v in sorted(kinds.items())},
         "dbt_contracts": sum(r.contract is not None for r in rules.values()),
+        "dbt_not_null_constraints": sum(len(r.not_null_constraints) for r in rules.values()),
     }
 
 

@@ -889,3 +889,77 @@ def test_at_level_province_the_package_rows_replace_their_commune_and_count_agai
     assert comp[("18484", "2026-Q2")] == (False, False, True, None, 0)
     assert comp[("18163", "2026-Q3")] == (False, False, True, None, 0)  # a rejected package is not a report
     c.close()
+
+
+# ------------------------------------------------------------------------------------------ contract constraints
+# Not-null on a table or incremental mart is owned by its enforced contract (`constraints: [{type: not_null}]`):
+# dbt-duckdb creates the table with NOT NULL and DuckDB refuses a NULL on insert. No not_null data test repeats it.
+
+
+def _run_results(target: Path) -> dict[str, dict]:
+    import json
+
+    results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
+    return {r["unique_id"]: r for r in results}
+
+
+def test_a_null_in_a_not_null_contract_column_fails_the_build_naming_model_and_column(mini):
+    warehouse = _copy(mini, "contract_not_null")
+    c = duckdb.connect(str(warehouse))
+    c.execute("update raw.provinces set name = null where province_code = '42'")
+    c.close()
+    target = mini["tmp"] / "target_contract_not_null"
+    result = run_dbt(mini["project"], warehouse, target, "build", "--select", "dim_province+")
+    assert result.returncode != 0
+    # dbt's log names the model, DuckDB's error the column
+    assert "in model dim_province" in result.stdout, result.stdout[-4000:]
+    assert "NOT NULL constraint failed: dim_province" in result.stdout
+    assert ".province_name" in result.stdout
+    by_id = _run_results(target)
+    failed = by_id.pop("model.ntm.dim_province")
+    assert failed["status"] == "error"
+    assert "NOT NULL constraint failed" in failed["message"] and "province_name" in failed["message"]
+    # nothing downstream is built: the marts that read dim_province and every test on them are skipped
+    assert "model.ntm.mart_province_indicator" in by_id
+    assert {r["status"] for r in by_id.values()} == {"skipped"}, {
+        k: r["status"] for k, r in by_id.items() if r["status"] != "skipped"
+    }
+    # and the previous dim_province stays as it was (dbt-duckdb builds into a temporary table first)
+    c = duckdb.connect(str(warehouse), read_only=True)
+    assert c.execute(
+        "select count(*), count(province_name) from marts.dim_province where province_code = '42'"
+    ).fetchall() == [(1, 1)]
+    c.close()
+
+
+def test_an_incremental_fact_built_before_its_not_null_constraints_gets_them_on_the_next_run(mini):
+    """An incremental model is only inserted into once it exists: the pre-hook ``ntm_contract_not_null``
+    (macros/contract_constraints.sql) sets its contract's NOT NULL constraints on a table built without them."""
+    warehouse = _copy(mini, "contract_incremental")
+    nullable = (
+        "select column_name from information_schema.columns where table_schema = 'marts' "
+        "and table_name = 'fact_submission' and is_nullable = 'NO' order by column_name"
+    )
+    c = duckdb.connect(str(warehouse))
+    required = [r[0] for r in c.execute(nullable).fetchall()]
+    assert {"submission_id", "unit_code", "period_code", "status"} <= set(required)
+    for column in required:  # as a warehouse built before the constraints were in the contract
+        c.execute(f"alter table marts.fact_submission alter column {column} drop not null")
+    assert c.execute(nullable).fetchall() == []
+    c.close()
+    result = run_dbt(
+        mini["project"],
+        warehouse,
+        mini["tmp"] / "target_contract_incremental",
+        "run",
+        "--select",
+        "fact_submission",
+    )
+    assert result.returncode == 0, result.stdout[-6000:]
+    c = duckdb.connect(str(warehouse))
+    assert [r[0] for r in c.execute(nullable).fetchall()] == required
+    with pytest.raises(
+        duckdb.ConstraintException, match=r"NOT NULL constraint failed: fact_submission\.status"
+    ):
+        c.execute("update marts.fact_submission set status = null")
+    c.close()

@@ -38,6 +38,36 @@ def test_the_ledger_is_the_readme_table():
     assert len(LEDGER) == 294
 
 
+def test_not_null_on_a_table_mart_has_one_owner_the_contract_constraint():
+    """dbt-duckdb creates a table or incremental model with its contract's NOT NULL constraints and DuckDB
+    refuses a NULL on insert (tests/dbt/test_marts.py::test_a_null_in_a_not_null_contract_column_fails_the_build_
+    naming_model_and_column): a not_null data test on such a column would be a second owner of the rule (and one
+    more dbt node and Dagster asset check per run). not_null data tests stay on views (their contracts are not
+    enforced) and seeds only."""
+    manifest = overlap.load_manifest()
+    nodes = manifest["nodes"]
+    repeats, on = [], []
+    for node in nodes.values():
+        if node["resource_type"] != "test" or (node.get("test_metadata") or {}).get("name") != "not_null":
+            continue
+        parent = nodes[node["attached_node"]]
+        on.append(parent["config"]["materialized"])
+        if node["column_name"] in RULES.get(parent["name"], overlap.DbtModelRules()).not_null_constraints:
+            repeats.append(node["name"])
+    assert repeats == []
+    assert set(on) <= {"view", "seed"}
+    # 132 not_null data tests became contract constraints on 22 table/incremental marts; 14 stay (10 on views,
+    # 4 on seeds)
+    assert sum(len(r.not_null_constraints) for r in RULES.values()) == 132
+    assert len(on) == 14
+
+
+def test_the_not_null_rules_gx_gave_to_dbt_are_held_by_contract_constraints():
+    held = [e for e in LEDGER if e["rule"] == overlap.NOT_NULL]
+    assert len(held) == 121
+    assert all(e["covered_by"] == [overlap.not_null_constraint(e["column"])] for e in held)
+
+
 def test_every_key_or_enum_rule_left_in_gx_says_why():
     left = [
         (name, e["type"], e["kwargs"].get("column"))
@@ -75,6 +105,21 @@ MANIFEST = {
             "config": {"contract": {"enforced": True}},
             "columns": {"k": {"data_type": "varchar"}, "n": {"data_type": "integer"}},
         },
+        "model.ntm.t": {  # a table: its contract's NOT NULL is enforced by DuckDB
+            "resource_type": "model",
+            "name": "t",
+            "config": {"contract": {"enforced": True}, "materialized": "table"},
+            "columns": {
+                "k": {"data_type": "varchar", "constraints": [{"type": "not_null"}]},
+                "n": {"data_type": "integer", "constraints": [{"type": "check", "expression": "n > 0"}]},
+            },
+        },
+        "model.ntm.v": {  # a view: the same constraint is not enforced, it covers nothing
+            "resource_type": "model",
+            "name": "v",
+            "config": {"contract": {"enforced": True}, "materialized": "view"},
+            "columns": {"k": {"data_type": "varchar", "constraints": [{"type": "not_null"}]}},
+        },
         "t1": _test("not_null_m_k", "not_null", "k"),
         "t2": _test("not_null_m_n", "not_null", "n", severity="warn"),
         "t3": _test("unique_m_k", "unique", "k", where="n > 0"),
@@ -111,6 +156,17 @@ MODEL = overlap.dbt_rules(MANIFEST)["m"]
 )
 def test_what_a_dbt_test_covers(exp, covered):
     assert overlap.expectation_covered_by(exp, MODEL) == covered
+
+
+def test_a_not_null_constraint_covers_only_on_a_table():
+    rules = overlap.dbt_rules(MANIFEST)
+    not_null = lambda col: {"type": overlap.NOT_NULL, "kwargs": {"column": col}}  # noqa: E731
+    assert overlap.expectation_covered_by(not_null("k"), rules["t"]) == ["contract (enforced): k not null"]
+    assert (
+        overlap.expectation_covered_by(not_null("n"), rules["t"]) == []
+    )  # a check constraint is no not-null
+    assert overlap.expectation_covered_by(not_null("k"), rules["v"]) == []
+    assert rules["t"].not_null_constraints == {"k"} and rules["v"].not_null_constraints == frozenset()
 
 
 def test_what_covers_a_declared_sql_check():

@@ -55,6 +55,29 @@ def test_a_failed_step_names_the_users_error_not_the_lower_level_error_it_was_ra
     assert "Could not set lock" not in cause
 
 
+def test_a_null_against_a_contract_constraint_is_named_by_model_and_column(tmp_path):
+    """dagster-dbt quotes dbt's error lines in its exception; the sentence names the mart and the column."""
+    dbt_error = (
+        "The dbt CLI process with command\n\n`dbt build`\n\nfailed with exit code `1`. Check the stdout.\n\n"
+        "Errors parsed from dbt logs:\n\nRuntime Error in model dim_province (models/marts/dim_province.sql)\n"
+        "  Constraint Error: NOT NULL constraint failed: dim_province__dbt_tmp.province_name"
+    )
+
+    @dg.asset
+    def ntm_dbt() -> None:
+        raise RuntimeError(dbt_error)
+
+    s = run_summary.collect(dg.materialize([ntm_dbt], raise_on_error=False), tmp_path / "none.duckdb", 1.0)
+    assert s.exit_code == ExitCode.RUN_FAILED
+    assert s.cause() == (
+        "Không công bố vì bước ntm_dbt bị lỗi / Nothing published because step ntm_dbt failed: cột province_name "
+        "của dim_province có giá trị rỗng, trái ràng buộc not_null trong hợp đồng dbt; dim_province và mọi bảng "
+        "phía sau không được dựng lại / column province_name of dim_province has a NULL, against the not_null "
+        "constraint of its dbt contract; dim_province and everything downstream were not rebuilt"
+    )
+    assert run_summary.contract_violations("Failure in test unique_x (models/x.yml)") == []
+
+
 def _gx_eval(passed: bool, failures: list[dict], warnings: int):
     md = pd.DataFrame(failures).to_markdown(index=False) if failures else "-"
     meta = {"failed_expectations": dg.MetadataValue.md(md), "warnings": warnings, "message": "x"}
