@@ -28,6 +28,13 @@ that kept its size and mtime is one (its ctime moved). A file whose stat equals 
 of hashing, never a second truth (git's "racy clean" rule: a file changed less than two seconds before its
 stat was taken gets no trusted stat).
 
+**An interrupted build** is no success: the dbt step marks the record (:func:`mark_building`, the key
+``building``: run id → when it started) before ``dbt build`` starts, and :func:`record_success` drops the
+marks of builds that started before its own (a full build) or only its own (a build scoped to one period).
+A mark left by a run that was killed or whose dbt build failed (the marts may be half rebuilt) makes the
+next question answer "everything" with that run named, so the next run rebuilds every period instead of
+calling the unchanged landing zone "nothing changed".
+
 What it replaced (issue 16, item 4), and what stays:
 
 1. ``pipeline/state.py`` + ``last_success.json`` format 1 (one fingerprint of path, size and mtime of the
@@ -183,6 +190,9 @@ class ChangeSet:
     code_changed: bool
     settings_changed: bool
     current: dict[str, Entry] = field(repr=False, default_factory=dict)
+    interrupted: tuple[
+        str, ...
+    ] = ()  # runs whose build started after the last success and never recorded one
 
     @property
     def everything(self) -> str | None:
@@ -193,6 +203,8 @@ class ChangeSet:
             return "code changed since the last successful build"
         if self.settings_changed:
             return "settings (PII salt or home commune) changed since the last successful build"
+        if self.interrupted:
+            return f"the build of run {', '.join(self.interrupted)} did not finish (killed or failed)"
         return None
 
     @property
@@ -248,7 +260,11 @@ def read_record(settings) -> dict[str, Any] | None:
 
 
 def changes_since_last_success(
-    settings, stat_cache: Mapping[str, Entry] | None = None, *, code_fp: str | None = None
+    settings,
+    stat_cache: Mapping[str, Entry] | None = None,
+    *,
+    code_fp: str | None = None,
+    running: str | None = None,
 ) -> ChangeSet:
     """What is new, changed or removed in the landing zone since the last successful build, and whether the
     code or settings changed. ``stat_cache`` (path → entry, e.g. from :func:`stat_cache_from`) saves reads."""
@@ -268,6 +284,7 @@ def changes_since_last_success(
         code_changed=bool(last) and last.get("code_fingerprint") != (code_fp or code_fingerprint()),
         settings_changed=bool(last) and last.get("settings_fingerprint") != settings_fingerprint(settings),
         current=current,
+        interrupted=tuple(sorted(r for r in (last or {}).get("building", {}) if r != running)),
     )
 
 
@@ -304,7 +321,7 @@ def record_success(
     """After a successful build that ended with ``release_id``: atomically (temp file + rename) record what
     it built. ``accounted``: the sha256 of every content the ingest accounted for; ``scope``: the period the
     run rebuilt (None: every period). A change outside them keeps its previous entry (or none): still new."""
-    changes = changes_since_last_success(settings, stat_cache)
+    changes = changes_since_last_success(settings, stat_cache, running=run_id)
     last = changes.last or {}
     previous = _entries(last.get("files", {}))
     code_fp, settings_fp = code_fingerprint(), settings_fingerprint(settings)
@@ -323,6 +340,10 @@ def record_success(
         for f in changes.files:
             if f.kind == "removed" and f.source == "submissions" and covers(scope, f.period):
                 files.pop(f.path, None)
+    marks = dict(last.get("building", {}))
+    own = marks.pop(run_id, None)
+    if scope is None and own is not None:  # a full build redid whatever the builds started before it left
+        marks = {r: t for r, t in marks.items() if t > own}
     record = {
         "format": FORMAT,
         "run_id": run_id,
@@ -336,12 +357,31 @@ def record_success(
             for rel, (sha, stat) in sorted(files.items())
         },
     }
+    if marks:
+        record["building"] = marks
+    _write_record(settings, record)
+    return record
+
+
+def _write_record(settings, record: Mapping[str, Any]) -> None:
+    """Atomically: a temp file beside it, then rename."""
     path = settings.warehouse_dir / STATE_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=0, ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, path)
-    return record
+
+
+def mark_building(settings, run_id: str) -> bool:
+    """Before ``dbt build`` starts: mark the record with this run, so that a build that never reaches
+    :func:`record_success` (killed, or dbt failed) is not taken for a success. True when a record was marked
+    (without a record every question already answers "everything")."""
+    record = read_record(settings)
+    if record is None:
+        return False
+    record.setdefault("building", {})[run_id] = time.time()
+    _write_record(settings, record)
+    return True
 
 
 def forget_success(settings, release_id: str | None = None) -> bool:

@@ -207,6 +207,9 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
             "scope": f"{scope.period or 'every period'}: {scope.reason}",
         }
         context.log.info(f"dbt {' '.join(args)}")
+        # until the publish step records this run's success, the record says a build is under way: a kill or a
+        # failed dbt build leaves the mark, and the next run rebuilds every period (pipeline.changes)
+        changes.mark_building(get_settings(), context.run.run_id)
         # the quality gate runs next in this process: import GX while dbt runs in its subprocess
         prewarm_context()
         # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own connect

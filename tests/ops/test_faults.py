@@ -5,6 +5,7 @@ checksum per table) with one uninterrupted run."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -82,7 +83,8 @@ def _dbt_child(proc) -> bool:
 def test_kill_during_dbt_then_the_next_run_recovers(reference, tmp_path):
     env = copy_state(reference, tmp_path)
     release_before = _latest_ok(env)
-    proc = start([PY, "-m", "pipeline", "run", "-v"], env, tmp_path / "killed.log")
+    # the copied state is a finished build: nothing changed, so only --force starts a build to kill
+    proc = start([PY, "-m", "pipeline", "run", "-v", "--force"], env, tmp_path / "killed.log")
     try:
         wait_for(lambda: _dbt_child(proc) or proc.poll() is not None, timeout=600, what="the dbt subprocess")
         assert proc.poll() is None, "the run finished before dbt could be killed"
@@ -97,8 +99,13 @@ def test_kill_during_dbt_then_the_next_run_recovers(reference, tmp_path):
     killed_run = run_id_in_log(tmp_path / "killed.log")
     with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
         assert instance.get_run_by_id(killed_run).status == dg.DagsterRunStatus.STARTED  # nobody could tell
+    # the killed build left its mark on the last-success record: the next run (no --force) is no no-op
+    record = json.loads((Path(env["NTM_WAREHOUSE"]).parent / "last_success.json").read_text())
+    assert killed_run in record["building"]
     rc = pipeline_run(env, tmp_path / "recover.log")
     assert rc == 0, (tmp_path / "recover.log").read_text()[-4000:]
+    record = json.loads((Path(env["NTM_WAREHOUSE"]).parent / "last_success.json").read_text())
+    assert "building" not in record and record["run_id"] != killed_run
     assert marts_fingerprint(Path(env["NTM_WAREHOUSE"])) == reference["marts"]
     _latest_ok(env)
     # the next run found the killed run's process gone and marked it failed: nothing is left STARTED

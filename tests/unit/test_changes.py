@@ -236,3 +236,45 @@ def test_a_release_that_fails_its_integrity_check_is_forgotten(env):
     assert changes.forget_success(settings, record["release_id"])
     found = changes.changes_since_last_success(settings)
     assert found.last is None and found.everything and not found.nothing
+
+
+def test_a_build_that_never_records_its_success_means_everything_next_time(env):
+    """The dbt step marks the record before dbt starts; a killed run or a failed dbt build leaves the mark,
+    so the next question answers "everything" naming that run (not "nothing changed")."""
+    raw, settings = env
+    _succeed(settings, "run-1")
+    assert changes.mark_building(settings, "run-2")
+    found = changes.changes_since_last_success(settings)
+    assert not found.nothing and not found.files
+    assert found.everything == "the build of run run-2 did not finish (killed or failed)"
+    # the run itself, asking while it records its success, does not count its own mark
+    assert changes.changes_since_last_success(settings, running="run-2").everything is None
+    _succeed(settings, "run-2")
+    assert "building" not in changes.read_record(settings)
+    assert changes.changes_since_last_success(settings).nothing
+
+
+def test_a_full_build_clears_the_marks_of_builds_started_before_it_but_not_after(env):
+    raw, settings = env
+    _succeed(settings, "run-1")
+    changes.mark_building(settings, "killed")  # killed during dbt
+    changes.mark_building(settings, "run-3")  # the next (full) build
+    changes.mark_building(settings, "run-4")  # started while run-3 was publishing
+    _succeed(settings, "run-3")
+    assert set(changes.read_record(settings)["building"]) == {"run-4"}
+    assert "run-4" in changes.changes_since_last_success(settings).everything
+
+
+def test_a_scoped_build_clears_only_its_own_mark(env):
+    raw, settings = env
+    _succeed(settings, "run-1")
+    changes.mark_building(settings, "killed")
+    changes.mark_building(settings, "run-3")
+    _succeed(settings, "run-3", scope="2026-Q1")
+    assert set(changes.read_record(settings)["building"]) == {"killed"}
+
+
+def test_without_a_record_there_is_nothing_to_mark(env):
+    raw, settings = env
+    assert not changes.mark_building(settings, "run-1")
+    assert changes.read_record(settings) is None
