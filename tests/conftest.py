@@ -27,14 +27,60 @@ def built_release(pipeline_build):
     return pipeline_build.release
 
 
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory) -> dict:
+    """One uninterrupted `python -m pipeline run` over the bundled sample, started the way `make run` starts it
+    (from a directory outside the repository, the repository on PYTHONPATH), on a temporary raw dir,
+    warehouse, open-data dir and DAGSTER_HOME (``tests.ops._support.make_env``). tests/e2e/test_cli.py reads
+    what it printed (``stdout``, ``stderr``, ``returncode``); the tests of tests/ops copy its state
+    (``tests.ops._support.copy_state``) and compare their marts with its ``marts``."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.ops._support import REPO, kill_group, make_env, marts_fingerprint
+
+    tmp = tmp_path_factory.mktemp("reference")
+    env = make_env(tmp)
+    cwd = tmp / "cwd"
+    cwd.mkdir()
+    out, err = tmp / "run.stdout", tmp / "run.stderr"
+    t = time.monotonic()
+    with open(out, "wb") as fo, open(err, "wb") as fe:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", "run"],
+            cwd=cwd,
+            env={**env, "PYTHONPATH": str(REPO), "COLUMNS": "200"},
+            stdout=fo,
+            stderr=fe,
+            start_new_session=True,
+        )
+        try:
+            code = proc.wait(timeout=900)
+        finally:
+            kill_group(proc)
+    stdout, stderr = out.read_text(errors="replace"), err.read_text(errors="replace")
+    assert code == 0, stdout[-4000:] + stderr[-4000:]
+    return {
+        "tmp": tmp,
+        "env": env,
+        "stdout": stdout,
+        "stderr": stderr,
+        "returncode": code,
+        "marts": marts_fingerprint(Path(env["NTM_WAREHOUSE"])),
+        "seconds": time.monotonic() - t,
+    }
+
+
 # fixtures that run the whole pipeline: a test that uses one (directly or through another fixture) is slow
 BUILD_FIXTURES = frozenset({"pipeline_build", "built_release"})
 
 
 def _is_slow(item) -> bool:
     parts = item.path.relative_to(item.config.rootpath).parts  # tests/<folder>/...
-    # "ops": make test-ops, real dagster dev, daemons, SIGKILL
-    return "ops" in parts or _uses_session_build(item)
+    # "ops": make test-ops, real dagster dev, daemons, SIGKILL; "reference": the session's CLI run
+    return "ops" in parts or "reference" in getattr(item, "fixturenames", ()) or _uses_session_build(item)
 
 
 def _uses_session_build(item) -> bool:
@@ -53,14 +99,15 @@ def xdist_group(item) -> str:
 
     - every test that reads the session's pipeline build (``pipeline_build``/``built_release``, tests/site's
       ``release``) is in group ``pipeline_build``: the build runs once, on one worker;
-    - every test on tests/ops' session run ``reference`` is in group ``ops_reference``;
+    - every test on the session's CLI run ``reference`` (tests/ops, tests/e2e/test_cli.py) is in group
+      ``ops_reference``;
     - tests/ops, tests/e2e, tests/exchange and tests/bench modules each form a group (their module fixtures
       run pipelines); the other folders form one group each (their conftest's session fixtures, such as
       tests/publish's synthetic warehouse or tests/site's browser, are built once)."""
     if _uses_session_build(item):
         return "pipeline_build"
     parts = item.path.relative_to(item.config.rootpath).parts  # tests/<folder>/.../test_x.py
-    if "reference" in getattr(item, "fixturenames", ()) and "ops" in parts:
+    if "reference" in getattr(item, "fixturenames", ()):
         return "ops_reference"
     if len(parts) < 3 or parts[1] in ("ops", "e2e", "exchange", "bench"):
         return "/".join(parts)
@@ -71,7 +118,7 @@ def xdist_group(item) -> str:
 # group first leaves the short ones to even out the end, so two workers finish close together. Groups not
 # named here follow: the other slow ones, then the fast ones, each in collection order.
 HEAVY_GROUPS = (
-    "ops_reference",  # faults, partitions, readers, sensor seed: about 9 minutes on one worker
+    "ops_reference",  # the CLI run, faults, partitions, readers, sensor seed: about 9 minutes on one worker
     "pipeline_build",  # the session build and everything that reads it (tests/e2e, tests/site)
     "tests/exchange/test_federation.py",  # five pipeline builds in its module fixtures
     "tests/ops/test_e2e_dagster.py",  # dagster dev + daemon + sensor

@@ -1,7 +1,13 @@
 """The same entry point as `make run` (`python -m pipeline run`), run from a temporary directory: it
 publishes a release; then data that passes ingest but breaks a mart-level rule (a duplicated hamlet
 version) makes a blocking check fail: nothing is published, `latest` stays byte-for-byte the same, the exit
-code is 3 (BLOCKED) and the output names the check and the offending rows."""
+code is 3 (BLOCKED) and the output names the check and the offending rows.
+
+The first run is the session's CLI run ``reference`` (tests/conftest.py: that same command from a temporary
+directory over the bundled sample, which tests/ops compare with): this module reads what it printed and left
+behind instead of running the pipeline once more. The later runs each start from a copy of its state
+(warehouse with its last-success record, open data, raw dir: ``tests.ops._support.copy_state``), the state the
+chained runs of this module started from."""
 
 from __future__ import annotations
 
@@ -13,13 +19,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.e2e.support import REPO, pipeline_env, tree_digest
+from tests.e2e.support import REPO, tree_digest
+from tests.ops._support import copy_state
 
 pytestmark = pytest.mark.slow
 
 
 def _run(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    full_env = {**os.environ, **env, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
+    full_env = {**env, "PYTHONPATH": str(REPO), "COLUMNS": "200"}
     return subprocess.run(
         [sys.executable, "-m", "pipeline", "run"],
         cwd=cwd,
@@ -30,22 +37,22 @@ def _run(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    base = tmp_path_factory.mktemp("cli")
-    return base, pipeline_env(base)
+def _copy(reference: dict, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the reference run's state, and a working directory outside the repository to run from."""
+    env = copy_state(reference, tmp_path)
+    (tmp_path / "cwd").mkdir()
+    return tmp_path / "cwd", env
 
 
-def test_make_run_entry_point_publishes(workdir):
-    base, env = workdir
-    out = _run(base, env)
-    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
-    assert "0 lỗi chặn / blocking failures" in out.stdout
-    assert "bảng / tables" in out.stdout and "Mã thoát / exit code 0 (OK)" in out.stdout
+def test_make_run_entry_point_publishes(reference):
+    env, stdout, stderr = reference["env"], reference["stdout"], reference["stderr"]
+    assert reference["returncode"] == 0, stdout[-4000:] + stderr[-4000:]
+    assert "0 lỗi chặn / blocking failures" in stdout
+    assert "bảng / tables" in stdout and "Mã thoát / exit code 0 (OK)" in stdout
     # every file under raw/ is accounted for; the sample's docs and registries raise no warning
-    assert "files outside the sources: documentation: 1, reference_file: 6" in out.stdout
-    assert "không được nạp" not in out.stdout
-    latest = base / "open_data" / "latest"
+    assert "files outside the sources: documentation: 1, reference_file: 6" in stdout
+    assert "không được nạp" not in stdout
+    latest = Path(env["NTM_OPEN_DATA_DIR"]) / "latest"
     assert (latest / "datapackage.json").exists()
     con = duckdb.connect(env["NTM_WAREHOUSE"], read_only=True)
     tables = {
@@ -70,20 +77,20 @@ def test_make_run_entry_point_publishes(workdir):
     assert n > 0
 
 
-def test_second_run_with_nothing_changed_is_a_no_op(workdir):
-    base, env = workdir
-    latest = base / "open_data" / "latest"
+def test_second_run_with_nothing_changed_is_a_no_op(reference, tmp_path):
+    cwd, env = _copy(reference, tmp_path)
+    latest = Path(env["NTM_OPEN_DATA_DIR"]) / "latest"
     before = (os.readlink(latest), tree_digest(latest))
-    out = _run(base, env)
+    out = _run(cwd, env)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
     assert "nothing changed since run" in out.stdout
     assert "run id" not in out.stdout  # no Dagster run was started
     assert (os.readlink(latest), tree_digest(latest)) == before
 
 
-def test_broken_mart_rule_blocks_publishing_and_keeps_latest(workdir):
-    base, env = workdir
-    latest = base / "open_data" / "latest"
+def test_broken_mart_rule_blocks_publishing_and_keeps_latest(reference, tmp_path):
+    cwd, env = _copy(reference, tmp_path)
+    latest = Path(env["NTM_OPEN_DATA_DIR"]) / "latest"
     before_target = os.readlink(latest)
     before = tree_digest(latest)
     snapshot = Path(env["NTM_WAREHOUSE"]).with_name("ntm_read.duckdb")
@@ -97,7 +104,7 @@ def test_broken_mart_rule_blocks_publishing_and_keeps_latest(workdir):
     row[header.index("hamlet_key")] = "999"
     hamlets.write_text("\n".join([*lines, ",".join(row)]) + "\n", encoding="utf-8")
 
-    out = _run(base, env)
+    out = _run(cwd, env)
     assert out.returncode == 3, out.stdout[-4000:]
     assert "LỖI / ERROR" in out.stdout
     assert "18484-T05" in out.stdout, "the output should show the offending rows"

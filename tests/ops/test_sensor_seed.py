@@ -2,7 +2,7 @@
 build processed does not start another run, anything new or changed since does, once.
 
 Fast tests evaluate the sensor in process against a tmp landing zone, a last-success record and a test
-instance. The slow test chains on the session's CLI run (tests/ops/conftest.py ``reference``): a copy of its
+instance. The slow test chains on the session's CLI run (tests/conftest.py ``reference``): a copy of its
 warehouse (with the record its publish step wrote), open data and DAGSTER_HOME under a real `dagster dev`,
 whose daemon's first sensor tick must launch no run; then, with the cursor that tick stored, a changed raw
 file makes the sensor request a run (evaluated in process, so no second full pipeline run), and the webserver
