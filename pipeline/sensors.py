@@ -115,6 +115,19 @@ def ntm_raw_files(context: dg.SensorEvaluationContext):
 
     if problems := preflight.check():  # cursor left as is: the files trigger once the problem is fixed
         return dg.SkipReason(preflight.one_line(problems))
+    settings = get_settings()
+    raw_dir = settings.raw_dir
+    cursor = json.loads(context.cursor) if context.cursor else None
+    if cursor is None and sensor_baseline():
+        # the very first evaluation, busy or not: the files present now are the ones a run in progress (or
+        # the one about to be launched) handles; waiting for a quiet tick would take in files landing later
+        pending = [f for f in changes.changes_since_last_success(settings).files if f.sha256 is not None]
+        baseline = {f.path: f.sha256 for f in pending}
+        _, seen = settled(pending, raw_dir, None, time.time(), 0)
+        context.update_cursor(json.dumps({"seen": seen, "baseline": baseline}, sort_keys=True))
+        return dg.SkipReason(
+            f"baseline: {len(baseline)} changed file(s) already in {raw_dir} recorded as handled"
+        )
     busy = context.instance.get_run_records(filters=dg.RunsFilter(statuses=IN_PROGRESS), limit=1)
     if busy:
         run = busy[0].dagster_run
@@ -122,18 +135,8 @@ def ntm_raw_files(context: dg.SensorEvaluationContext):
             f"lượt chạy {run.run_id} đang {run.status.value}: chờ nó xong / "
             f"run {run.run_id} is {run.status.value}: waiting for it to end"
         )
-    settings = get_settings()
-    raw_dir = settings.raw_dir
-    cursor = json.loads(context.cursor) if context.cursor else None
     found = changes.changes_since_last_success(settings)
     pending = [f for f in found.files if f.sha256 is not None]
-    if cursor is None and sensor_baseline():
-        baseline = {f.path: f.sha256 for f in pending}
-        _, seen = settled(pending, raw_dir, None, time.time(), 0)
-        context.update_cursor(json.dumps({"seen": seen, "baseline": baseline}, sort_keys=True))
-        return dg.SkipReason(
-            f"baseline: {len(baseline)} changed file(s) already in {raw_dir} recorded as handled"
-        )
     baseline = (cursor or {}).get("baseline", {})
     pending = [f for f in pending if baseline.get(f.path) != f.sha256]
     new, seen = settled(

@@ -182,6 +182,28 @@ def test_baseline_takes_the_changes_present_as_handled(env, monkeypatch):
         assert isinstance(result, dg.RunRequest) and result.tags["ntm/files"] == "1", result
 
 
+def test_baseline_is_taken_at_the_first_tick_even_while_a_run_is_in_progress(env, monkeypatch):
+    """The daemon's first tick may come while the run that handles the files present is in progress: the
+    baseline is taken then, not at the first quiet tick, when a file landed after the start would be taken
+    in too (it then triggers its own run)."""
+    raw, _ = env
+    monkeypatch.setenv("NTM_SENSOR_BASELINE", "1")
+    with dg.instance_for_test() as instance:
+        started = _run(instance, None)
+        result, cursor = _tick(instance, None)
+        assert (
+            isinstance(result, dg.SkipReason)
+            and f"baseline: {len(ALL)} changed file(s)" in result.skip_message
+        )
+        _write(raw / SUB, "a,b\n1,3\n", age_s=40)  # lands while the run is still going
+        result, cursor = _tick(instance, cursor)
+        assert isinstance(result, dg.SkipReason) and f"run {started} is STARTED" in result.skip_message
+        instance.report_run_failed(instance.get_run_by_id(started))
+        result, cursor = _tick(instance, cursor)  # settling
+        result, cursor = _tick(instance, cursor)
+        assert isinstance(result, dg.RunRequest) and result.tags["ntm/files"] == "1", result
+
+
 def test_the_instance_config_turns_telemetry_and_the_community_prompt_off(tmp_path):
     """`make ui` uses .dagster/dagster.yaml: the loaded instance has telemetry and the NUX (the "join the
     Dagster community" prompt) off; without the `nux` block the prompt would be on."""
