@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 
 import pytest
 
@@ -150,8 +152,57 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: rank(groups[item]))  # stable: a group keeps its collection order
     for item in items:
         item.add_marker(pytest.mark.xdist_group(groups[item]))
+    # pytest 9 derives an item's nodeid from its structured id, so xdist's own "@group" suffix (set on the
+    # old ``_nodeid``) no longer reaches the scheduler: each worker hands its map to the controller's
+    # scheduler below through the folder the controller made
+    folder = os.environ.get(GROUPS_DIR_ENV)
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if folder and worker:
+        mapping = {item.nodeid: groups[item] for item in items}
+        tmp = os.path.join(folder, f"{worker}.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(mapping, fh)
+        os.replace(tmp, os.path.join(folder, f"{worker}.json"))
+
+
+GROUPS_DIR_ENV = "NTM_TEST_XDIST_GROUPS_DIR"
+
+
+def pytest_configure(config):
+    """In the controller of a ``--dist loadgroup`` session: a folder for the workers' nodeid → group maps."""
+    if getattr(config.option, "dist", "no") == "loadgroup" and not hasattr(config, "workerinput"):
+        os.environ[GROUPS_DIR_ENV] = tempfile.mkdtemp(prefix="ntm-xdist-groups-")
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup`` with the groups of :func:`xdist_group`: xdist's scope scheduling, each scope one
+    group, read from the maps the workers wrote at collection (every worker collects the same tests)."""
+    if getattr(config.option, "dist", "no") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        _groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self._groups is None:
+                folder = os.environ.get(GROUPS_DIR_ENV, "")
+                merged: dict[str, str] = {}
+                for name in sorted(os.listdir(folder)) if folder else ():
+                    if name.endswith(".json"):
+                        with open(os.path.join(folder, name), encoding="utf-8") as fh:
+                            merged.update(json.load(fh))
+                self._groups = merged
+            return self._groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
 
 
 def _distributed(config) -> bool:
-    """True in a pytest-xdist worker (and in the controller) of a ``--dist loadgroup`` session."""
-    return getattr(config.option, "dist", "no") == "loadgroup"
+    """True in a pytest-xdist worker (and in the controller) of a ``--dist loadgroup`` session. A worker's
+    ``dist`` option is "no": xdist's ``setup_config`` turns ``--dist loadgroup`` into ``option.loadgroup``
+    there, and only the workers collect, so the groups are made from that flag."""
+    return (
+        bool(getattr(config.option, "loadgroup", False))
+        or getattr(config.option, "dist", "no") == "loadgroup"
+    )
