@@ -174,6 +174,7 @@ def pytest_configure(config):
         os.environ[GROUPS_DIR_ENV] = tempfile.mkdtemp(prefix="ntm-xdist-groups-")
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: absent with `-p no:xdist`
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup`` with the groups of :func:`xdist_group`: xdist's scope scheduling, each scope one
     group, read from the maps the workers wrote at collection (every worker collects the same tests)."""
