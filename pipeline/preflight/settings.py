@@ -31,12 +31,16 @@ def _seconds(raw: str) -> float | None:
     return x if math.isfinite(x) and x >= 0 else None
 
 
-def _nonnegative_int(raw: str) -> int | None:
+def _int_at_least(raw: str, minimum: int) -> int | None:
     try:
         n = int(raw.strip())
     except ValueError:
         return None
-    return n if n >= 0 else None
+    return n if n >= minimum else None
+
+
+def _nonnegative_int(raw: str) -> int | None:
+    return _int_at_least(raw, 0)
 
 
 def _iso_date(raw: str) -> date | None:
@@ -47,11 +51,7 @@ def _iso_date(raw: str) -> date | None:
 
 
 def _min_count(raw: str) -> int | None:
-    try:
-        n = int(raw.strip())
-    except ValueError:
-        return None
-    return n if n >= 3 else None
+    return _int_at_least(raw, 3)
 
 
 def commune_code(raw: str) -> str | None:

@@ -19,11 +19,14 @@ def tree_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-def pipeline_env(base: Path) -> dict[str, str]:
-    raw = base / "raw"
-    if not raw.exists():
-        shutil.copytree(REPO / "raw", raw, ignore=shutil.ignore_patterns("templates"))
-    (base / "dagster_home").mkdir(exist_ok=True)
+def pipeline_env(base: Path, raw: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a pipeline run in ``base``: its own warehouse, open data and Dagster home; the
+    landing zone ``raw`` (default: a copy of the bundled sample in ``base/raw``), plus ``extra`` settings."""
+    if raw is None:
+        raw = base / "raw"
+        if not raw.exists():
+            shutil.copytree(REPO / "raw", raw, ignore=shutil.ignore_patterns("templates"))
+    (base / "dagster_home").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / ".dagster" / "dagster.yaml", base / "dagster_home" / "dagster.yaml")
     return {
         "NTM_RAW_DIR": str(raw),
@@ -32,4 +35,5 @@ def pipeline_env(base: Path) -> dict[str, str]:
         "DAGSTER_HOME": str(base / "dagster_home"),
         "NTM_PII_SALT": "test-salt",
         "NTM_TODAY": "2026-11-29",
+        **extra,
     }

@@ -39,6 +39,7 @@ import pytest
 from pipeline.exchange import package as ex
 from pipeline.exchange.verify import verify_package
 from pipeline.synth import generate_scale, split_by_commune
+from tests.e2e.support import pipeline_env
 from tests.shared_build import environ, materialize_all
 
 pytestmark = pytest.mark.slow  # one module fixture runs five pipeline builds (about 3 minutes)
@@ -98,23 +99,9 @@ class Federation:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _env(base: Path, raw: Path, **extra: str) -> dict[str, str]:
-    (base / "dagster_home").mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / ".dagster" / "dagster.yaml", base / "dagster_home" / "dagster.yaml")
-    return {
-        "NTM_RAW_DIR": str(raw),
-        "NTM_WAREHOUSE": str(base / "warehouse" / "ntm.duckdb"),
-        "NTM_OPEN_DATA_DIR": str(base / "open_data"),
-        "DAGSTER_HOME": str(base / "dagster_home"),
-        "NTM_PII_SALT": "test-salt",
-        "NTM_TODAY": "2026-11-29",
-        **extra,
-    }
-
-
 def _build(name: str, base: Path, raw: Path, **extra: str) -> Instance:
     """One instance: the whole asset graph in process on its own landing zone, warehouse and open data."""
-    env = _env(base, raw, **extra)
+    env = pipeline_env(base, raw, **extra)
     t0 = time.perf_counter()
     with environ(env):
         result = materialize_all()
