@@ -50,14 +50,6 @@ SOURCE_ASSETS = {
 }
 
 
-def _interval_s() -> int:
-    return sensor_interval_s()
-
-
-def _settle_s() -> float:
-    return sensor_settle_s()
-
-
 IN_PROGRESS = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -102,7 +94,7 @@ def plan_run(new: list[tuple[str, str]]) -> tuple[set[str], str | None]:
 @dg.sensor(
     name=SENSOR_NAME,
     job=ntm_full_refresh,
-    minimum_interval_seconds=_interval_s(),
+    minimum_interval_seconds=sensor_interval_s(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Tệp mới hoặc thay đổi trong vùng tiếp nhận (raw) khởi động một lượt chạy cho nguồn và kỳ liên quan. / "
@@ -140,7 +132,7 @@ def ntm_raw_files(context: dg.SensorEvaluationContext):
     baseline = (cursor or {}).get("baseline", {})
     pending = [f for f in pending if baseline.get(f.path) != f.sha256]
     new, seen = settled(
-        pending, raw_dir, None if cursor is None else cursor.get("seen", {}), time.time(), _settle_s()
+        pending, raw_dir, None if cursor is None else cursor.get("seen", {}), time.time(), sensor_settle_s()
     )
     last = found.last
     total = len(found.current)
