@@ -104,8 +104,10 @@ def xdist_group(item) -> str:
     - every test on the session's CLI run ``reference`` (tests/ops, tests/e2e/test_cli.py) is in group
       ``ops_reference``;
     - tests/ops, tests/e2e, tests/exchange and tests/bench modules each form a group (their module fixtures
-      run pipelines); the other folders form one group each (their conftest's session fixtures, such as
-      tests/publish's synthetic warehouse or tests/site's browser, are built once)."""
+      run pipelines), and so does each test module directly in tests/; every other folder of tests/ (the
+      mirrors of pipeline/'s packages, README "Tests"), its subfolders included, forms one group (its
+      conftest's session fixtures, such as tests/publish's synthetic warehouse or tests/site's browser, are
+      built once)."""
     if _uses_session_build(item):
         return "pipeline_build"
     parts = item.path.relative_to(item.config.rootpath).parts  # tests/<folder>/.../test_x.py

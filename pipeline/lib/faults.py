@@ -9,7 +9,7 @@ receives each point's name and may raise, or kill the process, at the point it w
   (:func:`pipeline.config.fault_hook_spec`), imported at the first fault point the process reaches. The
   hooks the tests use are in ``tests/fault_hooks.py``.
 
-The points (every ``fault_point`` call in ``pipeline/``; ``tests/unit/test_faults_hook.py`` holds this list equal
+The points (every ``fault_point`` call in ``pipeline/``; ``tests/lib/test_faults_hook.py`` holds this list equal
 to the code):
 
 | point                  | where                                                                           |

@@ -3,7 +3,7 @@
 :func:`check` returns the problems, each naming the environment variable, path or value to fix, in
 Vietnamese and English; ``python -m pipeline run`` stops on them with exit code 4 before Dagster is imported
 (``python -m pipeline check`` runs only this). It must stay fast: no Dagster, dbt, GX, pandas or DuckDB
-import here (the layout constants below are held equal to the ingest's own by tests/unit/test_preflight.py).
+import here (the layout constants below are held equal to the ingest's own by tests/preflight/test_preflight.py).
 """
 
 from __future__ import annotations

@@ -67,7 +67,7 @@ def _write(path: Path, text: str, age_s: float = 60) -> None:
 def test_sensor_waits_for_a_settled_file(tmp_path):
     """A changed file triggers only once its size and mtime held across two evaluations and it is older than
     the settle time (pipeline.sensors.settled); a removal never triggers. Which files changed is
-    pipeline.changes' answer (tests/unit/test_changes.py); never twice: tests/ops/test_sensor_seed.py."""
+    pipeline.changes' answer (tests/test_changes.py); never twice: tests/ops/test_sensor_seed.py."""
     raw = tmp_path / "raw"
     rel = "submissions/2026/18484-KT_2026-Q2.csv"
     f = raw / rel

@@ -230,7 +230,7 @@ def test_a_failed_copy_leaves_the_previous_snapshot_in_place(tmp_path, monkeypat
 
 def _dbt_debug(db: Path, attempts: int) -> subprocess.CompletedProcess:
     """``dbt debug`` (it opens the warehouse like ``dbt build``) with this project's profile."""
-    project = Path(__file__).resolve().parents[2] / "dbt_project"
+    project = Path(__file__).resolve().parents[1] / "dbt_project"
     env = {**os.environ, "NTM_WAREHOUSE_PATH": str(db), "NTM_DBT_CONNECT_ATTEMPTS": str(attempts)}
     dbt = Path(sys.executable).with_name("dbt")
     return subprocess.run(

@@ -287,7 +287,7 @@ def test_optional_boundaries_file_may_be_missing(env, tmp_path):
 def test_unreadable_raw_dir(env, tmp_path):
     if not chmod_bites(tmp_path):
         pytest.skip(
-            "running as root: chmod does not stop root from reading (tests/unit/test_preflight_cli.py drops CAP_DAC_OVERRIDE)"
+            "running as root: chmod does not stop root from reading (tests/preflight/test_preflight_cli.py drops CAP_DAC_OVERRIDE)"
         )
     raw = _copy_raw(tmp_path)
     raw.chmod(0o000)
@@ -356,7 +356,7 @@ def test_each_reference_file_checked_is_required_by_the_ingest(tmp_path, name):
 def test_unwritable_dir_chmod(env, tmp_path, var, sub):
     if not chmod_bites(tmp_path):
         pytest.skip(
-            "running as root: chmod does not stop root from writing (tests/unit/test_preflight_cli.py drops CAP_DAC_OVERRIDE)"
+            "running as root: chmod does not stop root from writing (tests/preflight/test_preflight_cli.py drops CAP_DAC_OVERRIDE)"
         )
     folder = tmp_path / "ro"
     folder.mkdir()

@@ -12,7 +12,7 @@ import pytest
 
 from pipeline.transform.check_descriptions import describe_test
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "dbt_project" / "target" / "manifest.json"
 VI = re.compile(r"[àáảãạăằắẳẵặâầấẩẫậđèéẻẽẹêềếểễệìíỉĩịòóỏõọôồốổỗộơờớởỡợùúủũụưừứửữựỳýỷỹỵ]", re.IGNORECASE)
 EN = re.compile(r"\b(the|of|is|are|has|every|no|column|rows?|passes|when|never|only)\b")

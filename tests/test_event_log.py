@@ -13,7 +13,7 @@ import dagster as dg
 
 from pipeline.event_log import NtmSqliteEventLogStorage, keep_connections
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dg.asset

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 DEV_TOOLS = ("pytest", "ruff", "sqlfluff", "polars", "playwright", "hypothesis")
 
 
