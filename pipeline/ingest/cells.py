@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.lib.distinct import map_distinct
+from pipeline.lib.text import fold
 
 BLANK_TOKENS = ("", "-", "--", "—", "–")
 
@@ -73,6 +74,15 @@ def _cell_text(s: pd.Series, upper: bool) -> pd.Series:
     if upper:
         t = t.str.upper()
     return t
+
+
+def cell_code(text: pd.Series, codes: dict[str, str]) -> pd.Series:
+    """The code of each cell (text from :func:`cell_text`) written as one of a template's words or as the code
+    itself, e.g. "Hợp tác xã" -> "cooperative" (accents, case and surrounding punctuation ignored:
+    :func:`pipeline.lib.text.fold`); None where it is neither, or blank."""
+    keys = {fold(k): v for k, v in codes.items()} | {v: v for v in codes.values()}
+    out = map_distinct(text, lambda s: keys.get(fold(s)) if isinstance(s, str) else None)
+    return out.where(out.notna(), None)
 
 
 def native_number(native: pd.Series) -> pd.Series:
