@@ -143,9 +143,9 @@ def _native_datetime(native: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _cell_dt(s: pd.Series, parser_name: str, default: str) -> tuple[pd.Series, pd.Series]:
-    from pipeline.lib import values as lib_values
+    from pipeline.lib import dates as lib_dates
 
-    parser = getattr(lib_values, parser_name)
+    parser = getattr(lib_dates, parser_name)
     text, native = split_native(s)
     t = _blank_text(text)
     parsed = parser(t)
