@@ -46,7 +46,7 @@ def write_batch(
 ) -> None:
     """Write the batch atomically: its tables (arrival_seq continued), the quarantine, one audit.ingest_files
     row per new file, the paths seen and the stat cache."""
-    rows = [manifest_row(f, out, now) for f, out in new_files]
+    rows = [manifest_row(out, f.source, f.bytes, now) for f, out in new_files]
     con.begin()
     try:
         for table, frame in result.tables.items():
@@ -88,13 +88,13 @@ def record_seen_paths(con: duckdb.DuckDBPyConnection, path_rows: list[tuple[str,
         raise
 
 
-def manifest_row(f: files_mod.LandedFile, out: FileOutcome, now: datetime) -> dict:
-    """The audit.ingest_files row of a new file."""
+def manifest_row(out: FileOutcome, source: str, size: int | None, now: datetime) -> dict:
+    """The audit.ingest_files row of a new file (``source``: the folder it landed in; ``size`` in bytes)."""
     return {
         "file_sha256": out.file_sha256,
-        "path": f.rel,
-        "bytes": f.bytes,
-        "source": f.source,
+        "path": out.path,
+        "bytes": size,
+        "source": source,
         "encoding": out.encoding,
         "rows_read": out.rows_read,
         "rows_loaded": out.rows_loaded,
