@@ -1,7 +1,7 @@
 """Ingest: the landing-zone sources into schemas ``raw`` and ``audit``.
 
 ``pipeline/ingest/sources/<source>/`` holds each source whole (asset, template, validation, rules); the modules
-directly in this package are the machinery they share (decoding, readers, files, manifest, quarantine, problems,
+directly in this package are the machinery they share (readers, files, batch runner, writes, quarantine, problems,
 reference data). Order for a run: ``ensure_warehouse_schema(con)``; ``ref = load_reference(con, raw_dir)``; then
 each source's ``ingest_<source>`` (e.g. ``pipeline.ingest.sources.submissions.validate.ingest_submissions``;
 each idempotent, each batch one transaction).

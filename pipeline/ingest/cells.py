@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.lib.distinct import map_distinct
+from pipeline.lib.text import fold
 
 BLANK_TOKENS = ("", "-", "--", "—", "–")
 
@@ -75,6 +76,15 @@ def _cell_text(s: pd.Series, upper: bool) -> pd.Series:
     return t
 
 
+def cell_code(text: pd.Series, codes: dict[str, str]) -> pd.Series:
+    """The code of each cell (text from :func:`cell_text`) written as one of a template's words or as the code
+    itself, e.g. "Hợp tác xã" -> "cooperative" (accents, case and surrounding punctuation ignored:
+    :func:`pipeline.lib.text.fold`); None where it is neither, or blank."""
+    keys = {fold(k): v for k, v in codes.items()} | {v: v for v in codes.values()}
+    out = map_distinct(text, lambda s: keys.get(fold(s)) if isinstance(s, str) else None)
+    return out.where(out.notna(), None)
+
+
 def native_number(native: pd.Series) -> pd.Series:
     """Native numeric cells (not bool) as float; others <NA>."""
     if native.isna().all():
@@ -133,9 +143,9 @@ def _native_datetime(native: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _cell_dt(s: pd.Series, parser_name: str, default: str) -> tuple[pd.Series, pd.Series]:
-    from pipeline.lib import values as lib_values
+    from pipeline.lib import dates as lib_dates
 
-    parser = getattr(lib_values, parser_name)
+    parser = getattr(lib_dates, parser_name)
     text, native = split_native(s)
     t = _blank_text(text)
     parsed = parser(t)

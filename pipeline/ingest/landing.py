@@ -17,6 +17,7 @@ import pandas as pd
 from pipeline.ingest import files as files_mod
 from pipeline.ingest.reports import FileOutcome, rejection_reason
 from pipeline.ingest.tables import ensure_warehouse_schema
+from pipeline.ingest.writes import manifest_row
 
 
 @dataclass
@@ -83,21 +84,7 @@ def account_landing_zone(con: duckdb.DuckDBPyConnection, raw_dir: Path) -> Landi
             out = FileOutcome(f.rel, sha, f.status, rejection_reason(f.reason, problem), None, n, n, 0)
         report.files.append(out)
         paths.append((f.rel, sha, f.reason))
-        rows.append(
-            {
-                "file_sha256": sha,
-                "path": f.rel,
-                "bytes": size,
-                "source": f.area,
-                "encoding": None,
-                "rows_read": out.rows_read,
-                "rows_loaded": out.rows_loaded,
-                "rows_quarantined": out.rows_quarantined,
-                "status": out.status,
-                "reason": out.reason,
-                "ingested_at": now,
-            }
-        )
+        rows.append(manifest_row(out, f.area, size, now))
     con.begin()
     try:
         for r in rows:

@@ -1,16 +1,14 @@
-"""The batch runner of the ingest and its manifest writes (the tables are in :mod:`pipeline.ingest.tables`).
+"""The batch runner of the ingest, shared by the template sources (:class:`TemplateSource`).
 
-The runner (:func:`run_source`) is shared by the three sources: discover files, skip content already
-ingested (same sha256, any name; a file unchanged since it was read is not read again, see
-:mod:`pipeline.ingest.filestats`), read many files, validate their rows together in one vectorised pass,
-then write rows + quarantine + manifest of the batch inside ONE transaction, after checking
-``rows_read = rows_loaded + rows_quarantined`` for every file.
+:func:`run_source`: discover files, skip content already ingested (same sha256, any name; a file unchanged
+since it was read is not read again, see :mod:`pipeline.ingest.filestats`), read many files, validate their
+rows together in one vectorised pass, check ``rows_read = rows_loaded + rows_quarantined`` for every file,
+then write rows + quarantine + manifest of the batch inside ONE transaction (:mod:`pipeline.ingest.writes`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -22,17 +20,18 @@ import pandas as pd
 from pipeline import progress
 from pipeline.config import IngestLimits, ingest_fastpath, ingest_limits
 from pipeline.ingest import files as files_mod
-from pipeline.ingest import filestats
+from pipeline.ingest import filestats, writes
 from pipeline.ingest import quarantine as q
+from pipeline.ingest.batch import BatchResult, Finalizer, IngestContext, Validator
 from pipeline.ingest.cells import all_text
 from pipeline.ingest.fastcsv import FastCSV, fast_frame, read_csv_fast
 from pipeline.ingest.header import FileRejected, ReadResult, blank_rows
 from pipeline.ingest.readers import read_any
 from pipeline.ingest.reference import ReferenceData
 from pipeline.ingest.reports import FileOutcome, IngestReport, rejection_reason
-from pipeline.ingest.tables import ensure_warehouse_schema, insert_frame
+from pipeline.ingest.tables import ensure_warehouse_schema
 from pipeline.ingest.template import Template
-from pipeline.lib.pii import NameIndex
+from pipeline.lib.pii import name_index
 
 #: Batched fast path for plain template CSVs (see :func:`pipeline.ingest.fastcsv.read_csv_fast`).
 #: None: follow the environment (``NTM_INGEST_FASTPATH=0`` turns it off); True/False: force.
@@ -42,39 +41,47 @@ BATCH_FILES = 2000
 BATCH_BYTES = 64 * 1024 * 1024
 
 
-#: statuses of audit.ingest_files rows of files no source reads
-#: (see :func:`pipeline.ingest.landing.account_landing_zone`)
-NOT_INGESTED_STATUSES = ("reference", "ignored", "not_ingested")
-
-
 def fastpath_enabled() -> bool:
     if FASTPATH is not None:
         return bool(FASTPATH)
     return ingest_fastpath()
 
 
-@dataclass
-class BatchResult:
-    tables: dict[str, pd.DataFrame]  # raw table -> rows to insert (with _file_sha256 etc.)
-    quarantine: pd.DataFrame  # quarantine records (q.QUARANTINE_COLUMNS)
-    loaded_rows: pd.DataFrame  # one row per loaded input row: _sha, _row
-
-
 @dataclass(frozen=True)
-class IngestContext:
-    """What a source's validator needs besides the rows: the reference data, the day a future period is
-    judged against, and (sources with personal data) the salt of the respondent hash and the index of the
-    names free text is masked against (pipeline.ingest.masking)."""
+class TemplateSource:
+    """A landing-zone source read against a template: its folder under raw/, template and validator, whether
+    its files are wide (pipeline.ingest.readers) and whether its free text is masked against the known names
+    (pipeline.ingest.masking). :meth:`ingest` is the source's ``ingest_<source>``."""
 
-    ref: ReferenceData
-    today: date
-    salt: str = ""
-    names: NameIndex | None = None
+    name: str
+    template: Template
+    validate: Validator
+    wide: bool = False
+    masks_names: bool = False
 
-
-# validate(batch_rows, context) -> BatchResult ; batch_rows has _sha, _path, _source, _row, _fidx
-Validator = Callable[[pd.DataFrame, IngestContext], BatchResult]
-Finalizer = Callable[[duckdb.DuckDBPyConnection, BatchResult], None]
+    def ingest(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        raw_dir: Path,
+        ref: ReferenceData,
+        *,
+        today: date,
+        salt: str = "",
+        batch_files: int = BATCH_FILES,
+    ) -> IngestReport:
+        """Ingest the new files of ``raw_dir/<name>/**``; ``salt`` (NTM_PII_SALT) keys the personal-data
+        hashes and the name index."""
+        names = name_index(con, salt) if self.masks_names else None
+        return run_source(
+            con,
+            raw_dir,
+            self.name,
+            self.template,
+            self.validate,
+            context=IngestContext(ref=ref, today=today, salt=salt, names=names),
+            wide=self.wide,
+            batch_files=batch_files,
+        )
 
 
 def run_source(
@@ -107,7 +114,7 @@ def run_source(
         fast=fastpath_enabled() and not wide,
         limits=ingest_limits(),
         report=report,
-        known=_known_contents(con),
+        known=writes.known_contents(con),
         known_paths={
             (r[0], r[1]) for r in con.execute("select path, file_sha256 from audit.file_paths").fetchall()
         },
@@ -120,10 +127,10 @@ def run_source(
         read = _read_chunk(run, chunk, now)
         result, quar = _validate_chunk(run, read, chunk, validate, context)
         _reconcile(read.outcomes, quar, result.loaded_rows)
-        _write_chunk(con, read, result, quar, chunk, now, finalize)
+        writes.write_batch(con, result, quar, read.new_files, read.path_rows, chunk, now, finalize)
         run.known_paths.update((p, s) for p, s, _ in read.path_rows)
         _count(report, read.outcomes, result)
-    _mark_missing(con, source, run.seen_paths)
+    writes.mark_missing(con, source, run.seen_paths)
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 
@@ -162,17 +169,6 @@ class _ChunkRead:
     xlsx_read: bool = False
 
 
-def _known_contents(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """The sha256 of every content a source ingested (files recorded where no source reads them excluded)."""
-    return {
-        r[0]
-        for r in con.execute(
-            "select file_sha256 from audit.ingest_files where status not in (select unnest(?::varchar[]))",
-            [list(NOT_INGESTED_STATUSES)],
-        ).fetchall()
-    }
-
-
 def _record_unchanged(
     con: duckdb.DuckDBPyConnection, run: _SourceRun, unchanged: list[files_mod.LandedFile]
 ) -> None:
@@ -183,13 +179,7 @@ def _record_unchanged(
     for f in unchanged:
         run.seen_paths.append(f.rel)
         _already_known(f, run.known_paths, path_rows, run.report)
-    con.begin()
-    try:
-        _write_paths(con, path_rows, datetime.now())
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+    writes.record_seen_paths(con, path_rows)
 
 
 def _read_chunk(run: _SourceRun, chunk: list[files_mod.LandedFile], now: datetime) -> _ChunkRead:
@@ -297,48 +287,6 @@ def _batch_frame(
     return batch
 
 
-def _write_chunk(
-    con: duckdb.DuckDBPyConnection,
-    read: _ChunkRead,
-    result: BatchResult,
-    quar: pd.DataFrame,
-    chunk: list[files_mod.LandedFile],
-    now: datetime,
-    finalize: Finalizer | None,
-) -> None:
-    """Write the batch atomically: its tables (arrival_seq continued), the quarantine, one audit.ingest_files
-    row per new file, the paths seen and the stat cache."""
-    rows = [_manifest_row(f, out, now) for f, out in read.new_files]
-    con.begin()
-    try:
-        for table, frame in result.tables.items():
-            if frame is not None and not frame.empty and "arrival_seq" in frame.columns:
-                offset = con.execute(f"select coalesce(max(arrival_seq), 0) from {table}").fetchall()[0][0]
-                frame = frame.assign(arrival_seq=frame["arrival_seq"].astype("int64") + int(offset))
-            insert_frame(con, table, frame)
-        if finalize is not None:
-            finalize(con, result)
-        if not quar.empty:
-            qf = quar.copy()
-            qf["quarantined_at"] = now
-            insert_frame(con, "audit.quarantine", qf)
-        if rows:
-            # a content first recorded where no source reads it (e.g. dropped in raw/ and then moved
-            # into a source folder) is ingested now: its not-ingested row gives way
-            con.execute(
-                "delete from audit.ingest_files where status in (select unnest(?::varchar[])) "
-                "and file_sha256 in (select unnest(?::varchar[]))",
-                [list(NOT_INGESTED_STATUSES), [r["file_sha256"] for r in rows]],
-            )
-            insert_frame(con, "audit.ingest_files", pd.DataFrame(rows))
-        _write_paths(con, read.path_rows, now)
-        filestats.write(con, filestats.rows(chunk), now)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
-
-
 def _count(report: IngestReport, outcomes: dict[str, FileOutcome], result: BatchResult) -> None:
     """Add the batch's files and rows to the source's report (and its first loaded rows as the preview)."""
     for out in outcomes.values():
@@ -430,66 +378,3 @@ def _reconcile(outcomes: dict[str, FileOutcome], quar: pd.DataFrame, loaded: pd.
         out.status = "loaded_with_errors" if out.rows_quarantined else "loaded"
         if out.rows_quarantined and out.rows_loaded == 0:
             out.reason = "all rows quarantined" + (f"; {out.reason}" if out.reason else "")
-
-
-def _manifest_row(f: files_mod.LandedFile, out: FileOutcome, now: datetime) -> dict:
-    return {
-        "file_sha256": out.file_sha256,
-        "path": f.rel,
-        "bytes": f.bytes,
-        "source": f.source,
-        "encoding": out.encoding,
-        "rows_read": out.rows_read,
-        "rows_loaded": out.rows_loaded,
-        "rows_quarantined": out.rows_quarantined,
-        "status": out.status,
-        "reason": out.reason,
-        "ingested_at": now,
-    }
-
-
-def _write_paths(
-    con: duckdb.DuckDBPyConnection, path_rows: list[tuple[str, str, str]], now: datetime
-) -> None:
-    if not path_rows:
-        return
-    seen = pd.DataFrame(path_rows, columns=["path", "file_sha256", "state"]).drop_duplicates(
-        ["path", "file_sha256"]
-    )
-    seen["now"] = now
-    con.register("_seen_paths", seen)
-    try:
-        con.execute(
-            """update audit.file_paths as fp set state = 'changed'
-               from _seen_paths s
-               where fp.path = s.path and fp.file_sha256 <> s.file_sha256 and fp.state <> 'changed'"""
-        )
-        con.execute(
-            """update audit.file_paths as fp
-               set last_seen = s.now,
-                   state = case when fp.state = 'duplicate_content' then 'duplicate_content' else 'present' end
-               from _seen_paths s
-               where fp.path = s.path and fp.file_sha256 = s.file_sha256"""
-        )
-        con.execute(
-            """insert into audit.file_paths
-               select s.path, s.file_sha256, s.now, s.now, s.state
-               from _seen_paths s
-               anti join audit.file_paths fp on fp.path = s.path and fp.file_sha256 = s.file_sha256"""
-        )
-    finally:
-        con.unregister("_seen_paths")
-
-
-def _mark_missing(con: duckdb.DuckDBPyConnection, source: str, seen_paths: list[str]) -> None:
-    seen = pd.DataFrame({"path": pd.Series(seen_paths, dtype=object)})
-    con.register("_seen_all", seen)
-    try:
-        con.execute(
-            """update audit.file_paths set state = 'missing'
-               where path like ? and state in ('present', 'duplicate_content')
-                 and path not in (select path from _seen_all)""",
-            [f"{source}/%"],
-        )
-    finally:
-        con.unregister("_seen_all")

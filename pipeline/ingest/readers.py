@@ -37,7 +37,8 @@ from pipeline.ingest.header import (
 from pipeline.ingest.sniff import EXT_KIND, KIND_NAME, sniff, text_kind
 from pipeline.ingest.template import Template
 from pipeline.ingest.xlsx import read_xlsx
-from pipeline.lib.text import UndecodableError, decode_bytes, nfc
+from pipeline.lib.decoding import UndecodableError, decode_bytes
+from pipeline.lib.text import nfc
 
 DELIMITERS = (",", ";", "\t", "|")
 

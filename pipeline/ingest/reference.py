@@ -130,6 +130,11 @@ class ReferenceData:
         return frozenset(self.hamlets["hamlet_code"])
 
     @cached_property
+    def hamlet_communes(self) -> pd.Series:
+        """The commune of each hamlet code (index: hamlet_code), for ``hamlets.map(ref.hamlet_communes)``."""
+        return self.hamlets.drop_duplicates("hamlet_code").set_index("hamlet_code")["commune_code"]
+
+    @cached_property
     def unit_codes(self) -> frozenset[str]:
         return frozenset(self.units["unit_code"]) | self.hamlet_codes
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import zipfile
 
-from pipeline.lib.text import UndecodableError, decode_bytes
+from pipeline.lib.decoding import UndecodableError, decode_bytes
 
 #: magic bytes -> what the content is (the file type is decided by content, never by the name)
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

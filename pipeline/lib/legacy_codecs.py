@@ -3,7 +3,7 @@ ABC/VN3 is a subset) and VNI, both as explicit mapping tables, plus Windows-1258
 decomposed text; these helpers compose to NFC and encode the way Windows writes it).
 
 Also the Vietnamese alphabet (base letters x tones) the tables are built from. ``pipeline.lib.text``
-re-exports the public functions and uses them in ``decode_bytes``.
+re-exports the public functions; ``pipeline.lib.decoding.decode_bytes`` uses them.
 """
 
 from __future__ import annotations

@@ -125,11 +125,9 @@ def test_survey_hamlet_prefixes_blank_commune_and_blank_period(raw_dir, con, ref
 def test_survey_hamlet_version_is_valid_through_its_last_day():
     """raw/README: the version valid on the answer date (valid_from <= date <= valid_to, as dates) is taken;
     an answer at 10:00 on a version's last day still belongs to it, not to a later version with the same name."""
-    from types import SimpleNamespace
-
     import pandas as pd
 
-    from pipeline.ingest.reference import hamlet_name_key
+    from pipeline.ingest.reference import ReferenceData, hamlet_name_key
     from pipeline.ingest.sources.surveys.validate import resolve_hamlet
 
     hamlets = pd.DataFrame(
@@ -142,7 +140,10 @@ def test_survey_hamlet_version_is_valid_through_its_last_day():
         }
     )
     hamlets["name_key"] = hamlet_name_key(hamlets["name"])
-    ref = SimpleNamespace(hamlets=hamlets, hamlet_codes=frozenset(hamlets["hamlet_code"]))
+    none = pd.DataFrame()
+    ref = ReferenceData(
+        hamlets, none, none, task_codes=frozenset(), questions=none, commune_codes=frozenset()
+    )
     when = pd.Series(pd.to_datetime(["2025-09-30 10:00", "2025-10-01 00:00", "2019-05-01 08:00"]))
     code, commune = resolve_hamlet(ref, pd.Series(["Xóm Hoà Bình"] * 3, dtype=object), when)
     # before any version: none is valid, the latest valid_from is taken

@@ -1,4 +1,4 @@
-"""pipeline.lib.text: keys, folding, the TCVN3/VNI/cp1258 tables and encoding detection."""
+"""pipeline.lib.text (keys, folding, the TCVN3/VNI/cp1258 tables) and pipeline.lib.decoding (encoding detection)."""
 
 from __future__ import annotations
 
@@ -12,18 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.lib.decoding import Decoded, UndecodableError, decode_bytes, is_vietnamese_syllable
 from pipeline.lib.text import (
     VIETNAMESE_LETTERS,
     VIETNAMESE_LOWER,
     VIETNAMESE_UPPER,
-    Decoded,
-    UndecodableError,
     cp1258_decode,
     cp1258_encode,
-    decode_bytes,
     fold,
     fold_series,
-    is_vietnamese_syllable,
     nfc,
     nfc_key,
     nfc_key_series,

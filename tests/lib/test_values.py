@@ -1,4 +1,4 @@
-"""pipeline.lib.values: vectorised number / yes-no / date / answer parsers."""
+"""pipeline.lib.values and pipeline.lib.dates: vectorised number / yes-no / date / answer parsers."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.lib.dates import parse_date, parse_datetime
 from pipeline.lib.values import (
     Parsed,
     blank_mask,
     parse_answer,
-    parse_date,
-    parse_datetime,
     parse_number,
     parse_number_ex,
     parse_yesno,
@@ -399,7 +398,7 @@ def test_parsed_is_a_namedtuple():
 def test_iso_datetimes_take_the_vectorised_path_with_the_general_results():
     """Plain ISO 8601 cells are parsed in one pass; every other form, and every invalid date, gives what
     the general regex parser gives (the fast path switched off for comparison)."""
-    import pipeline.lib.values as values_mod
+    import pipeline.lib.dates as dates_mod
 
     cells = [
         "2026-10-01T07:00:01",
@@ -416,8 +415,8 @@ def test_iso_datetimes_take_the_vectorised_path_with_the_general_results():
         "abc",
     ]
     t = pd.Series(cells * 300, dtype="string")
-    fast = values_mod._from_text(t)
-    general = values_mod._from_text_general(t)
+    fast = dates_mod._from_text(t)
+    general = dates_mod._from_text_general(t)
     pd.testing.assert_series_equal(fast, general)
     assert fast.iloc[0] == pd.Timestamp("2026-10-01 07:00:01") and pd.isna(fast.iloc[2])
 

@@ -9,23 +9,21 @@ is loaded whole or quarantined whole.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
-from pathlib import Path
+from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from pipeline.ingest.batch import BatchResult, IngestContext, source_columns
 from pipeline.ingest.cells import cell_answer, cell_datetime, cell_text, column_of
-from pipeline.ingest.manifest import BATCH_FILES, BatchResult, IngestContext, run_source
+from pipeline.ingest.manifest import TemplateSource
 from pipeline.ingest.masking import mask_free_text
 from pipeline.ingest.problems import Problems
 from pipeline.ingest.reference import ReferenceData, hamlet_name_key
-from pipeline.ingest.reports import IngestReport
 from pipeline.ingest.sources.surveys.template import SURVEY
 from pipeline.lib.distinct import in_set, map_distinct
 from pipeline.lib.periods import parse_period
-from pipeline.lib.pii import key_hash, name_index, name_key
+from pipeline.lib.pii import NameIndex, key_hash, name_key
 from pipeline.lib.text import nfc_key_series
 
 SOURCE = "surveys"
@@ -93,20 +91,46 @@ def resolve_hamlet(ref: ReferenceData, raw: pd.Series, when: pd.Series) -> tuple
             )
             out[m["_i"].to_numpy()] = m["hamlet_code"].to_numpy()
     hamlet = pd.Series(out, index=raw.index, dtype=object).where(pd.notna(out), None)
-    communes = ref.hamlets.drop_duplicates("hamlet_code").set_index("hamlet_code")["commune_code"]
-    return hamlet, hamlet.map(communes)
+    return hamlet, hamlet.map(ref.hamlet_communes)
 
 
 def validate(b: pd.DataFrame, ctx: IngestContext) -> BatchResult:
-    ref, salt = ctx.ref, ctx.salt
+    """One batch of survey responses (one wide row each): each response loaded whole or quarantined whole
+    with its reasons. The steps run in this order (the order of the quarantine records): the response's
+    cells, the duplicates inside a file, the answers."""
     p = Problems(b, SURVEY)
-    meta = {"_file_sha256": b["_sha"], "_source_file": b["_path"], "_source_row": b["_row"].astype("int64")}
+    resp = _response_cells(b, p, ctx.ref)
+    p.add_repeats(resp.response_id.notna(), "response_id", resp.response_id)
+    questions = _questions(b, ctx.ref)
+    answers = _answers(b, p, ctx.ref, resp.form, questions)
 
+    good = p.good
+    base = _responses(b, good, resp, ctx.salt)
+    tables = {
+        "raw.survey_answers": _answer_rows(base, answers, good, questions),
+        "raw.survey_reasons": _reason_rows(b, base, good, questions),
+    }
+    return p.result(mask_free_text(tables, _with_respondents(ctx.names, b)))
+
+
+@dataclass
+class _Response:
+    """The cells of each response besides its answers."""
+
+    response_id: pd.Series
+    submitted_at: pd.Series
+    form: pd.Series
+    hamlet: pd.Series
+    commune: pd.Series
+    period: pd.Series  # the year: of the period when given, else of submitted_at
+
+
+def _response_cells(b: pd.DataFrame, p: Problems, ref: ReferenceData) -> _Response:
+    """Response id, submitted_at and form are required; the hamlet (a code or a name) must resolve; a commune
+    code, when given, must be known (else the hamlet's commune); a period, when given, must be readable."""
     resp = cell_text(column_of(b, "response_id"))
     p.add(resp.isna(), "missing_value", "response_id")
-    sub_at, sub_err = cell_datetime(column_of(b, "submitted_at"))
-    p.add(cell_text(column_of(b, "submitted_at")).isna(), "missing_value", "submitted_at")
-    p.add_errors(sub_err, "submitted_at")
+    sub_at, _ = p.required("submitted_at", cell_datetime)
     form = cell_text(column_of(b, "form_code"), upper=True)
     p.add(form.isna(), "missing_value", "form_code")
     p.add(form.notna() & ~in_set(form, ref.form_codes), "unknown_form", "form_code")
@@ -125,68 +149,94 @@ def validate(b: pd.DataFrame, ctx: IngestContext) -> BatchResult:
     p.add(period_raw.notna() & (perr.notna() | pcode.isna()), "malformed_period", "period")
     year = sub_at.dt.year.astype("Int64").astype("string")
     period = pcode.str[:4].where(period_raw.notna(), year)
+    return _Response(resp, sub_at, form, hamlet, commune, period)
 
-    # duplicate response ids inside one file
-    dup = resp.notna() & pd.DataFrame({"s": b["_sha"], "r": resp}).duplicated(keep="first")
-    p.add(dup, "duplicate_row", "response_id")
 
-    qcols = sorted(
-        (c for c in b.columns if isinstance(c, str) and c.startswith("q:")), key=lambda c: int(c[2:])
+@dataclass
+class _Questions:
+    """The question columns of the batch and the catalog's question codes."""
+
+    answers: list[str]  # "q:<n>" (column "C<n>. ..."), in question order
+    reasons: list[str]  # "r:<n>" (column "Lý do C<n>")
+    codes: dict[tuple[str, int], str]  # (form_code, question_no) -> question_code
+
+
+def _questions(b: pd.DataFrame, ref: ReferenceData) -> _Questions:
+    return _Questions(
+        answers=sorted(
+            (c for c in b.columns if isinstance(c, str) and c.startswith("q:")), key=lambda c: int(c[2:])
+        ),
+        reasons=[c for c in b.columns if isinstance(c, str) and c.startswith("r:")],
+        codes={
+            (f, int(n)): c
+            for f, n, c in ref.questions[["form_code", "question_no", "question_code"]].itertuples(
+                index=False
+            )
+        },
     )
-    rcols = [c for c in b.columns if isinstance(c, str) and c.startswith("r:")]
-    qmap = {
-        (f, int(n)): c
-        for f, n, c in ref.questions[["form_code", "question_no", "question_code"]].itertuples(index=False)
-    }
+
+
+def _answers(
+    b: pd.DataFrame, p: Problems, ref: ReferenceData, form: pd.Series, questions: _Questions
+) -> dict[str, pd.Series]:
+    """Each answer column read as satisfied (True), not (False) or blank (<NA>); an unreadable answer and an
+    answer to a question the form does not have are quarantined."""
+    texts = {c: cell_text(b[c]) for c in questions.answers}
+    tick_row = _tick_rows(b, texts)
     answers: dict[str, pd.Series] = {}
-    texts = {c: cell_text(b[c]) for c in qcols}
-    # tick-export files: every non-blank answer in the file is a tick -> a blank is "not satisfied"
-    # in a row that holds at least one tick
-    if qcols:
-        tt = pd.DataFrame(texts)
-        nonblank = tt.notna()
-        is_tick = tt.isin(TICKS)
-        per_file_nonblank = nonblank.groupby(b["_sha"]).sum().sum(axis=1)
-        per_file_ticks = is_tick.groupby(b["_sha"]).sum().sum(axis=1)
-        tick_files = set(per_file_ticks.index[(per_file_ticks == per_file_nonblank) & (per_file_ticks > 0)])
-        tick_row = b["_sha"].isin(tick_files) & is_tick.any(axis=1)
-    else:
-        tick_row = pd.Series(False, index=b.index)
-    for c in qcols:
+    for c in questions.answers:
         n = int(c[2:])
         vals, err = cell_answer(b[c])
         vals = vals.mask(texts[c].isna() & tick_row, False)
         col = f"C{n}"
         p.add(err.notna(), "unparseable_answer", c, name=col)
-        known_q = in_set(form, {f for f, m in qmap if m == n})
+        known_q = in_set(form, {f for f, m in questions.codes if m == n})
         p.add(vals.notna() & in_set(form, ref.form_codes) & ~known_q, "unknown_question", c, name=col)
         answers[c] = vals
+    return answers
 
-    good = ~pd.Series(p.bad, index=b.index)
-    rhash = respondent_hash(
-        column_of(b, "respondent_name").where(good, None),
-        column_of(b, "respondent_phone").where(good, None),
-        salt,
-    )
-    base = pd.DataFrame(
+
+def _tick_rows(b: pd.DataFrame, texts: dict[str, pd.Series]) -> pd.Series:
+    """Rows of tick-export files (every non-blank answer in the file is a tick) that hold at least one tick:
+    there a blank answer is "not satisfied"."""
+    if not texts:
+        return pd.Series(False, index=b.index)
+    tt = pd.DataFrame(texts)
+    nonblank = tt.notna()
+    is_tick = tt.isin(TICKS)
+    per_file_nonblank = nonblank.groupby(b["_sha"]).sum().sum(axis=1)
+    per_file_ticks = is_tick.groupby(b["_sha"]).sum().sum(axis=1)
+    tick_files = set(per_file_ticks.index[(per_file_ticks == per_file_nonblank) & (per_file_ticks > 0)])
+    return b["_sha"].isin(tick_files) & is_tick.any(axis=1)
+
+
+def _responses(b: pd.DataFrame, good: pd.Series, resp: _Response, salt: str) -> pd.DataFrame:
+    """One row per loaded response: its cells and the respondent's hashes (name and phone never in clear)."""
+    name = column_of(b, "respondent_name").where(good, None)
+    return pd.DataFrame(
         {
-            "response_id": resp,
-            "submitted_at": sub_at,
-            "commune_code": commune,
-            "hamlet_code": hamlet,
-            "period_code": period,
-            "form_code": form,
-            "respondent_hash": rhash,
-            "respondent_name_hash": name_hash(column_of(b, "respondent_name").where(good, None), salt),
-            "respondent_name_fold_hash": name_fold_hash(
-                column_of(b, "respondent_name").where(good, None), salt
+            "response_id": resp.response_id,
+            "submitted_at": resp.submitted_at,
+            "commune_code": resp.commune,
+            "hamlet_code": resp.hamlet,
+            "period_code": resp.period,
+            "form_code": resp.form,
+            "respondent_hash": respondent_hash(
+                name, column_of(b, "respondent_phone").where(good, None), salt
             ),
-            **meta,
+            "respondent_name_hash": name_hash(name, salt),
+            "respondent_name_fold_hash": name_fold_hash(name, salt),
+            **source_columns(b),
         }
     )[good]
-    long_parts = []
-    reason_parts = []
-    for c in qcols:
+
+
+def _answer_rows(
+    base: pd.DataFrame, answers: dict[str, pd.Series], good: pd.Series, questions: _Questions
+) -> pd.DataFrame:
+    """raw.survey_answers: one row per loaded response x answered question."""
+    parts = []
+    for c in questions.answers:
         n = int(c[2:])
         a = answers[c][good]
         sel = a.notna()
@@ -194,9 +244,18 @@ def validate(b: pd.DataFrame, ctx: IngestContext) -> BatchResult:
             continue
         part = base[sel.to_numpy()].copy()
         part["satisfied"] = a[sel].astype(bool).to_numpy()
-        part["question_code"] = map_distinct(part["form_code"], lambda f, n=n: qmap.get((f, n))).to_numpy()
-        long_parts.append(part)
-    for c in rcols:
+        part["question_code"] = map_distinct(
+            part["form_code"], lambda f, n=n: questions.codes.get((f, n))
+        ).to_numpy()
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _reason_rows(b: pd.DataFrame, base: pd.DataFrame, good: pd.Series, questions: _Questions) -> pd.DataFrame:
+    """raw.survey_reasons: one row per loaded response x reason given (question code Q<nn> when the form does
+    not know the question)."""
+    parts = []
+    for c in questions.reasons:
         n = int(c[2:])
         t = cell_text(b[c])[good]
         sel = t.notna()
@@ -207,40 +266,21 @@ def validate(b: pd.DataFrame, ctx: IngestContext) -> BatchResult:
         ].copy()
         part["reason_text"] = t[sel].to_numpy()
         part["question_code"] = map_distinct(
-            part["form_code"], lambda f, n=n: qmap.get((f, n), f"Q{n:02d}"), na=f"Q{n:02d}"
+            part["form_code"], lambda f, n=n: questions.codes.get((f, n), f"Q{n:02d}"), na=f"Q{n:02d}"
         ).to_numpy()
-        reason_parts.append(part.drop(columns=["form_code"]))
-    long = pd.concat(long_parts, ignore_index=True) if long_parts else pd.DataFrame()
-    reasons = pd.concat(reason_parts, ignore_index=True) if reason_parts else pd.DataFrame()
-    # reasons are masked against the known names and this batch's respondents (still in clear here)
-    names = ctx.names
-    if names is not None:
-        names = names.copy()
-        names.add_names(cell_text(column_of(b, "respondent_name")).dropna().unique())
-    return BatchResult(
-        tables=mask_free_text({"raw.survey_answers": long, "raw.survey_reasons": reasons}, names),
-        quarantine=p.quarantine(),
-        loaded_rows=b.loc[good, ["_sha", "_row"]],
-    )
+        parts.append(part.drop(columns=["form_code"]))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def ingest_surveys(
-    con: duckdb.DuckDBPyConnection,
-    raw_dir: Path,
-    ref: ReferenceData,
-    *,
-    today: date,
-    salt: str = "",
-    batch_files: int = BATCH_FILES,
-) -> IngestReport:
-    """Ingest new files of ``raw_dir/surveys/**``. ``salt`` (NTM_PII_SALT) keys the respondent hash."""
-    return run_source(
-        con,
-        raw_dir,
-        SOURCE,
-        SURVEY,
-        validate,
-        context=IngestContext(ref=ref, today=today, salt=salt, names=name_index(con, salt)),
-        wide=True,
-        batch_files=batch_files,
-    )
+def _with_respondents(names: NameIndex | None, b: pd.DataFrame) -> NameIndex | None:
+    """The names the reasons are masked against: the known names and this batch's respondents (still in
+    clear here)."""
+    if names is None:
+        return None
+    names = names.copy()
+    names.add_names(cell_text(column_of(b, "respondent_name")).dropna().unique())
+    return names
+
+
+#: ``salt`` (NTM_PII_SALT) keys the respondent hash and the name hashes of the masking
+ingest_surveys = TemplateSource(SOURCE, SURVEY, validate, wide=True, masks_names=True).ingest
