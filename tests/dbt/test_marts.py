@@ -120,6 +120,19 @@ def test_every_table_is_built_with_an_enforced_contract(con, mini):
 # ------------------------------------------------------------------------------------------ dimensions
 
 
+def test_every_dbt_unit_test_runs_in_the_mini_build_and_passes(mini):
+    """The pipeline's runs leave dbt's unit tests out (pipeline.transform.assets.UNIT_TESTS_EXCLUDED): they
+    test the models' SQL, so they run here, every one of them, on every `make test`."""
+    import json
+
+    manifest = json.loads((mini["tmp"] / "target" / "manifest.json").read_text(encoding="utf-8"))
+    declared = set(manifest["unit_tests"])
+    assert len(declared) >= 10
+    ran = {k: v for k, v in _run_results(mini["tmp"] / "target").items() if k.startswith("unit_test.")}
+    assert set(ran) == declared
+    assert {k: v["status"] for k, v in ran.items() if v["status"] != "pass"} == {}
+
+
 def test_dim_commune_holds_all_communes_with_dong_loc(con):
     assert rows(con, "select count(*) from marts.dim_commune") == [(3321,)]
     ((name, province, group, home),) = rows(
