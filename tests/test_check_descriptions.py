@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.lib.dbt_tests import rules_of
 from pipeline.transform.check_descriptions import describe_test
-from pipeline.transform.dbt_tests import rules_of
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST = REPO / "dbt_project" / "target" / "manifest.json"

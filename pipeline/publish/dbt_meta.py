@@ -4,7 +4,7 @@
   whole sentence of each half of its "tiếng Việt / English" description - never cut inside a sentence;
 * foreign keys: one per foreign key of a dbt ``relationships_set`` test (or a built-in ``relationships``
   test) between two published models (attached to the child model, ``to: ref('parent')``, ``field:``;
-  read by :func:`pipeline.transform.dbt_tests.rules_of`). A test restricted by ``where:`` or of severity
+  read by :func:`pipeline.lib.dbt_tests.rules_of`). A test restricted by ``where:`` or of severity
   ``warn`` does not hold on every row, so it is not declared. A key that names several columns
   (``column_names`` / ``fields``) becomes one composite foreign key.
 """
@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from pipeline.transform import dbt_tests
+from pipeline.lib import dbt_tests
 
 ForeignKey = tuple[list[str], str, list[str]]  # (fields, referenced resource, referenced fields)
 

@@ -2,14 +2,14 @@
 
 dbt owns schema (enforced contracts), keys, grain, relationships, accepted values and not-null (a ``not_null``
 constraint in the enforced contract of a table or incremental model, which DuckDB enforces on every insert, or a
-``not_null`` data test on a view); a suite in
-``expectations/`` states none of them again. The dbt tests are the set-based ones of
-``dbt_project/tests/generic`` (one node per model and kind, several columns each): each is read column rule by
-column rule (:func:`pipeline.transform.dbt_tests.rules_of`) and named ``<test> [<column or key>]``. :func:`find_duplicates` reads the suites and the dbt manifest
-and lists every expectation or declared SQL check that a dbt test or contract on the same model and column
-already guarantees. Not to miss: only a dbt test at least as strict covers (severity ``error``, no ``where``,
-default thresholds; a subset of the accepted values; a grain on the same columns or fewer); ``mostly`` < 1 is
-never covered. ``python -m pipeline.quality.overlap [--check | --remove]``; ``tests/quality/test_one_owner.py``.
+``not_null`` data test on a view); a suite in ``expectations/`` states none of them again. The dbt tests are the
+set-based ones of ``dbt_project/tests/generic`` (one node per model and kind, several columns each), read rule
+by rule (:func:`pipeline.lib.dbt_tests.rules_of`) and named ``<test> [<column or key>]``.
+:func:`find_duplicates` reads the suites and the dbt manifest and lists every expectation or declared SQL check
+that a dbt test or contract on the same model and column already guarantees. Not to miss: only a dbt test at
+least as strict covers (severity ``error``, no ``where``, default thresholds; a subset of the accepted values; a
+grain on the same columns or fewer); ``mostly`` < 1 is never covered.
+``python -m pipeline.quality.overlap [--check | --remove | --refresh-ledger]``; ``tests/quality/test_one_owner.py``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import REPO_ROOT
-from pipeline.transform import dbt_tests
-from pipeline.transform.dbt_tests import SET_TESTS, ref_name
+from pipeline.lib import dbt_tests
+from pipeline.lib.dbt_tests import SET_TESTS, ref_name
 
 from .suites import load_all, severity_of
 
@@ -62,7 +62,7 @@ class DbtTest:
     several: one per column, key or foreign key)."""
 
     name: str  # the dbt test node, and for a set-based test the rule: accepted_values_dim_commune [commune_group]
-    kind: str  # not_null | unique | grain | accepted_values | relationships (pipeline.transform.dbt_tests)
+    kind: str  # not_null | unique | grain | accepted_values | relationships (pipeline.lib.dbt_tests)
     model: str
     column: str | None
     columns: tuple[str, ...] = ()  # grain

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.lib import dbt_tests
 from pipeline.quality import overlap, suites
-from pipeline.transform import dbt_tests
 
 RULES = overlap.dbt_rules(overlap.load_manifest())
 SUITES = suites.load_all()
