@@ -1,1 +1,2 @@
-"""Pure helpers shared by the ingest assets: text decoding and keys, value parsing, reporting periods."""
+"""Pure helpers shared by the stages: text decoding and keys, value parsing, reporting periods, what a dbt
+test guarantees (dbt_tests)."""

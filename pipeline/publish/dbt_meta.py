@@ -2,10 +2,11 @@
 
 * titles: ``meta.title_vi`` / ``meta.title_en`` of the model (``config: meta:`` in its .yml), else the first
   whole sentence of each half of its "tiếng Việt / English" description - never cut inside a sentence;
-* foreign keys: one per dbt ``relationships`` test between two published models (a test attached to the
-  child model, ``to: ref('parent')``, ``field:``). A test restricted by ``where:`` or of severity ``warn``
-  does not hold on every row, so it is not declared. Tests that name several columns (``column_names`` /
-  ``fields``, e.g. a composite relationships test) become one composite foreign key.
+* foreign keys: one per foreign key of a dbt ``relationships_set`` test (or a built-in ``relationships``
+  test) between two published models (attached to the child model, ``to: ref('parent')``, ``field:``;
+  read by :func:`pipeline.lib.dbt_tests.rules_of`). A test restricted by ``where:`` or of severity
+  ``warn`` does not hold on every row, so it is not declared. A key that names several columns
+  (``column_names`` / ``fields``) becomes one composite foreign key.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from typing import Any
+
+from pipeline.lib import dbt_tests
 
 ForeignKey = tuple[list[str], str, list[str]]  # (fields, referenced resource, referenced fields)
 
@@ -57,40 +60,32 @@ def model_title(node: dict[str, Any]) -> tuple[str, str]:
     )
 
 
-_REF = re.compile(r"""ref\(\s*['"]([^'"]+)['"]\s*\)""")
-
-
-def _as_list(v: Any) -> list[str]:
-    return [v] if isinstance(v, str) else list(v or [])
-
-
 def relationship_foreign_keys(
     manifest: dict[str, Any], published: Iterable[str]
 ) -> dict[str, list[ForeignKey]]:
-    """Foreign keys of the published models from the manifest's ``relationships`` tests: {child: [fk]},
+    """Foreign keys of the published models from the manifest's relationships tests: {child: [fk]},
     in a stable order (child, fields, parent). Only pairs where both models are published."""
     published = set(published)
     models = {k: n["name"] for k, n in manifest["nodes"].items() if n.get("resource_type") == "model"}
     found: dict[str, set[tuple[tuple[str, ...], str, tuple[str, ...]]]] = {}
     for node in manifest["nodes"].values():
-        meta = node.get("test_metadata") or {}
-        if node.get("resource_type") != "test" or not meta.get("name", "").endswith("relationships"):
+        if node.get("resource_type") != "test":
+            continue
+        rules = [r for r in dbt_tests.rules_of(node) if r.kind == dbt_tests.RELATIONSHIPS]
+        if not rules:
             continue
         config = node.get("config") or {}
         if config.get("where") or str(config.get("severity", "error")).lower() != "error":
             continue
         if not config.get("enabled", True):
             continue
-        kwargs = meta.get("kwargs") or {}
         child = models.get(node.get("attached_node") or "")
-        m = _REF.search(str(kwargs.get("to", "")))
-        parent = m.group(1) if m else None
-        fields = _as_list(kwargs.get("column_names") or kwargs.get("column_name"))
-        ref_fields = _as_list(kwargs.get("fields") or kwargs.get("field"))
-        if not (child and parent and fields and len(fields) == len(ref_fields)):
-            continue
-        if child in published and parent in published:
-            found.setdefault(child, set()).add((tuple(fields), parent, tuple(ref_fields)))
+        for rule in rules:
+            parent = dbt_tests.ref_name(rule.to) if str(rule.to or "").startswith("ref(") else None
+            if not (child and parent and rule.columns and len(rule.columns) == len(rule.fields)):
+                continue
+            if child in published and parent in published:
+                found.setdefault(child, set()).add((rule.columns, parent, rule.fields))
     return {
         child: [(list(f), p, list(r)) for f, p, r in sorted(fks, key=lambda k: (k[0], k[1], k[2]))]
         for child, fks in sorted(found.items())

@@ -2,12 +2,14 @@
 
 dbt owns schema (enforced contracts), keys, grain, relationships, accepted values and not-null (a ``not_null``
 constraint in the enforced contract of a table or incremental model, which DuckDB enforces on every insert, or a
-``not_null`` data test on a view); a suite in
-``expectations/`` states none of them again. :func:`find_duplicates` reads the suites and the dbt manifest
-and lists every expectation or declared SQL check that a dbt test or contract on the same model and column
-already guarantees. Not to miss: only a dbt test at least as strict covers (severity ``error``, no ``where``,
-default thresholds; a subset of the accepted values; a grain on the same columns or fewer); ``mostly`` < 1 is
-never covered. ``python -m pipeline.quality.overlap [--check | --remove]``; ``tests/quality/test_one_owner.py``.
+``not_null`` data test on a view); a suite in ``expectations/`` states none of them again. The dbt tests are the
+set-based ones of ``dbt_project/tests/generic`` (one node per model and kind, several columns each), read rule
+by rule (:func:`pipeline.lib.dbt_tests.rules_of`) and named ``<test> [<column or key>]``.
+:func:`find_duplicates` reads the suites and the dbt manifest and lists every expectation or declared SQL check
+that a dbt test or contract on the same model and column already guarantees. Not to miss: only a dbt test at
+least as strict covers (severity ``error``, no ``where``, default thresholds; a subset of the accepted values; a
+grain on the same columns or fewer); ``mostly`` < 1 is never covered.
+``python -m pipeline.quality.overlap [--check | --remove | --refresh-ledger]``; ``tests/quality/test_one_owner.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import REPO_ROOT
+from pipeline.lib import dbt_tests
+from pipeline.lib.dbt_tests import SET_TESTS, ref_name
 
 from .suites import load_all, severity_of
 
@@ -54,13 +58,14 @@ def not_null_constraint(column: str) -> str:
 
 @dataclass(frozen=True)
 class DbtTest:
-    """One generic dbt test on a model, as the manifest states it."""
+    """One column rule of a generic dbt test on a model, as the manifest states it (a set-based test holds
+    several: one per column, key or foreign key)."""
 
-    name: str  # the dbt test node name, e.g. not_null_dim_commune_commune_code
-    kind: str  # not_null | unique | accepted_values | relationships | unique_combination
+    name: str  # the dbt test node, and for a set-based test the rule: accepted_values_dim_commune [commune_group]
+    kind: str  # not_null | unique | grain | accepted_values | relationships (pipeline.lib.dbt_tests)
     model: str
     column: str | None
-    columns: tuple[str, ...] = ()  # unique_combination
+    columns: tuple[str, ...] = ()  # grain
     values: frozenset[str] = frozenset()  # accepted_values, normalised with _norm
     to_model: str | None = None  # relationships
     to_field: str | None = None
@@ -101,16 +106,6 @@ def _norm(value: Any) -> str:
     return str(value)
 
 
-def _ref_name(ref: str | None) -> str | None:
-    """``ref('dim_province')`` -> ``dim_province``."""
-    if not ref:
-        return None
-    inner = ref.strip()
-    if inner.startswith("ref(") and inner.endswith(")"):
-        inner = inner[4:-1]
-    return inner.strip().strip("'\"").split(".")[-1].strip("'\" ")
-
-
 def load_manifest(path: Path | None = None) -> dict[str, Any]:
     path = Path(path) if path is not None else MANIFEST_PATH
     if not path.exists():
@@ -141,7 +136,6 @@ def dbt_rules(manifest: Mapping[str, Any]) -> dict[str, DbtModelRules]:
         if not attached.startswith("model."):
             continue
         meta = node["test_metadata"]
-        kwargs = meta.get("kwargs") or {}
         cfg = node.get("config") or {}
         strict = (
             not cfg.get("where")
@@ -149,19 +143,21 @@ def dbt_rules(manifest: Mapping[str, Any]) -> dict[str, DbtModelRules]:
             and str(cfg.get("warn_if", "!= 0")).replace(" ", "") == "!=0"
             and cfg.get("enabled", True)
         )
-        test = DbtTest(
-            name=node["name"],
-            kind=meta["name"],
-            model=attached.split(".")[-1],
-            column=node.get("column_name") or kwargs.get("column_name"),
-            columns=tuple(kwargs.get("columns") or ()),
-            values=frozenset(_norm(v) for v in kwargs.get("values") or ()),
-            to_model=_ref_name(kwargs.get("to")),
-            to_field=kwargs.get("field"),
-            severity=str(cfg.get("severity", "error")).lower(),
-            strict=bool(strict),
-        )
-        rules.setdefault(test.model, DbtModelRules()).tests.append(test)
+        model_name = attached.split(".")[-1]
+        for rule in dbt_tests.rules_of(node):
+            test = DbtTest(
+                name=f"{node['name']} [{rule.label()}]" if meta["name"] in SET_TESTS else node["name"],
+                kind=rule.kind,
+                model=model_name,
+                column=rule.column,
+                columns=rule.columns,
+                values=frozenset(_norm(v) for v in rule.values),
+                to_model=ref_name(rule.to),
+                to_field=rule.fields[0] if len(rule.fields) == 1 else None,
+                severity=str(cfg.get("severity", "error")).lower(),
+                strict=bool(strict),
+            )
+            rules.setdefault(model_name, DbtModelRules()).tests.append(test)
     return rules
 
 
@@ -177,7 +173,7 @@ def _covering(
     for t in model.tests:
         if not _blocking(t):
             continue
-        if kind == "unique_combination" and t.kind == "unique_combination" and wanted is not None:
+        if kind == dbt_tests.GRAIN and t.kind == dbt_tests.GRAIN and wanted is not None:
             # unique on fewer columns is unique on more (nulls compare equal in dbt's grain test)
             if t.columns and set(t.columns) <= wanted:
                 out.append(t)
@@ -213,19 +209,19 @@ def expectation_covered_by(exp: Mapping[str, Any], model: DbtModelRules) -> list
     # a GX row_condition restricts the rows checked: an unconditional dbt test on all rows implies it
     if typ == NOT_NULL:
         constraint = [not_null_constraint(column)] if column in model.not_null_constraints else []
-        return constraint + [t.name for t in _covering(model, "not_null", column=column)]
+        return constraint + [t.name for t in _covering(model, dbt_tests.NOT_NULL, column=column)]
     if typ == UNIQUE:
-        tests = _covering(model, "unique", column=column) + _covering(
-            model, "unique_combination", columns=[column]
+        tests = _covering(model, dbt_tests.UNIQUE, column=column) + _covering(
+            model, dbt_tests.GRAIN, columns=[column]
         )
         return [t.name for t in tests]
     if typ == COMPOUND_UNIQUE:
-        return [t.name for t in _covering(model, "unique_combination", columns=kw.get("column_list") or [])]
+        return [t.name for t in _covering(model, dbt_tests.GRAIN, columns=kw.get("column_list") or [])]
     if typ == IN_SET:
         gx_set = {_norm(v) for v in kw.get("value_set") or ()}
         return [
             t.name
-            for t in _covering(model, "accepted_values", column=column)
+            for t in _covering(model, dbt_tests.ACCEPTED_VALUES, column=column)
             if t.values and t.values <= gx_set
         ]
     if typ == MATCH_SET:
@@ -258,7 +254,7 @@ def sql_check_covered_by(
         dim = str(kw.get("dim_table", "")).split(".")[-1]
         return [
             t.name
-            for t in _covering(model, "relationships", column=kw.get("col"))
+            for t in _covering(model, dbt_tests.RELATIONSHIPS, column=kw.get("col"))
             if t.to_model == dim and t.to_field == kw.get("dim_col")
         ]
     return []
@@ -378,6 +374,23 @@ def entry_covered_by(entry: Mapping[str, Any], rules: Mapping[str, DbtModelRules
     return sql_check_covered_by(stated, entry["suite"], model, f"marts.{entry['suite']}")
 
 
+def refresh_ledger(
+    rules: Mapping[str, DbtModelRules], ledger_path: Path | None = None
+) -> list[dict[str, Any]]:
+    """Rewrite each ledger entry's ``covered_by`` with the dbt tests that hold it now (after dbt tests were
+    renamed or regrouped); refuses when a rule is no longer held by any."""
+    ledger_path = Path(ledger_path) if ledger_path is not None else LEDGER_PATH
+    ledger = load_ledger(ledger_path)
+    lost = [e for e in ledger if not entry_covered_by(e, rules)]
+    if lost:
+        names = "; ".join(f"{e['suite']} {e['rule']} [{e['column']}]" for e in lost)
+        raise ValueError(f"no blocking dbt test holds these ledger rules any more: {names}")
+    for e in ledger:
+        e["covered_by"] = entry_covered_by(e, rules)
+    ledger_path.write_text(json.dumps(ledger, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return ledger
+
+
 def load_ledger(path: Path | None = None) -> list[dict[str, Any]]:
     path = Path(path) if path is not None else LEDGER_PATH
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
@@ -440,9 +453,11 @@ def write_readme_table(ledger: list[dict[str, Any]], readme: Path | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m pipeline.quality.overlap [--check | --remove]``: print the duplicates and the counts;
-    ``--check`` exits 1 when there is one; ``--remove`` deletes them from the suites and records them in the
-    ledger and in expectations/README.md."""
+    """``python -m pipeline.quality.overlap [--check | --remove | --refresh-ledger]``: print the duplicates and
+    the counts; ``--check`` exits 1 when there is one, or when a ledger rule is no longer held by a blocking
+    dbt test or the ledger names other tests than those that hold it; ``--remove`` deletes them from the
+    suites and records them in the ledger and in expectations/README.md; ``--refresh-ledger`` rewrites the
+    ledger's ``covered_by`` (and the README table) with the tests that hold each rule now."""
     argv = argv or []
     rules = dbt_rules(load_manifest())
     suites = load_all()
@@ -452,7 +467,16 @@ def main(argv: list[str] | None = None) -> int:
         write_readme_table(load_ledger(), README_PATH)
         print(f"\nremoved {len(entries)} rule(s); after:")
         print(report(load_all(), rules))
-    return 1 if "--check" in argv and find_duplicates(suites, rules) else 0
+    if "--refresh-ledger" in argv:
+        write_readme_table(refresh_ledger(rules), README_PATH)
+    stale = [e for e in load_ledger() if entry_covered_by(e, rules) != e["covered_by"]]
+    for e in stale:
+        now = entry_covered_by(e, rules)
+        print(
+            f"ledger: {e['suite']} {e['rule']} [{e['column']}] names {e['covered_by']}, held now by "
+            f"{now or 'NOTHING'}" + ("" if now else " (a guarantee was lost)")
+        )
+    return 1 if "--check" in argv and (find_duplicates(suites, rules) or stale) else 0
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@ Vietnamese first, English second:
 
 1. the test's own ``description`` from its ``.yml`` (a generic test's ``description:`` property, or a
    singular test's entry in ``dbt_project/tests/_singular_tests.yml``), or ``meta.description``;
-2. otherwise a sentence generated from the test kind, the table and the column, for the dbt built-ins
-   (``not_null``, ``unique``, ``accepted_values``, ``relationships``) and the project's own generic test
-   ``unique_combination`` (``dbt_project/tests/generic``);
+2. otherwise a sentence generated from the test kind, the table and the columns, for the project's set-based
+   generic tests (``not_null_set``, ``accepted_values_set``, ``relationships_set``, ``unique_keys`` in
+   ``dbt_project/tests/generic``: every column, value list, foreign key and key they check is named) and the
+   dbt built-ins (``not_null``, ``unique``, ``accepted_values``, ``relationships``);
 3. any other test: its name, table, column and arguments, in both languages.
 
 A warn-level test says so (it never blocks publishing); a ``where:`` filter is quoted. Tables are named as
@@ -21,6 +22,8 @@ import json
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from pipeline.lib import dbt_tests
 
 _REF = re.compile(r"""ref\(\s*['"]([^'"]+)['"]\s*(?:,\s*['"]([^'"]+)['"]\s*)?\)""")
 _SOURCE = re.compile(r"""source\(\s*['"]([^'"]+)['"]\s*,\s*['"]([^'"]+)['"]\s*\)""")
@@ -86,6 +89,8 @@ def _generated(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> tuple[st
             f"kiểm thử dbt riêng {path} (trên {table}): đạt khi truy vấn không trả về dòng nào",
             f"singular dbt test {path} (on {table}): passes when its query returns no rows",
         )
+    if kind in dbt_tests.SET_TESTS:
+        return _generated_set(manifest, test, kind, table)
     if kind == "not_null":
         return f"not_null: cột {col} của {table} không rỗng", f"column {col} of {table} is never null"
     if kind == "unique":
@@ -106,12 +111,6 @@ def _generated(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> tuple[st
             f"relationships: mọi giá trị khác rỗng của cột {col} của {table} có trong cột {field} của {to}",
             f"every non-null value of column {col} of {table} exists in column {field} of {to}",
         )
-    if kind == "unique_combination":
-        cols = ", ".join(kwargs.get("columns") or [])
-        return (
-            f"unique_combination: không có hai dòng của {table} trùng bộ cột ({cols}); rỗng coi như bằng nhau",
-            f"no two rows of {table} share the same ({cols}); nulls compare equal",
-        )
     args = {k: v for k, v in kwargs.items() if k not in ("model", "column_name")}
     on_col_vi = f", cột {col}" if col else ""
     on_col_en = f", column {col}" if col else ""
@@ -119,6 +118,39 @@ def _generated(manifest: Mapping[str, Any], test: Mapping[str, Any]) -> tuple[st
     return (
         f"{kind}: kiểm thử dbt {kind} trên {table}{on_col_vi}, tham số {arg_text}",
         f"dbt test {kind} on {table}{on_col_en}, arguments {arg_text}",
+    )
+
+
+def _generated_set(
+    manifest: Mapping[str, Any], test: Mapping[str, Any], kind: str, table: str
+) -> tuple[str, str]:
+    """A set-based test: one clause per column, key or foreign key it checks, all on ``table``."""
+    rules = dbt_tests.rules_of(test)
+    vi: list[str] = []
+    en: list[str] = []
+    for r in rules:
+        cols = ", ".join(r.columns)
+        if r.kind == dbt_tests.NOT_NULL:
+            vi.append(f"cột {cols} không rỗng")
+            en.append(f"column {cols} is never null")
+        elif r.kind == dbt_tests.ACCEPTED_VALUES:
+            vals = _values(list(r.values))
+            vi.append(f"cột {cols} chỉ nhận các giá trị {vals}")
+            en.append(f"column {cols} only takes the values {vals}")
+        elif r.kind == dbt_tests.RELATIONSHIPS:
+            to = _target(manifest, test, str(r.to or ""))
+            fields = ", ".join(r.fields)
+            vi.append(f"mọi giá trị khác rỗng của cột {cols} có trong cột {fields} của {to}")
+            en.append(f"every non-null value of column {cols} exists in column {fields} of {to}")
+        elif r.kind == dbt_tests.UNIQUE:
+            vi.append(f"cột {cols} không có giá trị trùng")
+            en.append(f"column {cols} has no duplicate values")
+        elif r.kind == dbt_tests.GRAIN:
+            vi.append(f"không có hai dòng trùng bộ cột ({cols}), rỗng coi như bằng nhau")
+            en.append(f"no two rows share the same ({cols}), nulls comparing equal")
+    return (
+        f"{kind}: trong {table}, " + "; ".join(vi),
+        f"in {table}: " + "; ".join(en),
     )
 
 

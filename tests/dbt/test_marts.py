@@ -976,3 +976,124 @@ def test_an_incremental_fact_built_before_its_not_null_constraints_gets_them_on_
     ):
         c.execute("update marts.fact_submission set status = null")
     c.close()
+
+
+# ------------------------------------------------------------------------------------------ set-based tests
+# dbt_project/tests/generic: one node per model and rule kind (unique_keys, accepted_values_set,
+# relationships_set, not_null_set), each returning one row per offending value that names its column.
+
+PROBE_SQL = """
+{{ config(materialized='view') }}
+select * from (values
+    (1, 'x', null, 'p', 1, '2026-Q1'),
+    (1, 'x', null, 'q', 2, '1999-Q9'),
+    (null, 'y', 'b', 'r', 3, null),
+    (null, 'z', 'b', null, null, '1999-Q9')
+) as t(k, a, b, level, n, period_code)
+"""
+
+PROBE_YML = """
+version: 2
+models:
+- name: probe
+  data_tests:
+  - unique_keys:
+      name: unique_keys_probe
+      arguments:
+        columns: [k]
+        grains:
+        - [a, b]
+        - [b]
+  - accepted_values_set:
+      name: accepted_values_probe
+      arguments:
+        columns:
+          level: [p, q]
+          n: [1, 2]
+  - relationships_set:
+      name: relationships_probe
+      arguments:
+        foreign_keys:
+        - {column: period_code, to: "ref('dim_period')", field: period_code}
+  - not_null_set:
+      name: not_null_probe
+      arguments:
+        columns: [a, level]
+"""
+
+
+def _audit(warehouse: Path, test: str) -> list[tuple]:
+    c = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return c.execute(f"select * from dbt_test__audit.{test} order by all").fetchall()
+    finally:
+        c.close()
+
+
+def test_set_based_tests_keep_the_semantics_of_the_one_column_tests_they_replace(mini):
+    """On a probe view of 4 rows: `unique` ignores nulls (k: only 1 twice), a grain compares nulls equal
+    ((x, null) twice, (null) and (b) twice), accepted values and relationships let nulls pass and compare a
+    number as a number, not-null names the row. Each failing test returns one row per offending value."""
+    project = mini["tmp"] / "dbt_project_probe"
+    shutil.copytree(mini["project"], project, ignore=shutil.ignore_patterns("target", "logs"))
+    (project / "models" / "marts" / "probe.sql").write_text(PROBE_SQL, encoding="utf-8")
+    (project / "models" / "marts" / "probe.yml").write_text(PROBE_YML, encoding="utf-8")
+    warehouse = _copy(mini, "set_tests")
+    target = mini["tmp"] / "target_set_tests"
+    result = run_dbt(project, warehouse, target, "build", "--select", "probe")
+    assert result.returncode != 0
+    by_name = {r["unique_id"].split(".")[2]: r for r in _run_results(target).values()}
+    assert by_name["probe"]["status"] == "success"
+    failures = {name: by_name[name]["failures"] for name in by_name if name != "probe"}
+    assert failures == {
+        "unique_keys_probe": 4,
+        "accepted_values_probe": 2,
+        "relationships_probe": 1,
+        "not_null_probe": 1,
+    }
+    # (k) twice 1, never the two nulls; the grains count nulls as equal
+    assert _audit(warehouse, "unique_keys_probe") == [
+        ("(a, b)", "(x, null)", 2),
+        ("(b)", "(b)", 2),
+        ("(b)", "(null)", 2),
+        ("(k)", "(1)", 2),
+    ]
+    assert _audit(warehouse, "accepted_values_probe") == [("level", "r", 1), ("n", "3", 1)]
+    assert _audit(warehouse, "relationships_probe") == [
+        ("period_code", "dim_period.period_code", "1999-Q9", 2)
+    ]
+    [(column, row)] = _audit(warehouse, "not_null_probe")
+    assert column == "level" and '"a":"z"' in row and '"level":null' in row
+
+
+def test_a_broken_mart_fails_each_set_based_test_naming_column_and_value(mini):
+    """A second version of hamlet T01 that repeats version 1 (same code, version and start), of an unknown
+    type and commune: the keys, accepted-values and relationships tests of dim_hamlet fail, one row each per
+    offending key or value; each test is one node."""
+    warehouse = _copy(mini, "set_tests_dim_hamlet")
+    c = duckdb.connect(str(warehouse))
+    c.execute(
+        "insert into marts.dim_hamlet select * replace (999 as hamlet_key, 'xom' as hamlet_type, "
+        "'99999' as commune_code) from marts.dim_hamlet where hamlet_code = '18484-T01' and version_no = 1"
+    )
+    c.close()
+    target = mini["tmp"] / "target_set_tests_dim_hamlet"
+    tests = ["unique_keys_dim_hamlet", "accepted_values_dim_hamlet", "relationships_dim_hamlet"]
+    result = run_dbt(mini["project"], warehouse, target, "test", "--select", *tests)
+    assert result.returncode != 0
+    failures = {
+        r["unique_id"].split(".")[2]: (r["status"], r["failures"]) for r in _run_results(target).values()
+    }
+    assert failures == {
+        "unique_keys_dim_hamlet": ("fail", 2),
+        "accepted_values_dim_hamlet": ("fail", 1),
+        "relationships_dim_hamlet": ("fail", 1),
+    }
+    assert _audit(warehouse, "unique_keys_dim_hamlet") == [
+        ("(hamlet_code, valid_from)", "(18484-T01, 2020-01-01)", 2),
+        ("(hamlet_code, version_no)", "(18484-T01, 1)", 2),
+    ]
+    assert _audit(warehouse, "accepted_values_dim_hamlet") == [("hamlet_type", "xom", 1)]
+    assert _audit(warehouse, "relationships_dim_hamlet") == [
+        ("commune_code", "dim_commune.commune_code", "99999", 1)
+    ]

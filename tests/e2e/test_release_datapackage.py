@@ -55,7 +55,13 @@ def _yml_relationships(models: dict[str, dict]) -> set[tuple[str, tuple[str, ...
         tests = [(None, t) for t in model.get("data_tests") or []]
         tests += [(c["name"], t) for c in model.get("columns") or [] for t in c.get("data_tests") or []]
         for column, test in tests:
-            if not isinstance(test, dict) or "relationships" not in test:
+            if not isinstance(test, dict):
+                continue
+            if "relationships_set" in test:  # one test per model, one entry per foreign key
+                for fk in (test["relationships_set"].get("arguments") or {})["foreign_keys"]:
+                    found.add((name, (fk["column"],), _REF.search(fk["to"]).group(1), (fk["field"],)))
+                continue
+            if "relationships" not in test:
                 continue
             body = test["relationships"] or {}
             args = {**body, **(body.get("arguments") or {})}

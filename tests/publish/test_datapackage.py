@@ -64,6 +64,31 @@ def _rel_test(child: str, column, parent: str, field, **config) -> dict:
     }  # fmt: skip
 
 
+def _rel_set(child: str, *fks: tuple[str, str, str], **config) -> dict:
+    """A relationships_set test (dbt_project/tests/generic): several foreign keys in one node."""
+    keys = [{"column": c, "to": f"ref('{parent}')", "field": f} for c, parent, f in fks]
+    return {
+        "resource_type": "test",
+        "attached_node": f"model.ntm.{child}",
+        "config": {"severity": "ERROR", "enabled": True, **config},
+        "test_metadata": {"name": "relationships_set", "kwargs": {"foreign_keys": keys}},
+    }
+
+
+def test_every_foreign_key_of_a_relationships_set_test_is_declared():
+    nodes = {
+        f"model.ntm.{m}": {"resource_type": "model", "name": m} for m in ("fact", "dim_a", "dim_b", "hidden")
+    }
+    tests = [
+        _rel_set("fact", ("a_code", "dim_a", "a_code"), ("b_code", "dim_b", "code"), ("h", "hidden", "h")),
+        _rel_set("dim_b", ("a_code", "dim_a", "a_code"), severity="warn"),  # may fail without blocking
+    ]
+    manifest = {"nodes": {**nodes, **{f"test.ntm.t{i}": t for i, t in enumerate(tests)}}}
+    assert relationship_foreign_keys(manifest, ["fact", "dim_a", "dim_b"]) == {
+        "fact": [(["a_code"], "dim_a", ["a_code"]), (["b_code"], "dim_b", ["code"])],
+    }
+
+
 def test_foreign_keys_only_for_published_pairs_and_tests_that_hold_on_every_row():
     models = ["fact", "dim_a", "dim_b", "hidden"]
     nodes = {f"model.ntm.{m}": {"resource_type": "model", "name": m} for m in models}

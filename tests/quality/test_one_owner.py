@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.lib import dbt_tests
 from pipeline.quality import overlap, suites
 
 RULES = overlap.dbt_rules(overlap.load_manifest())
@@ -30,6 +31,17 @@ def test_every_rule_moved_to_dbt_is_still_held_by_a_blocking_dbt_test(entry):
     )
 
 
+def test_the_ledger_names_the_dbt_tests_that_hold_each_rule_now():
+    """After dbt tests are renamed or regrouped (2026-12-01: one-column tests -> set-based tests) the ledger
+    says which test holds each rule today: `python -m pipeline.quality.overlap --refresh-ledger`."""
+    stale = [e for e in LEDGER if overlap.entry_covered_by(e, RULES) != e["covered_by"]]
+    assert stale == [], stale[:3]
+    # a set-based test is named with the rule it holds
+    assert any(
+        c == "unique_keys_dim_hamlet [(hamlet_code, version_no)]" for e in LEDGER for c in e["covered_by"]
+    )
+
+
 def test_the_ledger_is_the_readme_table():
     text = overlap.README_PATH.read_text(encoding="utf-8")
     assert overlap.ledger_markdown(LEDGER) in text
@@ -48,18 +60,48 @@ def test_not_null_on_a_table_mart_has_one_owner_the_contract_constraint():
     nodes = manifest["nodes"]
     repeats, on = [], []
     for node in nodes.values():
-        if node["resource_type"] != "test" or (node.get("test_metadata") or {}).get("name") != "not_null":
+        if node["resource_type"] != "test":
             continue
-        parent = nodes[node["attached_node"]]
-        on.append(parent["config"]["materialized"])
-        if node["column_name"] in RULES.get(parent["name"], overlap.DbtModelRules()).not_null_constraints:
-            repeats.append(node["name"])
+        for rule in dbt_tests.rules_of(node):
+            if rule.kind != dbt_tests.NOT_NULL:
+                continue
+            parent = nodes[node["attached_node"]]
+            on.append(parent["config"]["materialized"])
+            if rule.column in RULES.get(parent["name"], overlap.DbtModelRules()).not_null_constraints:
+                repeats.append(f"{node['name']} [{rule.column}]")
     assert repeats == []
     assert set(on) <= {"view", "seed"}
-    # 132 not_null data tests became contract constraints on 22 table/incremental marts; 14 stay (10 on views,
-    # 4 on seeds)
+    # 132 not_null data tests became contract constraints on 22 table/incremental marts; 14 not-null rules stay
+    # (10 on views, 4 on seeds), in 9 not_null_set tests
     assert sum(len(r.not_null_constraints) for r in RULES.values()) == 132
     assert len(on) == 14
+
+
+def test_column_rules_are_set_based_tests_one_per_model_and_kind():
+    """Each generic dbt test is one node, one query and one Dagster asset check per run: a model's keys,
+    accepted values, foreign keys and (on views and seeds) not-nulls are one test each
+    (dbt_project/tests/generic), named ``<kind>_<model>`` (the failing rows are dbt_test__audit.<name>)."""
+    prefix = {
+        "unique_keys": "unique_keys",
+        "accepted_values_set": "accepted_values",
+        "relationships_set": "relationships",
+        "not_null_set": "not_null",
+    }
+    nodes = overlap.load_manifest()["nodes"]
+    seen = []
+    for node in nodes.values():
+        if node["resource_type"] != "test" or not node.get("test_metadata"):
+            continue
+        kind = node["test_metadata"]["name"]
+        assert kind in dbt_tests.SET_TESTS, (
+            f"{node['name']}: a one-column {kind} test; add it to its set test"
+        )
+        model = nodes[node["attached_node"]]["name"]
+        assert node["name"] == f"{prefix[kind]}_{model}", node["name"]
+        seen.append((model, kind))
+    assert len(seen) == len(set(seen))
+    # 183 one-column tests became 88 (2026-12-01, bench/results/commune_set_tests.md)
+    assert len(seen) == 88
 
 
 def test_the_not_null_rules_gx_gave_to_dbt_are_held_by_contract_constraints():
@@ -123,9 +165,13 @@ MANIFEST = {
         "t1": _test("not_null_m_k", "not_null", "k"),
         "t2": _test("not_null_m_n", "not_null", "n", severity="warn"),
         "t3": _test("unique_m_k", "unique", "k", where="n > 0"),
-        "t4": _test("av_m_n", "accepted_values", "n", values=[1, 2]),
-        "t5": _test("uc_m", "unique_combination", columns=["k"]),
-        "t6": _test("rel_m_k", "relationships", "k", to="ref('d')", field="k"),
+        "t4": _test("av_m", "accepted_values_set", columns={"n": [1, 2]}),
+        "t5": _test("keys_m", "unique_keys", grains=[["k"]]),
+        "t6": _test("rel_m_k", "relationships", "k", to="ref('d')", field="k"),  # a dbt built-in is read too
+        "t7": _test(
+            "rel_m", "relationships_set", foreign_keys=[{"column": "n", "to": "ref('f')", "field": "f_n"}]
+        ),
+        "t8": _test("nn_m", "not_null_set", columns=["n"], severity="warn"),
     }
 }
 MODEL = overlap.dbt_rules(MANIFEST)["m"]
@@ -141,9 +187,11 @@ MODEL = overlap.dbt_rules(MANIFEST)["m"]
             ["not_null_m_k"],  # a conditional GX rule is implied by dbt's rule on every row
         ),
         ({"type": overlap.NOT_NULL, "kwargs": {"column": "n"}}, []),  # dbt test is warn: does not block
-        ({"type": overlap.UNIQUE, "kwargs": {"column": "k"}}, ["uc_m"]),  # unique_m_k has a `where`
-        ({"type": overlap.COMPOUND_UNIQUE, "kwargs": {"column_list": ["k", "n"]}}, ["uc_m"]),
-        ({"type": overlap.IN_SET, "kwargs": {"column": "n", "value_set": [1, 2, 3]}}, ["av_m_n"]),
+        ({"type": overlap.UNIQUE, "kwargs": {"column": "k"}}, ["keys_m [(k)]"]),  # unique_m_k has a `where`
+        ({"type": overlap.COMPOUND_UNIQUE, "kwargs": {"column_list": ["k", "n"]}}, ["keys_m [(k)]"]),
+        ({"type": overlap.COMPOUND_UNIQUE, "kwargs": {"column_list": ["n"]}}, []),
+        ({"type": overlap.IN_SET, "kwargs": {"column": "n", "value_set": [1, 2, 3]}}, ["av_m [n]"]),
+        ({"type": overlap.IN_SET, "kwargs": {"column": "k", "value_set": [1, 2, 3]}}, []),  # another column
         ({"type": overlap.IN_SET, "kwargs": {"column": "n", "value_set": [1]}}, []),  # GX stricter
         ({"type": overlap.MATCH_SET, "kwargs": {"column_set": ["n", "k"]}}, ["contract (enforced)"]),
         ({"type": overlap.MATCH_SET, "kwargs": {"column_set": ["k"]}}, []),
@@ -174,6 +222,8 @@ def test_what_covers_a_declared_sql_check():
     assert overlap.sql_check_covered_by(ref, "m", MODEL, "marts.m") == ["rel_m_k"]
     other = {"check": "referential", "kwargs": {"col": "k", "dim_table": "marts.e", "dim_col": "k"}}
     assert overlap.sql_check_covered_by(other, "m", MODEL, "marts.m") == []
+    in_set = {"check": "referential", "kwargs": {"col": "n", "dim_table": "marts.f", "dim_col": "f_n"}}
+    assert overlap.sql_check_covered_by(in_set, "m", MODEL, "marts.m") == ["rel_m [n -> f.f_n]"]
     types = {"check": "column_types", "kwargs": {"expected": {"k": "VARCHAR", "n": "int4"}}}
     assert overlap.sql_check_covered_by(types, "m", MODEL, "marts.m") == ["contract (enforced)"]
     wrong = {"check": "column_types", "kwargs": {"expected": {"k": "varchar", "n": "double"}}}

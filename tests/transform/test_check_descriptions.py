@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.lib.dbt_tests import rules_of
 from pipeline.transform.check_descriptions import describe_test
 
 REPO = Path(__file__).resolve().parents[2]
@@ -61,6 +62,9 @@ def test_every_dbt_test_check_has_a_bilingual_description(dbt_checks):
             assert table in vi and table in en, spec.description
             if node.get("column_name"):
                 assert node["column_name"] in vi and node["column_name"] in en, spec.description
+            # a set-based test names every column, key and foreign key it checks, in both halves
+            for rule in rules_of(node):
+                assert all(c in vi and c in en for c in rule.columns), (rule, spec.description)
         if node["config"].get("severity", "error").lower() == "warn":
             assert "cảnh báo" in vi and "warn" in en, spec.description
 
@@ -125,10 +129,36 @@ DIM = {"unique_id": "model.ntm.dim_hamlet", "resource_type": "model", "name": "d
             "of marts.dim_hamlet.",
         ),
         (
-            {"name": "unique_combination", "kwargs": {"columns": ["a", "b"]}},
+            {"name": "unique_keys", "kwargs": {"columns": ["k"], "grains": [["a", "b"]]}},
             None,
-            "unique_combination: không có hai dòng của marts.fact_x trùng bộ cột (a, b); rỗng coi như bằng nhau. / "
-            "no two rows of marts.fact_x share the same (a, b); nulls compare equal.",
+            "unique_keys: trong marts.fact_x, cột k không có giá trị trùng; không có hai dòng trùng bộ cột (a, b), "
+            "rỗng coi như bằng nhau. / in marts.fact_x: column k has no duplicate values; no two rows share the "
+            "same (a, b), nulls comparing equal.",
+        ),
+        (
+            {"name": "accepted_values_set", "kwargs": {"columns": {"level": ["thôn", "xã"], "n": [1, 2]}}},
+            None,
+            'accepted_values_set: trong marts.fact_x, cột level chỉ nhận các giá trị "thôn", "xã"; cột n chỉ nhận '
+            'các giá trị 1, 2. / in marts.fact_x: column level only takes the values "thôn", "xã"; column n only '
+            "takes the values 1, 2.",
+        ),
+        (
+            {
+                "name": "relationships_set",
+                "kwargs": {
+                    "foreign_keys": [{"column": "hamlet_code", "to": "ref('dim_hamlet')", "field": "code"}]
+                },
+            },
+            None,
+            "relationships_set: trong marts.fact_x, mọi giá trị khác rỗng của cột hamlet_code có trong cột code của "
+            "marts.dim_hamlet. / in marts.fact_x: every non-null value of column hamlet_code exists in column code "
+            "of marts.dim_hamlet.",
+        ),
+        (
+            {"name": "not_null_set", "kwargs": {"columns": ["a", "b"]}},
+            None,
+            "not_null_set: trong marts.fact_x, cột a không rỗng; cột b không rỗng. / in marts.fact_x: column a is "
+            "never null; column b is never null.",
         ),
         (
             {"name": "expect_between", "kwargs": {"column_name": "v", "min": 0}},

@@ -1,0 +1,33 @@
+{#- Helpers of the set-based generic tests (dbt_project/tests/generic): one dbt node, one query and one
+    Dagster asset check per model and rule kind instead of one per column. -#}
+
+{#- A value as SQL, keeping its YAML type: 1 is a number, "1" a string, true a boolean. -#}
+{% macro ntm_sql_literal(value) -%}
+    {%- if value is sameas true or value is sameas false -%}
+        {{ 'true' if value else 'false' }}
+    {%- elif value is number -%}
+        {{ value }}
+    {%- else -%}
+        '{{ value | string | replace("'", "''") }}'
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The import CTE `source` of a set-based test: the tested relation read once. On a view (or a `where`
+    subquery) read by several branches it is materialized, so the view's joins and windows are computed
+    once, not once per rule; on a table it is inlined and each branch scans only its own columns. -#}
+{% macro ntm_test_source(model, select_list, branches) -%}
+    {%- set ns = namespace(materialized='view') -%}
+    {%- if execute and model.identifier is defined -%}
+        {%- for node in graph.nodes.values() -%}
+            {%- if node.resource_type in ('model', 'seed', 'snapshot')
+                and (node.alias or node.name) == model.identifier and node.schema == model.schema -%}
+                {%- set ns.materialized = node.config.materialized -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set reuse = branches > 1 and ns.materialized in ('view', 'ephemeral') -%}
+source as {{ 'materialized' if reuse else 'not materialized' }} (
+    select {{ select_list }}
+    from {{ model }}
+)
+{%- endmacro %}
