@@ -324,7 +324,8 @@ def _write_package(
     from .verify import validate_frictionless
 
     # the CSV resources hold the same rows as the Parquet ones (written from the same table) and validate ~10 x
-    # faster: types, keys and foreign keys of the package are checked here; `exchange verify` checks both
+    # faster: types, keys and foreign keys of the package are checked here; `exchange verify` also checks each
+    # Parquet file against its CSV twin (verify.check_twin)
     errors = validate_frictionless(pkg, formats=("csv",))
     if errors:
         raise PackageBuildError(
