@@ -143,6 +143,14 @@ def test_the_tiny_package_is_valid_and_its_parquet_skips_frictionless(tmp_path: 
         ("note", 0, None, "Parquet None ≠ CSV ''"),  # NULL is not the empty string
         ("note", 2, 'có "dấu",  phẩy', "Parquet 'có \"dấu\",  phẩy' ≠ CSV 'có \"dấu\", phẩy'"),
     ],
+    ids=[
+        "double-last-bit",
+        "value-vs-null",
+        "boolean-vs-null",
+        "timestamp-1us",
+        "null-vs-empty-string",
+        "string-space",
+    ],
 )
 def test_a_parquet_value_that_differs_from_its_csv_twin_is_refused(tmp_path, column, row, value, shown):
     pkg = _make_package(tmp_path)
@@ -210,6 +218,15 @@ def test_a_missing_or_extra_parquet_row_is_refused(tmp_path: Path):
             "declared order (column 4 is is_met, declared value)",
         ),
     ],
+    ids=[
+        "large-and-dictionary-strings-ok",
+        "number-as-string",
+        "boolean-as-int8",
+        "datetime-in-UTC",
+        "missing-column",
+        "extra-column",
+        "reordered-columns",
+    ],
 )
 def test_a_parquet_with_the_wrong_columns_or_types_is_refused(tmp_path: Path, change, expected):
     pkg = _make_package(tmp_path)
@@ -270,15 +287,22 @@ def test_the_real_package_checks_every_parquet_against_its_twin(built_release: P
     assert vf.verify_package(zip_path).problems == []
     assert vf.find_twins(dp) == {t.name: t.name + ex.CSV_SUFFIX for t in ex.TABLES}
 
+    res = next(r for r in dp["resources"] if r["name"] == "mart_commune_indicator")
+    (key,) = res["schema"]["primaryKey"]
+    seen = {}
+
     def edit(pkg: Path) -> None:
-        path = pkg / "data" / "mart_commune_indicator.parquet"
+        path = pkg / res["path"]
         t = pq.read_table(path)
+        seen["at"] = f"{key}={t[key][5].as_py()}"
         ex.write_parquet(_set(t, "value", 5, (t["value"][5].as_py() or 0) + 1e-9), path)
 
     bad = ex.resign(zip_path, tmp_path / zip_path.name, edit=edit)
     problems = vf.verify_package(bad).problems
     assert len(problems) == 1, problems
+    at = seen["at"]
     assert problems[0].startswith(
-        "mart_commune_indicator: cột value, dòng 6 (commune_code=18484, period_code="
-    )
-    assert "/ column value, row 6 (commune_code=18484, period_code=" in problems[0]
+        f"mart_commune_indicator: cột value, dòng 6 ({at}), dòng 7 của tệp CSV: "
+    ), problems
+    assert f"/ column value, row 6 ({at}), line 7 of the CSV file: Parquet " in problems[0]
+    assert "(1 row(s) differ from the CSV twin mart_commune_indicator-csv)" in problems[0]
