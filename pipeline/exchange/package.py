@@ -321,12 +321,16 @@ def _write_package(
     (pkg / "datapackage.json").write_text(
         json.dumps(descriptor, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
     )
-    from .verify import validate_frictionless
+    from .verify import check_twin, validate_frictionless
 
     # the CSV resources hold the same rows as the Parquet ones (written from the same table) and validate ~10 x
-    # faster: types, keys and foreign keys of the package are checked here; `exchange verify` also checks each
-    # Parquet file against its CSV twin (verify.check_twin)
-    errors = validate_frictionless(pkg, formats=("csv",))
+    # faster: types, keys and foreign keys of the package are checked here, and each Parquet file against its
+    # CSV twin as `exchange verify` checks it (a CSV that does not read back to the Parquet's values is caught
+    # here, before the package is sent)
+    by_name = {r["name"]: r for r in resources_out}
+    errors = validate_frictionless(pkg, formats=("csv",)) + [
+        p for t in TABLES for p in check_twin(pkg, by_name[t.name], by_name[t.name + CSV_SUFFIX])
+    ]
     if errors:
         raise PackageBuildError(
             "Gói báo cáo không hợp lệ (Frictionless): / The report package is not valid (Frictionless):\n  "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -306,3 +307,26 @@ def test_the_real_package_checks_every_parquet_against_its_twin(built_release: P
     ), problems
     assert f"/ column value, row 6 ({at}), line 7 of the CSV file: Parquet " in problems[0]
     assert "(1 row(s) differ from the CSV twin mart_commune_indicator-csv)" in problems[0]
+
+
+def test_the_builder_refuses_a_csv_that_does_not_read_back_to_its_parquet(
+    built_release: Path, tmp_path: Path, monkeypatch
+):
+    """The builder runs the twin check too: a CSV writer that changes a value (here a trailing space in one
+    label) stops the build, naming the resource, the column and the row, before any package is sent."""
+    release = tmp_path / "release"
+    shutil.copytree(built_release, release, ignore=shutil.ignore_patterns("site", "exchange"))
+    real_write_csv = ex.write_csv
+    changed = {}
+
+    def sloppy_write_csv(table: pa.Table, path: Path) -> None:
+        if path.name == "dim_period.csv":
+            changed["at"] = f"period_code={table['period_code'][0].as_py()}"
+            table = _set(table, "label_en", 0, table["label_en"][0].as_py() + " ")
+        real_write_csv(table, path)
+
+    monkeypatch.setattr(ex, "write_csv", sloppy_write_csv)
+    with pytest.raises(ex.PackageBuildError) as e:
+        ex.build_package(release, tmp_path / "out")
+    assert f"dim_period: cột label_en, dòng 1 ({changed['at']}), dòng 2 của tệp CSV" in str(e.value)
+    assert f"/ column label_en, row 1 ({changed['at']}), line 2 of the CSV file" in str(e.value)
