@@ -130,9 +130,15 @@ def _type_problem(t: pa.DataType, fd: dict[str, Any]) -> str | None:
     return None
 
 
+def _safe_path(rel: Any) -> bool:
+    """A resource path inside the package: relative, no ``..``."""
+    return isinstance(rel, str) and not rel.startswith("/") and ".." not in Path(rel).parts
+
+
 def find_twins(dp: dict[str, Any]) -> dict[str, str]:
     """{Parquet resource: its CSV twin} for every Parquet resource ``<name>`` with a CSV resource
-    ``<name>-csv`` declaring the same schema (fields, keys; foreign keys pointing at the twins)."""
+    ``<name>-csv`` declaring the same schema (fields, keys; foreign keys pointing at the twins), both with a
+    path inside the package."""
     by_name = {r.get("name"): r for r in dp.get("resources", [])}
     twins = {}
     for r in dp.get("resources", []):
@@ -140,7 +146,9 @@ def find_twins(dp: dict[str, Any]) -> dict[str, str]:
             continue
         csv = by_name.get(r["name"] + CSV_SUFFIX)
         schema = resource_schema(r.get("schema") or {}, CSV_SUFFIX)
-        if csv is not None and csv.get("format") == "csv" and csv.get("schema") == schema:
+        if csv is None or not (_safe_path(r.get("path")) and _safe_path(csv.get("path"))):
+            continue  # (an unsafe path is refused by _check_files and never opened here)
+        if csv.get("format") == "csv" and csv.get("schema") == schema:
             twins[r["name"]] = csv["name"]
     return twins
 
@@ -262,7 +270,7 @@ def _check_files(pkg: Path, dp: dict[str, Any]) -> list[str]:
     problems, listed = [], {"datapackage.json"}
     for res in dp.get("resources", []):
         rel = res.get("path")
-        if not isinstance(rel, str) or rel.startswith("/") or ".." in Path(rel).parts:
+        if not _safe_path(rel):
             problems.append(f"{res.get('name')}: đường dẫn không hợp lệ {rel!r} / invalid path {rel!r}")
             continue
         listed.add(rel)

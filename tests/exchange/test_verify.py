@@ -279,6 +279,25 @@ def test_a_twin_declaring_another_schema_is_no_twin(tmp_path: Path):
     assert not any(p.startswith("Frictionless: fact_value-csv:") for p in problems), problems
 
 
+def test_a_twin_check_never_opens_a_path_outside_the_package(tmp_path: Path):
+    """A Parquet resource whose path leaves the package is refused as an invalid path and not read by the twin
+    check (a changed file there goes unnoticed by it: it is never opened)."""
+    pkg = _make_package(tmp_path)
+    outside = tmp_path / "fact_value.parquet"
+    ex.write_parquet(_set(_values(), "value", 0, 0.3), outside)
+    dp = json.loads((pkg / "datapackage.json").read_text(encoding="utf-8"))
+    next(r for r in dp["resources"] if r["name"] == "fact_value")["path"] = "../fact_value.parquet"
+    (pkg / "datapackage.json").write_text(json.dumps(dp, ensure_ascii=False), encoding="utf-8")
+    (pkg / "data" / "fact_value.parquet").unlink()
+    problems = vf.verify_package(pkg).problems
+    assert vf.find_twins(dp) == {"dim_period": "dim_period-csv"}
+    assert (
+        "fact_value: đường dẫn không hợp lệ '../fact_value.parquet' / invalid path '../fact_value.parquet'"
+        in (problems)
+    )
+    assert not any(p.startswith("fact_value: cột") for p in problems), problems
+
+
 def test_the_real_package_checks_every_parquet_against_its_twin(built_release: Path, tmp_path: Path):
     """The session build's package: every Parquet resource has its twin and verifies; a value changed in one
     Parquet file (re-sealed) is refused naming the resource, the column and the row."""
