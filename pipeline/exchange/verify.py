@@ -3,8 +3,8 @@ sized and hashed as its descriptor says and nothing else in it; its CSV resource
 (types, primary and foreign keys, bytes, hash); each Parquet resource with a CSV twin (``<table>`` and
 ``<table>-csv``, the same declared schema) checked against the twin by :func:`check_twin` (the declared
 columns in order, Arrow types that fit the declared Table Schema types (:data:`ARROW_TYPES`), the same rows
-cell for cell) instead of by Frictionless, which reads Parquet through pandas ~10 x slower (5.1 s of a
-package's 5.5 s, bench/results/package_verify.md); a Parquet resource without a twin still by Frictionless;
+cell for cell) instead of by Frictionless, which reads Parquet through pandas ~7.5 x slower (4.2 s of the
+sample package's 4.8 s; 0.6 s now, bench/results/package_verify.md); a Parquet resource without a twin still by Frictionless;
 and its commune is a real commune of the admin registry (vietnam-provinces, QĐ 19/2025) that every row
 belongs to. ``python -m pipeline exchange verify <path>`` prints the bilingual result (exit 0 valid, 1
 invalid); the province's ingest (:mod:`.federation`) calls :func:`verify_dir` before it loads anything.
