@@ -4,8 +4,8 @@ of raw/README.md section 11.
 
 For every package file not seen before (by path and sha256), in one transaction each:
 
-1. verify it (:func:`pipeline.exchange.verify.verify_dir`: listed files, sizes, sha256, Frictionless, the
-   sender's commune in the admin registry); also the folder's ``<commune_code>`` equals
+1. verify it (:func:`pipeline.exchange.verify.verify_dir`: listed files, sizes, sha256, Frictionless on the
+   CSV resources, each Parquet resource against its CSV twin, the sender's commune in the admin registry); also the folder's ``<commune_code>`` equals
    ``sender.commune_code`` and the commune is in the home province (``NTM_HOME_PROVINCE``). A package that
    fails is ``rejected`` with a bilingual reason and none of its rows is loaded;
 2. apply the versioning rule: for one commune the package with the later ``sent_at`` wins (equal: the larger

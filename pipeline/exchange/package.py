@@ -31,14 +31,13 @@ from pipeline.lib.hashing import sha256_file
 from pipeline.lib.swap import replace_dir
 from pipeline.site.csv_export import format_timestamps
 
-from .format import FORMAT_NAME, FORMAT_VERSION
+from .format import CSV_SUFFIX, FORMAT_NAME, FORMAT_VERSION, resource_schema
 
 EXCHANGE_DIR = "exchange"
 UPWARD_DIR = "upward"  # exchange/upward/: this module's folder of the release (others may sit beside it)
 MANIFEST = "manifest.json"  # exchange/upward/manifest.json: every file of the folder, bytes and sha256
 # Bump when what the builder writes changes (layout, bytes): an unchanged release then gets its package rebuilt.
 GENERATOR = "pipeline.exchange.package/2"
-CSV_SUFFIX = "-csv"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold; every entry has it: same input, same bytes
 
 
@@ -125,7 +124,7 @@ def _home(release_dir: Path, resources: dict[str, dict]) -> dict[str, Any]:
 # ----------------------------------------------------------------------------------------- write files
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
+def write_parquet(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(
         table,
@@ -138,7 +137,7 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
     )
 
 
-def _write_csv(table: pa.Table, path: Path) -> None:
+def write_csv(table: pa.Table, path: Path) -> None:
     """UTF-8 (no byte-order mark), comma, CRLF, RFC 4180 quoting, NULL = empty cell, booleans true/false,
     timestamps ISO 8601 with +07:00. An exact copy of the values: no formula neutralisation (a machine file,
     see raw/README.md 10.3)."""
@@ -181,18 +180,6 @@ def write_zip(src_dir: Path, zip_path: Path) -> None:
 # ----------------------------------------------------------------------------------------- descriptor
 
 
-def _schema(release_schema: dict[str, Any], keep: set[str], suffix: str) -> dict[str, Any]:
-    schema = {k: v for k, v in release_schema.items() if k != "foreignKeys"}
-    fks = [
-        {**fk, "reference": {**fk["reference"], "resource": fk["reference"]["resource"] + suffix}}
-        for fk in release_schema.get("foreignKeys", [])
-        if fk["reference"]["resource"] in keep
-    ]
-    if fks:
-        schema["foreignKeys"] = fks
-    return schema
-
-
 def _criteria_sets(indicators: pa.Table, used: set[str]) -> list[dict[str, Any]]:
     rows = indicators.select(["indicator_code", "criteria_set", "legal_basis"]).to_pylist()
     sets: dict[str, dict[str, Any]] = {}
@@ -226,8 +213,8 @@ def _write_resources(
         rel = resources[t.name]
         table = tables[t.name]
         p_path, c_path = pkg / "data" / f"{t.name}.parquet", pkg / "data" / f"{t.name}.csv"
-        _write_parquet(table, p_path)
-        _write_csv(table, c_path)
+        write_parquet(table, p_path)
+        write_csv(table, c_path)
         common = {
             "type": "table",
             "scheme": "file",
@@ -243,14 +230,14 @@ def _write_resources(
             "name": t.name, "path": f"data/{t.name}.parquet", "format": "parquet",
             "mediatype": "application/vnd.apache.parquet", **common,
             "hash": f"sha256:{p_sha}", "ntm:bytes": p_path.stat().st_size,
-            "schema": _schema(rel["schema"], keep, ""),
+            "schema": resource_schema(rel["schema"], "", keep),
         })  # fmt: skip
         csv_res.append({
             "name": t.name + CSV_SUFFIX, "path": f"data/{t.name}.csv", "format": "csv", "mediatype": "text/csv",
             "encoding": "utf-8", **common,
             "dialect": {"delimiter": ",", "lineTerminator": "\r\n", "quoteChar": '"', "doubleQuote": True, "header": True},
             "hash": f"sha256:{c_sha}", "bytes": c_path.stat().st_size, "ntm:bytes": c_path.stat().st_size,
-            "schema": _schema(rel["schema"], keep, CSV_SUFFIX),
+            "schema": resource_schema(rel["schema"], CSV_SUFFIX, keep),
         })  # fmt: skip
 
     return [*parquet_res, *csv_res]
@@ -334,11 +321,16 @@ def _write_package(
     (pkg / "datapackage.json").write_text(
         json.dumps(descriptor, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8"
     )
-    from .verify import validate_frictionless
+    from .verify import check_twin, validate_frictionless
 
     # the CSV resources hold the same rows as the Parquet ones (written from the same table) and validate ~10 x
-    # faster: types, keys and foreign keys of the package are checked here; `exchange verify` checks both
-    errors = validate_frictionless(pkg, formats=("csv",))
+    # faster: types, keys and foreign keys of the package are checked here, and each Parquet file against its
+    # CSV twin as `exchange verify` checks it (a CSV that does not read back to the Parquet's values is caught
+    # here, before the package is sent)
+    by_name = {r["name"]: r for r in resources_out}
+    errors = validate_frictionless(pkg, formats=("csv",)) + [
+        p for t in TABLES for p in check_twin(pkg, by_name[t.name], by_name[t.name + CSV_SUFFIX])
+    ]
     if errors:
         raise PackageBuildError(
             "Gói báo cáo không hợp lệ (Frictionless): / The report package is not valid (Frictionless):\n  "

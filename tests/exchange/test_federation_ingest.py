@@ -2,7 +2,7 @@
 section 11): the real package of the session's build (tests/conftest.py ``built_release``, no extra pipeline
 run) and copies re-signed with :func:`pipeline.exchange.package.resign` (another sent_at, a changed byte, a
 missing file) landed in ``raw/communes/<code>/`` of a temporary raw dir, each ingested into a fresh DuckDB
-file. Verification is the slow part (Frictionless reads the Parquet, ~10 s a package): its verdict is a pure
+file. Verification is the slow part (Frictionless on the CSV resources, ~0.6 s a package): its verdict is a pure
 function of the package's bytes, so this module memoises it by the sha256 of every file of the package
 (fixture ``verify_once``) and each distinct package is verified once, whatever the number of cases."""
 
