@@ -149,73 +149,138 @@ def _label(vi: str | None, en: str | None) -> str | None:
     return " / ".join(parts) if parts else None
 
 
-def _header(ws, columns: Sequence[tuple[str, str, str]]) -> None:
+def _header_cells(ws, columns: Sequence[tuple[str, str, str]]) -> list[Any]:
+    """The bold, filled, wrapped bilingual header row (write-only cells)."""
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
 
-    ws.append([f"{vi} / {en}" for _, vi, en in columns])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-
-
-def _put(ws, row: list[Any]) -> None:
-    """Append a row: numbers as numbers (with a number format), text as text (never a formula).
-
-    The cells are made first and appended in one call (``ws.max_row`` per row would scan the whole sheet:
-    quadratic, 90 s for a province's commune sheet)."""
-    from openpyxl.cell.cell import Cell
-
-    cells: list[Any] = []
-    for v in row:
-        if v is None:
-            cells.append(None)
-            continue
-        cell = Cell(ws)
-        if isinstance(v, bool):
-            cell.value = v
-        elif isinstance(v, int):
-            cell.value = v
-            cell.number_format = _INT_FORMAT
-        elif isinstance(v, float):
-            cell.value = v
-            cell.number_format = _FLOAT_FORMAT
-        elif isinstance(v, datetime) and v.tzinfo is not None:
-            cell.value = v.isoformat(sep=" ")  # Excel has no time zones: keep the offset as text
-            cell.data_type = "s"
-        elif isinstance(v, datetime):
-            cell.value = v
-            cell.number_format = _DATETIME_FORMAT
-        elif isinstance(v, date):
-            cell.value = v
-            cell.number_format = _DATE_FORMAT
-        else:
-            cell.value = str(v)
-            cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
+    font, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    alignment = Alignment(wrap_text=True, vertical="top")
+    cells = []
+    for _, vi, en in columns:
+        cell = WriteOnlyCell(ws, value=f"{vi} / {en}")
+        cell.font, cell.fill, cell.alignment = font, fill, alignment
         cells.append(cell)
-    ws.append(cells)
+    return cells
 
 
-def _finish_sheet(ws, widths: Sequence[int]) -> None:
+def _text_cell(ws, v: str) -> Any:
+    """A text cell that is never a formula (a plain str starting with '=' would be written as one)."""
+    if not v.startswith("="):
+        return v
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(ws)
+    cell.value = v
+    cell.data_type = "s"
+    return cell
+
+
+def _column_cells(ws, values: list[Any]) -> list[Any]:
+    """One column's values as what the write-only sheet appends: numbers as numbers with a number format,
+    dates with a date format, text as text (never a formula), None as an empty cell.
+
+    A column from Parquet holds one Python type, so the kind is chosen once from its first value; numbers and
+    dates get a styled cell per value (openpyxl writes each styled cell as given)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    first = next((v for v in values if v is not None), None)
+    if first is None:
+        return values
+    fmt = None
+    if isinstance(first, bool):
+        return values
+    if isinstance(first, int):
+        fmt = _INT_FORMAT
+    elif isinstance(first, float):
+        fmt = _FLOAT_FORMAT
+    elif isinstance(first, datetime) and first.tzinfo is not None:
+        # Excel has no time zones: keep the offset as text
+        return [None if v is None else _text_cell(ws, v.isoformat(sep=" ")) for v in values]
+    elif isinstance(first, datetime):
+        fmt = _DATETIME_FORMAT
+    elif isinstance(first, date):
+        fmt = _DATE_FORMAT
+    if fmt is None:
+        return [None if v is None else _text_cell(ws, v if isinstance(v, str) else str(v)) for v in values]
+    out: list[Any] = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        cell = WriteOnlyCell(ws, value=v)
+        cell.number_format = fmt
+        out.append(cell)
+    return out
+
+
+def _shown(values: list[Any]) -> list[Any]:
+    """The value a cell holds (tz-aware times become their text, as :func:`_column_cells` writes them)."""
+    first = next((v for v in values if v is not None), None)
+    if isinstance(first, datetime) and first.tzinfo is not None:
+        return [None if v is None else v.isoformat(sep=" ") for v in values]
+    return values
+
+
+def _widths(columns: Sequence[tuple[str, str, str]], data: Sequence[list[Any]], cap: int = 60) -> list[int]:
+    """Column width from the longest value (header counted per line of its wrap, roughly), 8..cap chars."""
+    widths = []
+    for (_, vi, en), values in zip(columns, data, strict=True):
+        shown = _shown(values)
+        longest = max(map(len, map(str, (v for v in shown if v is not None))), default=None)
+        w = 8 if longest is None else max(8, min(cap, longest + 2))
+        header = f"{vi} / {en}"
+        widths.append(max(w, min(cap, max(len(p) for p in header.split(" / ")) + 4)))
+    return widths
+
+
+def _column(table: pa.Table, name: str) -> list[Any]:
+    return table[name].to_pylist() if name in table.column_names else [None] * table.num_rows
+
+
+def _labels(table: pa.Table, vi: str, en: str) -> list[str | None]:
+    return [_label(a, b) for a, b in zip(_column(table, vi), _column(table, en), strict=True)]
+
+
+def _write_sheet(
+    wb, title: str, columns: Sequence[tuple[str, str, str]], data: Sequence[list[Any]], n_rows: int
+) -> None:
+    """A data sheet in write-only mode: widths, frozen header and autofilter set before the rows stream out."""
     from openpyxl.utils import get_column_letter
 
-    ws.freeze_panes = "A2"
-    if ws.max_row >= 1 and ws.max_column >= 1:
-        ws.auto_filter.ref = f"A1:{get_column_letter(ws.max_column)}{ws.max_row}"
-    for i, w in enumerate(widths, start=1):
+    ws = wb.create_sheet(title)
+    for i, w in enumerate(_widths(columns, data), start=1):
         ws.column_dimensions[get_column_letter(i)].width = w
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{n_rows + 1}"
+    ws.append(_header_cells(ws, columns))
+    cells = [_column_cells(ws, values) for values in data]
+    for row in zip(*cells, strict=True):
+        ws.append(row)
 
 
-def _widths(ws, n_cols: int, cap: int = 60) -> list[int]:
-    """Column width from the longest value (header counted per line of its wrap, roughly), 8..cap chars."""
-    widths = [8] * n_cols
-    for row in ws.iter_rows(min_row=2, values_only=True):
-        for i, v in enumerate(row):
-            if v is not None:
-                widths[i] = max(widths[i], min(cap, len(str(v)) + 2))
-    for i, cell in enumerate(ws[1]):
-        widths[i] = max(widths[i], min(cap, max(len(p) for p in str(cell.value).split(" / ")) + 4))
-    return widths
+def _scorecard_sheet(wb, targets: pa.Table) -> dict[str, int]:
+    statuses = [plan_status(v) for v in targets["is_on_track"].to_pylist()]
+    counts = {k: statuses.count(k) for k in STATUS_LABELS}
+    status_text = {k: " / ".join(v) for k, v in STATUS_LABELS.items()}
+    derived = {
+        "period_label": lambda: _labels(targets, "period_label_vi", "period_label_en"),
+        "status": lambda: [status_text[s] for s in statuses],
+        "direction": lambda: [_DIRECTION.get(v, v) for v in _column(targets, "direction")],
+        "target_source": lambda: _labels(targets, "source_vi", "source_en"),
+    }
+    data = [derived[c]() if c in derived else _column(targets, c) for c, _, _ in SCORECARD_COLUMNS]
+    _write_sheet(wb, SCORECARD_SHEET, SCORECARD_COLUMNS, data, targets.num_rows)
+    return counts
+
+
+def _commune_sheet(wb, commune: pa.Table) -> None:
+    derived = {
+        "period_label": lambda: _labels(commune, "period_label_vi", "period_label_en"),
+        "met_threshold": lambda: [_MET.get(v) for v in _column(commune, "met_threshold")],
+    }
+    data = [derived[c]() if c in derived else _column(commune, c) for c, _, _ in COMMUNE_COLUMNS]
+    _write_sheet(wb, COMMUNE_SHEET, COMMUNE_COLUMNS, data, commune.num_rows)
 
 
 def _deterministic_zip(src: Path, dst: Path, stamp: datetime) -> None:
@@ -227,37 +292,6 @@ def _deterministic_zip(src: Path, dst: Path, stamp: datetime) -> None:
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o644 << 16
             zout.writestr(zi, zin.read(info.filename))
-
-
-def _scorecard_sheet(wb, targets: pa.Table) -> dict[str, int]:
-    ws = wb.active
-    ws.title = SCORECARD_SHEET
-    _header(ws, SCORECARD_COLUMNS)
-    counts = {k: 0 for k in STATUS_LABELS}
-    for r in targets.to_pylist():
-        status = plan_status(r["is_on_track"])
-        counts[status] += 1
-        derived = {
-            "period_label": _label(r.get("period_label_vi"), r.get("period_label_en")),
-            "status": " / ".join(STATUS_LABELS[status]),
-            "direction": _DIRECTION.get(r.get("direction"), r.get("direction")),
-            "target_source": _label(r.get("source_vi"), r.get("source_en")),
-        }
-        _put(ws, [derived[c] if c in derived else r.get(c) for c, _, _ in SCORECARD_COLUMNS])
-    _finish_sheet(ws, _widths(ws, len(SCORECARD_COLUMNS)))
-    return counts
-
-
-def _commune_sheet(wb, commune: pa.Table) -> None:
-    wc = wb.create_sheet(COMMUNE_SHEET)
-    _header(wc, COMMUNE_COLUMNS)
-    for r in commune.to_pylist():
-        derived = {
-            "period_label": _label(r.get("period_label_vi"), r.get("period_label_en")),
-            "met_threshold": _MET.get(r.get("met_threshold")),
-        }
-        _put(wc, [derived[c] if c in derived else r.get(c) for c, _, _ in COMMUNE_COLUMNS])
-    _finish_sheet(wc, _widths(wc, len(COMMUNE_COLUMNS)))
 
 
 #: the licence line's publisher when the workbook is made without the release's datapackage.json beside it
@@ -312,21 +346,26 @@ def _about_rows(
 
 
 def _about_sheet(wb, rows: Sequence[tuple[str, str]]) -> None:
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
 
     wa = wb.create_sheet(ABOUT_SHEET)
-    wa.append(["Mục / Item", "Nội dung / Content"])
-    for cell in wa[1]:
-        cell.font = Font(bold=True)
-    for k, v in rows:
-        _put(wa, [k, v])
-    for row in wa.iter_rows(min_row=2):
-        row[0].font = Font(bold=True)
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    wa.freeze_panes = "A2"
     wa.column_dimensions["A"].width = 34
     wa.column_dimensions["B"].width = 110
+    wa.freeze_panes = "A2"
+    bold, wrap = Font(bold=True), Alignment(wrap_text=True, vertical="top")
+    header = [WriteOnlyCell(wa, value=v) for v in ("Mục / Item", "Nội dung / Content")]
+    for cell in header:
+        cell.font = bold
+    wa.append(header)
+    for k, v in rows:
+        key, value = WriteOnlyCell(wa), WriteOnlyCell(wa)
+        for cell, text in ((key, k), (value, v)):
+            cell.value = str(text)
+            cell.data_type = "s"  # never a formula
+            cell.alignment = wrap
+        key.font = bold
+        wa.append([key, value])
 
 
 def _save_workbook(wb, out: Path, release_id: str) -> None:
@@ -393,7 +432,7 @@ def write_scorecard_xlsx(
         for p in [*target_files, *commune_files]
     ]
 
-    wb = Workbook()
+    wb = Workbook(write_only=True)  # rows stream to the file: no cell model, about 1.2 M cells at a province
     counts = _scorecard_sheet(wb, targets)
     _commune_sheet(wb, commune)
     _about_sheet(wb, _about_rows(release_id, sources, counts, is_synthetic, publisher))
