@@ -593,9 +593,12 @@ def build_reference_workbooks(out_dir: Path) -> dict[str, Path]:
     return books
 
 
-def test_scorecard_workbook_equals_the_reference_properties(tmp_path):
+@pytest.mark.parametrize("rows_per_chunk", [20_000, 1])
+def test_scorecard_workbook_equals_the_reference_properties(tmp_path, monkeypatch, rows_per_chunk):
     """Same sheets, cell values and types, number formats, frozen header, autofilter, widths and header style
-    as the normal-mode writer this write-only one replaced (reference recorded in tests/site/data)."""
+    as the normal-mode writer this write-only one replaced (reference recorded in tests/site/data), whether
+    the streamed rows come in one piece or one row per piece."""
+    monkeypatch.setattr(xl, "_ROWS_PER_CHUNK", rows_per_chunk)
     reference = json.loads(XLSX_REFERENCE.read_text(encoding="utf-8"))
     for name, path in build_reference_workbooks(tmp_path).items():
         got = json.loads(json.dumps(workbook_properties(path)))
@@ -605,3 +608,17 @@ def test_scorecard_workbook_equals_the_reference_properties(tmp_path):
     assert cells[1][5][1:4] == ["float", "n", "#,##0.0#"]
     assert cells[2][15][:3] == ["2026-03-11 12:21:00+07:00", "str", "s"]
     assert reference["plain"][xl.SCORECARD_SHEET]["auto_filter"] == "A1:M5"
+
+
+def test_scorecard_control_character_names_sheet_row_and_column(tmp_path):
+    data = tmp_path / "data"
+    _parquet(data / "mart_plan_targets.parquet", _plan_targets())
+    t = _commune_indicator()
+    i = t.column_names.index("commune_name")
+    _parquet(
+        data / "mart_commune_indicator.parquet", t.set_column(i, "commune_name", pa.array(["ok", "Xã\x01"]))
+    )
+    # the table sorts by period: "2026" (the second Parquet row) is the sheet's row 2
+    with pytest.raises(DownloadError, match=r"row 2, column commune_name: a control character"):
+        write_scorecard_xlsx(data, tmp_path / "s.xlsx", "x")
+    assert not (tmp_path / "s.xlsx").exists()
