@@ -523,3 +523,102 @@ def test_write_downloads_refuses_a_count_mismatch_and_a_path_outside_the_release
     _package(release, {"evil": ["../outside.parquet"]}, {"evil": 1})
     with pytest.raises(DownloadError, match="is not inside the release"):
         write_downloads(release, tmp_path / "site", "r")
+
+
+# ------------------------------------------------------------------------- the workbook's reference properties
+
+#: written by the cell-by-cell (normal mode) writer of main@0e1b506 from the fixtures below; the write-only
+#: writer must give the same workbook as read back by openpyxl
+XLSX_REFERENCE = Path(__file__).with_name("data") / "scorecard_xlsx_reference.json"
+
+
+def _jsonable(v):
+    if isinstance(v, datetime):
+        return {"datetime": v.isoformat()}
+    if isinstance(v, date):
+        return {"date": v.isoformat()}
+    return v
+
+
+def workbook_properties(path: Path) -> dict:
+    """What a reader sees: sheet names and order; per sheet frozen panes, autofilter, column widths, size and
+    every cell's value (with its Python type), data type, number format and header style."""
+    wb = openpyxl.load_workbook(path)
+    out: dict = {"sheets": wb.sheetnames}
+    for ws in wb.worksheets:
+        out[ws.title] = {
+            "freeze_panes": ws.freeze_panes,
+            "auto_filter": ws.auto_filter.ref,
+            "widths": {k: d.width for k, d in sorted(ws.column_dimensions.items()) if d.width},
+            "size": [ws.max_row, ws.max_column],
+            "cells": [
+                [
+                    [
+                        _jsonable(c.value),
+                        type(c.value).__name__,
+                        c.data_type,
+                        c.number_format,
+                        bool(c.font.b),
+                        c.fill.fgColor.rgb if c.fill.fill_type else None,
+                        bool(c.alignment.wrap_text),
+                    ]
+                    for c in row
+                ]
+                for row in ws.iter_rows()
+            ],
+        }
+    p = wb.properties
+    out["properties"] = [p.creator, p.lastModifiedBy, p.title, p.created.isoformat(), p.modified.isoformat()]
+    return out
+
+
+def _odd_commune_indicator() -> pa.Table:
+    """The commune table with a time-zone-aware submission time (kept as text) and no English name column."""
+    t = _commune_indicator()
+    t = t.drop_columns(["indicator_name_en"])
+    i = t.column_names.index("last_submitted_at")
+    tz = pa.array([datetime(2026, 3, 11, 5, 21), None], pa.timestamp("us", tz="Asia/Ho_Chi_Minh"))
+    return t.set_column(i, "last_submitted_at", tz)
+
+
+def build_reference_workbooks(out_dir: Path) -> dict[str, Path]:
+    """The two workbooks of the reference: the fixture release and the odd variant."""
+    books = {}
+    for name, commune in (("plain", _commune_indicator()), ("odd", _odd_commune_indicator())):
+        data = out_dir / name / "release" / "data"
+        _parquet(data / "mart_plan_targets.parquet", _plan_targets())
+        _parquet(data / "mart_commune_indicator.parquet", commune)
+        xl.write_scorecard_xlsx(data, out_dir / f"{name}.xlsx", "20261130-abcdef0123", is_synthetic=True)
+        books[name] = out_dir / f"{name}.xlsx"
+    return books
+
+
+@pytest.mark.parametrize("rows_per_chunk", [20_000, 1])
+def test_scorecard_workbook_equals_the_reference_properties(tmp_path, monkeypatch, rows_per_chunk):
+    """Same sheets, cell values and types, number formats, frozen header, autofilter, widths and header style
+    as the normal-mode writer this write-only one replaced (reference recorded in tests/site/data), whether
+    the streamed rows come in one piece or one row per piece."""
+    monkeypatch.setattr(xl, "_ROWS_PER_CHUNK", rows_per_chunk)
+    reference = json.loads(XLSX_REFERENCE.read_text(encoding="utf-8"))
+    for name, path in build_reference_workbooks(tmp_path).items():
+        got = json.loads(json.dumps(workbook_properties(path)))
+        assert got == reference[name], name
+    # the reference is not trivially empty: numbers keep their formats, the tz-aware time is text
+    cells = reference["odd"][xl.COMMUNE_SHEET]["cells"]
+    assert cells[1][5][1:4] == ["float", "n", "#,##0.0#"]
+    assert cells[2][15][:3] == ["2026-03-11 12:21:00+07:00", "str", "s"]
+    assert reference["plain"][xl.SCORECARD_SHEET]["auto_filter"] == "A1:M5"
+
+
+def test_scorecard_control_character_names_sheet_row_and_column(tmp_path):
+    data = tmp_path / "data"
+    _parquet(data / "mart_plan_targets.parquet", _plan_targets())
+    t = _commune_indicator()
+    i = t.column_names.index("commune_name")
+    _parquet(
+        data / "mart_commune_indicator.parquet", t.set_column(i, "commune_name", pa.array(["ok", "Xã\x01"]))
+    )
+    # the table sorts by period: "2026" (the second Parquet row) is the sheet's row 2
+    with pytest.raises(DownloadError, match=r"row 2, column commune_name: a control character"):
+        write_scorecard_xlsx(data, tmp_path / "s.xlsx", "x")
+    assert not (tmp_path / "s.xlsx").exists()
