@@ -281,8 +281,6 @@ class _SheetBody:
         self.ws, self.data, self.n_rows = ws, data, n_rows
         self.letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
         self.dimension = f"A1:{self.letters[-1]}{n_rows + 1}"
-        for (name, _, _), values in zip(columns, data, strict=True):
-            _check_text(ws.title, name, values)
         # register every number format now: the styles part is written before the rows are streamed
         for letter, values in zip(self.letters, data, strict=True):
             _column_fragments(ws, letter, [next((v for v in values if v is not None), None)], 2)
@@ -334,7 +332,7 @@ def _write_sheet(
     return _SheetBody(ws, columns, data, n_rows)
 
 
-def _scorecard_sheet(wb, targets: pa.Table) -> tuple[dict[str, int], _SheetBody]:
+def _scorecard_data(targets: pa.Table) -> tuple[dict[str, int], list[list[Any]]]:
     statuses = [plan_status(v) for v in targets["is_on_track"].to_pylist()]
     counts = {k: statuses.count(k) for k in STATUS_LABELS}
     status_text = {k: " / ".join(v) for k, v in STATUS_LABELS.items()}
@@ -344,17 +342,15 @@ def _scorecard_sheet(wb, targets: pa.Table) -> tuple[dict[str, int], _SheetBody]
         "direction": lambda: [_DIRECTION.get(v, v) for v in _column(targets, "direction")],
         "target_source": lambda: _labels(targets, "source_vi", "source_en"),
     }
-    data = [derived[c]() if c in derived else _column(targets, c) for c, _, _ in SCORECARD_COLUMNS]
-    return counts, _write_sheet(wb, SCORECARD_SHEET, SCORECARD_COLUMNS, data, targets.num_rows)
+    return counts, [derived[c]() if c in derived else _column(targets, c) for c, _, _ in SCORECARD_COLUMNS]
 
 
-def _commune_sheet(wb, commune: pa.Table) -> _SheetBody:
+def _commune_data(commune: pa.Table) -> list[list[Any]]:
     derived = {
         "period_label": lambda: _labels(commune, "period_label_vi", "period_label_en"),
         "met_threshold": lambda: [_MET.get(v) for v in _column(commune, "met_threshold")],
     }
-    data = [derived[c]() if c in derived else _column(commune, c) for c, _, _ in COMMUNE_COLUMNS]
-    return _write_sheet(wb, COMMUNE_SHEET, COMMUNE_COLUMNS, data, commune.num_rows)
+    return [derived[c]() if c in derived else _column(commune, c) for c, _, _ in COMMUNE_COLUMNS]
 
 
 def _deterministic_zip(src: Path, dst: Path, stamp: datetime, bodies: Sequence[_SheetBody] = ()) -> None:
@@ -524,11 +520,20 @@ def write_scorecard_xlsx(
         for p in [*target_files, *commune_files]
     ]
 
+    counts, scorecard = _scorecard_data(targets)
+    sheets = [
+        (SCORECARD_SHEET, SCORECARD_COLUMNS, scorecard, targets.num_rows),
+        (COMMUNE_SHEET, COMMUNE_COLUMNS, _commune_data(commune), commune.num_rows),
+    ]
+    # every text is checked before the first sheet starts: a write-only sheet that is never saved leaves its
+    # row writer open on a temporary file
+    for title, columns, data, _ in sheets:
+        for (name, _, _), values in zip(columns, data, strict=True):
+            _check_text(title, name, values)
     wb = Workbook(write_only=True)  # rows stream to the file: no cell model, about 1.2 M cells at a province
-    counts, scorecard_rows = _scorecard_sheet(wb, targets)
-    commune_rows = _commune_sheet(wb, commune)
+    bodies = [_write_sheet(wb, *sheet) for sheet in sheets]
     _about_sheet(wb, _about_rows(release_id, sources, counts, is_synthetic, publisher))
-    _save_workbook(wb, out, release_id, [scorecard_rows, commune_rows])
+    _save_workbook(wb, out, release_id, bodies)
     return {
         "path": str(out),
         "rows": targets.num_rows,
