@@ -6,12 +6,8 @@ rule). Numbers are numeric cells, text cells are neutralised like the CSV copies
 (:func:`pipeline.site.csv_export.neutralise_text`), and every time in the file is the release's date, so the
 same release gives the same bytes.
 
-openpyxl writes the workbook in write-only mode: styles, each sheet's header row, column widths, frozen header,
-autofilter and the About sheet. The two data sheets' rows (about 1.2 M cells for a province) are made as the same
-XML openpyxl would write, with string formatting column by column, and streamed into their sheet parts while
-the zip is rewritten with the release's date (:class:`_SheetBody`, :func:`_deterministic_zip`); the test
-``tests/site/test_downloads.py::test_scorecard_workbook_equals_the_reference_properties`` holds the result to
-what openpyxl's own cell writer gave (bench/results/scorecard_xlsx.md: 16.2 s → 2.4 s for a province).
+openpyxl writes the workbook in write-only mode; the two data sheets' rows (about 1.2 M cells for a province)
+are streamed into it as the XML openpyxl would write (:mod:`pipeline.site.xlsx_rows`).
 """
 
 from __future__ import annotations
@@ -21,7 +17,7 @@ import os
 import re
 import zipfile
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +28,7 @@ from pipeline.lib.hashing import sha256_file
 
 from .csv_export import DownloadError, is_text, neutralise
 from .i18n import STATUS
+from .xlsx_rows import SheetBody, deterministic_zip, shown
 
 SCORECARD_FILE = "scorecard.xlsx"
 
@@ -54,10 +51,6 @@ ON_TRACK_RULE = (
     "indicator's annual rule (column Value source).",
 )
 
-_FLOAT_FORMAT = "#,##0.0#"
-_INT_FORMAT = "0"  # plain: years (2026) must not read "2,026"
-_DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
-_DATE_FORMAT = "yyyy-mm-dd"
 _FALLBACK_STAMP = datetime(2000, 1, 1)
 
 
@@ -171,86 +164,12 @@ def _header_cells(ws, columns: Sequence[tuple[str, str, str]]) -> list[Any]:
     return cells
 
 
-def _escape(text: str) -> str:
-    """XML character data escaped as openpyxl escapes it (& < >); control characters are refused before
-    (:func:`_check_text`)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _text_fragments(letter: str, values: list[Any], first_row: int) -> list[str]:
-    """Inline-string cells (t="inlineStr", as openpyxl writes text: never a formula), "" for an empty cell."""
-    out = []
-    for r, v in enumerate(values, first_row):
-        if v is None:
-            out.append("")
-        elif v == "":
-            out.append(f'<c r="{letter}{r}" t="inlineStr"/>')
-        else:
-            stripped = v.strip()
-            space = ' xml:space="preserve"' if stripped and stripped != v else ""
-            out.append(f'<c r="{letter}{r}" t="inlineStr"><is><t{space}>{_escape(v)}</t></is></c>')
-    return out
-
-
-def _column_fragments(ws, letter: str, values: list[Any], first_row: int) -> list[str]:
-    """One column's cells as the XML openpyxl writes for them: numbers as numbers with a number format
-    ("0" for integers, "#,##0.0#" for decimals), naive times and dates as Excel serial numbers with a date
-    format, tz-aware times as their text (Excel has no time zones), booleans as booleans, everything else as
-    text. A column from Parquet holds one Python type, so the kind is chosen once from its first value."""
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.compat import safe_string
-    from openpyxl.utils.datetime import to_excel
-
-    first = next((v for v in values if v is not None), None)
-    if first is None:
-        return [""] * len(values)
-    if isinstance(first, bool):
-        return [
-            "" if v is None else f'<c r="{letter}{r}" t="b"><v>{safe_string(v)}</v></c>'
-            for r, v in enumerate(values, first_row)
-        ]
-    fmt = None
-    if isinstance(first, int):
-        fmt, convert = _INT_FORMAT, safe_string
-    elif isinstance(first, float):
-        fmt, convert = _FLOAT_FORMAT, safe_string
-    elif isinstance(first, datetime) and first.tzinfo is not None:
-        return _text_fragments(letter, _shown(values), first_row)
-    elif isinstance(first, datetime):
-        fmt = _DATETIME_FORMAT
-    elif isinstance(first, date):
-        fmt = _DATE_FORMAT
-    if fmt is None:
-        return _text_fragments(letter, [None if v is None else str(v) for v in values], first_row)
-    if fmt in (_DATETIME_FORMAT, _DATE_FORMAT):
-        epoch = ws.parent.epoch
-
-        def convert(v):
-            return safe_string(to_excel(v, epoch))
-
-    styled = WriteOnlyCell(ws)
-    styled.number_format = fmt
-    sid = styled.style_id  # registers the format in the workbook's styles
-    return [
-        "" if v is None else f'<c r="{letter}{r}" s="{sid}" t="n"><v>{convert(v)}</v></c>'
-        for r, v in enumerate(values, first_row)
-    ]
-
-
-def _shown(values: list[Any]) -> list[Any]:
-    """The value a cell holds (tz-aware times become their text, as :func:`_column_fragments` writes them)."""
-    first = next((v for v in values if v is not None), None)
-    if isinstance(first, datetime) and first.tzinfo is not None:
-        return [None if v is None else v.isoformat(sep=" ") for v in values]
-    return values
-
-
 def _widths(columns: Sequence[tuple[str, str, str]], data: Sequence[list[Any]], cap: int = 60) -> list[int]:
     """Column width from the longest value (header counted per line of its wrap, roughly), 8..cap chars."""
     widths = []
     for (_, vi, en), values in zip(columns, data, strict=True):
-        shown = _shown(values)
-        longest = max(map(len, map(str, (v for v in shown if v is not None))), default=None)
+        cells = shown(values)
+        longest = max(map(len, map(str, (v for v in cells if v is not None))), default=None)
         w = 8 if longest is None else max(8, min(cap, longest + 2))
         header = f"{vi} / {en}"
         widths.append(max(w, min(cap, max(len(p) for p in header.split(" / ")) + 4)))
@@ -263,43 +182,6 @@ def _column(table: pa.Table, name: str) -> list[Any]:
 
 def _labels(table: pa.Table, vi: str, en: str) -> list[str | None]:
     return [_label(a, b) for a, b in zip(_column(table, vi), _column(table, en), strict=True)]
-
-
-#: rows per piece of sheet XML made at a time (bounds the memory of the streamed sheet)
-_ROWS_PER_CHUNK = 20_000
-
-
-class _SheetBody:
-    """The data rows of a sheet, streamed into its part of the zip after openpyxl wrote the header.
-
-    openpyxl's own cell writer (ElementTree, one element per cell) took 20 of 25 s for a province's
-    1.2 M cells; these rows are the same XML made with string formatting, column by column."""
-
-    def __init__(self, ws, columns: Sequence[tuple[str, str, str]], data: Sequence[list[Any]], n_rows: int):
-        from openpyxl.utils import get_column_letter
-
-        self.ws, self.data, self.n_rows = ws, data, n_rows
-        self.letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
-        self.dimension = f"A1:{self.letters[-1]}{n_rows + 1}"
-        # register every number format now: the styles part is written before the rows are streamed
-        for letter, values in zip(self.letters, data, strict=True):
-            _column_fragments(ws, letter, [next((v for v in values if v is not None), None)], 2)
-
-    @property
-    def part(self) -> str:
-        return self.ws.path.lstrip("/")
-
-    def chunks(self):
-        for start in range(0, self.n_rows, _ROWS_PER_CHUNK):
-            stop = min(start + _ROWS_PER_CHUNK, self.n_rows)
-            cols = [
-                _column_fragments(self.ws, letter, values[start:stop], start + 2)
-                for letter, values in zip(self.letters, self.data, strict=True)
-            ]
-            yield "".join(
-                f'<row r="{r}">{"".join(cells)}</row>'
-                for r, cells in enumerate(zip(*cols, strict=True), start + 2)
-            ).encode("utf-8")
 
 
 def _check_text(sheet: str, column: str, values: list[Any]) -> None:
@@ -318,9 +200,9 @@ def _check_text(sheet: str, column: str, values: list[Any]) -> None:
 
 def _write_sheet(
     wb, title: str, columns: Sequence[tuple[str, str, str]], data: Sequence[list[Any]], n_rows: int
-) -> _SheetBody:
+) -> SheetBody:
     """A data sheet in write-only mode: widths, frozen header, autofilter and the header row by openpyxl; the
-    rows are returned to be streamed into the saved file (:func:`_deterministic_zip`)."""
+    rows are returned to be streamed into the saved file (:func:`deterministic_zip`)."""
     from openpyxl.utils import get_column_letter
 
     ws = wb.create_sheet(title)
@@ -329,7 +211,7 @@ def _write_sheet(
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{n_rows + 1}"
     ws.append(_header_cells(ws, columns))
-    return _SheetBody(ws, columns, data, n_rows)
+    return SheetBody(ws, columns, data, n_rows)
 
 
 def _scorecard_data(targets: pa.Table) -> tuple[dict[str, int], list[list[Any]]]:
@@ -351,35 +233,6 @@ def _commune_data(commune: pa.Table) -> list[list[Any]]:
         "met_threshold": lambda: [_MET.get(v) for v in _column(commune, "met_threshold")],
     }
     return [derived[c]() if c in derived else _column(commune, c) for c, _, _ in COMMUNE_COLUMNS]
-
-
-def _deterministic_zip(src: Path, dst: Path, stamp: datetime, bodies: Sequence[_SheetBody] = ()) -> None:
-    """Rewrite a zip with fixed entry times (openpyxl stamps every part with the current time), streaming each
-    data sheet's rows into its part before ``</sheetData>`` and giving the part its ``<dimension>``."""
-    dt = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
-    by_part = {b.part: b for b in bodies}
-    with (
-        zipfile.ZipFile(src) as zin,
-        zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout,
-    ):
-        for info in zin.infolist():
-            zi = zipfile.ZipInfo(info.filename, date_time=dt)
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            body = by_part.get(info.filename)
-            if body is None:
-                zout.writestr(zi, zin.read(info.filename))
-                continue
-            xml = zin.read(info.filename)
-            end = xml.index(b"</sheetData>")
-            head = xml[:end].replace(
-                b"<sheetViews>", f'<dimension ref="{body.dimension}" /><sheetViews>'.encode(), 1
-            )
-            with zout.open(zi, "w", force_zip64=True) as f:
-                f.write(head)
-                for chunk in body.chunks():
-                    f.write(chunk)
-                f.write(xml[end:])
 
 
 #: the licence line's publisher when the workbook is made without the release's datapackage.json beside it
@@ -456,7 +309,7 @@ def _about_sheet(wb, rows: Sequence[tuple[str, str]]) -> None:
         wa.append([key, value])
 
 
-def _save_workbook(wb, out: Path, release_id: str, bodies: Sequence[_SheetBody] = ()) -> None:
+def _save_workbook(wb, out: Path, release_id: str, bodies: Sequence[SheetBody] = ()) -> None:
     """Save with created/modified and every zip entry's time fixed to the release's date: same input, same bytes."""
     from openpyxl.writer.excel import ExcelWriter
 
@@ -473,7 +326,7 @@ def _save_workbook(wb, out: Path, release_id: str, bodies: Sequence[_SheetBody] 
     try:
         # ExcelWriter, not wb.save(): save() overwrites the modified time with now()
         ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
-        _deterministic_zip(raw, tmp, stamp, bodies)
+        deterministic_zip(raw, tmp, stamp, bodies)
         os.replace(tmp, out)
     finally:
         raw.unlink(missing_ok=True)

@@ -21,6 +21,7 @@ import pytest
 
 from pipeline.site import csv_export as dl
 from pipeline.site import scorecard_xlsx as xl
+from pipeline.site import xlsx_rows
 from pipeline.site.downloads import (
     BOM,
     ON_TRACK_RULE,
@@ -598,7 +599,7 @@ def test_scorecard_workbook_equals_the_reference_properties(tmp_path, monkeypatc
     """Same sheets, cell values and types, number formats, frozen header, autofilter, widths and header style
     as the normal-mode writer this write-only one replaced (reference recorded in tests/site/data), whether
     the streamed rows come in one piece or one row per piece."""
-    monkeypatch.setattr(xl, "_ROWS_PER_CHUNK", rows_per_chunk)
+    monkeypatch.setattr(xlsx_rows, "ROWS_PER_CHUNK", rows_per_chunk)
     reference = json.loads(XLSX_REFERENCE.read_text(encoding="utf-8"))
     for name, path in build_reference_workbooks(tmp_path).items():
         got = json.loads(json.dumps(workbook_properties(path)))
