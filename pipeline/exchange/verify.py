@@ -326,7 +326,9 @@ def _check_commune(pkg: Path, dp: dict[str, Any]) -> list[str]:
             f"{reg['name']!r}"
         )
     for res in dp.get("resources", []):
-        p = pkg / str(res.get("path"))
+        if not _safe_path(res.get("path")):
+            continue  # refused as an invalid path by _check_files, and never opened
+        p = pkg / res["path"]
         names = [f["name"] for f in res.get("schema", {}).get("fields", [])]
         if not p.is_file() or "commune_code" not in names or res.get("ntm:table") == "dim_province":
             continue

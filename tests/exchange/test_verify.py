@@ -298,6 +298,24 @@ def test_a_twin_check_never_opens_a_path_outside_the_package(tmp_path: Path):
     assert not any(p.startswith("fact_value: cột") for p in problems), problems
 
 
+def test_the_commune_check_never_opens_a_path_outside_the_package(tmp_path: Path):
+    """A resource whose path leaves the package (relative with .., or absolute) is refused as an invalid path
+    and the commune check does not read it: another commune's rows there are never looked at."""
+    for i, rel in enumerate(
+        ["../elsewhere/fact_value.parquet", str(tmp_path / "abs" / "fact_value.parquet")]
+    ):
+        pkg = _make_package(tmp_path / f"case{i}")
+        outside = (pkg / rel).resolve()
+        outside.parent.mkdir(parents=True, exist_ok=True)
+        ex.write_parquet(_set(_values(), "commune_code", 0, "18481"), outside)
+        dp = json.loads((pkg / "datapackage.json").read_text(encoding="utf-8"))
+        next(r for r in dp["resources"] if r["name"] == "fact_value")["path"] = rel
+        (pkg / "datapackage.json").write_text(json.dumps(dp, ensure_ascii=False), encoding="utf-8")
+        problems = vf.verify_package(pkg).problems
+        assert f"fact_value: đường dẫn không hợp lệ {rel!r} / invalid path {rel!r}" in problems, problems
+        assert not any("18481" in p for p in problems), problems
+
+
 def test_the_real_package_checks_every_parquet_against_its_twin(built_release: Path, tmp_path: Path):
     """The session build's package: every Parquet resource has its twin and verifies; a value changed in one
     Parquet file (re-sealed) is refused naming the resource, the column and the row."""
