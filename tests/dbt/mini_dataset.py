@@ -602,8 +602,9 @@ def _frames() -> dict[str, pd.DataFrame]:
 
 
 def build_warehouse(path: Path) -> None:
-    """Create a DuckDB file with schemas raw + audit (DDL of pipeline.ingest.manifest) and the mini rows;
-    raw.provinces / raw.communes hold the full lists of the vietnam-provinces package."""
+    """Create a DuckDB file with schema raw (the raw tables' DDL of pipeline.ingest.tables) and the mini rows;
+    raw.provinces / raw.communes hold the full lists of the vietnam-provinces package. No audit schema: the
+    dbt models read only raw.*."""
     provinces, communes = _admin_frames()
     con = duckdb.connect(str(path))
     try:
