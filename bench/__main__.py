@@ -7,6 +7,8 @@ missing) it measures, each in a subprocess running the real command:
   noop     the same command again with nothing changed (the nightly refresh)
   quarter  one new quarter: a warehouse built on every quarter but the last is restored, the last
            quarter's submission files are added, and the run is timed
+  survey   a survey-only change: a warehouse built without the last year's survey export is restored, that
+           export is added, and the run is timed
   floor_release  ``bench/floor_release.py``: every published table from the same raw files (one DuckDB
            connection), compared with the full build's release
   floor    ``bench/floor.sql`` in one DuckDB connection: same raw files -> fact_indicator_value and the
@@ -89,17 +91,32 @@ def _rel(p: Path) -> str:
         return str(p)
 
 
+_FULL_LOG_RE = re.compile(r"full log: (\S+pipeline\.log)")
+_CLI_STEP_RE = re.compile(r"^[✓✗] (\S+) \(([0-9.]+) s", re.M)
+
+
 def steps(log: Path) -> dict[str, float]:
-    """Dagster step durations (s) from a run log: the cheap profile of where a run spends its time."""
+    """Dagster step durations (s) of a run: the cheap profile of where a run spends its time.
+
+    ``log`` is the command's output. The CLI prints the path of the run's full log (``full log: ...``),
+    whose Dagster lines give each step to the millisecond; without it (an older run, a deleted warehouse)
+    the CLI's own step lines (``✓ ingest_submissions (19.9 s, ...)``) give them to the tenth."""
     out: dict[str, float] = {}
     text = log.read_text(encoding="utf-8", errors="replace")
-    for m in _STEP_RE_MIN.finditer(text):
-        out[m.group(1)] = int(m.group(2)) * 60 + int(m.group(3))
-    for m in _STEP_RE.finditer(text):
-        if m.group(1) in out:
-            continue
-        v = float(m.group(2))
-        out[m.group(1)] = v / 1000 if m.group(3) == "ms" else v
+    m = _FULL_LOG_RE.search(text)
+    full = Path(m.group(1)) if m else None
+    if full is not None and full.is_file():
+        detail = full.read_text(encoding="utf-8", errors="replace")
+        for m in _STEP_RE_MIN.finditer(detail):
+            out[m.group(1)] = int(m.group(2)) * 60 + int(m.group(3))
+        for m in _STEP_RE.finditer(detail):
+            if m.group(1) in out:
+                continue
+            v = float(m.group(2))
+            out[m.group(1)] = v / 1000 if m.group(3) == "ms" else v
+    if not out:
+        for m in _CLI_STEP_RE.finditer(text):
+            out[m.group(1).replace("/", "__")] = float(m.group(2))
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))
 
 
@@ -168,26 +185,39 @@ class Bench:
 
     def quarter(self) -> tuple[list[dict], str, dict]:
         last = last_quarter(self.raw)
-        partial = self.work / "raw_without_last_quarter"
+        runs, info = self.added("quarter", lambda rel: _in_quarter(rel, last), f"without {last}")
+        return runs, last, info
+
+    def survey(self) -> tuple[list[dict], str, dict]:
+        year = last_survey_year(self.raw)
+        runs, info = self.added(
+            "survey", lambda rel: _survey_of_year(rel, year), f"without the {year} survey"
+        )
+        return runs, year, info
+
+    def added(self, name: str, skip, label: str) -> tuple[list[dict], dict]:
+        """A warehouse built on the raw files but those ``skip`` selects is restored, those files are
+        hard-linked in, and the run is timed (each repetition from the same restored base)."""
+        partial = self.work / f"raw_{name}_base"
         shutil.rmtree(partial, ignore_errors=True)
-        new_files = link_tree(self.raw, partial, skip=lambda rel: _in_quarter(rel, last))
-        base, home = self.work / "quarter_base", self.work / "quarter"
+        new_files = link_tree(self.raw, partial, skip=skip)
+        if not new_files:
+            raise SystemExit(f"{name}: no file to add under {self.raw}")
+        base, home = self.work / f"{name}_base", self.work / name
         self.fresh(base)
-        b = self.pipeline(partial, base, "quarter_base")
-        print(f"  base build without {last}: {b['wall_s']} s, rc {b['rc']}", flush=True)
+        b = self.pipeline(partial, base, f"{name}_base")
+        print(f"  base build {label}: {b['wall_s']} s, rc {b['rc']}", flush=True)
         runs = []
         for i in range(self.reps):
             shutil.rmtree(home, ignore_errors=True)
             shutil.copytree(base, home, symlinks=True)
             link_files(self.raw, partial, new_files)
-            r = self.pipeline(partial, home, f"quarter_{i + 1}")
-            print(
-                f"  quarter #{i + 1}: {r['wall_s']} s, peak {r['peak_rss_mb']} MB, rc {r['rc']}", flush=True
-            )
+            r = self.pipeline(partial, home, f"{name}_{i + 1}")
+            print(f"  {name} #{i + 1}: {r['wall_s']} s, peak {r['peak_rss_mb']} MB, rc {r['rc']}", flush=True)
             runs.append(r)
             for rel in new_files:
                 (partial / rel).unlink(missing_ok=True)
-        return runs, last, {"files": len(new_files), "base_build": b}
+        return runs, {"files": len(new_files), "base_build": b}
 
     def floor(self) -> list[dict]:
         runs = []
@@ -252,6 +282,21 @@ def floor_release_equal(work: Path, home: Path) -> dict:
 
 def _in_quarter(rel: str, period: str) -> bool:
     return rel.startswith("submissions/") and f"_{period}" in Path(rel).name
+
+
+def _survey_of_year(rel: str, year: str) -> bool:
+    return rel.startswith("surveys/") and re.search(rf"(?<!\d){year}(?!\d)", Path(rel).name) is not None
+
+
+def last_survey_year(raw: Path) -> str:
+    """The latest year named in a survey export's file name (``khao_sat_hai_long_42_2030.csv``)."""
+    years = set()
+    for p in (raw / "surveys").rglob("*"):
+        if p.is_file():
+            years.update(re.findall(r"(?<!\d)(20\d\d)(?!\d)", p.name))
+    if not years:
+        raise SystemExit(f"no survey export with a year in its name under {raw}/surveys")
+    return max(years)
 
 
 def last_quarter(raw: Path) -> str:
@@ -367,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
             q_rows = round(int(manifest["value_rows"]) / int(manifest["periods"]))
         res["scenarios"]["quarter"] = summary(runs, q_rows)
         res["quarter"] = {"period": last, **info}
+    if "survey" in wanted:
+        runs, year, info = b.survey()
+        res["scenarios"]["survey"] = summary(runs, None)
+        res["survey"] = {"year": year, **info}
     res["verdicts"] = verdicts(a.scale, res)
     a.results.mkdir(parents=True, exist_ok=True)
     stem = a.scale + (f"-{a.tag}" if a.tag else "")

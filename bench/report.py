@@ -131,6 +131,11 @@ def verdicts(scale: str, res: dict) -> list[tuple[str, str, str]]:
         out.append(
             ("new quarter ≤ 15 % of full", f"{100 * share:.0f} %", _ok(share <= TARGETS["quarter_share"]))
         )
+    if full and s.get("survey", {}).get("median_s") is not None:
+        # no number in the issue: a survey-only change must not rebuild the indicator branch (dbt's selection
+        # is in the run's log); its share of a full build is reported beside the quarter's
+        share = s["survey"]["median_s"] / full
+        out.append(("survey-only change, share of full (no target)", f"{100 * share:.0f} %", "—"))
     return out
 
 
@@ -155,13 +160,44 @@ def merge(scale: str, parts: list[dict]) -> dict:
         res["merged_from"].append({"scenarios": list(p["scenarios"]), "machine": p["machine"]})
         for name, sc in p["scenarios"].items():
             res["scenarios"][name] = {**sc, "measured_on": p["machine"].get("date")}
-        for key in ("warehouse_rows", "quarter", "floor_release_differences"):
+        for key in ("warehouse_rows", "quarter", "survey", "floor_release_differences"):
             if key in p:
                 res[key] = p[key]
-    order = ["floor", "floor_release", "full", "noop", "quarter"]
+    order = ["floor", "floor_release", "full", "noop", "quarter", "survey"]
     res["scenarios"] = dict(sorted(res["scenarios"].items(), key=lambda kv: order.index(kv[0])))
     res["verdicts"] = verdicts(scale, res)
     return res
+
+
+STEP_ROWS = 15
+
+
+def step_table(scenarios: dict) -> list[str]:
+    """Markdown: the Dagster step durations of the first run of each pipeline scenario, side by side (the
+    cheap profile of where each spends its time), slowest steps of any scenario first."""
+    firsts = {
+        name: (sc.get("runs") or [{}])[0]
+        for name, sc in scenarios.items()
+        if name not in ("floor", "floor_release", "noop")
+    }
+    cols = [(n, r.get("steps_s") or {}) for n, r in firsts.items()]
+    cols = [(n, st) for n, st in cols if st]
+    if not cols:
+        return []
+    names = sorted({k for _, st in cols for k in st}, key=lambda k: -max(st.get(k, 0) for _, st in cols))
+    out = ["", "## Where each run spends its time (Dagster steps of its first run, s)", ""]
+    out.append("| step | " + " | ".join(n for n, _ in cols) + " |")
+    out.append("| --- |" + " ---: |" * len(cols))
+    for k in names[:STEP_ROWS]:
+        out.append(f"| {k} | " + " | ".join(f"{st[k]:g}" if k in st else "" for _, st in cols) + " |")
+    out.append("| sum of steps | " + " | ".join(f"{sum(st.values()):.1f}" for _, st in cols) + " |")
+    walls = [firsts[n].get("wall_s") for n, _ in cols]
+    if all(w is not None for w in walls):
+        out.append("| run wall time | " + " | ".join(f"{w:g}" for w in walls) + " |")
+        # start-up (imports, pre-flight, change check), Dagster between steps, the run summary
+        rest = [w - sum(st.values()) for w, (_, st) in zip(walls, cols, strict=True)]
+        out.append("| outside the steps | " + " | ".join(f"{r:.1f}" for r in rest) + " |")
+    return out
 
 
 def _ok(b: bool) -> str:
@@ -205,14 +241,11 @@ def markdown(res: dict) -> str:
             )
     lines += ["", "## Targets", "", "| target | measured | verdict |", "| --- | ---: | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in res["verdicts"]]
-    full_runs = res["scenarios"].get("full", {}).get("runs") or []
-    if full_runs and full_runs[0].get("steps_s"):
-        lines += ["", "## Where a full build spends its time (Dagster steps, first run)", ""]
-        lines += ["| step | s |", "| --- | ---: |"]
-        lines += [f"| {k} | {v:g} |" for k, v in list(full_runs[0]["steps_s"].items())[:15]]
+    lines += step_table(res["scenarios"])
     lines += [
         "",
-        "rows: raw value + survey + OCOP rows of the input (quarter: rows of the new quarter's files).",
+        "rows: raw value + survey + OCOP rows of the input (quarter: rows of the new quarter's files; "
+        "survey: not counted).",
         "",
     ]
     return "\n".join(lines)
