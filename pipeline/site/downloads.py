@@ -161,6 +161,7 @@ def write_downloads(
             "bytes": xlsx["bytes"],
             "sha256": xlsx["sha256"],
             "neutralised_cells": xlsx["neutralised_cells"],
+            "reused_from": None,  # stamped with the release id: written every time
         }
     )
     return entries
