@@ -282,8 +282,11 @@ def _finish(site_dir: Path, pages_: list[str], geo_kind: str, downloads: list, r
                 data = p.read_bytes()
                 size, digest = len(data), hashlib.sha256(data).hexdigest()
             files.append({"path": rel, "bytes": size, "sha256": digest})
+    # the downloads with their keys (pipeline.site.downloads.csv_key): what the next release may link; which
+    # release a file was linked from is this run's news, not the site's (a site is the same bytes either way)
+    listed = [{k: v for k, v in d.items() if k != "reused_from"} for d in downloads]
     manifest = {"release_id": release_id, "generator": SITE_VERSION, "pages": pages_, "map_geometry": geo_kind,
-                "files": files, "downloads": [{k: v for k, v in d.items() if k != "reused_from"} for d in downloads]}  # fmt: skip
+                "files": files, "downloads": listed}  # fmt: skip
     (site_dir / MANIFEST).write_text(
         json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
