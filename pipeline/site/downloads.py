@@ -119,7 +119,8 @@ def write_downloads(
             key is not None
             and old is not None
             and old["key"] == key
-            and old.get("path") == f"{DOWNLOADS_DIR}/{name}.csv"
+            and all(k in old for k in _ENTRY_KEYS)
+            and old["path"] == f"{DOWNLOADS_DIR}/{name}.csv"
             and old.get("rows") == res.get("ntm:rows")
             and link_verified(
                 previous / "site" / old["path"], out_dir / f"{name}.csv", old["bytes"], old["sha256"]
