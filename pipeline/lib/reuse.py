@@ -8,6 +8,7 @@ a release file in place afterwards; every writer of a release writes a new file 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -17,8 +18,6 @@ from .hashing import sha256_file
 
 def code_digest(*paths: Path) -> str:
     """sha256 of the source files (name and bytes) that produce an output: a changed file changes the key."""
-    import hashlib
-
     h = hashlib.sha256()
     for p in paths:
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")

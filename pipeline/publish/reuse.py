@@ -13,6 +13,7 @@ and the release its files were linked from (``reused_from``, null when written b
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,6 @@ PARQUET_CODE = code_digest(Path(__file__).with_name("parquet.py"))
 
 def parquet_key(con: duckdb.DuckDBPyConnection, spec: TableSpec, writer: dict[str, Any]) -> str:
     """The key of one table's Parquet files (see the module docstring)."""
-    import hashlib
-
     fp = table_fingerprint(con, f"({spec.sql})")
     blob = {
         "rows": fp.rows,
