@@ -36,6 +36,8 @@
 | NTM_INGEST_FASTPATH      | 1                      | batch plain UTF-8 template CSVs (0: every file      |
 |                          |                        | through the general reader)                         |
 | NTM_GX_PREWARM           | 1                      | import GX in a thread while dbt runs (0: off)       |
+| NTM_PUBLISH_REUSE        | 1                      | link an unchanged table's Parquet and CSV files from|
+|                          |                        | the previous release (0: rewrite every file)        |
 | NTM_GX_SQL_ABOVE_ROWS    | 5000000                | a mart with more rows has its suite decided in      |
 |                          |                        | DuckDB (pipeline/quality/gx_sql.py)                 |
 | NTM_NIGHTLY_FORCE        | (unset)                | any value: the nightly schedule runs even when      |
@@ -272,6 +274,12 @@ GX_SQL_ABOVE_ROWS_DEFAULT = 5_000_000
 def pii_salt_setting() -> str:
     """NTM_PII_SALT as set ("" when unset; :meth:`Settings.pii_salt` then falls back to the warehouse's salt)."""
     return _env("NTM_PII_SALT")
+
+
+def publish_reuse() -> bool:
+    """NTM_PUBLISH_REUSE: the publisher links unchanged tables' files from the previous release (default on;
+    0/false/no/off rewrites every file)."""
+    return _flag("NTM_PUBLISH_REUSE", True)
 
 
 def ingest_rehash() -> bool:

@@ -20,7 +20,7 @@ import dagster as dg
 import duckdb
 
 from pipeline import changes
-from pipeline.config import get_settings, instance_level
+from pipeline.config import get_settings, instance_level, publish_reuse
 from pipeline.constants import OWNERS, PUBLISHED
 from pipeline.exchange.dhis2 import MAPPING_FILE, Dhis2Exporter
 from pipeline.exchange.package import PACKAGE_BUILDER
@@ -196,6 +196,7 @@ def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseRes
             # the report package is the commune's; a province instance sends no commune package (the province's
             # own package for the national level is designed in raw/README.md section 11.5, not built yet)
             exchange_builder=PACKAGE_BUILDER if level == "commune" else None,
+            reuse_previous=publish_reuse(),
         )
         _record_success(context, con, settings, result.release_id)
     verb = "published" if result.changed else "unchanged (identical content, no new release)"
@@ -213,6 +214,10 @@ def open_data_release(context: dg.AssetExecutionContext, warehouse: WarehouseRes
                 "tables": dg.MetadataValue.json(result.tables),
                 "dagster/row_count": sum(result.tables.values()),
                 "bytes_total": result.bytes_total,
+                # table -> the release its Parquet files were hard-linked from (NTM_PUBLISH_REUSE=0: none)
+                "reused_tables": dg.MetadataValue.json(
+                    {t: r for t, r in result.reused.items() if r} if result.changed else {}
+                ),
                 "suppressed_cells": dg.MetadataValue.json(suppression),
                 "checked_by_runs": dg.MetadataValue.json(sorted(set(checked_by.values()))),
                 "report_package": dg.MetadataValue.json(

@@ -38,12 +38,13 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipeline import progress
 from pipeline.lib.faults import fault_point
@@ -51,6 +52,7 @@ from pipeline.lib.hashing import sha256_file
 from pipeline.lib.pii import NameIndex
 
 from . import datapackage as dpk
+from . import reuse
 from .disclosure_audit import DisclosureAuditError, audit_release_tables
 from .home import release_home
 from .parquet import (
@@ -81,7 +83,7 @@ VN_TZ = timezone(timedelta(hours=7), "ICT")
 class SiteBuilder(Protocol):
     """What the publisher needs of :mod:`pipeline.site.build` (kept abstract: publish does not import it)."""
 
-    def __call__(self, release_dir: Path, site_dir: Path) -> Any: ...
+    def __call__(self, release_dir: Path, site_dir: Path, previous: Path | None = None) -> Any: ...
 
     def ensure(self, release_dir: Path, scratch_dir: Path) -> Any: ...
 
@@ -100,6 +102,7 @@ class ReleaseResult:
     content_sha256: str = ""
     site: Any = None  # the SiteResult when a site builder ran (None: no builder, or the site was current)
     exchange: Any = None  # the report package's result when its builder ran (None: none, or it was current)
+    reused: dict[str, str | None] = field(default_factory=dict)  # table -> release its files were linked from
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -239,6 +242,7 @@ def publish_release(
     site_builder: SiteBuilder | None = None,
     dhis2_exporter: Callable[[Path], Any] | None = None,
     exchange_builder: SiteBuilder | None = None,
+    reuse_previous: bool = True,
 ) -> ReleaseResult:
     """Publish ``specs`` as a new release under ``open_data_dir`` (see the module docstring).
 
@@ -253,6 +257,8 @@ def publish_release(
     missing or stale one (made with another mapping).
     ``exchange_builder`` (same protocol as ``site_builder``) writes the report package into
     ``exchange/upward`` the same way.
+    With ``reuse_previous`` an unchanged table's Parquet files (and the site's CSV downloads made from them)
+    are hard-linked from the release ``latest`` points to (:mod:`pipeline.publish.reuse`); False rewrites all.
     """
     if keep < 1:
         raise ValueError("keep must be >= 1")
@@ -281,6 +287,7 @@ def publish_release(
                 row_group_rows=row_group_rows, compression_level=compression_level,
                 min_count=min_count, require_descriptions=require_descriptions,
                 site_builder=site_builder, dhis2_exporter=dhis2_exporter, exchange_builder=exchange_builder,
+                reuse_previous=reuse_previous,
             )  # fmt: skip
         finally:
             if stage.exists():
@@ -292,7 +299,7 @@ def _publish_in_stage(
     con, specs, open_data_dir: Path, stage: Path, *, keep, version_label, pii_denylist, pii_names, now,
     is_synthetic,
     partition_min_rows, rows_per_batch, row_group_rows, compression_level, min_count,
-    require_descriptions, site_builder=None, dhis2_exporter=None, exchange_builder=None,
+    require_descriptions, site_builder=None, dhis2_exporter=None, exchange_builder=None, reuse_previous=True,
 ) -> ReleaseResult:  # fmt: skip
     prev_id, prev_dir = current_release(open_data_dir)
     prev_dp = json.loads((prev_dir / "datapackage.json").read_text(encoding="utf-8")) if prev_dir else None
@@ -306,18 +313,39 @@ def _publish_in_stage(
         for s in specs
     ]
 
-    # 2. data files
+    # 2. data files: an unchanged table's files are linked from the previous release (pipeline.publish.reuse)
     schemas: dict[str, pa.Schema] = {}
     files: dict[str, list[dict[str, Any]]] = {}
     rows: dict[str, int] = {}
     partitioned: dict[str, bool] = {}
+    writer = {"partition_min_rows": partition_min_rows, "rows_per_batch": rows_per_batch,
+              "row_group_rows": row_group_rows, "compression_level": compression_level}  # fmt: skip
+    prev = reuse.previous(prev_id, prev_dir, prev_dp) if reuse_previous else None
+    keys: dict[str, str] = {}
+    reused_from: dict[str, str | None] = {}
     for spec in specs:
-        schemas[spec.name], files[spec.name], rows[spec.name], partitioned[spec.name] = write_table(
-            con, spec, stage / "data", stage,
-            partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
-            row_group_rows=row_group_rows, compression_level=compression_level,
-            require_descriptions=require_descriptions,
-        )  # fmt: skip
+        keys[spec.name] = reuse.parquet_key(con, spec, writer)
+        old = reuse.reuse_table(prev, spec.name, keys[spec.name], stage)
+        if old is not None:
+            files[spec.name] = [dict(f) for f in old["ntm:files"]]
+            schemas[spec.name] = pq.read_schema(stage / files[spec.name][0]["path"])
+            rows[spec.name], partitioned[spec.name] = old["ntm:rows"], "ntm:partition_by" in old
+            reused_from[spec.name] = prev.release_id
+            undocumented = [n for n in schemas[spec.name].names if n not in spec.fields]
+            if require_descriptions and undocumented:
+                raise ReleaseIntegrityError(
+                    f"{spec.name}: no (vi, en) description for columns {undocumented}"
+                )
+            for _ in files[spec.name]:
+                fault_point("publish.file_written")
+        else:
+            schemas[spec.name], files[spec.name], rows[spec.name], partitioned[spec.name] = write_table(
+                con, spec, stage / "data", stage,
+                partition_min_rows=partition_min_rows, rows_per_batch=rows_per_batch,
+                row_group_rows=row_group_rows, compression_level=compression_level,
+                require_descriptions=require_descriptions,
+            )  # fmt: skip
+            reused_from[spec.name] = None
         if not files[spec.name]:  # empty partitioned table: still publish an (empty) file
             raise ReleaseIntegrityError(f"{spec.name}: no file written")
         progress.advance(len(files), len(specs), "tables")  # the CLI's progress bar
@@ -373,6 +401,7 @@ def _publish_in_stage(
     if errs:
         raise ReleaseIntegrityError("datapackage.json is not a valid Data Package:\n  " + "\n  ".join(errs))
     fsync_write_text(stage / "datapackage.json", dpk.dumps(descriptor))
+    fsync_write_text(stage / reuse.BUILD_FILE, reuse.build_record(release_id, keys, reused_from))
     fsync_write_text(stage / "README.md", render_readme(descriptor, min_count=min_count, home=home))
     prev_rows = {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]} if prev_dp else None
     prev_log = (
@@ -385,7 +414,12 @@ def _publish_in_stage(
     )
     fsync_write_text(stage / "CHANGELOG.md", prepend_changelog(prev_log, entry, home))
     # 5b. the site (pages, charts, map, CSV/XLSX downloads), from the staged files only
-    site = site_builder(stage, stage / "site") if site_builder is not None else None
+    # (its CSV downloads of unchanged tables are linked from the previous release's site)
+    site = (
+        site_builder(stage, stage / "site", previous=prev_dir if reuse_previous else None)
+        if site_builder is not None
+        else None
+    )
     # 5c. DHIS2 dataValueSets (exchange/dhis2/), from the staged files only
     if dhis2_exporter is not None:
         dhis2_exporter(stage)
@@ -421,6 +455,7 @@ def _publish_in_stage(
         chash,
         site,
         ex,
+        reused_from,
     )
 
 

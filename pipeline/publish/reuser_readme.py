@@ -161,6 +161,11 @@ def render_readme(dp: dict[str, Any], *, min_count: int = 5, home: HomeCommune |
         "`frictionless validate datapackage.json` kiểm tra kiểu dữ liệu và khoá. / `ntm:files` in `datapackage.json`"
     )
     add("lists each file's size and sha256; `frictionless validate datapackage.json` checks types and keys.")
+    add(
+        "`build.json` là sổ ghi của bên phát hành (không phải dữ liệu): tệp nào được lấy nguyên từ bản phát hành "
+        "trước vì bảng không đổi. / `build.json` is the publisher's record (not data): which files were taken "
+        "unchanged from the previous release because their table did not change."
+    )
     add("")
     lines.extend(timestamp_lines(dp))
     if any(r["name"] == "dim_hamlet_boundary" for r in dp["resources"]):

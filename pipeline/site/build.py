@@ -79,6 +79,7 @@ class SiteResult:
             "bytes_total": self.bytes_total,
             "map_geometry": self.geo_kind,
             "downloads": len(self.downloads),
+            "downloads_reused": {d["name"]: d["reused_from"] for d in self.downloads if d.get("reused_from")},
         }
 
 
@@ -152,19 +153,21 @@ def _charts_script(charts_: dict[str, dict[str, dict | None]]) -> str:
     return pages.js_global("NTM_DATASETS", datasets) + pages.js_global("NTM_CHARTS", slim)
 
 
-def build_site(release_dir: Path, site_dir: Path) -> SiteResult:
-    """Write the site for the release in ``release_dir`` into ``site_dir`` (created; must not exist)."""
+def build_site(release_dir: Path, site_dir: Path, previous: Path | None = None) -> SiteResult:
+    """Write the site for the release in ``release_dir`` into ``site_dir`` (created; must not exist).
+    ``previous``: an earlier release whose CSV downloads may be linked when made from the same Parquet files
+    (:func:`pipeline.site.downloads.write_downloads`)."""
     release_dir, site_dir = Path(release_dir), Path(site_dir)
     site_dir.mkdir(parents=True)
     rel = open_release(release_dir)
     try:
-        result = _build(rel, site_dir)
+        result = _build(rel, site_dir, previous)
     finally:
         rel.close()
     return result
 
 
-def _build(rel: Release, site_dir: Path) -> SiteResult:
+def _build(rel: Release, site_dir: Path, previous: Path | None = None) -> SiteResult:
     shutil.copytree(STATIC, site_dir / "assets", ignore=shutil.ignore_patterns("README.md"))
     shutil.copy(STATIC / "vendor" / "README.md", site_dir / "assets" / "vendor" / "README.md")
     commune = pages.commune(rel)
@@ -254,25 +257,36 @@ def _build(rel: Release, site_dir: Path) -> SiteResult:
     w.page("tasks.html", "tasks.html.j2", "tasks", ("Nhiệm vụ", "Plan tasks"), tk=pages.tasks(rel))
 
     # downloads (CSV for every published table, the scorecard as XLSX)
-    downloads = _write_downloads(rel.root, site_dir, rel.release_id)
+    downloads = _write_downloads(rel.root, site_dir, rel.release_id, previous)
     return _finish(site_dir, w.pages, geo_kind, downloads, rel.release_id)
 
 
-def _write_downloads(release_dir: Path, site_dir: Path, release_id: str) -> list[dict[str, Any]]:
+def _write_downloads(
+    release_dir: Path, site_dir: Path, release_id: str, previous: Path | None
+) -> list[dict[str, Any]]:
     from .downloads import write_downloads
 
-    return write_downloads(release_dir, site_dir, release_id)
+    return write_downloads(release_dir, site_dir, release_id, previous=previous)
 
 
 def _finish(site_dir: Path, pages_: list[str], geo_kind: str, downloads: list, release_id: str) -> SiteResult:
+    # the downloads were hashed as they were written (or verified when linked): not read a second time
+    known = {d["path"]: (d["bytes"], d["sha256"]) for d in downloads}
     files = []
     for p in sorted(site_dir.rglob("*")):
         if p.is_file():
-            data = p.read_bytes()
-            files.append({"path": p.relative_to(site_dir).as_posix(), "bytes": len(data),
-                          "sha256": hashlib.sha256(data).hexdigest()})  # fmt: skip
+            rel = p.relative_to(site_dir).as_posix()
+            if rel in known:
+                size, digest = known[rel]
+            else:
+                data = p.read_bytes()
+                size, digest = len(data), hashlib.sha256(data).hexdigest()
+            files.append({"path": rel, "bytes": size, "sha256": digest})
+    # the downloads with their keys (pipeline.site.downloads.csv_key): what the next release may link; which
+    # release a file was linked from is this run's news, not the site's (a site is the same bytes either way)
+    listed = [{k: v for k, v in d.items() if k != "reused_from"} for d in downloads]
     manifest = {"release_id": release_id, "generator": SITE_VERSION, "pages": pages_, "map_geometry": geo_kind,
-                "files": files}  # fmt: skip
+                "files": files, "downloads": listed}  # fmt: skip
     (site_dir / MANIFEST).write_text(
         json.dumps(manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
     )
@@ -314,8 +328,8 @@ def ensure_site(release_dir: Path, scratch_dir: Path) -> SiteResult | None:
 class _SiteBuilder:
     """The publisher's hook (``pipeline.publish.release.SiteBuilder``)."""
 
-    def __call__(self, release_dir: Path, site_dir: Path) -> SiteResult:
-        return build_site(release_dir, site_dir)
+    def __call__(self, release_dir: Path, site_dir: Path, previous: Path | None = None) -> SiteResult:
+        return build_site(release_dir, site_dir, previous)
 
     def ensure(self, release_dir: Path, scratch_dir: Path) -> SiteResult | None:
         return ensure_site(release_dir, scratch_dir)

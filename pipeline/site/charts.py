@@ -21,8 +21,13 @@ BLUE, ORANGE, GREY, DARK_GREY = "#0072B2", "#E69F00", "#E0E0E0", "#8C8C8C"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', Arial, sans-serif"
 
 
+# Altair's JSON-schema validation of every spec took about a quarter of the site build at province scale; the
+# specs come from the fixed builders below, each validated by tests/site/test_charts.py (same spec either way).
+VALIDATE = False
+
+
 def _finish(chart: alt.TopLevelMixin, lang: str) -> dict[str, Any]:
-    spec = chart.to_dict()
+    spec = chart.to_dict(validate=VALIDATE)
     spec.setdefault("config", {})
     spec["config"]["locale"] = LOCALE[lang]
     spec["config"]["font"] = FONT

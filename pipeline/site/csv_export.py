@@ -98,7 +98,17 @@ _FRACTION_ZEROS = r"\.0+($|[+-])"
 
 def format_timestamps(arr: pa.Array) -> pa.Array:
     """ISO 8601 text (fraction only when not zero): yyyy-mm-ddThh:mm:ss+hh:mm in the column's own zone when
-    the type has one, else yyyy-mm-dd hh:mm:ss (the form spreadsheets read as a date-time)."""
+    the type has one, else yyyy-mm-dd hh:mm:ss (the form spreadsheets read as a date-time). Each distinct
+    instant is formatted once (a column repeats a few thousand submission times over a million rows)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if len(arr) < 64:
+        return _format_timestamp_values(arr)
+    encoded = pc.dictionary_encode(arr)
+    return pc.take(_format_timestamp_values(encoded.dictionary), encoded.indices)
+
+
+def _format_timestamp_values(arr: pa.Array) -> pa.Array:
     tz = arr.type.tz
     text = pc.strftime(arr, "%Y-%m-%dT%H:%M:%S%z" if tz else "%Y-%m-%d %H:%M:%S")
     text = pc.replace_substring_regex(text, _FRACTION_ZEROS, r"\1")
@@ -107,9 +117,28 @@ def format_timestamps(arr: pa.Array) -> pa.Array:
     return text
 
 
+def _neutralise_dictionary(arr: pa.DictionaryArray) -> tuple[pa.Array, int]:
+    """:func:`neutralise` of a dictionary-encoded text column, decoded: the rule runs on the distinct values
+    only; the count is of the cells (rows) changed."""
+    if 2 * len(arr.dictionary) > len(arr):  # mostly distinct values (keys): the rule on the rows is cheaper
+        return neutralise(arr.dictionary_decode().cast(pa.string()))
+    values = arr.dictionary.cast(pa.string())
+    fixed, n = neutralise(values)
+    if not n:
+        return arr.dictionary_decode().cast(pa.string()), 0
+    changed = pc.fill_null(pc.not_equal(fixed, values), False)
+    cells = pc.sum(pc.fill_null(pc.take(changed, arr.indices), False)).as_py() or 0
+    return pa.DictionaryArray.from_arrays(arr.indices, fixed).dictionary_decode(), int(cells)
+
+
 def _csv_batch(batch: pa.RecordBatch, out_schema: pa.Schema) -> tuple[pa.RecordBatch, int]:
     cols, changed = [], 0
     for arr, out_field in zip(batch.columns, out_schema, strict=True):
+        if pa.types.is_dictionary(arr.type) and is_text(arr.type.value_type):
+            arr, n = _neutralise_dictionary(arr)
+            changed += n
+            cols.append(arr.cast(out_field.type))
+            continue
         if pa.types.is_dictionary(arr.type):
             arr = arr.dictionary_decode()
         if pa.types.is_timestamp(arr.type):
@@ -146,9 +175,14 @@ def write_csv(parquet_paths: list[Path], out: Path) -> dict:
                             f"{path}: các cột {pf.schema_arrow.names} khác tệp đầu {first.names}. / columns "
                             f"{pf.schema_arrow.names} differ from the first file's {first.names}."
                         )
-                    for batch in pf.iter_batches(batch_size=BATCH_ROWS):
-                        if batch.schema != first:
-                            batch = batch.cast(first)
+                    if (
+                        pf.schema_arrow != first
+                    ):  # a later file typed otherwise: read plain, cast to the first
+                        batches = (b.cast(first) for b in pf.iter_batches(batch_size=BATCH_ROWS))
+                    else:  # text read as dictionaries: the formula rule runs once per distinct value
+                        pf = pq.ParquetFile(path, read_dictionary=[f.name for f in first if is_text(f.type)])
+                        batches = pf.iter_batches(batch_size=BATCH_ROWS)
+                    for batch in batches:
                         out_batch, n = _csv_batch(batch, out_schema)
                         writer.write_batch(out_batch)
                         rows += batch.num_rows

@@ -4,10 +4,15 @@ the release's own Parquet files (never the warehouse)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Any
+
+import pyarrow as pa
+
+from pipeline.lib.reuse import code_digest, link_verified
 
 from .csv_export import BOM, DownloadError, neutralise, neutralise_text, verify_csv, write_csv
 from .scorecard_xlsx import (
@@ -39,9 +44,13 @@ __all__ = [
 ]
 
 DOWNLOADS_DIR = "downloads"
+SITE_MANIFEST = "site.json"  # pipeline.site.build.MANIFEST: lists the downloads with their keys
+CSV_CODE = code_digest(Path(__file__).with_name("csv_export.py"))
 
 
 # ---------------------------------------------------------------------------------------------- release
+
+_ENTRY_KEYS = ("name", "path", "format", "rows", "bytes", "sha256", "neutralised_cells")
 
 
 def _resource_files(release_dir: Path, res: dict[str, Any]) -> list[Path]:
@@ -62,17 +71,63 @@ def _resource_files(release_dir: Path, res: dict[str, Any]) -> list[Path]:
     return files
 
 
-def write_downloads(release_dir: Path, site_dir: Path, release_id: str) -> list[dict]:
+def csv_key(res: dict[str, Any]) -> str | None:
+    """What a table's CSV download is made from: its Parquet files (path, sha256), the code of
+    :mod:`.csv_export` and the pyarrow version. None when the release does not record every file's sha256."""
+    files = res.get("ntm:files") or []
+    if not files or any(not f.get("sha256") for f in files):
+        return None
+    blob = {"name": res["name"], "files": [[f["path"], f["sha256"]] for f in files], "code": CSV_CODE,
+            "pyarrow": pa.__version__}  # fmt: skip
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def _previous_csvs(previous: Path | None) -> dict[str, dict[str, Any]]:
+    """The CSV downloads the previous release's site recorded: {name: entry with key, bytes, sha256}."""
+    if previous is None:
+        return {}
+    try:
+        m = json.loads((previous / "site" / SITE_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {e["name"]: e for e in m.get("downloads", []) if e.get("format") == "csv" and e.get("key")}
+
+
+def write_downloads(
+    release_dir: Path, site_dir: Path, release_id: str, previous: Path | None = None
+) -> list[dict]:
     """site_dir/downloads/<resource>.csv for every resource of release_dir/datapackage.json, and
     site_dir/downloads/scorecard.xlsx. Returns one entry per file: {name, path (relative to site_dir),
-    format, rows, bytes, sha256, neutralised_cells}."""
+    format, rows, bytes, sha256, neutralised_cells, key (CSV)}. A CSV whose key (:func:`csv_key`) equals the
+    one the ``previous`` release's site recorded is hard-linked from it when intact (``reused_from``)."""
     package = json.loads((release_dir / "datapackage.json").read_text(encoding="utf-8"))
     out_dir = site_dir / DOWNLOADS_DIR
+    before = _previous_csvs(previous)
+    previous_id = None
+    if previous is not None and before:
+        previous_id = json.loads((previous / "datapackage.json").read_text(encoding="utf-8")).get(
+            "ntm:release_id"
+        )
     entries = []
     for res in package["resources"]:
         name = res["name"]
         if not re.fullmatch(r"[a-z0-9_.-]+", name):
             raise DownloadError(f"tên tài nguyên không hợp lệ / invalid resource name {name!r}")
+        key = csv_key(res)
+        old = before.get(name)
+        if (
+            key is not None
+            and old is not None
+            and old["key"] == key
+            and all(k in old for k in _ENTRY_KEYS)
+            and old["path"] == f"{DOWNLOADS_DIR}/{name}.csv"
+            and old.get("rows") == res.get("ntm:rows")
+            and link_verified(
+                previous / "site" / old["path"], out_dir / f"{name}.csv", old["bytes"], old["sha256"]
+            )
+        ):
+            entries.append({**{k: old[k] for k in _ENTRY_KEYS}, "key": key, "reused_from": previous_id})
+            continue
         info = write_csv(_resource_files(release_dir, res), out_dir / f"{name}.csv")
         if "ntm:rows" in res and info["rows"] != res["ntm:rows"]:
             raise DownloadError(
@@ -88,6 +143,8 @@ def write_downloads(release_dir: Path, site_dir: Path, release_id: str) -> list[
                 "bytes": info["bytes"],
                 "sha256": info["sha256"],
                 "neutralised_cells": info["neutralised_cells"],
+                "key": key,
+                "reused_from": None,
             }
         )
     xlsx = write_scorecard_xlsx(
@@ -105,6 +162,7 @@ def write_downloads(release_dir: Path, site_dir: Path, release_id: str) -> list[
             "bytes": xlsx["bytes"],
             "sha256": xlsx["sha256"],
             "neutralised_cells": xlsx["neutralised_cells"],
+            "reused_from": None,  # stamped with the release id: written every time
         }
     )
     return entries

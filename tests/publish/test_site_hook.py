@@ -21,11 +21,13 @@ T2 = datetime(2026, 7, 2, 9, 0)
 class RecordingBuilder:
     def __init__(self, fail: bool = False):
         self.calls: list[tuple[Path, Path]] = []
+        self.previous: list[Path | None] = []
         self.ensured: list[Path] = []
         self.fail = fail
 
-    def __call__(self, release_dir: Path, site_dir: Path):
+    def __call__(self, release_dir: Path, site_dir: Path, previous: Path | None = None):
         self.calls.append((release_dir, site_dir))
+        self.previous.append(previous)
         # the site is built from the staged release: its datapackage.json and data files already exist
         assert (release_dir / "datapackage.json").is_file()
         assert any((release_dir / "data").rglob("*.parquet"))

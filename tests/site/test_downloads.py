@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import unicodedata
 import zipfile
 from datetime import date, datetime
@@ -623,3 +625,80 @@ def test_scorecard_control_character_names_sheet_row_and_column(tmp_path):
     with pytest.raises(DownloadError, match=r"row 2, column commune_name: a control character"):
         write_scorecard_xlsx(data, tmp_path / "s.xlsx", "x")
     assert not (tmp_path / "s.xlsx").exists()
+
+
+# ------------------------------------------------------------------------- reuse of the previous release's CSVs
+
+
+def _release_with_hashes(root: Path, release_id: str, tables: dict[str, pa.Table]) -> Path:
+    """A release folder whose datapackage.json records every file's sha256 (as the publisher writes it)."""
+    res = []
+    for name, table in tables.items():
+        path = _parquet(root / "data" / f"{name}.parquet", table)
+        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        files = [
+            {"path": f"data/{name}.parquet", "bytes": path.stat().st_size, "sha256": sha, "rows": len(table)}
+        ]
+        res.append({"name": name, "path": files[0]["path"], "ntm:rows": len(table), "ntm:files": files})
+    (root / "datapackage.json").write_text(
+        json.dumps({"ntm:release_id": release_id, "ntm:is_synthetic": True, "resources": res})
+    )
+    return root
+
+
+def _with_site(release: Path, previous: Path | None = None) -> list[dict]:
+    """write_downloads, then the site manifest's downloads list as pipeline.site.build writes it."""
+    rid = json.loads((release / "datapackage.json").read_text())["ntm:release_id"]
+    entries = write_downloads(release, release / "site", rid, previous=previous)
+    manifest = {"downloads": [{k: v for k, v in e.items() if k != "reused_from"} for e in entries]}
+    (release / "site" / "site.json").write_text(json.dumps(manifest))
+    return entries
+
+
+def test_a_csv_made_from_the_same_parquet_is_linked_from_the_previous_release(tmp_path):
+    tables = {"mart_plan_targets": _plan_targets(), "mart_commune_indicator": _commune_indicator()}
+    old = _release_with_hashes(tmp_path / "old", "20261130-aaaaaaaaaa", tables)
+    _with_site(old)
+    changed = {**tables, "mart_commune_indicator": _commune_indicator().slice(1)}
+    new = _release_with_hashes(tmp_path / "new", "20261201-bbbbbbbbbb", changed)
+    entries = {e["name"]: e for e in _with_site(new, previous=old)}
+
+    assert entries["mart_plan_targets"]["reused_from"] == "20261130-aaaaaaaaaa"
+    assert entries["mart_commune_indicator"]["reused_from"] is None
+    csv = "site/downloads/{}.csv"
+    assert os.path.samefile(old / csv.format("mart_plan_targets"), new / csv.format("mart_plan_targets"))
+    assert not os.path.samefile(
+        old / csv.format("mart_commune_indicator"), new / csv.format("mart_commune_indicator")
+    )
+    # the same bytes and entries as downloads written afresh
+    fresh = tmp_path / "fresh"
+    shutil.copytree(new / "data", fresh / "data")
+    shutil.copy(new / "datapackage.json", fresh / "datapackage.json")
+    fresh_entries = {e["name"]: e for e in _with_site(fresh)}
+    for name in entries:
+        assert {k: v for k, v in entries[name].items() if k != "reused_from"} == {
+            k: v for k, v in fresh_entries[name].items() if k != "reused_from"
+        }
+    for p in sorted((fresh / "site" / "downloads").iterdir()):
+        assert (new / "site" / "downloads" / p.name).read_bytes() == p.read_bytes(), p.name
+
+
+def test_a_tampered_or_other_code_csv_is_written_again(tmp_path, monkeypatch):
+    tables = {"mart_plan_targets": _plan_targets(), "mart_commune_indicator": _commune_indicator()}
+    old = _release_with_hashes(tmp_path / "old", "20261130-aaaaaaaaaa", tables)
+    _with_site(old)
+    target = old / "site" / "downloads" / "mart_plan_targets.csv"
+    data = bytearray(target.read_bytes())
+    data[-3] ^= 0x01  # same size, other bytes
+    target.write_bytes(bytes(data))
+    new = _release_with_hashes(tmp_path / "new", "20261201-bbbbbbbbbb", tables)
+    entries = {e["name"]: e for e in _with_site(new, previous=old)}
+    assert entries["mart_plan_targets"]["reused_from"] is None
+    assert entries["mart_commune_indicator"]["reused_from"] == "20261130-aaaaaaaaaa"
+    assert (new / "site" / "downloads" / "mart_plan_targets.csv").read_bytes() != bytes(data)
+
+    from pipeline.site import downloads as dl_mod
+
+    monkeypatch.setattr(dl_mod, "CSV_CODE", "another version of csv_export.py")
+    newer = _release_with_hashes(tmp_path / "newer", "20261202-cccccccccc", tables)
+    assert {e["reused_from"] for e in _with_site(newer, previous=new)} == {None}
