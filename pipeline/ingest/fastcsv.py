@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.config import ingest_limits
+from pipeline.config import IngestLimits, ingest_limits
 from pipeline.ingest.header import FileRejected
 from pipeline.ingest.readers import decode, split_body, standard_header
 from pipeline.ingest.sniff import sniff
@@ -55,7 +55,9 @@ def _header_width(line: str) -> int:
     return len(next(csv.reader([line], delimiter=",")))
 
 
-def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False) -> FastCSV | None:
+def read_csv_fast(
+    data: bytes, ext: str, template: Template, wide: bool = False, limits: IngestLimits | None = None
+) -> FastCSV | None:
     """The common case of :func:`read_csv`, or None when the file needs the general reader.
 
     Taken only when the file is named .csv/.txt and holds text (no ZIP/OLE2/PDF... signature, not JSON),
@@ -66,6 +68,7 @@ def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False)
     the ``csv`` module split the body into the same records (short records padded with ``''``, blank
     lines kept as records), so the result is the same frame and the same row numbers
     (header = row 1, n-th record = row n + 1). Anything else returns None: no error is raised here.
+    ``limits``: the run's (read from the environment when None; the runner reads them once per run).
     """
     if wide or ext not in _FAST_EXT or not data or sniff(data)[0] != "text":
         return None
@@ -95,7 +98,7 @@ def read_csv_fast(data: bytes, ext: str, template: Template, wide: bool = False)
         return None  # header_only: rejected by the general reader
     if "\x00" in body:
         return None
-    limits = ingest_limits()
+    limits = limits or ingest_limits()
     if body.count("\n") + (0 if body.endswith("\n") else 1) > limits.max_rows_per_file:
         return None  # the general reader rejects it (file_too_large)
     if len(body) >= PANDAS_MIN_CHARS:

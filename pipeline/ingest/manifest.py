@@ -37,7 +37,7 @@ from pipeline.lib.pii import name_index
 #: None: follow the environment (``NTM_INGEST_FASTPATH=0`` turns it off); True/False: force.
 FASTPATH: bool | None = None
 #: A batch closes at this many files or this many bytes read, whichever comes first.
-BATCH_FILES = 2000
+BATCH_FILES = 8000
 BATCH_BYTES = 64 * 1024 * 1024
 
 
@@ -204,7 +204,7 @@ def _read_chunk(run: _SourceRun, chunk: list[files_mod.LandedFile], now: datetim
         if f.rejected:
             out.status, out.reason = "rejected", rejection_reason(f.reject_code, f.reject_detail)
             continue
-        parsed = read_csv_fast(f.data, f.ext, run.template) if run.fast else None
+        parsed = read_csv_fast(f.data, f.ext, run.template, limits=run.limits) if run.fast else None
         if parsed is not None:
             f.data = None
             n = len(parsed)
