@@ -32,9 +32,12 @@ class FastCSV:
     key: str  # the header line (mapping and width follow from it)
     records: list[list[str]] | None  # every record after the header, blank ones included (as [] or ['  '])
     encoding: str  # utf-8 | utf-8-sig
-    cells: np.ndarray | None = None  # or, for a large file, the records already as a (rows, width) array
+    cells: np.ndarray | None = None  # or the records already as a (rows, width) array (large file, or batch)
+    body: str | None = None  # not split yet: the text after the header line (see :func:`split_together`)
 
     def __len__(self) -> int:
+        if self.body is not None:
+            raise ValueError("a deferred fast-path file has no records until split_together splits it")
         return len(self.cells) if self.cells is not None else len(self.records or ())
 
 
@@ -43,11 +46,22 @@ _FAST_EXT = frozenset({".csv", ".txt"})  # other names go to read_any, which rep
 
 
 def fast_header(line: str, template: Template) -> tuple[dict[int, str], int] | None:
-    """(mapping, width) of a standard comma header line, else None (cached per distinct line)."""
+    """(mapping, width) of a standard comma header line, else None (cached per distinct line and template:
+    the key holds the template's identity, as hashing a Template hashes all its columns on every call)."""
+    key = (line, id(template))
+    hit = _FAST_HEADERS.get(key)
+    if hit is not None and hit[0] is template:
+        return hit[1]
     m = standard_header(line, template, False)
-    if m is None:
-        return None
-    return m, max(max(m) + 1, _header_width(line))
+    out = None if m is None else (m, max(max(m) + 1, _header_width(line)))
+    if len(_FAST_HEADERS) >= 1024:
+        _FAST_HEADERS.clear()
+    _FAST_HEADERS[key] = (template, out)
+    return out
+
+
+#: (header line, id(template)) -> (template, fast_header's answer); the template is kept so its id stays its own
+_FAST_HEADERS: dict[tuple[str, int], tuple[Template, tuple[dict[int, str], int] | None]] = {}
 
 
 @functools.lru_cache(maxsize=256)
@@ -56,7 +70,13 @@ def _header_width(line: str) -> int:
 
 
 def read_csv_fast(
-    data: bytes, ext: str, template: Template, wide: bool = False, limits: IngestLimits | None = None
+    data: bytes,
+    ext: str,
+    template: Template,
+    wide: bool = False,
+    limits: IngestLimits | None = None,
+    *,
+    defer: bool = False,
 ) -> FastCSV | None:
     """The common case of :func:`read_csv`, or None when the file needs the general reader.
 
@@ -69,6 +89,10 @@ def read_csv_fast(
     lines kept as records), so the result is the same frame and the same row numbers
     (header = row 1, n-th record = row n + 1). Anything else returns None: no error is raised here.
     ``limits``: the run's (read from the environment when None; the runner reads them once per run).
+
+    ``defer``: a file that passed every check above but the record split is returned unsplit (``body`` set)
+    when :func:`split_together` can split it with the batch's other files of the same header; the caller
+    then splits them all at once, or each file again without ``defer`` when that fails.
     """
     if wide or ext not in _FAST_EXT or not data or sniff(data)[0] != "text":
         return None
@@ -101,6 +125,8 @@ def read_csv_fast(
     limits = limits or ingest_limits()
     if body.count("\n") + (0 if body.endswith("\n") else 1) > limits.max_rows_per_file:
         return None  # the general reader rejects it (file_too_large)
+    if defer and _SENTINEL_CHAR not in body and "\ufeff" not in body:
+        return FastCSV(line, None, encoding, body=body)
     if len(body) >= PANDAS_MIN_CHARS:
         cells = _pandas_cells(body, width)
         return None if cells is None else FastCSV(line, None, encoding, cells)
@@ -108,7 +134,7 @@ def read_csv_fast(
         records = list(csv.reader(io.StringIO(body, newline=""), delimiter=",", quotechar='"', strict=True))
     except csv.Error:
         return None
-    if any(len(r) > width for r in records):
+    if records and max(map(len, records)) > width:
         return None  # extra fields: pandas skips (or indexes) such lines, the general reader reports them
     return FastCSV(line, records, encoding)
 
@@ -125,6 +151,43 @@ def _pandas_cells(body: str, width: int) -> np.ndarray | None:
     except (pd.errors.ParserError, ValueError):
         return None
     return values.to_numpy(dtype=object)
+
+
+# Files of one batch sharing one header line are split together: their bodies joined, each followed by a
+# line holding only _SENTINEL, in one pass of pandas' C parser with bad lines as an error (the large-file
+# split above, whose records equal the general reader's). A file's records are those between its sentinel
+# and the one before. A file ending inside an open quote swallows the sentinel after it: then fewer
+# sentinel records than files come back and nothing is taken from the joint split (each file is split on
+# its own, as before). A body holding the sentinel's character or a BOM (which the parser drops only at the
+# start of its input) is never deferred.
+_SENTINEL_CHAR = "\ue000"
+_SENTINEL = _SENTINEL_CHAR + "ntm-end-of-file" + _SENTINEL_CHAR
+
+
+def split_together(parsed: list[FastCSV], width: int) -> bool:
+    """Split the deferred files ``parsed`` (one header line, ``width`` fields) in one pass: on success every
+    file gets its ``cells`` (its records, the very ones :func:`read_csv_fast` would give it) and loses its
+    ``body``; on failure (a bad line anywhere, a swallowed sentinel) nothing changes and False is returned."""
+    if not parsed:
+        return True
+    pieces: list[str] = []
+    for p in parsed:
+        body = p.body or ""
+        pieces.append(body)
+        if not body.endswith(("\n", "\r")):
+            pieces.append("\n")
+        pieces.append(_SENTINEL + "\n")
+    cells = _pandas_cells("".join(pieces), width)
+    if cells is None:
+        return False
+    ends = np.flatnonzero(cells[:, 0] == _SENTINEL)
+    if len(ends) != len(parsed) or (width > 1 and (cells[ends, 1:] != "").any()):
+        return False
+    start = 0
+    for p, end in zip(parsed, ends, strict=True):
+        p.cells, p.body = cells[start:end], None
+        start = end + 1
+    return True
 
 
 def fast_frame(parsed: list[FastCSV], template: Template) -> tuple[pd.DataFrame, list[int]]:
