@@ -3,8 +3,10 @@ reader's sniffing, and all files of a batch sharing one header turned into one f
 
 :func:`read_csv_fast` returns None whenever the general reader (:func:`pipeline.ingest.readers.read_csv`)
 might decide differently; ``tests/ingest/test_fastpath.py`` ingests a corpus of edge cases both ways and
-compares every table row for row. Small files (thousands at province scale) are split with the ``csv``
-module and batched; large ones (one file per province at national scale) with pandas' C parser.
+compares every table row for row. The runner defers the record split (``defer=True``): the files of a batch
+sharing one header line (thousands at province scale) are split together in one pass of pandas' C parser
+(:func:`split_together`); a file that cannot be split that way is split on its own, small ones with the
+``csv`` module, large ones (one file per province at national scale) with pandas' C parser.
 """
 
 from __future__ import annotations
