@@ -3,10 +3,11 @@ reader's sniffing, and all files of a batch sharing one header turned into one f
 
 :func:`read_csv_fast` returns None whenever the general reader (:func:`pipeline.ingest.readers.read_csv`)
 might decide differently; ``tests/ingest/test_fastpath.py`` ingests a corpus of edge cases both ways and
-compares every table row for row. The runner defers the record split (``defer=True``): the files of a batch
-sharing one header line (thousands at province scale) are split together in one pass of pandas' C parser
-(:func:`split_together`); a file that cannot be split that way is split on its own, small ones with the
-``csv`` module, large ones (one file per province at national scale) with pandas' C parser.
+compares every table row for row. The runner defers the record split of small files (``defer=True``): the
+small files of a batch sharing one header line (thousands at province scale) are split together in one pass
+of pandas' C parser (:func:`split_together`); a small file that cannot be split that way is split on its own
+with the ``csv`` module, and a large one (one file per province at national scale) at once with pandas' C
+parser.
 """
 
 from __future__ import annotations
@@ -92,9 +93,11 @@ def read_csv_fast(
     (header = row 1, n-th record = row n + 1). Anything else returns None: no error is raised here.
     ``limits``: the run's (read from the environment when None; the runner reads them once per run).
 
-    ``defer``: a file that passed every check above but the record split is returned unsplit (``body`` set)
-    when :func:`split_together` can split it with the batch's other files of the same header; the caller
-    then splits them all at once, or each file again without ``defer`` when that fails.
+    ``defer``: a small file (under ``PANDAS_MIN_CHARS``) that passed every check above but the record split
+    is returned unsplit (``body`` set) when :func:`split_together` can split it with the batch's other files
+    of the same header; the caller then splits them all at once, or each file again without ``defer`` when
+    that fails. A large file is split at once by pandas' C parser, as before: its bytes and text are not
+    kept until the end of the batch (memory at national scale).
     """
     if wide or ext not in _FAST_EXT or not data or sniff(data)[0] != "text":
         return None
@@ -127,7 +130,7 @@ def read_csv_fast(
     limits = limits or ingest_limits()
     if body.count("\n") + (0 if body.endswith("\n") else 1) > limits.max_rows_per_file:
         return None  # the general reader rejects it (file_too_large)
-    if defer and _SENTINEL_CHAR not in body and "\ufeff" not in body:
+    if defer and len(body) < PANDAS_MIN_CHARS and _SENTINEL_CHAR not in body and "\ufeff" not in body:
         return FastCSV(line, None, encoding, body=body)
     if len(body) >= PANDAS_MIN_CHARS:
         cells = _pandas_cells(body, width)
