@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import ingest_limits
+from pipeline.config import IngestLimits, ingest_limits
 from pipeline.ingest.reference import REGISTRY
 
 #: the DHIS2 mapping (pipeline.exchange.dhis2.MAPPING_FILE): read by the DHIS2 export, not loaded by the ingest
@@ -114,10 +114,13 @@ def _inside(target: Path, root: Path) -> bool:
         return False
 
 
-def read(f: LandedFile, raw_dir: Path, *, root: Path | None = None) -> LandedFile:
+def read(
+    f: LandedFile, raw_dir: Path, *, root: Path | None = None, limits: IngestLimits | None = None
+) -> LandedFile:
     """Fill ``data``, ``sha256`` and ``bytes`` or set a rejection; never follows an escaping link.
 
-    ``root`` is the resolved raw dir (pass it when reading many files: resolving costs syscalls)."""
+    ``root`` is the resolved raw dir and ``limits`` the run's ingest limits (pass both when reading many
+    files: resolving costs syscalls, and the limits are read from the environment once per run)."""
     try:
         mode = os.lstat(f.path).st_mode
     except OSError:
@@ -131,7 +134,7 @@ def read(f: LandedFile, raw_dir: Path, *, root: Path | None = None) -> LandedFil
             return _reject(f, "unsupported_format", "directory link")
     elif stat.S_ISDIR(mode):
         return _reject(f, "unsupported_format", "directory link")
-    limit = ingest_limits().max_file_bytes
+    limit = (limits or ingest_limits()).max_file_bytes
     try:
         with open(f.path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -183,11 +186,12 @@ def read_batches(
     """Read ``files`` in order and yield them in batches of at most ``max_files`` files; a batch also
     closes once it holds ``max_bytes`` bytes (so a few large files do not make one huge batch)."""
     root = Path(raw_dir).resolve()
+    limits = ingest_limits()
     max_files = max(1, int(max_files))
     batch: list[LandedFile] = []
     size = 0
     for f in files:
-        read(f, raw_dir, root=root)
+        read(f, raw_dir, root=root, limits=limits)
         batch.append(f)
         size += len(f.data) if f.data is not None else 0
         if len(batch) >= max_files or (max_bytes is not None and size >= max_bytes):

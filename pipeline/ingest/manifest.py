@@ -23,8 +23,7 @@ from pipeline.ingest import files as files_mod
 from pipeline.ingest import filestats, writes
 from pipeline.ingest import quarantine as q
 from pipeline.ingest.batch import BatchResult, Finalizer, IngestContext, Validator
-from pipeline.ingest.cells import all_text
-from pipeline.ingest.fastcsv import FastCSV, fast_frame, read_csv_fast
+from pipeline.ingest.fastcsv import FastCSV, fast_frame, fast_header, read_csv_fast, split_together
 from pipeline.ingest.header import FileRejected, ReadResult, blank_rows
 from pipeline.ingest.readers import read_any
 from pipeline.ingest.reference import ReferenceData
@@ -37,7 +36,7 @@ from pipeline.lib.pii import name_index
 #: None: follow the environment (``NTM_INGEST_FASTPATH=0`` turns it off); True/False: force.
 FASTPATH: bool | None = None
 #: A batch closes at this many files or this many bytes read, whichever comes first.
-BATCH_FILES = 2000
+BATCH_FILES = 8000
 BATCH_BYTES = 64 * 1024 * 1024
 
 
@@ -166,6 +165,7 @@ class _ChunkRead:
         default_factory=list
     )  # (sha, path, rows, row numbers)
     bad_rows: list[pd.DataFrame] = field(default_factory=list)  # malformed lines (_row, _raw, _sha, ...)
+    bad_at: list[int] = field(default_factory=list)  # the place in parts of each bad_rows' file
     xlsx_read: bool = False
 
 
@@ -186,6 +186,7 @@ def _read_chunk(run: _SourceRun, chunk: list[files_mod.LandedFile], now: datetim
     """Read every new file of the batch (a known content is only recorded under its path); a file that
     cannot be read is rejected with its reason."""
     read = _ChunkRead()
+    pending: list[tuple[int, files_mod.LandedFile, FileOutcome, bytes]] = []  # (slot, file, outcome, bytes)
     for f in chunk:
         run.files_done += 1
         progress.advance(run.files_done, run.files_total, "files")  # the CLI's progress bar
@@ -204,35 +205,106 @@ def _read_chunk(run: _SourceRun, chunk: list[files_mod.LandedFile], now: datetim
         if f.rejected:
             out.status, out.reason = "rejected", rejection_reason(f.reject_code, f.reject_detail)
             continue
-        parsed = read_csv_fast(f.data, f.ext, run.template) if run.fast else None
-        if parsed is not None:
-            f.data = None
-            n = len(parsed)
-            out.encoding = parsed.encoding
-            out.rows_read = n
-            read.metas.append((sha, f.rel, n, np.arange(2, n + 2, dtype=np.int64)))
-            read.parts.append(parsed)
-            continue
-        try:
-            res: ReadResult = read_any(f.data, f.ext, run.template, run.wide)
-        except FileRejected as e:
-            out.status, out.reason = "rejected", rejection_reason(e.code, e.detail)
-            out.encoding = _guess_encoding(f)
-            f.data = None
-            continue
-        f.data = None
-        out.encoding = res.encoding
-        out.reason = res.note
-        read.xlsx_read = read.xlsx_read or res.encoding == "xlsx"
-        fr = res.frame
-        read.metas.append((sha, f.rel, len(fr), res.rows.astype(np.int64)))
-        read.parts.append(fr)
-        if res.bad_rows:
-            b = pd.DataFrame(res.bad_rows, columns=["_row", "_raw"])
-            b["_sha"], b["_path"], b["_source"] = sha, f.rel, run.source
-            read.bad_rows.append(b)
-        out.rows_read = len(fr) + len(res.bad_rows)
+        if run.fast:
+            parsed = read_csv_fast(f.data, f.ext, run.template, limits=run.limits, defer=True)
+            if parsed is not None and parsed.body is not None:  # split below with its header's other files
+                pending.append((len(read.parts), f, out, f.data))
+                read.parts.append(parsed)
+                read.metas.append(_PENDING)
+                f.data = None
+                continue
+            if parsed is not None:
+                f.data = None
+                _take_fast(read, None, parsed, out, f.rel)
+                continue
+        data, f.data = f.data, None
+        _read_general(run, read, None, f, data, out)
+    _split_pending(run, read, pending)
     return read
+
+
+#: the place of a deferred file's meta in _ChunkRead.metas until _split_pending fills it
+_PENDING = ("", "", 0, np.zeros(0, dtype=np.int64))
+
+
+def _split_pending(
+    run: _SourceRun, read: _ChunkRead, pending: list[tuple[int, files_mod.LandedFile, FileOutcome, bytes]]
+) -> None:
+    """Split the deferred plain CSVs of the batch, all files of one header line in one pass
+    (:func:`pipeline.ingest.fastcsv.split_together`); when that pass fails, each file as before: on its own by
+    the fast path, else by the general reader. Every file keeps its place in the batch (file order)."""
+    groups: dict[str, list[tuple[int, files_mod.LandedFile, FileOutcome, bytes]]] = {}
+    for item in pending:
+        groups.setdefault(read.parts[item[0]].key, []).append(item)  # type: ignore[union-attr]
+    for key, items in groups.items():
+        parts = [read.parts[slot] for slot, *_ in items]
+        width = fast_header(key, run.template)[1]  # type: ignore[index]
+        if split_together(parts, width):  # type: ignore[arg-type]
+            for (slot, f, out, _), p in zip(items, parts, strict=True):
+                _take_fast(read, slot, p, out, f.rel)  # type: ignore[arg-type]
+            continue
+        for slot, f, out, data in items:
+            p = read_csv_fast(data, f.ext, run.template, limits=run.limits)
+            if p is not None:
+                _take_fast(read, slot, p, out, f.rel)
+            else:
+                _read_general(run, read, slot, f, data, out)
+    if any(p is None for p in read.parts):  # files the general reader rejected leave no place
+        keep = [i for i, p in enumerate(read.parts) if p is not None]
+        read.parts = [read.parts[i] for i in keep]
+        read.metas = [read.metas[i] for i in keep]
+    if len(read.bad_rows) > 1:  # in file order, as if every file had been read in turn
+        order = sorted(range(len(read.bad_rows)), key=read.bad_at.__getitem__)
+        read.bad_rows = [read.bad_rows[i] for i in order]
+
+
+def _put(read: _ChunkRead, slot: int | None, part: pd.DataFrame | FastCSV | None, meta) -> None:
+    """A read file's rows and meta, appended (``slot`` None) or at its reserved place."""
+    if slot is None:
+        read.parts.append(part)  # type: ignore[arg-type]
+        read.metas.append(meta)
+    else:
+        read.parts[slot] = part  # type: ignore[call-overload]
+        read.metas[slot] = meta
+
+
+def _take_fast(read: _ChunkRead, slot: int | None, parsed: FastCSV, out: FileOutcome, rel: str) -> None:
+    n = len(parsed)
+    out.encoding = parsed.encoding
+    out.rows_read = n
+    _put(read, slot, parsed, (out.file_sha256, rel, n, np.arange(2, n + 2, dtype=np.int64)))
+
+
+def _read_general(
+    run: _SourceRun,
+    read: _ChunkRead,
+    slot: int | None,
+    f: files_mod.LandedFile,
+    data: bytes | None,
+    out: FileOutcome,
+) -> None:
+    """A file the fast path does not take, through the general reader (rejected with its reason when it
+    cannot be read)."""
+    sha = out.file_sha256
+    try:
+        res: ReadResult = read_any(data, f.ext, run.template, run.wide)
+    except FileRejected as e:
+        out.status, out.reason = "rejected", rejection_reason(e.code, e.detail)
+        out.encoding = _guess_encoding(f)
+        if slot is not None:
+            _put(read, slot, None, None)
+        return
+    out.encoding = res.encoding
+    out.reason = res.note
+    read.xlsx_read = read.xlsx_read or res.encoding == "xlsx"
+    fr = res.frame
+    _put(read, slot, fr, (sha, f.rel, len(fr), res.rows.astype(np.int64)))
+    if res.bad_rows:
+        b = pd.DataFrame(res.bad_rows, columns=["_row", "_raw"])
+        b["_sha"], b["_path"], b["_source"] = sha, f.rel, run.source
+        read.bad_rows.append(b)
+        read.bad_at.append(len(read.parts) - 1 if slot is None else slot)
+    out.rows_read = len(fr) + len(res.bad_rows)
 
 
 def _validate_chunk(
@@ -310,10 +382,12 @@ def _long_cells(batch: pd.DataFrame, columns: list[str], limit: int) -> tuple[np
     frames: list[pd.DataFrame] = []
     for c in columns:
         col = batch[c]
-        if all_text(col):  # CSV / JSON text: pandas' C loop (~50x faster than a Python lambda)
-            m = col.str.len().gt(limit).fillna(False).to_numpy(dtype=bool)
-        else:  # XLSX native cells mixed with text
-            m = col.map(lambda v: isinstance(v, str) and len(v) > limit).to_numpy(dtype=bool)
+        # text cells only (an XLSX native number or date is no text); one generator over the values is 3-4x
+        # faster than Series.str.len() on object cells (0.3 -> 0.09 s for a 51k-row survey file's 22 columns)
+        values = col.to_numpy(dtype=object)
+        m = np.fromiter(
+            (isinstance(v, str) and len(v) > limit for v in values), dtype=bool, count=len(values)
+        )
         if not m.any():
             continue
         bad |= m

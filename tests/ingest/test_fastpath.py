@@ -117,7 +117,22 @@ def test_fastpath_equals_per_file_reader(tmp_path, monkeypatch, batch_files, lar
         monkeypatch.setattr(fastcsv, "PANDAS_MIN_CHARS", 0)
     raw = _build(tmp_path, with_corpus=True)
     slow = _dump(_ingest(tmp_path, raw, False, batch_files, monkeypatch))
+    joint: list[bool] = []  # each joint split of a batch's files of one header: taken or not
+
+    def spy(parts, width):
+        joint.append(fastcsv.split_together(parts, width))
+        return joint[-1]
+
+    monkeypatch.setattr(manifest, "split_together", spy)
     fast = _dump(_ingest(tmp_path, raw, True, batch_files, monkeypatch))
+    # both ways are compared below: joint splits taken (small batches of clean files) and refused (a batch
+    # holding a bad line or an open quote: each file split on its own, or read by the general reader)
+    if large:
+        assert not joint  # a large file is split at once, never deferred
+    else:
+        assert False in joint
+        if batch_files:
+            assert True in joint
     assert slow.keys() == fast.keys()
     for t in slow:
         assert slow[t] == fast[t], t
@@ -171,3 +186,75 @@ def test_fastpath_splits_a_large_file_with_pandas_and_keeps_every_record(monkeyp
     monkeypatch.setattr(fastcsv, "PANDAS_MIN_CHARS", 0)
     extra = HEADER + ROW + ROW2.rstrip("\n") + ",x,y\n"
     assert read_csv_fast(extra.encode(), ".csv", SUBMISSION) is None  # a bad line: the general reader
+
+
+def _deferred(text: str) -> fastcsv.FastCSV:
+    p = read_csv_fast(text.encode(), ".csv", SUBMISSION, defer=True)
+    assert p is not None and p.body is not None
+    return p
+
+
+def test_files_of_one_header_are_split_together_into_their_own_records(monkeypatch):
+    texts = [
+        HEADER + ROW + "\n" + "18484-KT,2026-Q3\n" + ROW2,  # blank line, short row
+        HEADER
+        + ROW.replace("Số liệu ước tính", '"dòng 1\ndòng 2, có phẩy"')
+        + TASK.rstrip("\n"),  # no last \n
+        (HEADER + ROW + ROW2).replace("\n", "\r\n"),
+        HEADER + ROW.rstrip("\n") + "\r",  # ends with a bare CR
+    ]
+    width = fastcsv.fast_header(HEADER.rstrip("\n"), SUBMISSION)[1]
+    together = [_deferred(t) for t in texts]
+    assert fastcsv.split_together(together, width)
+    monkeypatch.setattr(fastcsv, "PANDAS_MIN_CHARS", 10**9)
+    alone = [read_csv_fast(t.encode(), ".csv", SUBMISSION) for t in texts]
+    assert [len(p) for p in together] == [len(p) for p in alone] == [4, 2, 2, 1]
+    for t, a in zip(together, alone, strict=True):
+        assert t.body is None
+        frame_t, _ = fastcsv.fast_frame([t], SUBMISSION)
+        frame_a, _ = fastcsv.fast_frame([a], SUBMISSION)
+        assert frame_t.equals(frame_a)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        HEADER + ROW.replace("Số liệu ước tính", '"mở ngoặc không đóng'),  # swallows the next file
+        HEADER + ROW + ROW2.rstrip("\n") + ",x,y\n",  # an extra field: a bad line
+    ],
+    ids=["open-quote", "extra-field"],
+)
+def test_a_joint_split_that_fails_changes_nothing(bad):
+    width = fastcsv.fast_header(HEADER.rstrip("\n"), SUBMISSION)[1]
+    parts = [_deferred(HEADER + ROW), _deferred(bad), _deferred(HEADER + ROW2)]
+    bodies = [p.body for p in parts]
+    assert not fastcsv.split_together(parts, width)
+    assert [p.body for p in parts] == bodies and all(p.cells is None for p in parts)
+
+
+def test_a_body_with_a_bom_or_the_sentinel_character_is_split_on_its_own():
+    for body in (ROW.replace("Số", "\ufeffSố"), ROW.replace("Số", "\ue000Số")):
+        p = read_csv_fast((HEADER + body).encode(), ".csv", SUBMISSION, defer=True)
+        assert p is not None and p.body is None and len(p) == 1
+
+
+def test_the_ingest_limits_are_read_once_per_run_not_per_file(con, raw_dir, ref, monkeypatch):
+    """The limits come from the environment; reading them per file cost 2.4 of 29.7 profiled seconds of the
+    province submission ingest (bench/results/ingest_s8.md). Plain CSVs: none read on their own."""
+    from pipeline import config
+    from pipeline.ingest import files, readers
+    from pipeline.ingest.sources.submissions.validate import ingest_submissions
+
+    calls: list[int] = []
+
+    def counted():
+        calls.append(1)
+        return config.ingest_limits()
+
+    for mod in (files, fastcsv, manifest, readers):
+        monkeypatch.setattr(mod, "ingest_limits", counted)
+    for i in range(12):
+        (raw_dir / "submissions" / f"f{i:02d}.csv").write_text(HEADER + ROW.replace("Số liệu", f"Tệp {i}"))
+    report = ingest_submissions(con, raw_dir, ref, today=TODAY, salt=SALT)
+    assert report.files_new == 12 and report.rows_loaded == 12
+    assert len(calls) <= 2  # the runner's and the file reader's, once each

@@ -19,9 +19,9 @@ def reads(monkeypatch) -> list[str]:
     seen: list[str] = []
     real = files.read
 
-    def spy(f, raw_dir, *, root=None):
+    def spy(f, raw_dir, **kw):
         seen.append(f.rel)
-        return real(f, raw_dir, root=root)
+        return real(f, raw_dir, **kw)
 
     monkeypatch.setattr(files, "read", spy)
     return seen
