@@ -1,0 +1,128 @@
+"""The gate's work on the tables it checks, without Dagster: fingerprint each table before its checks, then
+validate it (GX suite + declared SQL checks) or reuse an earlier passed result (:mod:`.reuse`), and record
+both what was seen (``audit.gate_fingerprints``, compared by the publish step) and the results
+(``audit.gate_results``). :mod:`.checks` turns the outcomes into Dagster asset check results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from . import fingerprint, reuse
+from .declared_checks import run_declared_checks
+from .gx_results import SuiteResult
+from .sql_base import CheckOutcome
+
+
+@dataclass(frozen=True)
+class TableOutcome:
+    table: str  # the mart's name (``fact_indicator_value``)
+    result: SuiteResult
+    sql_outcomes: list[CheckOutcome]
+    fingerprint: fingerprint.Fingerprint
+    key: str
+    reused: reuse.Stored | None
+    note: str  # why the table was validated (empty when reused)
+
+    @property
+    def passed(self) -> bool:
+        return self.result.success and not any(o.blocking for o in self.sql_outcomes)
+
+    def metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "content_fingerprint": self.fingerprint.digest,
+            "fingerprint_rows": self.fingerprint.rows,
+            "reuse_key": self.key,
+            "reused": self.reused is not None,
+        }
+        if self.reused is not None:
+            meta["reused_from_run"] = self.reused.validated_run_id
+            meta["validated_at"] = self.reused.validated_at.isoformat()
+        else:
+            meta["validated_because"] = self.note
+        return meta
+
+
+def run_gate(
+    con: duckdb.DuckDBPyConnection,
+    suites: Mapping[str, Mapping[str, Any]],
+    run_id: str,
+    *,
+    validate: Callable[[str, Mapping[str, Any]], SuiteResult],
+    reuse_on: bool = True,
+    off_reason: str = "",
+    log: Callable[[str], None] = lambda _m: None,
+) -> Iterator[TableOutcome]:
+    """Check every ``marts.<table>`` of ``suites`` (``{table: suite dict}``), yielding one outcome each.
+
+    ``validate(relation, suite)`` runs the GX suite (only called for a table that is not reused). The
+    fingerprints and results are recorded after the last table (one transaction each)."""
+    relations = [f"marts.{t}" for t in suites]
+    # before the checks: a change while they run is caught when the release is written
+    taken = fingerprint.fingerprints(con, relations)
+    seen: dict[str, fingerprint.Fingerprint | None] = dict(taken)
+    code = reuse.code_version()
+    passed: dict[str, bool] = {}
+    records: list[reuse.Record] = []
+    reused = []
+    for table, suite in suites.items():
+        relation = f"marts.{table}"
+        fp = taken[relation]
+        suite_fp = reuse.suite_fingerprint(suite)
+        blockers = reuse.reuse_blockers(suite)
+        inputs, problems = reuse.suite_inputs(suite, relation)
+        input_fps: dict[str, str] = {}
+        for rel in sorted(inputs):
+            if rel not in seen:
+                try:
+                    seen[rel] = fingerprint.table_fingerprint(con, rel)
+                except duckdb.Error:
+                    seen[rel] = None
+            got = seen[rel]
+            if got is None:
+                problems.append(f"input {rel} cannot be read")
+            else:
+                input_fps[rel] = got.digest
+        key = reuse.reuse_key(fp.digest, suite_fp, code, input_fps)
+        stored = None
+        if not reuse_on:
+            note = f"reuse turned off ({off_reason})"
+        elif blockers or problems:
+            note = "never reused: " + "; ".join(blockers + problems)
+        else:
+            stored = reuse.find(con, relation, key)
+            note = "" if stored else "no earlier passed result for this content, suite, code and inputs"
+        if stored is not None:
+            result, sql_outcomes = stored.result, stored.sql_outcomes
+            reused.append(f"{table} ({stored.validated_run_id})")
+        else:
+            result = validate(relation, suite)
+            sql_outcomes = run_declared_checks(con, suite)
+        outcome = TableOutcome(table, result, sql_outcomes, fp, key, stored, note)
+        passed[relation] = outcome.passed
+        records.append(
+            reuse.Record(
+                relation,
+                key,
+                fp.digest,
+                suite_fp,
+                code,
+                input_fps,
+                outcome.passed,
+                stored,
+                result,
+                sql_outcomes,
+            )
+        )
+        yield outcome
+    fingerprint.record_gate(con, run_id, {r: taken[r] for r in passed}, passed)
+    reuse.record(con, run_id, records)
+    if reused:
+        log(
+            f"Cổng chất lượng dùng lại kết quả đạt trước đó (bảng, bộ kiểm tra, mã không đổi) / "
+            f"Quality gate reused earlier passed results (table, suite and code unchanged): "
+            f"{len(reused)} of {len(suites)} tables: {', '.join(reused)}"
+        )
