@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from . import fingerprint, reuse
+from . import fingerprint, periods, reuse
 from .declared_checks import run_declared_checks
 from .gx_results import SuiteResult
 from .sql_base import CheckOutcome
@@ -26,6 +26,7 @@ class TableOutcome:
     key: str
     reused: reuse.Stored | None
     note: str  # why the table was validated (empty when reused)
+    split: periods.Split | None = None  # validated period by period: which periods, which reused
 
     @property
     def passed(self) -> bool:
@@ -43,6 +44,9 @@ class TableOutcome:
             meta["validated_at"] = self.reused.validated_at.isoformat()
         else:
             meta["validated_because"] = self.note
+        if self.split is not None:
+            meta["periods_validated"] = ", ".join(self.split.validated) or "-"
+            meta["periods_reused"] = len(self.split.reused)
         return meta
 
 
@@ -67,7 +71,8 @@ def run_gate(
     code = reuse.code_version()
     passed: dict[str, bool] = {}
     records: list[reuse.Record] = []
-    reused = []
+    reused: list[str] = []
+    reused_periods: list[str] = []
     for table, suite in suites.items():
         relation = f"marts.{table}"
         fp = taken[relation]
@@ -95,13 +100,40 @@ def run_gate(
         else:
             stored = reuse.find(con, relation, key)
             note = "" if stored else "no earlier passed result for this content, suite, code and inputs"
+        split = None
         if stored is not None:
             result, sql_outcomes = stored.result, stored.sql_outcomes
             reused.append(f"{table} ({stored.validated_run_id})")
         else:
-            result = validate(relation, suite)
+            reusable = reuse_on and not (blockers or problems)
+            col = periods.splittable(suite, _columns(con, relation)) if reusable else None
+            # after a failure of the table, every period is validated again (a failure is never reused)
+            split = (
+                periods.validate_by_period(
+                    con,
+                    relation,
+                    suite,
+                    col,
+                    run_id,
+                    validate,
+                    use_stored=not reuse.last_failed(con, relation),
+                )
+                if col
+                else None
+            )
+            if split is not None:
+                result = split.result
+                note += (
+                    f"; rows of changed {col} validated ({', '.join(split.validated) or '-'}), "
+                    f"{len(split.reused)} unchanged {col} value(s) reused"
+                )
+                if split.reused:
+                    total = len(split.reused) + len(split.validated)
+                    reused_periods.append(f"{table} ({len(split.reused)} of {total})")
+            else:
+                result = validate(relation, suite)
             sql_outcomes = run_declared_checks(con, suite)
-        outcome = TableOutcome(table, result, sql_outcomes, fp, key, stored, note)
+        outcome = TableOutcome(table, result, sql_outcomes, fp, key, stored, note, split)
         passed[relation] = outcome.passed
         records.append(
             reuse.Record(
@@ -126,3 +158,12 @@ def run_gate(
             f"Quality gate reused earlier passed results (table, suite and code unchanged): "
             f"{len(reused)} of {len(suites)} tables: {', '.join(reused)}"
         )
+    if reused_periods:
+        log(
+            "Cổng chất lượng chỉ kiểm tra các kỳ đã thay đổi (quy tắc theo dòng) / Quality gate validated only the "
+            f"changed periods (row-level rules), unchanged periods reused: {', '.join(reused_periods)}"
+        )
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [r[0] for r in con.execute(f"describe {relation}").fetchall()]

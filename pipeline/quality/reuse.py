@@ -112,14 +112,14 @@ def reuse_enabled(setting: bool, tags: Mapping[str, str]) -> tuple[bool, str]:
     return True, ""
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
     return json.dumps(json_safe(value), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def suite_fingerprint(suite: Mapping[str, Any]) -> str:
     """Hash of the suite as this instance runs it (after the level filter): every expectation with its
     type, parameters and severity, and the suite's meta (its SQL checks with their parameters and text)."""
-    return hashlib.sha256(_canonical(suite).encode()).hexdigest()[:32]
+    return hashlib.sha256(canonical(suite).encode()).hexdigest()[:32]
 
 
 _CODE_VERSION: str | None = None
@@ -224,7 +224,7 @@ def suite_inputs(suite: Mapping[str, Any], table: str) -> tuple[set[str], list[s
 
 def reuse_key(content: str, suite_fp: str, code: str, inputs: Mapping[str, str]) -> str:
     return hashlib.sha256(
-        _canonical({"content": content, "suite": suite_fp, "code": code, "inputs": dict(inputs)}).encode()
+        canonical({"content": content, "suite": suite_fp, "code": code, "inputs": dict(inputs)}).encode()
     ).hexdigest()[:32]
 
 
@@ -245,7 +245,7 @@ def _has_table(con: duckdb.DuckDBPyConnection) -> bool:
 def _encode(result: SuiteResult, sql_outcomes: list[CheckOutcome]) -> str:
     d = result.to_dict()
     d["docs_path"] = None
-    return _canonical({"suite": d, "sql": [json_safe(o.to_dict()) for o in sql_outcomes]})
+    return canonical({"suite": d, "sql": [json_safe(o.to_dict()) for o in sql_outcomes]})
 
 
 def _decode(text: str) -> tuple[SuiteResult, list[CheckOutcome]]:
@@ -279,6 +279,17 @@ def find(con: duckdb.DuckDBPyConnection, table: str, key: str) -> Stored | None:
     return Stored(row[0], row[1], row[2], bool(row[3]), result, sql_outcomes)
 
 
+def last_failed(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """True when the newest recorded gate result of ``table`` (any key) failed."""
+    if not _has_table(con):
+        return False
+    row = con.execute(
+        f"select passed from {TABLE} where table_name = ? order by checked_at desc, run_id desc limit 1",
+        [table],
+    ).fetchone()
+    return row is not None and not row[0]
+
+
 @dataclass(frozen=True)
 class Record:
     table: str
@@ -308,7 +319,7 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, records: list[Record]) -
             r.content,
             r.suite_fp,
             r.code,
-            _canonical(r.inputs),
+            canonical(r.inputs),
             r.passed,
             r.reused_from is not None,
             r.reused_from.validated_run_id if r.reused_from else run_id,

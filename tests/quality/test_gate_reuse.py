@@ -11,7 +11,7 @@ import json
 import duckdb
 import pytest
 
-from pipeline.quality import gate, gx_runner, reuse, suites
+from pipeline.quality import gate, gx_runner, periods, reuse, suites
 from pipeline.quality.fingerprint import verify_gate
 from tests.quality.gx_fixtures import SUITES
 
@@ -61,15 +61,21 @@ def _suites(fact=FACT, hamlet=HAMLET) -> dict[str, dict]:
 
 
 class Validations:
-    """The ``validate`` of :func:`gate.run_gate`: the real GX runner, counting the tables it validates."""
+    """The ``validate`` of :func:`gate.run_gate`: the real GX runner, recording what it validates:
+    ``tables`` (a period's rows count as their table) and ``periods`` ((table, period) validated alone)."""
 
     def __init__(self, con, forbid: bool = False):
-        self.con, self.forbid, self.tables = con, forbid, []
+        self.con, self.forbid, self.tables, self.periods = con, forbid, [], []
 
     def __call__(self, relation, suite):
         if self.forbid:
             raise AssertionError(f"GX ran on {relation} although its result should have been reused")
-        self.tables.append(relation)
+        table = relation.replace("temp.main.gate_period_marts_", "marts.")
+        if table not in self.tables:
+            self.tables.append(table)
+        if table != relation:
+            got = self.con.execute(f"select distinct period_code from {relation}").fetchall()
+            self.periods += [(table, p) for (p,) in got]
         return gx_runner.run_suite(self.con, relation, suite, docs_dir=None)
 
 
@@ -120,25 +126,32 @@ def test_a_changed_row_is_validated_again_and_a_planted_bad_value_is_caught(con)
     )
     second, v = gate_run(con, "run-2")
     assert v.tables == ["marts.fact_indicator_value"]  # dim_hamlet unchanged: reused
+    assert v.periods == [("marts.fact_indicator_value", "2026-Q2")]  # 2026-Q1's rows are unchanged
     fact = second["fact_indicator_value"]
     assert fact.reused is None and not fact.passed
+    assert fact.metadata()["periods_validated"] == "2026-Q2" and fact.metadata()["periods_reused"] == 1
     failed = [e for e in fact.result.expectations if not e.success]
     assert [(e.type, e.unexpected_count) for e in failed] == [("expect_column_values_to_be_between", 1)]
     assert second["dim_hamlet"].reused is not None
 
 
-def test_a_changed_suite_is_validated_again(con):
+def test_a_changed_suite_is_validated_again(con, monkeypatch):
     gate_run(con, "run-1")
     stricter = copy.deepcopy(FACT)
     stricter["expectations"][0]["kwargs"]["max_value"] = 50  # counts of 11-12 pass, percents of 51-52 do not
     second, v = gate_run(con, "run-2", _suites(fact=stricter))
-    assert v.tables == ["marts.fact_indicator_value"]
+    assert v.periods == [("marts.fact_indicator_value", "2026-Q1"), ("marts.fact_indicator_value", "2026-Q2")]
     assert not second["fact_indicator_value"].passed
-    # a SQL check's parameters are part of the suite too
+    # a SQL check's parameters are part of the suite too: the table is checked again; its row-level GX rules
+    # did not change, so the unchanged periods keep their validation and the SQL checks run
     changed_sql = copy.deepcopy(FACT)
     changed_sql["meta"]["sql_checks"][0]["severity"] = "warn"
-    _, v = gate_run(con, "run-3", _suites(fact=changed_sql))
-    assert v.tables == ["marts.fact_indicator_value"]
+    sql_runs = []
+    real = gate.run_declared_checks
+    monkeypatch.setattr(gate, "run_declared_checks", lambda c, s: sql_runs.append(s["name"]) or real(c, s))
+    third, _ = gate_run(con, "run-3", _suites(fact=changed_sql))
+    assert third["fact_indicator_value"].reused is None and sql_runs == ["fact_indicator_value"]
+    assert third["fact_indicator_value"].sql_outcomes[0].severity == "warn"
 
 
 def test_a_changed_input_of_a_sql_check_is_validated_again(con):
@@ -146,10 +159,9 @@ def test_a_changed_input_of_a_sql_check_is_validated_again(con):
     bound there must be seen."""
     gate_run(con, "run-1")
     con.execute("update marts.dim_indicator set max_value = 11 where indicator_code = 'CDS.09'")
-    second, v = gate_run(con, "run-2")
-    assert v.tables == ["marts.fact_indicator_value"]
+    second, _ = gate_run(con, "run-2")
     fact = second["fact_indicator_value"]
-    assert not fact.passed
+    assert fact.reused is None and not fact.passed
     assert [(o.name, o.failed_count) for o in fact.sql_outcomes if not o.passed] == [
         ("indicator_ranges:marts.fact_indicator_value", 3)
     ]
@@ -171,7 +183,8 @@ def test_a_newer_failure_hides_an_older_pass_of_the_same_content(con):
     out = list(gate.run_gate(con, only_fact, "run-2", validate=lambda r, s: failing, reuse_on=False))
     assert not out[0].passed
     _, v = gate_run(con, "run-3")
-    assert v.tables == ["marts.fact_indicator_value"]  # run 1's pass is not taken over run 2's failure
+    # run 1's pass is not taken over run 2's failure, neither for the table nor for any of its periods
+    assert v.periods == [("marts.fact_indicator_value", "2026-Q1"), ("marts.fact_indicator_value", "2026-Q2")]
 
 
 @pytest.mark.parametrize(
@@ -302,3 +315,83 @@ def test_results_survive_in_the_warehouse_file(con, tmp_path):
         assert all(o.reused is not None for o in second.values())
     finally:
         file_con.close()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# period by period (pipeline/quality/periods.py)
+# ---------------------------------------------------------------------------------------------------------
+
+ADD_Q3 = (
+    "insert into marts.fact_indicator_value select * replace ('2026-Q3' as period_code, "
+    "replace(indicator_value_key, '2026-Q2', '2026-Q3') as indicator_value_key) "
+    "from marts.fact_indicator_value where period_code = '2026-Q2'"
+)
+
+
+def _failures(outcome) -> list[tuple]:
+    return [(e.type, e.column, e.unexpected_count) for e in outcome.result.expectations if not e.success]
+
+
+def test_a_new_period_is_validated_alone_and_the_sum_equals_a_whole_validation(con):
+    with_count = copy.deepcopy(FACT)
+    with_count["expectations"].append(
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 1, "max_value": 20},
+         "meta": {"severity": "warn"}}
+    )  # fmt: skip
+    the_suites = _suites(fact=with_count)
+    first, v = gate_run(con, "run-1", the_suites)
+    assert first["fact_indicator_value"].passed and len(v.periods) == 2
+    con.execute(ADD_Q3)
+    con.execute(
+        "update marts.fact_indicator_value set value = 3000 "
+        "where period_code = '2026-Q3' and hamlet_code = '18484-T01' and indicator_code = 'CDS.09'"
+    )
+    second, v = gate_run(con, "run-2", the_suites)
+    fact = second["fact_indicator_value"]
+    assert v.periods == [("marts.fact_indicator_value", "2026-Q3")]  # only the new period's rows
+    assert fact.split.reused == {"2026-Q1": "run-1", "2026-Q2": "run-1"}
+    assert not fact.passed
+    # the row count is decided over the whole table (27 rows > 20), not per period
+    whole, _ = gate_run(con, "run-4", the_suites, reuse_on=False, off_reason="test")
+    assert (
+        _failures(fact)
+        == _failures(whole["fact_indicator_value"])
+        == [
+            ("expect_column_values_to_be_between", "value", 1),
+            ("expect_table_row_count_to_be_between", None, None),
+        ]
+    )
+    count = next(e for e in fact.result.expectations if e.type == "expect_table_row_count_to_be_between")
+    assert count.observed_value == 27 and count.evaluated_by == "duckdb"
+    bad = next(e for e in fact.result.expectations if e.type == "expect_column_values_to_be_between")
+    assert bad.failed_batches == ["period_code=2026-Q3"] and bad.partial_unexpected_list == [3000.0]
+    assert fact.result.row_count == 27 and fact.result.statistics["rows_validated_by_gx"] == 9
+
+
+def test_a_suite_with_a_rule_that_is_not_row_by_row_is_validated_whole(con):
+    columns = [r[0] for r in con.execute("describe marts.fact_indicator_value").fetchall()]
+    assert periods.splittable(_suites()["fact_indicator_value"], columns) == "period_code"
+    for change in (
+        {"type": "expect_column_mean_to_be_between", "kwargs": {"column": "value", "min_value": 0}},
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "value", "min_value": 0, "mostly": 0.9},
+        },
+    ):
+        suite = copy.deepcopy(FACT)
+        suite["expectations"].append({**change, "meta": {"severity": "error"}})
+        assert periods.splittable(suites.normalise_suite_dict(suite), columns) is None, change
+        gate_run(con, "run-1", _suites(fact=suite))
+        con.execute(ADD_Q3) if change["type"].endswith("mean_to_be_between") else con.execute(
+            "update marts.fact_indicator_value set value = value + 0.5 where period_code = '2026-Q3'"
+        )
+        _, v = gate_run(con, "run-2", _suites(fact=suite))
+        assert v.tables == ["marts.fact_indicator_value"] and v.periods == [], change
+
+
+def test_a_period_too_large_to_validate_alone_falls_back_to_the_whole_table(con, monkeypatch):
+    gate_run(con, "run-1")
+    monkeypatch.setattr(periods, "MAX_ROWS_PER_PERIOD", 5)  # each period holds 9 rows
+    con.execute(ADD_Q3)
+    _, v = gate_run(con, "run-2")
+    assert v.tables == ["marts.fact_indicator_value"] and v.periods == []
