@@ -5,6 +5,7 @@ evaluated in every run, and the run tag ``ntm/gate_reuse=0`` validates again."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -69,6 +70,8 @@ def test_the_check_says_what_it_reused_and_the_release_comparison_always_runs(en
     assert gx.passed and gx.metadata["reused"].value is True
     assert gx.metadata["reused_from_run"].value == run_1
     assert gx.metadata["validated_at"].value and gx.metadata["content_fingerprint"].value
+    report = Path(gx.metadata["data_docs"].value).read_text(encoding="utf-8")
+    assert f"Reused the passed result of run {run_1}" in report  # the offline report says so too
     rows = second[checks.ROWS_CHECK]
     assert not rows.passed  # evaluated in this run: 2 rows against the release's 10
     assert rows.metadata["rows"].value == 2 and "10" in rows.metadata["details"].value
