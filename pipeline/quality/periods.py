@@ -195,6 +195,8 @@ def validate_by_period(
     rules_fp = reuse.suite_fingerprint(row_suite)
     code = reuse.code_version()
     fps = period_fingerprints(con, relation, col)
+    if not fps:  # an empty table: nothing to split (its row count is the whole validation's)
+        return None
     keys = {p: _period_key(d, rules_fp, code) for p, (_, d) in fps.items()}
     stored = _stored(con, relation, keys) if use_stored else {}
     limit = MAX_ROWS_PER_PERIOD if max_rows_per_period is None else max_rows_per_period

@@ -395,3 +395,15 @@ def test_a_period_too_large_to_validate_alone_falls_back_to_the_whole_table(con,
     con.execute(ADD_Q3)
     _, v = gate_run(con, "run-2")
     assert v.tables == ["marts.fact_indicator_value"] and v.periods == []
+
+
+def test_an_empty_period_table_is_validated_whole(con):
+    con.execute("create table marts.fact_empty as select * from marts.fact_indicator_value limit 0")
+    empty = {**copy.deepcopy(FACT), "name": "fact_empty"}
+    empty["meta"] = {"table": "marts.fact_empty", "batch_column": "period_code"}
+    the_suites = {"fact_empty": suites.normalise_suite_dict(empty)}
+    first, v = gate_run(con, "run-1", the_suites)
+    assert v.tables == ["marts.fact_empty"] and v.periods == [] and first["fact_empty"].passed
+    con.execute("insert into marts.fact_empty select * from marts.fact_indicator_value")
+    second, v = gate_run(con, "run-2", the_suites)
+    assert len(v.periods) == 2 and second["fact_empty"].result.row_count == 18
