@@ -79,18 +79,7 @@ def run_gate(
         suite_fp = reuse.suite_fingerprint(suite)
         blockers = reuse.reuse_blockers(suite)
         inputs, problems = reuse.suite_inputs(suite, relation)
-        input_fps: dict[str, str] = {}
-        for rel in sorted(inputs):
-            if rel not in seen:
-                try:
-                    seen[rel] = fingerprint.table_fingerprint(con, rel)
-                except duckdb.Error:
-                    seen[rel] = None
-            got = seen[rel]
-            if got is None:
-                problems.append(f"input {rel} cannot be read")
-            else:
-                input_fps[rel] = got.digest
+        input_fps = _input_digests(con, inputs, seen, problems)
         key = reuse.reuse_key(fp.digest, suite_fp, code, input_fps)
         stored = None
         if not reuse_on:
@@ -105,27 +94,13 @@ def run_gate(
             result, sql_outcomes = stored.result, stored.sql_outcomes
             reused.append(f"{table} ({stored.validated_run_id})")
         else:
-            reusable = reuse_on and not (blockers or problems)
-            col = periods.splittable(suite, _columns(con, relation)) if reusable else None
-            # after a failure of the table, every period is validated again (a failure is never reused)
-            split = (
-                periods.validate_by_period(
-                    con,
-                    relation,
-                    suite,
-                    col,
-                    run_id,
-                    validate,
-                    use_stored=not reuse.last_failed(con, relation),
-                )
-                if col
-                else None
-            )
+            if reuse_on and not (blockers or problems):
+                split = _by_period(con, relation, suite, run_id, validate)
             if split is not None:
                 result = split.result
                 note += (
-                    f"; rows of changed {col} validated ({', '.join(split.validated) or '-'}), "
-                    f"{len(split.reused)} unchanged {col} value(s) reused"
+                    f"; rows of changed {split.column} validated ({', '.join(split.validated) or '-'}), "
+                    f"{len(split.reused)} unchanged {split.column} value(s) reused"
                 )
                 if split.reused:
                     total = len(split.reused) + len(split.validated)
@@ -165,5 +140,35 @@ def run_gate(
         )
 
 
-def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
-    return [r[0] for r in con.execute(f"describe {relation}").fetchall()]
+def _input_digests(
+    con: duckdb.DuckDBPyConnection,
+    inputs: set[str],
+    seen: dict[str, fingerprint.Fingerprint | None],
+    problems: list[str],
+) -> dict[str, str]:
+    """Content fingerprints of the relations a suite's SQL checks read (``seen`` caches them for the run);
+    one that cannot be read is a problem (the table is then not reused)."""
+    out = {}
+    for rel in sorted(inputs):
+        if rel not in seen:
+            try:
+                seen[rel] = fingerprint.table_fingerprint(con, rel)
+            except duckdb.Error:
+                seen[rel] = None
+        got = seen[rel]
+        if got is None:
+            problems.append(f"input {rel} cannot be read")
+        else:
+            out[rel] = got.digest
+    return out
+
+
+def _by_period(con, relation, suite, run_id, validate) -> periods.Split | None:
+    """Validate only the changed periods' rows when the suite allows it (None: validate the whole table).
+    After a failure of the table every period is validated again: a failure is never reused."""
+    columns = [r[0] for r in con.execute(f"describe {relation}").fetchall()]
+    col = periods.splittable(suite, columns)
+    if col is None:
+        return None
+    fresh = reuse.last_failed(con, relation)
+    return periods.validate_by_period(con, relation, suite, col, run_id, validate, use_stored=not fresh)

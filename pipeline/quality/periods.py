@@ -170,6 +170,7 @@ def _merge(per_period: list[list[ExpectationOutcome]], labels: list[str]) -> lis
 
 @dataclass(frozen=True)
 class Split:
+    column: str  # the period column
     result: SuiteResult
     validated: list[str]  # periods validated in this run
     reused: dict[str, str]  # period -> run id whose validation was reused
@@ -267,7 +268,9 @@ def validate_by_period(
         duration_s=round((dt.datetime.now(dt.UTC) - started).total_seconds(), 3),
     )
     _record(con, run_id, relation, [results[p] for p in validated])
-    return Split(result, validated, {p: results[p].reused_from for p in periods if results[p].reused_from})
+    return Split(
+        col, result, validated, {p: results[p].reused_from for p in periods if results[p].reused_from}
+    )
 
 
 def _record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, done: list[PeriodOutcome]) -> None:
