@@ -5,9 +5,11 @@ expectations are all either **row-level** (:data:`ROW_LEVEL`: each row passes or
 ``mostly``) or a row count / uniqueness, which is decided over the whole table in DuckDB. Each period's rows
 are fingerprinted (as :mod:`.fingerprint` does for a table); a period whose fingerprint, row-level rules and
 gate code equal those of an earlier *passed* validation keeps that validation's outcomes
-(``audit.gate_period_results``); the other periods are validated by GX one at a time. The outcomes are
-summed per expectation (unexpected counts, samples, failed periods). The suite's SQL checks, row counts and
-uniqueness always run over the whole table.
+(``audit.gate_period_results``); the other periods are validated by GX one at a time and the outcomes are
+summed per expectation (unexpected counts, samples, failed periods). When most rows changed (or nothing is
+stored yet) one GX pass over the whole table is cheaper: each period is then recorded as passed only if
+every row passed every row-level rule. The suite's SQL checks, row counts and uniqueness always run over the
+whole table.
 """
 
 from __future__ import annotations
@@ -185,10 +187,11 @@ def validate_by_period(
     validate: Callable[[str, Mapping[str, Any]], SuiteResult],
     max_rows_per_period: int | None = None,
     use_stored: bool = True,
-) -> Split | None:
-    """Validate the changed periods of ``relation`` (see the module); None, validating nothing, when a
-    changed period holds more than ``max_rows_per_period`` rows (the whole table is then validated in the
-    runner's bounded batches instead). ``use_stored=False`` validates every period (and records them)."""
+) -> Split:
+    """Validate the changed periods of ``relation`` (see the module). When no period is reusable, more than
+    half the rows changed or a changed period holds more than ``max_rows_per_period`` rows, the row-level
+    rules run in one pass over the whole table instead (the runner's bounded batches), and each period is
+    recorded as passed when every row passed. ``use_stored=False``: nothing reused."""
     started = dt.datetime.now(dt.UTC)
     exps = suite["expectations"]
     row_idx = [i for i, e in enumerate(exps) if is_row_level(e)]
@@ -196,35 +199,31 @@ def validate_by_period(
     rules_fp = reuse.suite_fingerprint(row_suite)
     code = reuse.code_version()
     fps = period_fingerprints(con, relation, col)
-    if not fps:  # an empty table: nothing to split (its row count is the whole validation's)
-        return None
     keys = {p: _period_key(d, rules_fp, code) for p, (_, d) in fps.items()}
     stored = _stored(con, relation, keys) if use_stored else {}
-    limit = MAX_ROWS_PER_PERIOD if max_rows_per_period is None else max_rows_per_period
-    if any(fps[p][0] > limit for p in fps if p not in stored):
-        return None
-    view = f"temp.main.gate_period_{relation.replace('.', '_')}"
-    results: dict[str, PeriodOutcome] = dict(stored)
-    t, c = quote_table(relation), quote_column(col)
-    try:
-        for period in sorted(p for p in fps if p not in stored):
-            where = (
-                f"{c} is null"
-                if period == NULL_PERIOD
-                else f"{c}::varchar = '{period.replace(chr(39), chr(39) * 2)}'"
-            )
-            con.execute(
-                f"create or replace temp view {view.rsplit('.', 1)[1]} as select * from {t} where {where}"
-            )
-            r = validate(view, row_suite)
-            results[period] = PeriodOutcome(
-                period, keys[period], fps[period][0], r.success, r.expectations, None
-            )
-    finally:
-        con.execute(f"drop view if exists {view.rsplit('.', 1)[1]}")
-    periods = sorted(results)
-    merged = _merge([results[p].outcomes for p in periods], [f"{col}={p}" for p in periods])
     n_rows = sum(r for r, _ in fps.values())
+    changed = sorted(p for p in fps if p not in stored)
+    limit = MAX_ROWS_PER_PERIOD if max_rows_per_period is None else max_rows_per_period
+    results: dict[str, PeriodOutcome] = dict(stored)
+    if not stored or 2 * sum(fps[p][0] for p in changed) > n_rows or any(fps[p][0] > limit for p in changed):
+        # most rows changed (a first run, a new suite or code, a rebuild): one pass over the whole table
+        # is cheaper than one per period; when every row passed every row-level rule, so did each period
+        whole = validate(relation, row_suite)
+        merged, labels = whole.expectations, whole.batches
+        if all(o.success for o in merged):
+            for p in fps:
+                outs = [_passed_part(o, fps[p][0]) for o in merged]
+                results[p] = PeriodOutcome(p, keys[p], fps[p][0], True, outs, None)
+        validated, reused_from = sorted(fps), {}
+        rows_by_gx = n_rows
+    else:
+        results.update(_each(con, relation, col, changed, row_suite, validate, keys, fps))
+        periods = sorted(results)
+        merged = _merge([results[p].outcomes for p in periods], [f"{col}={p}" for p in periods])
+        labels = [f"{col}={p}" for p in periods]
+        validated = changed
+        reused_from = {p: results[p].reused_from for p in periods if results[p].reused_from}
+        rows_by_gx = sum(fps[p][0] for p in changed)
     outcomes: dict[int, ExpectationOutcome] = dict(zip(row_idx, merged, strict=True))
     for i, e in enumerate(exps):
         if i not in outcomes:
@@ -242,7 +241,6 @@ def validate_by_period(
     errors = [o for o in ordered if not o.success and o.severity != WARN]
     warns = [o for o in ordered if not o.success and o.severity == WARN]
     n_ok = sum(o.success for o in ordered)
-    validated = [p for p in periods if results[p].reused_from is None]
     result = SuiteResult(
         table=relation,
         suite_name=suite["name"],
@@ -257,20 +255,54 @@ def validate_by_period(
             "error_failures": len(errors),
             "warn_failures": len(warns),
             "row_count": n_rows,
-            "rows_validated_by_gx": sum(fps[p][0] for p in validated),
+            "rows_validated_by_gx": rows_by_gx,
             "periods_validated": validated,
-            "periods_reused": len(periods) - len(validated),
+            "periods_reused": len(reused_from),
         },
-        batches=[f"{col}={p}" for p in periods],
+        batches=labels,
         batch_column=col,
         row_count=n_rows,
         run_id=run_id,
         duration_s=round((dt.datetime.now(dt.UTC) - started).total_seconds(), 3),
     )
-    _record(con, run_id, relation, [results[p] for p in validated])
-    return Split(
-        col, result, validated, {p: results[p].reused_from for p in periods if results[p].reused_from}
+    _record(con, run_id, relation, [results[p] for p in validated if p in results])
+    return Split(col, result, validated, reused_from)
+
+
+def _passed_part(whole: ExpectationOutcome, rows: int) -> ExpectationOutcome:
+    """One period's share of an outcome that every row passed: no unexpected row among its ``rows``."""
+    counted = whole.unexpected_count is not None
+    return ExpectationOutcome(
+        type=whole.type,
+        column=whole.column,
+        kwargs=whole.kwargs,
+        severity=whole.severity,
+        success=True,
+        unexpected_count=0 if counted else None,
+        unexpected_percent=0.0 if counted else None,
+        element_count=rows if counted else None,
+        description_vi=whole.description_vi,
+        description_en=whole.description_en,
+        evaluated_by=whole.evaluated_by,
+        batches=1,
     )
+
+
+def _each(con, relation, col, changed, row_suite, validate, keys, fps) -> dict[str, PeriodOutcome]:
+    """Validate each changed period alone (its rows through a temporary view)."""
+    name = f"gate_period_{relation.replace('.', '_')}"
+    t, c = quote_table(relation), quote_column(col)
+    out = {}
+    try:
+        for period in changed:
+            q = period.replace("'", "''")
+            where = f"{c} is null" if period == NULL_PERIOD else f"{c}::varchar = '{q}'"
+            con.execute(f"create or replace temp view {name} as select * from {t} where {where}")
+            r = validate(f"temp.main.{name}", row_suite)
+            out[period] = PeriodOutcome(period, keys[period], fps[period][0], r.success, r.expectations, None)
+    finally:
+        con.execute(f"drop view if exists {name}")
+    return out
 
 
 def _record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, done: list[PeriodOutcome]) -> None:

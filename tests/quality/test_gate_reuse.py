@@ -140,7 +140,8 @@ def test_a_changed_suite_is_validated_again(con, monkeypatch):
     stricter = copy.deepcopy(FACT)
     stricter["expectations"][0]["kwargs"]["max_value"] = 50  # counts of 11-12 pass, percents of 51-52 do not
     second, v = gate_run(con, "run-2", _suites(fact=stricter))
-    assert v.periods == [("marts.fact_indicator_value", "2026-Q1"), ("marts.fact_indicator_value", "2026-Q2")]
+    assert v.tables == ["marts.fact_indicator_value"] and v.periods == []  # every row again, in one pass
+    assert second["fact_indicator_value"].split.reused == {}
     assert not second["fact_indicator_value"].passed
     # a SQL check's parameters are part of the suite too: the table is checked again; its row-level GX rules
     # did not change, so the unchanged periods keep their validation and the SQL checks run
@@ -184,7 +185,7 @@ def test_a_newer_failure_hides_an_older_pass_of_the_same_content(con):
     assert not out[0].passed
     _, v = gate_run(con, "run-3")
     # run 1's pass is not taken over run 2's failure, neither for the table nor for any of its periods
-    assert v.periods == [("marts.fact_indicator_value", "2026-Q1"), ("marts.fact_indicator_value", "2026-Q2")]
+    assert v.tables == ["marts.fact_indicator_value"] and v.periods == []
 
 
 @pytest.mark.parametrize(
@@ -340,7 +341,10 @@ def test_a_new_period_is_validated_alone_and_the_sum_equals_a_whole_validation(c
     )  # fmt: skip
     the_suites = _suites(fact=with_count)
     first, v = gate_run(con, "run-1", the_suites)
-    assert first["fact_indicator_value"].passed and len(v.periods) == 2
+    # nothing stored yet: one pass over the whole table; every row passed, so each period is recorded passed
+    assert first["fact_indicator_value"].passed and "marts.fact_indicator_value" in v.tables and not v.periods
+    recorded = con.execute(f"select period, row_count, passed from {periods.TABLE} order by 1").fetchall()
+    assert recorded == [("2026-Q1", 9, True), ("2026-Q2", 9, True)]
     con.execute(ADD_Q3)
     con.execute(
         "update marts.fact_indicator_value set value = 3000 "
@@ -406,4 +410,24 @@ def test_an_empty_period_table_is_validated_whole(con):
     assert v.tables == ["marts.fact_empty"] and v.periods == [] and first["fact_empty"].passed
     con.execute("insert into marts.fact_empty select * from marts.fact_indicator_value")
     second, v = gate_run(con, "run-2", the_suites)
-    assert len(v.periods) == 2 and second["fact_empty"].result.row_count == 18
+    assert v.tables == ["marts.fact_empty"] and second["fact_empty"].result.row_count == 18
+
+
+def test_a_whole_pass_with_a_failed_row_records_no_period(con):
+    """A period is recorded passed only when every row of the table passed every row-level rule (warn-level
+    ones too): a whole-table failure cannot say which periods were clean."""
+    warn = copy.deepcopy(FACT)
+    warn["expectations"][0]["meta"]["severity"] = "warn"
+    con.execute(
+        "update marts.fact_indicator_value set value = 2000 "
+        "where hamlet_code = '18484-T01' and period_code = '2026-Q1' and indicator_code = 'CDS.09'"
+    )
+    first, _ = gate_run(con, "run-1", _suites(fact=warn))
+    fact = first["fact_indicator_value"]
+    assert fact.passed and [e.success for e in fact.result.expectations] == [False, True]  # a warning
+    assert not con.execute(
+        "select * from duckdb_tables() where table_name = 'gate_period_results'"
+    ).fetchall()
+    con.execute(ADD_Q3)
+    _, v = gate_run(con, "run-2", _suites(fact=warn))
+    assert v.tables == ["marts.fact_indicator_value"] and v.periods == []  # still whole: nothing to reuse
