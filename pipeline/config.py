@@ -40,6 +40,8 @@
 |                          |                        | the previous release (0: rewrite every file)        |
 | NTM_GX_SQL_ABOVE_ROWS    | 5000000                | a mart with more rows has its suite decided in      |
 |                          |                        | DuckDB (pipeline/quality/gx_sql.py)                 |
+| NTM_GATE_REUSE           | 1                      | the quality gate reuses an earlier passed result of |
+|                          |                        | an unchanged table (0: validate every table)        |
 | NTM_NIGHTLY_FORCE        | (unset)                | any value: the nightly schedule runs even when      |
 |                          |                        | nothing changed                                     |
 | NTM_SENSOR_INTERVAL_S    | 30                     | seconds between two evaluations of the raw sensor   |
@@ -301,6 +303,12 @@ def gx_sql_above_rows() -> int:
     """NTM_GX_SQL_ABOVE_ROWS: above this many rows a mart's suite is decided in DuckDB (default 5,000,000)."""
     raw = _env("NTM_GX_SQL_ABOVE_ROWS").strip()
     return int(raw) if raw else GX_SQL_ABOVE_ROWS_DEFAULT
+
+
+def gate_reuse() -> bool:
+    """NTM_GATE_REUSE: the quality gate reuses an earlier passed result of a table whose content, suite,
+    code and inputs are unchanged (default on; 0/false/no/off: every table is validated again)."""
+    return _flag("NTM_GATE_REUSE", True)
 
 
 def nightly_force() -> bool:

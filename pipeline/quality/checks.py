@@ -8,6 +8,9 @@
   release.
 - Every table the gate checks is fingerprinted before its checks and recorded with the run id
   (:mod:`.fingerprint`); the publish step refuses content that differs from what the gate saw.
+- A table whose content, suite, gate code and checked inputs equal those of an earlier *passed* result is not
+  validated again: that result is reported with ``reused`` metadata (:mod:`.reuse`, :mod:`.gate`);
+  ``NTM_GATE_REUSE=0`` or the run tag ``ntm/gate_reuse=0`` validates everything.
 The release's own check (``release_integrity``) is in :mod:`pipeline.publish.checks`; dbt tests surface as
 asset checks of the dbt assets (dagster-dbt). Great Expectations is imported lazily, once per run, inside the
 check.
@@ -17,11 +20,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline.config import get_settings
+from pipeline.config import gate_reuse, get_settings
 from pipeline.constants import PUBLISHED
 from pipeline.lib.metadata import md_table
-from pipeline.quality import fingerprint
-from pipeline.quality.declared_checks import run_declared_checks
+from pipeline.quality import reuse
+from pipeline.quality.gate import run_gate
 from pipeline.quality.release_checks import check_row_count_vs_previous_release
 from pipeline.quality.report import GX_SUBDIR, prune_reports, suite_section, write_report
 from pipeline.quality.suites import list_suites, load_suite_dict
@@ -125,30 +128,33 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
     sections, other_checks = [], []
     previous = settings.open_data_dir / "latest" / "datapackage.json"
     ran_gx = False
+    reuse_on, off_reason = reuse.reuse_enabled(gate_reuse(), context.run.tags)
+
+    def validate(relation: str, suite: dict):
+        nonlocal ran_gx
+        ran_gx = True
+        return run_suite(con, relation, suite, docs_dir=docs_dir / GX_SUBDIR, run_id=run_id, build_docs=False)
+
     with warehouse.connect(context.log) as con:
         gated = [t for t in SUITES if dg.AssetCheckKey(_key(t), GX_CHECK) in selected]
-        # before the checks: a change while they run is caught when the release is written
-        taken = fingerprint.fingerprints(con, [f"marts.{t}" for t in gated])
-        passed: dict[str, bool] = {}
-        for table in gated:
-            suite = load_suite_dict(SUITES[table])
-            result = run_suite(
-                con, f"marts.{table}", suite, docs_dir=docs_dir / GX_SUBDIR, run_id=run_id, build_docs=False
+        for outcome in run_gate(
+            con,
+            {t: load_suite_dict(SUITES[t]) for t in gated},
+            run_id,
+            validate=validate,
+            reuse_on=reuse_on,
+            off_reason=off_reason,
+            log=context.log.info,
+        ):
+            reused_from = (
+                f"{outcome.reused.validated_run_id} ({outcome.reused.validated_at:%Y-%m-%d %H:%M:%S %Z})"
+                if outcome.reused
+                else ""
             )
-            ran_gx = True
-            fp = taken[f"marts.{table}"]
-            sql_outcomes = run_declared_checks(con, suite)
-            sections.append(suite_section(table, result, sql_outcomes))
-            check = _gx_result(
-                table,
-                result,
-                sql_outcomes,
-                docs_index,
-                {"content_fingerprint": fp.digest, "fingerprint_rows": fp.rows},
+            sections.append(suite_section(outcome.table, outcome.result, outcome.sql_outcomes, reused_from))
+            yield _gx_result(
+                outcome.table, outcome.result, outcome.sql_outcomes, docs_index, outcome.metadata()
             )
-            passed[f"marts.{table}"] = check.passed
-            yield check
-        fingerprint.record_gate(con, run_id, taken, passed)
         wanted = [t for t in PUBLISHED if dg.AssetCheckKey(_key(t), ROWS_CHECK) in selected]
         counts = {t: int(con.execute(f"select count(*) from marts.{t}").fetchone()[0]) for t in wanted}
         if wanted:

@@ -57,6 +57,9 @@ class SuiteSection:
     rows_validated: int
     batches: int
     checks: list[CheckRow] = field(default_factory=list)
+    reused_from: str = (
+        ""  # "<run id> (<when>)": the result of an earlier run stands (pipeline/quality/reuse.py)
+    )
 
     @property
     def outcome(self) -> str:
@@ -82,7 +85,9 @@ def _bilingual(vi: str | None, en: str | None) -> str:
     return f"{vi} / {en}" if vi and en and vi != en else vi or en
 
 
-def suite_section(table: str, result: SuiteResult, sql_outcomes: Sequence[CheckOutcome]) -> SuiteSection:
+def suite_section(
+    table: str, result: SuiteResult, sql_outcomes: Sequence[CheckOutcome], reused_from: str = ""
+) -> SuiteSection:
     """The report's section of one table: every expectation of its suite, then the suite's SQL checks."""
     rows = [
         CheckRow(
@@ -115,6 +120,7 @@ def suite_section(table: str, result: SuiteResult, sql_outcomes: Sequence[CheckO
         rows_validated=int(result.row_count or 0),
         batches=len(result.batches or []),
         checks=rows,
+        reused_from=reused_from,
     )
 
 
