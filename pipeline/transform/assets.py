@@ -6,6 +6,7 @@ schema ``raw`` connect to the ingest assets that write them.
 """
 
 import contextlib
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from pipeline.resources import (
     busy_message,
     dbt_connect_attempts,
 )
+from pipeline.transform import selection
 from pipeline.transform.check_descriptions import describe_test
 
 if not DBT_PROJECT.manifest_path.exists():
@@ -83,6 +85,8 @@ TRANSLATOR = NtmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 # fact_submission, fact_task_progress: delete+insert on period_code) depend on it; the other models are
 # rebuilt in full in any run, which is cheap.
 PERIOD_MODELS = "fact_indicator_value+ fact_submission+ fact_task_progress+"
+#: run tag: the dbt --select of the run's build ("all": every node), set before dbt starts
+DBT_SELECT_TAG = "ntm/dbt_select"
 PREVIEW_ROWS = 5
 
 
@@ -159,12 +163,19 @@ UNIT_TESTS_EXCLUDED = ("--exclude-resource-type", "unit_test")
 class Scope:
     period: str | None  # None: every period
     reason: str
+    # the raw tables that may have changed (pipeline.changes.ChangeSet.raw_tables); None: all of them, every
+    # dbt node is rebuilt
+    raw_tables: frozenset[str] | None = None
+    tables_reason: str = ""
 
 
 def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
     """An explicit period (run tag ntm/period) wins; ntm/full_rebuild forces every period; otherwise the
     narrowest safe scope from what changed since the last successful build (pipeline.changes): only
-    submission files of one quarter (or of quarters of one year) → that period, anything else → every period."""
+    submission files of one quarter (or of quarters of one year) → that period, anything else → every period;
+    and the raw tables the changed files' sources write (every node downstream of them is rebuilt, the others
+    are not: pipeline.transform.selection). A tag, a new warehouse, no previous build, no record, a code or
+    settings change, an unfinished build, nothing changed (a forced run) → every node."""
     tags = context.run.tags
     if tags.get(PERIOD_TAG):
         return Scope(tags[PERIOD_TAG], f"run tag {PERIOD_TAG}={tags[PERIOD_TAG]}")
@@ -185,14 +196,109 @@ def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
         return Scope(None, f"{found.everything}: every period")
     if found.nothing:
         return Scope(None, "nothing new since the last successful build: every period")
+    tables, why = found.raw_tables()
+    scoped = {"raw_tables": frozenset(tables) if tables is not None else None, "tables_reason": why}
     period = found.period()
     if period is not None:
-        return Scope(period, f"{len(found.files)} new submission file(s), all of {period}")
+        return Scope(period, f"{len(found.files)} new submission file(s), all of {period}", **scoped)
     others = sorted(found.sources() - {"submissions"})
     if others:
-        return Scope(None, f"new {', '.join(others)} file(s): every period")
+        return Scope(None, f"new {', '.join(others)} file(s): every period", **scoped)
     spans = len({f.period for f in found.files})
-    return Scope(None, f"new submissions span {spans} periods: every period")
+    return Scope(None, f"new submissions span {spans} periods: every period", **scoped)
+
+
+def _is_subset(context) -> bool:
+    """The run selects only some of the dbt assets or checks (a UI selection, the sensor's run for some
+    sources): Dagster's selection decides what dbt builds, as it always did."""
+    a = context.assets_def
+    return a.keys_by_output_name != a.node_keys_by_output_name or (
+        a.check_specs_by_output_name != a.node_check_specs_by_output_name
+    )
+
+
+def _selection(context, scope: Scope) -> selection.Selection:
+    manifest = _manifest()
+    if _is_subset(context):
+        return selection.select_for(manifest, None, "the run selects some dbt assets: Dagster's selection")
+    if scope.raw_tables is None:
+        return selection.select_for(manifest, None, scope.tables_reason or scope.reason)
+    return selection.select_for(manifest, set(scope.raw_tables), scope.tables_reason)
+
+
+@functools.cache
+def _manifest() -> dict[str, Any]:
+    """The dbt manifest the assets were defined from (read once per process)."""
+    return json.loads(DBT_PROJECT.manifest_path.read_text(encoding="utf-8"))
+
+
+def _unchanged_outputs(context, chosen: selection.Selection, run_tag: str):
+    """An Output for every dbt model and seed the run does not rebuild, so that the steps downstream of it
+    (quality gate, publish) run: its table is the one the last build of it left, and the Output says so
+    (``rebuilt`` false, the run that last rebuilt it, why, and the dbt tests of it that were not run)."""
+    manifest = _manifest()
+    nodes = manifest["nodes"]
+    skipped = [
+        uid
+        for uid in selection.buildable(manifest)
+        if uid not in chosen.rebuilt and nodes[uid]["resource_type"] in selection.BUILT_TYPES
+    ]
+    if not skipped:
+        return
+    tests_of: dict[str, int] = {}
+    for uid in selection.buildable(manifest) - chosen.rebuilt:
+        if nodes[uid]["resource_type"] == "test":
+            attached = nodes[uid].get("attached_node") or next(iter(nodes[uid]["depends_on"]["nodes"]), None)
+            tests_of[attached] = tests_of.get(attached, 0) + 1
+    keys = {uid: TRANSLATOR.get_asset_key(nodes[uid]) for uid in skipped}
+    latest = context.instance.get_latest_materialization_events(list(keys.values()))
+    not_run = sum(tests_of.values())
+    context.log.info(
+        f"dbt: {len(skipped)} model(s)/seed(s) and {not_run} test(s) not rebuilt, their inputs unchanged "
+        f"({chosen.reason}): {', '.join(sorted(k.to_user_string() for k in keys.values()))}"
+    )
+    order = {uid: i for i, uid in enumerate(_topological(manifest))}
+    for uid in sorted(skipped, key=lambda u: order.get(u, 0)):
+        key = keys[uid]
+        event = latest.get(key)
+        since = "(không rõ / not recorded in this Dagster instance)"
+        if event is not None:
+            meta = event.asset_materialization.metadata if event.asset_materialization else {}
+            carried = meta.get("unchanged_since_run")
+            since = str(carried.value) if carried is not None else event.run_id
+        yield dg.Output(
+            None,
+            output_name=context.assets_def.get_output_name_for_asset_key(key),
+            metadata={
+                "rebuilt": False,
+                "unchanged_since_run": since,
+                "why": (
+                    "Không xây lại: đầu vào không đổi từ lần xây trước / not rebuilt: no input changed since "
+                    f"its last build ({chosen.reason})"
+                ),
+                "dbt_tests_not_run": tests_of.get(uid, 0),
+                "dbt_select": run_tag,
+            },
+        )
+
+
+def _topological(manifest: dict[str, Any]) -> list[str]:
+    """The nodes, every parent before its children."""
+    parents = manifest["parent_map"]
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen:
+            return
+        seen.add(uid)
+        for p in parents.get(uid, ()):
+            visit(p)
+        out.append(uid)
+
+    for uid in sorted(manifest["nodes"]):
+        visit(uid)
+    return out
 
 
 def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
@@ -201,36 +307,70 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
     code_fp = changes.code_fingerprint()
     with warehouse.lock(context.log):
         scope = _scope(context, warehouse, code_fp)
+        chosen = _selection(context, scope)
         dbt_vars = dbt_period_vars(scope.period)
+        select = " ".join(chosen.select) if chosen.select is not None else "all"
         context.log.info(
-            f"scope: {scope.period or 'every period'} ({scope.reason}) → dbt vars {dbt_vars or 'none'}"
+            f"scope: {scope.period or 'every period'} ({scope.reason}) → dbt vars {dbt_vars or 'none'}; "
+            f"nodes: {select} ({len(chosen.rebuilt)} of {len(selection.buildable(_manifest()))}: "
+            f"{chosen.reason})"
         )
         args = ["build", *UNIT_TESTS_EXCLUDED]
         if dbt_vars:
             args += ["--vars", json.dumps(dbt_vars)]
+        args += chosen.dbt_args()
         extra = {
             "dbt_vars": json.dumps(dbt_vars) if dbt_vars else "(none: every period)",
             "scope": f"{scope.period or 'every period'}: {scope.reason}",
+            "dbt_select": select,
         }
-        context.log.info(f"dbt {' '.join(args)}")
+        # the gate and publish steps (and a person) can read what this run's dbt build selected
+        context.instance.add_run_tags(context.run.run_id, {DBT_SELECT_TAG: select[:1000]})
         # until the publish step records this run's success, the record says a build is under way: a kill or a
         # failed dbt build leaves the mark, and the next run rebuilds every period (pipeline.changes)
         changes.mark_building(get_settings(), context.run.run_id)
-        # the quality gate runs next in this process: import GX while dbt runs in its subprocess
-        prewarm_context()
-        # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own connect
-        # for as long (profiles.yml, retries) should a reader slip in while dbt starts
-        warehouse.wait_until_free(context.log)
-        export_for_dbt(warehouse.database, dbt_connect_attempts(warehouse.wait_s))
-        try:
-            yield from _with_run_metadata(context, dbt.cli(args, context=context).stream(), warehouse, extra)
-        except Exception as exc:
-            if "Could not set lock on file" not in str(exc):
-                raise
-            raise WarehouseBusy(busy_message(warehouse.database, str(exc), warehouse.wait_s)) from exc
+        # outputs of the models not rebuilt first: they are upstream of (or beside) every rebuilt one
+        yield from _unchanged_outputs(context, chosen, select)
+        if not chosen.rebuilt:
+            context.log.info("dbt: no node to rebuild, dbt is not started")
+        else:
+            shown = [a if len(a) < 200 else f"<{len(chosen.exclude)} nodes not rebuilt>" for a in args]
+            context.log.info(f"dbt {' '.join(shown)}")
+            # the quality gate runs next in this process: import GX while dbt runs in its subprocess
+            prewarm_context()
+            # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own
+            # connect for as long (profiles.yml, retries) should a reader slip in while dbt starts
+            warehouse.wait_until_free(context.log)
+            export_for_dbt(warehouse.database, dbt_connect_attempts(warehouse.wait_s))
+            try:
+                invocation = dbt.cli(args, context=context)
+                yield from _with_run_metadata(context, invocation.stream(), warehouse, extra)
+            except Exception as exc:
+                if "Could not set lock on file" not in str(exc):
+                    raise
+                raise WarehouseBusy(busy_message(warehouse.database, str(exc), warehouse.wait_s)) from exc
+            _log_run_results(context, invocation)
         # only reached when dbt build succeeded (a failure raises above): the publish step records the last
         # success with the periods this build rebuilt (pipeline.changes)
         context.instance.add_run_tags(context.run.run_id, {changes.BUILT_SCOPE_TAG: scope.period or "all"})
+
+
+def _log_run_results(context, invocation) -> None:
+    """One line: what dbt ran (from its run_results.json), and where the file is."""
+    path = invocation.target_path / "run_results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    except (OSError, ValueError, KeyError):
+        return
+    kinds: dict[str, int] = {}
+    for r in results:
+        kind = r["unique_id"].split(".", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    took = sum(float(r.get("execution_time") or 0) for r in results)
+    context.log.info(
+        f"dbt ran {len(results)} node(s) ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; "
+        f"{took:.1f} s of node time): {path}"
+    )
 
 
 @dbt_assets(
