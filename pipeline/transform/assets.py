@@ -8,8 +8,12 @@ schema ``raw`` connect to the ingest assets that write them.
 import contextlib
 import functools
 import json
+import os
+import shutil
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -87,6 +91,8 @@ TRANSLATOR = NtmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset
 PERIOD_MODELS = "fact_indicator_value+ fact_submission+ fact_task_progress+"
 #: run tag: the dbt --select of the run's build ("all": every node), set before dbt starts
 DBT_SELECT_TAG = "ntm/dbt_select"
+#: dbt's partial-parse state of the last successful build, beside the warehouse file (_target_path)
+PARSE_CACHE = "dbt_partial_parse.msgpack"
 PREVIEW_ROWS = 5
 
 
@@ -311,14 +317,14 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
         dbt_vars = dbt_period_vars(scope.period)
         select = " ".join(chosen.select) if chosen.select is not None else "all"
         context.log.info(
-            f"scope: {scope.period or 'every period'} ({scope.reason}) → dbt vars {dbt_vars or 'none'}; "
+            f"scope: {scope.period or 'every period'} ({scope.reason}) → dbt period "
+            f"{json.dumps(dbt_vars) if dbt_vars else 'none'} (NTM_DBT_PERIOD_CODE); "
             f"nodes: {select} ({len(chosen.rebuilt)} of {len(selection.buildable(_manifest()))}: "
             f"{chosen.reason})"
         )
-        args = ["build", *UNIT_TESTS_EXCLUDED]
-        if dbt_vars:
-            args += ["--vars", json.dumps(dbt_vars)]
-        args += chosen.dbt_args()
+        # the period reaches dbt as NTM_DBT_PERIOD_CODE (macros/periods.sql), not --vars: a changed var makes
+        # dbt parse the whole project again, an environment variable only the three facts that read it
+        args = ["build", *UNIT_TESTS_EXCLUDED, *chosen.dbt_args()]
         extra = {
             "dbt_vars": json.dumps(dbt_vars) if dbt_vars else "(none: every period)",
             "scope": f"{scope.period or 'every period'}: {scope.reason}",
@@ -341,18 +347,55 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
             # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own
             # connect for as long (profiles.yml, retries) should a reader slip in while dbt starts
             warehouse.wait_until_free(context.log)
-            export_for_dbt(warehouse.database, dbt_connect_attempts(warehouse.wait_s))
+            export_for_dbt(warehouse.database, dbt_connect_attempts(warehouse.wait_s), scope.period)
+            target = _target_path(context, warehouse)
             try:
-                invocation = dbt.cli(args, context=context)
+                invocation = dbt.cli(args, context=context, target_path=target)
                 yield from _with_run_metadata(context, invocation.stream(), warehouse, extra)
             except Exception as exc:
                 if "Could not set lock on file" not in str(exc):
                     raise
                 raise WarehouseBusy(busy_message(warehouse.database, str(exc), warehouse.wait_s)) from exc
             _log_run_results(context, invocation)
+            _keep_parse_cache(target, warehouse)
         # only reached when dbt build succeeded (a failure raises above): the publish step records the last
         # success with the periods this build rebuilt (pipeline.changes)
         context.instance.add_run_tags(context.run.run_id, {changes.BUILT_SCOPE_TAG: scope.period or "all"})
+
+
+def _parse_cache(warehouse: WarehouseResource) -> Path:
+    return warehouse.database.parent / PARSE_CACHE
+
+
+def _target_path(context, warehouse: WarehouseResource) -> Path:
+    """The dbt target folder of this invocation (one per invocation, as dagster-dbt makes it), holding the
+    partial-parse state the last successful build on this warehouse left (:func:`_keep_parse_cache`).
+
+    dbt parses the project again (5-20 s) unless its saved state matches: dbt version, vars, files and the
+    profile, whose ``path`` is this warehouse. The one ``make manifest`` leaves in dbt_project/target (which
+    dagster-dbt copies when there is no other) is for the default warehouse only, so a warehouse elsewhere (a
+    test, the benchmark, NTM_WAREHOUSE) paid a full parse in every run. The state is only a cache: dbt checks
+    all of the above and every file's checksum, and parses what changed."""
+    target = DBT_PROJECT.project_dir / DBT_PROJECT.target_path
+    path = target / f"ntm_dbt-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    path.mkdir(parents=True, exist_ok=True)
+    cache = _parse_cache(warehouse)
+    if cache.is_file():
+        with contextlib.suppress(OSError):
+            shutil.copyfile(cache, path / "partial_parse.msgpack")
+    return path
+
+
+def _keep_parse_cache(target: Path, warehouse: WarehouseResource) -> None:
+    """After a successful build: dbt's partial-parse state beside the warehouse, for the next run."""
+    saved = target / "partial_parse.msgpack"
+    if not saved.is_file():
+        return
+    cache = _parse_cache(warehouse)
+    tmp = cache.with_suffix(".tmp")
+    with contextlib.suppress(OSError):
+        shutil.copyfile(saved, tmp)
+        os.replace(tmp, cache)
 
 
 def _log_run_results(context, invocation) -> None:
@@ -383,8 +426,10 @@ def ntm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
     """dbt build (seeds, staging, intermediate and marts, with their data tests) on DuckDB. dbt's unit tests
     test the models' SQL, not the data: they run in `make test` (tests/dbt), not in every run.
 
-    A run tagged ``ntm/period`` (``make period PERIOD=2026-Q2``, the sensor) passes the period as dbt vars:
-    the incremental facts replace that quarter and its year. Without the tag every period is rebuilt."""
+    A run tagged ``ntm/period`` (``make period PERIOD=2026-Q2``, the sensor) passes the period to dbt
+    (NTM_DBT_PERIOD_CODE): the incremental facts replace that quarter and its year. Without the tag the period
+    and the nodes to rebuild follow what changed since the last successful build (:func:`_scope`,
+    pipeline.transform.selection); the models not rebuilt are yielded with ``rebuilt: false``."""
     yield from _dbt_build(context, dbt, warehouse)
 
 

@@ -29,6 +29,9 @@ RUN_LEVEL = re.compile(
     r"|get_current_timestamp|run_started_at|invocation_id|env_var\s*\()",
     re.IGNORECASE,
 )
+#: The one environment variable a node may read without being rebuilt in every run: the period of a run
+#: (macros/periods.sql), which only the incremental facts read and which the period scope already rules.
+PERIOD_ENV = re.compile(r"""env_var\(\s*['"]NTM_DBT_PERIOD_CODE['"]""")
 BUILT_TYPES = ("model", "seed", "snapshot")
 
 
@@ -93,7 +96,7 @@ def run_level_nodes(manifest: Mapping[str, Any]) -> set[str]:
         if node is None or uid in seen:
             return False
         seen.add(uid)
-        if RUN_LEVEL.search(node.get("raw_code") or node.get("macro_sql") or ""):
+        if RUN_LEVEL.search(PERIOD_ENV.sub("", node.get("raw_code") or node.get("macro_sql") or "")):
             return True
         called = (node.get("depends_on") or {}).get("macros", [])
         return any(reads_run(m, seen) for m in called if m.startswith(f"macro.{project}."))

@@ -95,6 +95,15 @@ def test_a_node_that_reads_the_clock_is_rebuilt_in_every_run_with_its_descendant
     assert users and users <= selection.run_level_nodes(m)
 
 
+def test_an_environment_variable_is_run_level_but_the_period_of_the_run_is_not(manifest):
+    """The facts read NTM_DBT_PERIOD_CODE (macros/periods.sql): the period scope rules it, so it does not make
+    them rebuild in every run; any other env_var does."""
+    assert "NTM_DBT_PERIOD_CODE" in manifest["macros"]["macro.ntm.ntm_period_scope"]["macro_sql"]
+    m = copy.deepcopy(manifest)
+    m["nodes"]["model.ntm.dim_period"]["raw_code"] += "{{ env_var('NTM_SOMETHING', '') }}"
+    assert selection.run_level_nodes(m) == {"model.ntm.dim_period"}
+
+
 def test_a_survey_only_change_rebuilds_the_survey_branch_only(manifest):
     sel = selection.select_for(manifest, SURVEYS, "surveys")
     models = _models(manifest, sel)
