@@ -84,11 +84,10 @@ class NtmDbtTranslator(DagsterDbtTranslator):
 
 TRANSLATOR = NtmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
-# Periods: the whole dbt project is one op (one `dbt build` per run). A run tagged ntm/period (see
-# pipeline.partitions) passes the period as dbt vars: only the three incremental facts (fact_indicator_value,
-# fact_submission, fact_task_progress: delete+insert on period_code) depend on it; the other models are
-# rebuilt in full in any run, which is cheap.
-PERIOD_MODELS = "fact_indicator_value+ fact_submission+ fact_task_progress+"
+# Periods: the whole dbt project is one op (one `dbt build` per run). A run scoped to a period (tag ntm/period,
+# or only submission files of one period changed) passes it in NTM_DBT_PERIOD_CODE: only the incremental
+# models (the three facts, mart_hamlet_indicator, mart_hamlet_indicator_restated: delete+insert on period_code)
+# depend on it; the other models of the selection are rebuilt in full.
 #: run tag: the dbt --select of the run's build ("all": every node), set before dbt starts
 DBT_SELECT_TAG = "ntm/dbt_select"
 #: dbt's partial-parse state of the last successful build, beside the warehouse file (_target_path)

@@ -7,10 +7,10 @@ landing files can have changed (:meth:`pipeline.changes.ChangeSet.raw_tables`).
 
 **The rule.** A dbt model is a function of its parents (``ref``/``source``), the project's code and the dbt vars.
 The code and the settings dbt reads are in pipeline.changes' fingerprints (a change of them: everything), the
-vars are the same in every run but ``period_code`` (the three incremental facts), so a node none of whose
-ancestors changed would be rebuilt into the table it already is. Rebuilt: every node downstream of a changed raw
-table (``source:raw.<table>+``; dbt's eager indirect selection adds every test that reads one of them, which
-is what the graph's children are), and every node whose SQL (or a project macro it calls) reads the clock, the
+vars are the same in every run but the period (the incremental models: macros/periods.sql), so a node none
+of whose ancestors changed would be rebuilt into the table it already is. Rebuilt: every node downstream of a
+changed raw table (``source:raw.<table>+``: the graph's children, so every test that reads one of them, also
+one that reads an unchanged table beside it), and every node whose SQL (or a project macro it calls) reads the clock, the
 run or the environment (:data:`RUN_LEVEL`), with its descendants. Not rebuilt: every other model and seed, and
 their tests, which passed on these same tables when they were last built.
 """
@@ -30,7 +30,7 @@ RUN_LEVEL = re.compile(
     re.IGNORECASE,
 )
 #: The one environment variable a node may read without being rebuilt in every run: the period of a run
-#: (macros/periods.sql), which only the incremental facts read and which the period scope already rules.
+#: (macros/periods.sql), which only the incremental models read and which the period scope already rules.
 PERIOD_ENV = re.compile(r"""env_var\(\s*['"]NTM_DBT_PERIOD_CODE['"]""")
 BUILT_TYPES = ("model", "seed", "snapshot")
 
