@@ -10,8 +10,10 @@ successful build and answers with a :class:`ChangeSet`: per landed file (source 
 * the nightly schedule (pipeline.jobs): nothing changed → the tick skips with the reason;
 * the landing-zone sensor (pipeline.sensors): new or changed files, once settled → one run for their sources
   and period (a removal triggers nothing: the ingest keeps the rows of a removed file);
-* the dbt step (pipeline.transform.assets): which periods ``dbt build`` rebuilds: only submission files of
-  one quarter (or of quarters of one year) changed → that period, anything else → every period.
+* the dbt step (pipeline.transform.assets, pipeline.transform.selection): which dbt nodes and periods
+  ``dbt build`` rebuilds: only the nodes downstream of the raw tables the changed sources' ingest writes
+  (:data:`SOURCE_TABLES`, :meth:`ChangeSet.raw_tables`), and of those only one period when the only change is
+  submission files of one quarter (or of quarters of one year).
 
 **The record** is ``<warehouse dir>/last_success.json`` (format 2), written by :func:`record_success` only
 by the publish step after a release is in place (whatever launched the run: CLI, UI, schedule, sensor), so a
@@ -74,7 +76,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import COMMUNE_CODE, DBT_PROJECT_DIR, REPO_ROOT, home_commune
+from pipeline.config import (
+    COMMUNE_CODE,
+    DBT_PROJECT_DIR,
+    PROVINCE_CODE,
+    REPO_ROOT,
+    home_commune,
+    instance_level,
+)
 from pipeline.lib.hashing import sha256_file
 from pipeline.lib.period_names import covers, period_for_files, period_from_name
 
@@ -90,7 +99,30 @@ CODE_GLOBS = (
     (DBT_PROJECT_DIR, ("models/**/*", "macros/**/*", "seeds/**/*", "tests/**/*", "dbt_project.yml")),
     (REPO_ROOT / "expectations", ("*.json",)),
     (REPO_ROOT / "pipeline", ("**/*.py",)),
+    # the locked dependencies: dbt, DuckDB, and vietnam-provinces, whose data the ingest writes to raw.provinces
+    # and raw.communes in every run (no landed file says when it changes)
+    (REPO_ROOT, ("uv.lock",)),
 )
+
+#: The raw tables (schema ``raw``) each landing source's ingest writes: a changed file of the source can change
+#: these and nothing else. pipeline.transform.selection rebuilds the dbt nodes downstream of them.
+#: tests/transform/test_selection.py holds this map equal to the ingest assets' keys, and every dbt source to
+#: a table of this map or of :data:`RAW_TABLES_WITHOUT_FILES`.
+SOURCE_TABLES: dict[str, tuple[str, ...]] = {
+    "submissions": ("submission_values", "submission_tasks", "submissions"),
+    "surveys": ("survey_answers", "survey_reasons"),
+    "ocop": ("ocop_products",),
+    "reference": ("hamlets", "hamlet_population", "hamlet_crosswalk", "reporting_units", "hamlet_boundaries"),
+    "communes": ("commune_packages", "commune_pkg_mart_commune_indicator", "federation_settings"),
+    "dhis2": ("dhis2_values",),
+}
+#: Raw tables no landed file feeds, and what changes them instead (each is part of a fingerprint: a change of
+#: it means everything is rebuilt).
+RAW_TABLES_WITHOUT_FILES = {
+    "provinces": "the vietnam-provinces package (uv.lock, code fingerprint)",
+    "communes": "the vietnam-provinces package (uv.lock, code fingerprint)",
+    "federation_settings": "NTM_LEVEL and NTM_HOME_PROVINCE (settings fingerprint)",
+}
 
 #: what is known of a file: (sha256, (size, mtime_ns, ctime_ns, inode) or None when the stat is not trusted)
 Entry = tuple[str, tuple[int, int, int, int] | None]
@@ -126,12 +158,20 @@ def code_fingerprint() -> str:
 
 
 def settings_fingerprint(settings) -> str:
-    """The settings that change what a build produces: the PII salt (hashed) and the home commune. Paths are
-    not in it (the record compares files by their path inside the landing zone and by content)."""
+    """The settings that change what a build produces: the PII salt (hashed), the home commune, and the level
+    and home province (raw.federation_settings, written from them in every run). Paths are not in it (the
+    record compares files by their path inside the landing zone and by content). A setting at its default adds
+    nothing, so a fingerprint recorded before it was added stays the same."""
     parts = [hashlib.sha256(settings.pii_salt().encode()).hexdigest()[:8]]
     home = home_commune()
     if home != COMMUNE_CODE:
         parts.append(f"home_commune={home}")
+    try:
+        level, province = instance_level()
+    except ValueError as exc:  # a bad NTM_LEVEL / NTM_HOME_PROVINCE: the run's preflight names it
+        level, province = "invalid", str(exc)
+    if (level, province) != ("commune", PROVINCE_CODE):
+        parts.append(f"level={level},home_province={province}")
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
@@ -219,6 +259,23 @@ class ChangeSet:
 
     def sources(self) -> set[str]:
         return {f.source for f in self.files}
+
+    def raw_tables(self) -> tuple[set[str] | None, str]:
+        """(the raw tables the changed files can have changed, why): the tables :data:`SOURCE_TABLES` gives
+        for each changed file's source (new, changed or removed alike). None when every table may have
+        changed: everything must be rebuilt (:attr:`everything`), or a file lies outside every known source
+        (e.g. ``raw/x.csv``, ``raw/misc/…``: nothing says what it feeds, so nothing is assumed)."""
+        if self.everything:
+            return None, self.everything
+        unknown = sorted({f.path for f in self.files if f.source not in SOURCE_TABLES})
+        if unknown:
+            more = f" (+{len(unknown) - 3})" if len(unknown) > 3 else ""
+            return None, f"file(s) outside the known sources: {', '.join(unknown[:3])}{more}"
+        tables = {t for s in self.sources() for t in SOURCE_TABLES[s]}
+        groups = ", ".join(
+            f"{s}/{p or '-'} {len(fs)}" for (s, p), fs in sorted(self.by_source_period().items(), key=str)
+        )
+        return tables, f"changed file(s): {groups}" if groups else "nothing changed"
 
     def period(self) -> str | None:
         """The narrowest period a rebuild of these changes needs: only submission files, of one quarter (or

@@ -1,9 +1,11 @@
 """Reporting periods of a run.
 
 The period-dependent part of the warehouse (the incremental facts fact_indicator_value, fact_submission,
-fact_task_progress, delete+insert on period_code) can be rebuilt for one period. A run is scoped by the run
-tag ``ntm/period`` (a quarter ``2026-Q2`` or a year ``2026``), which the dbt step passes as
-``--vars '{"period_code": ...}'``: a quarter's run replaces that quarter *and its year* (the year's derived
+fact_task_progress and marts mart_hamlet_indicator, mart_hamlet_indicator_restated, delete+insert on
+period_code) can be rebuilt for one period. A run is scoped by the run
+tag ``ntm/period`` (a quarter ``2026-Q2`` or a year ``2026``), which the dbt step passes in the environment
+variable ``NTM_DBT_PERIOD_CODE`` (``macros/periods.sql``; ``--vars '{"period_code": ...}'`` by hand): a
+quarter's run replaces that quarter *and its year* (the year's derived
 value changes with each quarter); a year's run replaces the year and its four quarters. Without the tag
 (``make run``, ``make backfill``, the nightly schedule) every period is rebuilt in one dbt invocation.
 

@@ -7,9 +7,12 @@
     Predicate for a partitioned run: with --vars '{"period_code": "2026-Q2"}' a fact is rebuilt for that quarter
     and for the year it belongs to (the year's derived value changes with each quarter); with a year
     ('2026') for that year and its four quarters. Without the var (null) every period is in scope.
+    The pipeline passes the period in the environment variable NTM_DBT_PERIOD_CODE instead (the var wins when
+    both are given): a --vars value that changes makes dbt parse the whole project again (about 5 s), an
+    environment variable only the files that read it (pipeline.transform.assets).
 -#}
 {% macro ntm_period_scope(column) -%}
-    {%- set period = var('period_code', none) -%}
+    {%- set period = var('period_code', none) or (env_var('NTM_DBT_PERIOD_CODE', '') | trim) or none -%}
     {%- if period is none or period == '' -%}
         true
     {%- else -%}

@@ -6,9 +6,14 @@ schema ``raw`` connect to the ingest assets that write them.
 """
 
 import contextlib
+import functools
 import json
+import os
+import shutil
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -33,6 +38,7 @@ from pipeline.resources import (
     busy_message,
     dbt_connect_attempts,
 )
+from pipeline.transform import selection
 from pipeline.transform.check_descriptions import describe_test
 
 if not DBT_PROJECT.manifest_path.exists():
@@ -78,11 +84,14 @@ class NtmDbtTranslator(DagsterDbtTranslator):
 
 TRANSLATOR = NtmDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
-# Periods: the whole dbt project is one op (one `dbt build` per run). A run tagged ntm/period (see
-# pipeline.partitions) passes the period as dbt vars: only the three incremental facts (fact_indicator_value,
-# fact_submission, fact_task_progress: delete+insert on period_code) depend on it; the other models are
-# rebuilt in full in any run, which is cheap.
-PERIOD_MODELS = "fact_indicator_value+ fact_submission+ fact_task_progress+"
+# Periods: the whole dbt project is one op (one `dbt build` per run). A run scoped to a period (tag ntm/period,
+# or only submission files of one period changed) passes it in NTM_DBT_PERIOD_CODE: only the incremental
+# models (the three facts, mart_hamlet_indicator, mart_hamlet_indicator_restated: delete+insert on period_code)
+# depend on it; the other models of the selection are rebuilt in full.
+#: run tag: the dbt --select of the run's build ("all": every node), set before dbt starts
+DBT_SELECT_TAG = "ntm/dbt_select"
+#: dbt's partial-parse state of the last successful build, beside the warehouse file (_target_path)
+PARSE_CACHE = "dbt_partial_parse.msgpack"
 PREVIEW_ROWS = 5
 
 
@@ -159,12 +168,19 @@ UNIT_TESTS_EXCLUDED = ("--exclude-resource-type", "unit_test")
 class Scope:
     period: str | None  # None: every period
     reason: str
+    # the raw tables that may have changed (pipeline.changes.ChangeSet.raw_tables); None: all of them, every
+    # dbt node is rebuilt
+    raw_tables: frozenset[str] | None = None
+    tables_reason: str = ""
 
 
 def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
     """An explicit period (run tag ntm/period) wins; ntm/full_rebuild forces every period; otherwise the
     narrowest safe scope from what changed since the last successful build (pipeline.changes): only
-    submission files of one quarter (or of quarters of one year) → that period, anything else → every period."""
+    submission files of one quarter (or of quarters of one year) → that period, anything else → every period;
+    and the raw tables the changed files' sources write (every node downstream of them is rebuilt, the others
+    are not: pipeline.transform.selection). A tag, a new warehouse, no previous build, no record, a code or
+    settings change, an unfinished build, nothing changed (a forced run) → every node."""
     tags = context.run.tags
     if tags.get(PERIOD_TAG):
         return Scope(tags[PERIOD_TAG], f"run tag {PERIOD_TAG}={tags[PERIOD_TAG]}")
@@ -185,14 +201,109 @@ def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
         return Scope(None, f"{found.everything}: every period")
     if found.nothing:
         return Scope(None, "nothing new since the last successful build: every period")
+    tables, why = found.raw_tables()
+    scoped = {"raw_tables": frozenset(tables) if tables is not None else None, "tables_reason": why}
     period = found.period()
     if period is not None:
-        return Scope(period, f"{len(found.files)} new submission file(s), all of {period}")
+        return Scope(period, f"{len(found.files)} new submission file(s), all of {period}", **scoped)
     others = sorted(found.sources() - {"submissions"})
     if others:
-        return Scope(None, f"new {', '.join(others)} file(s): every period")
+        return Scope(None, f"new {', '.join(others)} file(s): every period", **scoped)
     spans = len({f.period for f in found.files})
-    return Scope(None, f"new submissions span {spans} periods: every period")
+    return Scope(None, f"new submissions span {spans} periods: every period", **scoped)
+
+
+def _is_subset(context) -> bool:
+    """The run selects only some of the dbt assets or checks (a UI selection, the sensor's run for some
+    sources): Dagster's selection decides what dbt builds, as it always did."""
+    a = context.assets_def
+    return a.keys_by_output_name != a.node_keys_by_output_name or (
+        a.check_specs_by_output_name != a.node_check_specs_by_output_name
+    )
+
+
+def _selection(context, scope: Scope) -> selection.Selection:
+    manifest = _manifest()
+    if _is_subset(context):
+        return selection.select_for(manifest, None, "the run selects some dbt assets: Dagster's selection")
+    if scope.raw_tables is None:
+        return selection.select_for(manifest, None, scope.tables_reason or scope.reason)
+    return selection.select_for(manifest, set(scope.raw_tables), scope.tables_reason)
+
+
+@functools.cache
+def _manifest() -> dict[str, Any]:
+    """The dbt manifest the assets were defined from (read once per process)."""
+    return json.loads(DBT_PROJECT.manifest_path.read_text(encoding="utf-8"))
+
+
+def _unchanged_outputs(context, chosen: selection.Selection, run_tag: str):
+    """An Output for every dbt model and seed the run does not rebuild, so that the steps downstream of it
+    (quality gate, publish) run: its table is the one the last build of it left, and the Output says so
+    (``rebuilt`` false, the run that last rebuilt it, why, and the dbt tests of it that were not run)."""
+    manifest = _manifest()
+    nodes = manifest["nodes"]
+    skipped = [
+        uid
+        for uid in selection.buildable(manifest)
+        if uid not in chosen.rebuilt and nodes[uid]["resource_type"] in selection.BUILT_TYPES
+    ]
+    if not skipped:
+        return
+    tests_of: dict[str, int] = {}
+    for uid in selection.buildable(manifest) - chosen.rebuilt:
+        if nodes[uid]["resource_type"] == "test":
+            attached = nodes[uid].get("attached_node") or next(iter(nodes[uid]["depends_on"]["nodes"]), None)
+            tests_of[attached] = tests_of.get(attached, 0) + 1
+    keys = {uid: TRANSLATOR.get_asset_key(nodes[uid]) for uid in skipped}
+    latest = context.instance.get_latest_materialization_events(list(keys.values()))
+    not_run = sum(tests_of.values())
+    context.log.info(
+        f"dbt: {len(skipped)} model(s)/seed(s) and {not_run} test(s) not rebuilt, their inputs unchanged "
+        f"({chosen.reason}): {', '.join(sorted(k.to_user_string() for k in keys.values()))}"
+    )
+    order = {uid: i for i, uid in enumerate(_topological(manifest))}
+    for uid in sorted(skipped, key=lambda u: order.get(u, 0)):
+        key = keys[uid]
+        event = latest.get(key)
+        since = "(không rõ / not recorded in this Dagster instance)"
+        if event is not None:
+            meta = event.asset_materialization.metadata if event.asset_materialization else {}
+            carried = meta.get("unchanged_since_run")
+            since = str(carried.value) if carried is not None else event.run_id
+        yield dg.Output(
+            None,
+            output_name=context.assets_def.get_output_name_for_asset_key(key),
+            metadata={
+                "rebuilt": False,
+                "unchanged_since_run": since,
+                "why": (
+                    "Không xây lại: đầu vào không đổi từ lần xây trước / not rebuilt: no input changed since "
+                    f"its last build ({chosen.reason})"
+                ),
+                "dbt_tests_not_run": tests_of.get(uid, 0),
+                "dbt_select": run_tag,
+            },
+        )
+
+
+def _topological(manifest: dict[str, Any]) -> list[str]:
+    """The nodes, every parent before its children."""
+    parents = manifest["parent_map"]
+    out: list[str] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen:
+            return
+        seen.add(uid)
+        for p in parents.get(uid, ()):
+            visit(p)
+        out.append(uid)
+
+    for uid in sorted(manifest["nodes"]):
+        visit(uid)
+    return out
 
 
 def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
@@ -201,36 +312,107 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
     code_fp = changes.code_fingerprint()
     with warehouse.lock(context.log):
         scope = _scope(context, warehouse, code_fp)
+        chosen = _selection(context, scope)
         dbt_vars = dbt_period_vars(scope.period)
+        select = " ".join(chosen.select) if chosen.select is not None else "all"
         context.log.info(
-            f"scope: {scope.period or 'every period'} ({scope.reason}) → dbt vars {dbt_vars or 'none'}"
+            f"scope: {scope.period or 'every period'} ({scope.reason}) → dbt period "
+            f"{json.dumps(dbt_vars) if dbt_vars else 'none'} (NTM_DBT_PERIOD_CODE); "
+            f"nodes: {select} ({len(chosen.rebuilt)} of {len(selection.buildable(_manifest()))}: "
+            f"{chosen.reason})"
         )
-        args = ["build", *UNIT_TESTS_EXCLUDED]
-        if dbt_vars:
-            args += ["--vars", json.dumps(dbt_vars)]
+        # the period reaches dbt as NTM_DBT_PERIOD_CODE (macros/periods.sql), not --vars: a changed var makes
+        # dbt parse the whole project again, an environment variable only the three facts that read it
+        args = ["build", *UNIT_TESTS_EXCLUDED, *chosen.dbt_args()]
         extra = {
             "dbt_vars": json.dumps(dbt_vars) if dbt_vars else "(none: every period)",
             "scope": f"{scope.period or 'every period'}: {scope.reason}",
+            "dbt_select": select,
         }
-        context.log.info(f"dbt {' '.join(args)}")
+        # the gate and publish steps (and a person) can read what this run's dbt build selected
+        context.instance.add_run_tags(context.run.run_id, {DBT_SELECT_TAG: select[:1000]})
         # until the publish step records this run's success, the record says a build is under way: a kill or a
         # failed dbt build leaves the mark, and the next run rebuilds every period (pipeline.changes)
         changes.mark_building(get_settings(), context.run.run_id)
-        # the quality gate runs next in this process: import GX while dbt runs in its subprocess
-        prewarm_context()
-        # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own connect
-        # for as long (profiles.yml, retries) should a reader slip in while dbt starts
-        warehouse.wait_until_free(context.log)
-        export_for_dbt(warehouse.database, dbt_connect_attempts(warehouse.wait_s))
-        try:
-            yield from _with_run_metadata(context, dbt.cli(args, context=context).stream(), warehouse, extra)
-        except Exception as exc:
-            if "Could not set lock on file" not in str(exc):
-                raise
-            raise WarehouseBusy(busy_message(warehouse.database, str(exc), warehouse.wait_s)) from exc
+        # outputs of the models not rebuilt first: they are upstream of (or beside) every rebuilt one
+        yield from _unchanged_outputs(context, chosen, select)
+        if not chosen.rebuilt:
+            context.log.info("dbt: no node to rebuild, dbt is not started")
+        else:
+            shown = [a if len(a) < 200 else f"<{len(chosen.exclude)} nodes not rebuilt>" for a in args]
+            context.log.info(f"dbt {' '.join(shown)}")
+            # the quality gate runs next in this process: import GX while dbt runs in its subprocess
+            prewarm_context()
+            # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own
+            # connect for as long (profiles.yml, retries) should a reader slip in while dbt starts
+            warehouse.wait_until_free(context.log)
+            export_for_dbt(warehouse.database, dbt_connect_attempts(warehouse.wait_s), scope.period)
+            target = _target_path(context, warehouse)
+            try:
+                invocation = dbt.cli(args, context=context, target_path=target)
+                yield from _with_run_metadata(context, invocation.stream(), warehouse, extra)
+            except Exception as exc:
+                if "Could not set lock on file" not in str(exc):
+                    raise
+                raise WarehouseBusy(busy_message(warehouse.database, str(exc), warehouse.wait_s)) from exc
+            _log_run_results(context, invocation)
+            _keep_parse_cache(target, warehouse)
         # only reached when dbt build succeeded (a failure raises above): the publish step records the last
         # success with the periods this build rebuilt (pipeline.changes)
         context.instance.add_run_tags(context.run.run_id, {changes.BUILT_SCOPE_TAG: scope.period or "all"})
+
+
+def _parse_cache(warehouse: WarehouseResource) -> Path:
+    return warehouse.database.parent / PARSE_CACHE
+
+
+def _target_path(context, warehouse: WarehouseResource) -> Path:
+    """The dbt target folder of this invocation (one per invocation, as dagster-dbt makes it), holding the
+    partial-parse state the last successful build on this warehouse left (:func:`_keep_parse_cache`).
+
+    dbt parses the project again (5-20 s) unless its saved state matches: dbt version, vars, files and the
+    profile, whose ``path`` is this warehouse. The one ``make manifest`` leaves in dbt_project/target (which
+    dagster-dbt copies when there is no other) is for the default warehouse only, so a warehouse elsewhere (a
+    test, the benchmark, NTM_WAREHOUSE) paid a full parse in every run. The state is only a cache: dbt checks
+    all of the above and every file's checksum, and parses what changed."""
+    target = DBT_PROJECT.project_dir / DBT_PROJECT.target_path
+    path = target / f"ntm_dbt-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    path.mkdir(parents=True, exist_ok=True)
+    cache = _parse_cache(warehouse)
+    if cache.is_file():
+        with contextlib.suppress(OSError):
+            shutil.copyfile(cache, path / "partial_parse.msgpack")
+    return path
+
+
+def _keep_parse_cache(target: Path, warehouse: WarehouseResource) -> None:
+    """After a successful build: dbt's partial-parse state beside the warehouse, for the next run."""
+    saved = target / "partial_parse.msgpack"
+    if not saved.is_file():
+        return
+    cache = _parse_cache(warehouse)
+    tmp = cache.with_suffix(".tmp")
+    with contextlib.suppress(OSError):
+        shutil.copyfile(saved, tmp)
+        os.replace(tmp, cache)
+
+
+def _log_run_results(context, invocation) -> None:
+    """One line: what dbt ran (from its run_results.json), and where the file is."""
+    path = invocation.target_path / "run_results.json"
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    except (OSError, ValueError, KeyError):
+        return
+    kinds: dict[str, int] = {}
+    for r in results:
+        kind = r["unique_id"].split(".", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    took = sum(float(r.get("execution_time") or 0) for r in results)
+    context.log.info(
+        f"dbt ran {len(results)} node(s) ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items()))}; "
+        f"{took:.1f} s of node time): {path}"
+    )
 
 
 @dbt_assets(
@@ -243,8 +425,10 @@ def ntm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
     """dbt build (seeds, staging, intermediate and marts, with their data tests) on DuckDB. dbt's unit tests
     test the models' SQL, not the data: they run in `make test` (tests/dbt), not in every run.
 
-    A run tagged ``ntm/period`` (``make period PERIOD=2026-Q2``, the sensor) passes the period as dbt vars:
-    the incremental facts replace that quarter and its year. Without the tag every period is rebuilt."""
+    A run tagged ``ntm/period`` (``make period PERIOD=2026-Q2``, the sensor) passes the period to dbt
+    (NTM_DBT_PERIOD_CODE): the incremental facts replace that quarter and its year. Without the tag the period
+    and the nodes to rebuild follow what changed since the last successful build (:func:`_scope`,
+    pipeline.transform.selection); the models not rebuilt are yielded with ``rebuilt: false``."""
     yield from _dbt_build(context, dbt, warehouse)
 
 

@@ -108,3 +108,55 @@ def copy_state(reference: dict, tmp: Path) -> dict[str, str]:
     shutil.copytree(Path(reference["env"]["NTM_WAREHOUSE"]).parent, Path(env["NTM_WAREHOUSE"]).parent)
     shutil.copytree(reference["env"]["NTM_OPEN_DATA_DIR"], env["NTM_OPEN_DATA_DIR"], symlinks=True)
     return env
+
+
+def marts_differences(a: Path, b: Path) -> dict[str, tuple[int, int]]:
+    """Per table of schema marts in either warehouse: (rows of a EXCEPT ALL b, rows of b EXCEPT ALL a); a
+    table missing on one side counts all its rows. Equal marts: every pair (0, 0)."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{a}' as a (read_only)")
+        con.execute(f"attach '{b}' as b (read_only)")
+
+        def tables(db: str) -> set[str]:
+            return {
+                r[0]
+                for r in con.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_catalog = ? and table_schema = 'marts' and table_type = 'BASE TABLE'",
+                    [db],
+                ).fetchall()
+            }
+
+        ta, tb = tables("a"), tables("b")
+        out = {}
+        for t in sorted(ta | tb):
+            if t not in tb:
+                out[t] = (con.execute(f'select count(*) from a.marts."{t}"').fetchone()[0], 0)
+            elif t not in ta:
+                out[t] = (0, con.execute(f'select count(*) from b.marts."{t}"').fetchone()[0])
+            else:
+                ab = con.execute(
+                    f'select count(*) from (from a.marts."{t}" except all from b.marts."{t}")'
+                ).fetchone()[0]
+                ba = con.execute(
+                    f'select count(*) from (from b.marts."{t}" except all from a.marts."{t}")'
+                ).fetchone()[0]
+                out[t] = (int(ab), int(ba))
+        return out
+    finally:
+        con.close()
+
+
+_RUN_RESULTS = re.compile(r"dbt ran \d+ node\(s\) \([^)]*\): (\S+run_results\.json)")
+
+
+def dbt_built(log: Path) -> set[str]:
+    """The names of the dbt nodes (models, seeds, tests) the run's dbt build ran, from the run_results.json
+    the dbt step names in its log."""
+    import json
+
+    match = _RUN_RESULTS.search(log.read_text(errors="replace"))
+    assert match, f"no 'dbt ran … run_results.json' line in {log}"
+    results = json.loads(Path(match.group(1)).read_text(encoding="utf-8"))["results"]
+    return {r["unique_id"].split(".")[2] for r in results}

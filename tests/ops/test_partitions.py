@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from tests.ops._support import PY, REPO, copy_state, marts_fingerprint, pipeline_run
+from tests.ops._support import (
+    PY,
+    REPO,
+    copy_state,
+    dbt_built,
+    marts_differences,
+    marts_fingerprint,
+    pipeline_run,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -95,7 +104,8 @@ def test_materializing_2026_q2_changes_only_that_period(reference, tmp_path):
 
 def test_new_files_of_one_quarter_scope_the_next_run_by_themselves(reference, tmp_path):
     """No tag: `python -m pipeline run` sees that the only new file is a 2026-Q2 submission and scopes dbt to
-    2026-Q2; the marts then equal those of a run that rebuilds every period (--force)."""
+    2026-Q2 and to the nodes downstream of the submission tables (not the survey branch); the marts then equal
+    those of a run that rebuilds every node and period (--force), EXCEPT ALL both ways."""
     env = copy_state(reference, tmp_path)
     warehouse = Path(env["NTM_WAREHOUSE"])
     before = _by_period(warehouse)
@@ -105,14 +115,22 @@ def test_new_files_of_one_quarter_scope_the_next_run_by_themselves(reference, tm
     log = (tmp_path / "scoped.log").read_text(errors="replace")
     assert scoped == 0, log[-4000:]
     assert "scope: 2026-Q2 (1 new submission file(s), all of 2026-Q2)" in log
+    built = dbt_built(tmp_path / "scoped.log")
+    assert {"fact_indicator_value", "fact_submission", "mart_hamlet_indicator"} <= built
+    assert not built & {"fact_survey_answer", "mart_satisfaction", "dim_hamlet", "indicators"}, sorted(built)
     after = _by_period(warehouse)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert ("fact_submission", "2026-Q2") in changed
     assert {period for _, period in changed} <= {"2026-Q2", "2026"}, sorted(changed)
     scoped_marts = marts_fingerprint(warehouse)
+    scoped = tmp_path / "scoped.duckdb"
+    shutil.copy(warehouse, scoped)
 
     forced = pipeline_run(env, tmp_path / "forced.log", args=["--force"])
     log = (tmp_path / "forced.log").read_text(errors="replace")
     assert forced == 0, log[-4000:]
     assert "scope: every period (run tag ntm/full_rebuild" in log
+    assert "fact_survey_answer" in dbt_built(tmp_path / "forced.log")
     assert marts_fingerprint(warehouse) == scoped_marts
+    diff = marts_differences(scoped, warehouse)
+    assert diff and all(v == (0, 0) for v in diff.values()), {t: v for t, v in diff.items() if v != (0, 0)}

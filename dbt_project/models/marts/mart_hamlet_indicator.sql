@@ -1,4 +1,19 @@
-{#- As-of view: hamlet values as reported under the hamlets that existed in the period (open data uses this). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='period_code',
+        on_schema_change='fail',
+        pre_hook="{{ ntm_contract_not_null() }}",
+    )
+}}
+{#-
+    As-of view: hamlet values as reported under the hamlets that existed in the period (open data uses this).
+    Incremental by period like fact_indicator_value (delete+insert on period_code): a row of period P is
+    fact_indicator_value's row of P joined to the dimensions, so a run scoped to P (only submission files of
+    P changed: the dimensions did not) replaces P and its year and leaves the other periods as they are.
+    Any other change rebuilds every period (macros/periods.sql, pipeline.transform.assets).
+-#}
 with
 
 fact_values as (
@@ -60,6 +75,9 @@ final as (
     left join indicators
         on fact_values.indicator_code = indicators.indicator_code
     where fact_values.location_level = 'hamlet'
+    {% if is_incremental() %}
+        and {{ ntm_period_scope('fact_values.period_code') }}
+    {% endif %}
 
 )
 

@@ -1,4 +1,20 @@
-{#- Restated view: every period's hamlet values mapped to today's hamlets (indicator_value_restated). -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='period_code',
+        on_schema_change='fail',
+        pre_hook="{{ ntm_contract_not_null() }}",
+    )
+}}
+{#-
+    Restated view: every period's hamlet values mapped to today's hamlets (indicator_value_restated).
+    Incremental by period (delete+insert on period_code), although it restates earlier periods: what
+    restates them is the hamlet registry, the crosswalk and the population (raw/reference), and a change of
+    any of those is a reference change, which rebuilds every period. A run scoped to period P has only new
+    submission files of P: the restated rows of another period Q are computed from Q's values, the crosswalk
+    and Q's year's population, none of which changed, so only P (and its year) is replaced.
+-#}
 with
 
 restated as (
@@ -61,6 +77,9 @@ final as (
         and hamlets.is_current
     left join indicators
         on restated.indicator_code = indicators.indicator_code
+    {% if is_incremental() %}
+        where {{ ntm_period_scope('restated.period_code') }}
+    {% endif %}
 
 )
 
