@@ -91,6 +91,20 @@ def memory_limit(raw: str) -> str | None:
     return raw
 
 
+_SWITCH_WORDS = ("0", "1", "false", "true", "no", "yes", "off", "on")
+
+
+def _switch(raw: str) -> str | None:
+    """An on/off switch that is on by default (pipeline.config._flag): a word it reads as on or off; any other
+    value would silently leave it on."""
+    v = raw.strip().lower()
+    return v if v in _SWITCH_WORDS else None
+
+
+_SWITCH_VI = "1/true/yes/on (bật, mặc định) hoặc 0/false/no/off (tắt)"
+_SWITCH_EN = "1/true/yes/on (on, the default) or 0/false/no/off (off)"
+
+
 def _level(raw: str) -> str | None:
     from pipeline.config import LEVELS
 
@@ -170,6 +184,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "số nguyên không âm (≥ 0; 0: mọi bảng kiểm tra trong DuckDB)",
         "an integer ≥ 0 (0: every table checked in DuckDB)",
     ),
+    SettingSpec("NTM_PUBLISH_REUSE", "1", _switch, _SWITCH_VI, _SWITCH_EN),
+    SettingSpec("NTM_GATE_REUSE", "1", _switch, _SWITCH_VI, _SWITCH_EN),
     SettingSpec("NTM_SENSOR_INTERVAL_S", "30", _positive_int, _INT_VI, _INT_EN, empty_is_default=False),
     SettingSpec("NTM_SENSOR_SETTLE_S", "10", _seconds, _SEC_VI, _SEC_EN, empty_is_default=False),
     SettingSpec(

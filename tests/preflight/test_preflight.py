@@ -116,6 +116,8 @@ def test_bundled_sample_passes_fast(env, tmp_path):
         ("NTM_SENSOR_INTERVAL_S", "0"),
         ("NTM_SENSOR_INTERVAL_S", ""),
         ("NTM_SENSOR_SETTLE_S", "soon"),
+        ("NTM_PUBLISH_REUSE", "disable"),  # would have left reuse on: only 0/false/no/off turn it off
+        ("NTM_GATE_REUSE", "never"),
     ],
 )
 def test_bad_setting_named_with_its_value(env, var, value):
@@ -156,6 +158,10 @@ def test_every_bad_setting_is_reported_at_once(env):
         ("NTM_GX_SQL_ABOVE_ROWS", ""),
         ("NTM_SENSOR_INTERVAL_S", "5"),
         ("NTM_SENSOR_SETTLE_S", "0.5"),
+        ("NTM_PUBLISH_REUSE", "0"),
+        ("NTM_PUBLISH_REUSE", "Off"),
+        ("NTM_GATE_REUSE", "false"),
+        ("NTM_GATE_REUSE", ""),
     ],
 )
 def test_good_setting_passes(env, var, value):
@@ -177,6 +183,7 @@ def test_settings_rules_are_at_least_as_strict_as_config(monkeypatch, spec):
         if preflight.check_settings({spec.var: value}) == []:
             config.get_settings(), config.ingest_limits(), config.min_free_mb(), config.instance_level()
             config.gx_sql_above_rows(), config.sensor_interval_s(), config.sensor_settle_s()
+            config.publish_reuse(), config.gate_reuse()
 
 
 def test_memory_limits_accepted_are_accepted_by_duckdb():
@@ -529,7 +536,8 @@ def test_every_documented_setting_is_checked_and_every_checked_one_documented():
         *("NTM_INGEST_REHASH", "NTM_INGEST_FASTPATH", "NTM_GX_PREWARM", "NTM_NIGHTLY_FORCE"),
         "NTM_SENSOR_BASELINE",
         "NTM_FAULT_HOOK",  # tests only: checked when the first fault point loads it (pipeline.lib.faults)
-        *("NTM_WAREHOUSE_PATH", "NTM_DBT_CONNECT_ATTEMPTS"),  # set by the pipeline for dbt, not by hand
+        # set by the pipeline for dbt, not by hand
+        *("NTM_WAREHOUSE_PATH", "NTM_DBT_CONNECT_ATTEMPTS", "NTM_DBT_PERIOD_CODE"),
     }
     assert documented - as_paths_or_free_text == checked
     readme = (REPO_ROOT / "README.md").read_text()
