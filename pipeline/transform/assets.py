@@ -38,7 +38,7 @@ from pipeline.resources import (
     busy_message,
     dbt_connect_attempts,
 )
-from pipeline.transform import selection
+from pipeline.transform import selection, unchanged
 from pipeline.transform.check_descriptions import describe_test
 
 if not DBT_PROJECT.manifest_path.exists():
@@ -237,75 +237,6 @@ def _manifest() -> dict[str, Any]:
     return json.loads(DBT_PROJECT.manifest_path.read_text(encoding="utf-8"))
 
 
-def _unchanged_outputs(context, chosen: selection.Selection, run_tag: str):
-    """An Output for every dbt model and seed the run does not rebuild, so that the steps downstream of it
-    (quality gate, publish) run: its table is the one the last build of it left, and the Output says so
-    (``rebuilt`` false, the run that last rebuilt it, why, and the dbt tests of it that were not run)."""
-    manifest = _manifest()
-    nodes = manifest["nodes"]
-    skipped = [
-        uid
-        for uid in selection.buildable(manifest)
-        if uid not in chosen.rebuilt and nodes[uid]["resource_type"] in selection.BUILT_TYPES
-    ]
-    if not skipped:
-        return
-    tests_of: dict[str, int] = {}
-    for uid in selection.buildable(manifest) - chosen.rebuilt:
-        if nodes[uid]["resource_type"] == "test":
-            attached = nodes[uid].get("attached_node") or next(iter(nodes[uid]["depends_on"]["nodes"]), None)
-            tests_of[attached] = tests_of.get(attached, 0) + 1
-    keys = {uid: TRANSLATOR.get_asset_key(nodes[uid]) for uid in skipped}
-    latest = context.instance.get_latest_materialization_events(list(keys.values()))
-    not_run = sum(tests_of.values())
-    context.log.info(
-        f"dbt: {len(skipped)} model(s)/seed(s) and {not_run} test(s) not rebuilt, their inputs unchanged "
-        f"({chosen.reason}): {', '.join(sorted(k.to_user_string() for k in keys.values()))}"
-    )
-    order = {uid: i for i, uid in enumerate(_topological(manifest))}
-    for uid in sorted(skipped, key=lambda u: order.get(u, 0)):
-        key = keys[uid]
-        event = latest.get(key)
-        since = "(không rõ / not recorded in this Dagster instance)"
-        if event is not None:
-            meta = event.asset_materialization.metadata if event.asset_materialization else {}
-            carried = meta.get("unchanged_since_run")
-            since = str(carried.value) if carried is not None else event.run_id
-        yield dg.Output(
-            None,
-            output_name=context.assets_def.get_output_name_for_asset_key(key),
-            metadata={
-                "rebuilt": False,
-                "unchanged_since_run": since,
-                "why": (
-                    "Không xây lại: đầu vào không đổi từ lần xây trước / not rebuilt: no input changed since "
-                    f"its last build ({chosen.reason})"
-                ),
-                "dbt_tests_not_run": tests_of.get(uid, 0),
-                "dbt_select": run_tag,
-            },
-        )
-
-
-def _topological(manifest: dict[str, Any]) -> list[str]:
-    """The nodes, every parent before its children."""
-    parents = manifest["parent_map"]
-    out: list[str] = []
-    seen: set[str] = set()
-
-    def visit(uid: str) -> None:
-        if uid in seen:
-            return
-        seen.add(uid)
-        for p in parents.get(uid, ()):
-            visit(p)
-        out.append(uid)
-
-    for uid in sorted(manifest["nodes"]):
-        visit(uid)
-    return out
-
-
 def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
     export_for_dbt(warehouse.database)  # profiles.yml: the file dbt opens
     warehouse.database.parent.mkdir(parents=True, exist_ok=True)
@@ -335,7 +266,9 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
         # failed dbt build leaves the mark, and the next run rebuilds every period (pipeline.changes)
         changes.mark_building(get_settings(), context.run.run_id)
         # outputs of the models not rebuilt first: they are upstream of (or beside) every rebuilt one
-        yield from _unchanged_outputs(context, chosen, select)
+        manifest = _manifest()
+        yield from unchanged.unchanged_outputs(context, chosen, select, manifest, TRANSLATOR)
+        yield from unchanged.unchanged_checks(context, chosen, manifest, TRANSLATOR, DBT_PROJECT)
         if not chosen.rebuilt:
             context.log.info("dbt: no node to rebuild, dbt is not started")
         else:
