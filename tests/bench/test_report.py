@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.__main__ import _survey_of_year, last_survey_year, steps
+from bench.__main__ import last_survey_year, survey_of_year
+from bench.measure import steps
 from bench.report import markdown, step_table, verdicts
 
 DETAIL = (
@@ -64,10 +65,10 @@ def test_survey_scenario_adds_the_last_years_exports_only(tmp_path):
         (tmp_path / "surveys").mkdir(exist_ok=True)
         (tmp_path / "surveys" / name).write_text("x", encoding="utf-8")
     assert last_survey_year(tmp_path) == "2030"
-    assert _survey_of_year("surveys/khao_sat_hai_long_42_2030.csv", "2030")
-    assert not _survey_of_year("surveys/khao_sat_hai_long_42_2029.csv", "2030")
-    assert not _survey_of_year("surveys/notes_12030.txt", "2030")
-    assert not _survey_of_year("submissions/2030/x_2030-Q4.csv", "2030")
+    assert survey_of_year("surveys/khao_sat_hai_long_42_2030.csv", "2030")
+    assert not survey_of_year("surveys/khao_sat_hai_long_42_2029.csv", "2030")
+    assert not survey_of_year("surveys/notes_12030.txt", "2030")
+    assert not survey_of_year("submissions/2030/x_2030-Q4.csv", "2030")
 
 
 def test_the_survey_scenario_is_reported_beside_the_quarter():
