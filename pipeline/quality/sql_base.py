@@ -125,12 +125,14 @@ def missing_relation(name: str, severity: Severity, table: str, err: Exception) 
 
 
 def guarded(fn: Callable[..., CheckOutcome]) -> Callable[..., CheckOutcome]:
-    """Turn a missing table/column (a catalog or binder error) into a failed outcome instead of a crash."""
+    """Turn a missing table/column (a catalog or binder error) or an input file the check's SQL cannot read
+    (an IO error, e.g. a Parquet file that is not there) into a failed outcome that names the check, the
+    table and the error, instead of a crash of the whole gate."""
 
     def wrapper(con, *args, **kwargs):
         try:
             return fn(con, *args, **kwargs)
-        except (duckdb.CatalogException, duckdb.BinderException) as e:
+        except (duckdb.CatalogException, duckdb.BinderException, duckdb.IOException) as e:
             table = kwargs.get("table") or kwargs.get("fact") or (args[0] if args else "?")
             severity = check_severity(kwargs.get("severity", ERROR))
             return missing_relation(fn.__name__, severity, str(table), e)

@@ -268,6 +268,16 @@ def test_missing_table_is_a_failed_outcome_not_a_crash(con):
     assert not out.passed and "marts.nope" in out.message_en
 
 
+def test_an_unreadable_input_file_is_a_failed_outcome_naming_it_not_a_crash(con, tmp_path):
+    gone = tmp_path / "gone.parquet"
+    expected = f"select * from read_parquet('{gone}')"
+    out = sc.check_completeness(con, "marts.fact_indicator_value", expected, keys=["indicator_code"])
+    assert not out.passed and out.failed_count == 0
+    assert out.name == "check_completeness"
+    assert "marts.fact_indicator_value" in out.message_en and "gone.parquet" in out.message_en
+    assert "marts.fact_indicator_value" in out.message_vi and "gone.parquet" in out.metadata["error"]
+
+
 def test_column_types(con):
     ok = sc.check_column_types(con, "marts.dim_hamlet", {"hamlet_code": "varchar", "commune_code": "text"})
     assert ok.passed, ok.sample_rows
