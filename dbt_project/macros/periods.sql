@@ -24,6 +24,20 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#-
+    ntm_replace_period_scope()
+    Pre-hook of every model that is incremental by period: before the insert, delete the periods in scope
+    (ntm_period_scope: the run's period and its year, or every period when the run has none). The model
+    then holds exactly what its query returns for those periods. dbt's delete+insert alone deletes only
+    the periods the new rows carry, so a period whose every source row is gone would otherwise stay.
+    It runs inside the model's transaction: a failed insert rolls the delete back.
+-#}
+{% macro ntm_replace_period_scope() -%}
+    {%- if execute and is_incremental() -%}
+delete from {{ this }} where {{ ntm_period_scope('period_code') }}
+    {%- endif -%}
+{%- endmacro %}
+
 {#- The incremental config shared by the facts that are partitioned by period. -#}
 {% macro ntm_period_incremental_config() -%}
     {{ return({
@@ -31,7 +45,7 @@
         'incremental_strategy': 'delete+insert',
         'unique_key': 'period_code',
         'on_schema_change': 'fail',
-        'pre_hook': '{{ ntm_contract_not_null() }}',
+        'pre_hook': ['{{ ntm_contract_not_null() }}', '{{ ntm_replace_period_scope() }}'],
     }) }}
 {%- endmacro %}
 

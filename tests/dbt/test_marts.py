@@ -1097,3 +1097,58 @@ def test_a_broken_mart_fails_each_set_based_test_naming_column_and_value(mini):
     assert _audit(warehouse, "relationships_dim_hamlet") == [
         ("commune_code", "dim_commune.commune_code", "99999", 1)
     ]
+
+
+INCREMENTAL_BY_PERIOD = (
+    "fact_submission",
+    "fact_indicator_value",
+    "fact_task_progress",
+    "mart_hamlet_indicator",
+    "mart_hamlet_indicator_restated",
+)
+
+
+@pytest.mark.parametrize("scoped", [False, True], ids=["whole", "period_2026_Q3"])
+def test_a_period_gone_from_the_source_leaves_every_incremental_model(mini, scoped):
+    """An incremental model owns the periods in scope and replaces them whole (pre-hook
+    ``ntm_replace_period_scope``, macros/periods.sql): dbt's delete+insert alone deletes only the periods
+    the new rows carry, so a period whose every source row is gone would stay in the table for ever."""
+    warehouse = _copy(mini, f"period_gone_{scoped}")
+    c = duckdb.connect(str(warehouse))
+    before = {
+        m: rows(c, f"select count(*) from marts.{m} where period_code = '2026-Q3'")[0][0]
+        for m in INCREMENTAL_BY_PERIOD
+    }
+    assert all(n > 0 for n in before.values()), before
+    for t in ("submissions", "submission_values", "submission_tasks"):
+        c.execute(f"delete from raw.{t} where period_code = '2026-Q3'")
+    c.close()
+    env_before = os.environ.get("NTM_DBT_PERIOD_CODE")
+    os.environ["NTM_DBT_PERIOD_CODE"] = "2026-Q3" if scoped else ""
+    try:
+        result = run_dbt(
+            mini["project"],
+            warehouse,
+            mini["tmp"] / f"target_period_gone_{scoped}",
+            "run",
+            "--select",
+            *INCREMENTAL_BY_PERIOD,
+        )
+    finally:
+        if env_before is None:
+            os.environ.pop("NTM_DBT_PERIOD_CODE")
+        else:
+            os.environ["NTM_DBT_PERIOD_CODE"] = env_before
+    assert result.returncode == 0, result.stdout[-6000:]
+    c = duckdb.connect(str(warehouse), read_only=True)
+    after = {
+        m: rows(c, f"select count(*) from marts.{m} where period_code = '2026-Q3'")[0][0]
+        for m in INCREMENTAL_BY_PERIOD
+    }
+    kept = {
+        m: rows(c, f"select count(*) from marts.{m} where period_code = '2026-Q1'")[0][0]
+        for m in INCREMENTAL_BY_PERIOD
+    }
+    c.close()
+    assert after == dict.fromkeys(INCREMENTAL_BY_PERIOD, 0)
+    assert kept["fact_indicator_value"] > 0 and kept["fact_submission"] > 0

@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='period_code',
         on_schema_change='fail',
-        pre_hook="{{ ntm_contract_not_null() }}",
+        pre_hook=["{{ ntm_contract_not_null() }}", "{{ ntm_replace_period_scope() }}"],
     )
 }}
 {#-
