@@ -13,6 +13,7 @@ suppression) in :mod:`.release_checks`; a suite file can declare any of them
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import duckdb
@@ -240,13 +241,43 @@ def check_completeness(
     expected keys absent from the fact and not explained.
     """
     severity = check_severity(severity)
+    # the expected and absent keys are computed once into temporary tables (the queries below read them
+    # five to eight times; as CTEs each read recomputed the expected cross join and the anti-join)
+    temp_expected, temp_absent = _temp_name("expected"), _temp_name("absent")
+    try:
+        return _completeness(
+            con, fact, expected_sql, keys, missing_marker, explained_sql, severity, temp_expected, temp_absent
+        )
+    finally:
+        for name in (temp_expected, temp_absent):
+            con.execute(f"drop table if exists temp.main.{name}")
+
+
+def _temp_name(kind: str) -> str:
+    return f"ntm_completeness_{kind}_{uuid.uuid4().hex[:12]}"
+
+
+def _completeness(
+    con: duckdb.DuckDBPyConnection,
+    fact: str,
+    expected_sql: str,
+    keys: Sequence[str],
+    missing_marker: str | None,
+    explained_sql: str | None,
+    severity: Severity,
+    temp_expected: str,
+    temp_absent: str,
+) -> CheckOutcome:
     kcols = ", ".join(quote_column(c) for c in keys)
-    expected = f"select distinct {kcols} from ({expected_sql}) as e"
-    absent_only = (
-        f"select e.* from expected as e where not exists "
+    con.execute(f"create temp table {temp_expected} as select distinct {kcols} from ({expected_sql}) as e")
+    con.execute(
+        f"create temp table {temp_absent} as select e.* from temp.main.{temp_expected} as e where not exists "
         f"(select 1 from {quote_table(fact)} as f where {null_safe_join('f', 'e', keys)})"
     )
-    ctes = f"with expected as ({expected}), absent as ({absent_only})"
+    ctes = (
+        f"with expected as (select * from temp.main.{temp_expected}), "
+        f"absent as (select * from temp.main.{temp_absent})"
+    )
     if explained_sql:
         ctes += (
             f", explained as (select {kcols}, any_value(reason) as reason from ({explained_sql}) as x "
