@@ -243,7 +243,7 @@ def check_completeness(
     severity = check_severity(severity)
     # the expected and absent keys are computed once into temporary tables (the queries below read them
     # five to eight times; as CTEs each read recomputed the expected cross join and the anti-join)
-    temp_expected, temp_absent = _temp_name("expected"), _temp_name("absent")
+    temp_expected, temp_absent = _temp_name("completeness_expected"), _temp_name("completeness_absent")
     try:
         return _completeness(
             con, fact, expected_sql, keys, missing_marker, explained_sql, severity, temp_expected, temp_absent
@@ -254,7 +254,8 @@ def check_completeness(
 
 
 def _temp_name(kind: str) -> str:
-    return f"ntm_completeness_{kind}_{uuid.uuid4().hex[:12]}"
+    """A temporary table's name for one check's intermediate rows (unique: checks may share a connection)."""
+    return f"ntm_check_{kind}_{uuid.uuid4().hex[:12]}"
 
 
 def _completeness(
@@ -438,12 +439,21 @@ def check_outliers_vs_previous_period(
         f"select {part}, previous_period, previous_value, {pc}, {vc}, {vc} - previous_value as change, "
         f"_value_type as value_type from ({lagged}) where {flag}{where_period}"
     )
-    failed = int(fetch_scalar(con, f"select count(*) from ({base})", params))
-    sample = (
-        fetch_rows(con, f"{base} order by abs(change) desc, {part}, {pc} limit {SAMPLE_LIMIT}", params)
-        if failed
-        else []
-    )
+    # the flagged rows are computed once (a temporary table): counting and sampling them each re-ran the window
+    flagged = _temp_name("outliers")
+    try:
+        con.execute(f"create temp table {flagged} as {base}", params)
+        failed = int(fetch_scalar(con, f"select count(*) from temp.main.{flagged}"))
+        sample = (
+            fetch_rows(
+                con,
+                f"select * from temp.main.{flagged} order by abs(change) desc, {part}, {pc} limit {SAMPLE_LIMIT}",
+            )
+            if failed
+            else []
+        )
+    finally:
+        con.execute(f"drop table if exists temp.main.{flagged}")
     return CheckOutcome(
         name=f"outliers_vs_previous_period:{fact}",
         passed=failed == 0,

@@ -192,6 +192,8 @@ def test_outliers_warn_on_jumps(con):
     assert out.sample_rows[0]["previous_period"] == "2026-Q1"
     # restricted to a period without jumps
     assert sc.check_outliers_vs_previous_period(con, current_period="2026-Q1").passed
+    # the flagged rows were computed once into a temporary table, dropped afterwards
+    assert con.execute("select count(*) from duckdb_tables() where temporary").fetchone()[0] == 0
 
 
 def test_row_count_vs_previous_release(tmp_path):
