@@ -13,6 +13,7 @@ suppression) in :mod:`.release_checks`; a suite file can declare any of them
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import duckdb
@@ -240,13 +241,44 @@ def check_completeness(
     expected keys absent from the fact and not explained.
     """
     severity = check_severity(severity)
+    # the expected and absent keys are computed once into temporary tables (the queries below read them
+    # five to eight times; as CTEs each read recomputed the expected cross join and the anti-join)
+    temp_expected, temp_absent = _temp_name("completeness_expected"), _temp_name("completeness_absent")
+    try:
+        return _completeness(
+            con, fact, expected_sql, keys, missing_marker, explained_sql, severity, temp_expected, temp_absent
+        )
+    finally:
+        for name in (temp_expected, temp_absent):
+            con.execute(f"drop table if exists temp.main.{name}")
+
+
+def _temp_name(kind: str) -> str:
+    """A temporary table's name for one check's intermediate rows (unique: checks may share a connection)."""
+    return f"ntm_check_{kind}_{uuid.uuid4().hex[:12]}"
+
+
+def _completeness(
+    con: duckdb.DuckDBPyConnection,
+    fact: str,
+    expected_sql: str,
+    keys: Sequence[str],
+    missing_marker: str | None,
+    explained_sql: str | None,
+    severity: Severity,
+    temp_expected: str,
+    temp_absent: str,
+) -> CheckOutcome:
     kcols = ", ".join(quote_column(c) for c in keys)
-    expected = f"select distinct {kcols} from ({expected_sql}) as e"
-    absent_only = (
-        f"select e.* from expected as e where not exists "
+    con.execute(f"create temp table {temp_expected} as select distinct {kcols} from ({expected_sql}) as e")
+    con.execute(
+        f"create temp table {temp_absent} as select e.* from temp.main.{temp_expected} as e where not exists "
         f"(select 1 from {quote_table(fact)} as f where {null_safe_join('f', 'e', keys)})"
     )
-    ctes = f"with expected as ({expected}), absent as ({absent_only})"
+    ctes = (
+        f"with expected as (select * from temp.main.{temp_expected}), "
+        f"absent as (select * from temp.main.{temp_absent})"
+    )
     if explained_sql:
         ctes += (
             f", explained as (select {kcols}, any_value(reason) as reason from ({explained_sql}) as x "
@@ -407,12 +439,21 @@ def check_outliers_vs_previous_period(
         f"select {part}, previous_period, previous_value, {pc}, {vc}, {vc} - previous_value as change, "
         f"_value_type as value_type from ({lagged}) where {flag}{where_period}"
     )
-    failed = int(fetch_scalar(con, f"select count(*) from ({base})", params))
-    sample = (
-        fetch_rows(con, f"{base} order by abs(change) desc, {part}, {pc} limit {SAMPLE_LIMIT}", params)
-        if failed
-        else []
-    )
+    # the flagged rows are computed once (a temporary table): counting and sampling them each re-ran the window
+    flagged = _temp_name("outliers")
+    try:
+        con.execute(f"create temp table {flagged} as {base}", params)
+        failed = int(fetch_scalar(con, f"select count(*) from temp.main.{flagged}"))
+        sample = (
+            fetch_rows(
+                con,
+                f"select * from temp.main.{flagged} order by abs(change) desc, {part}, {pc} limit {SAMPLE_LIMIT}",
+            )
+            if failed
+            else []
+        )
+    finally:
+        con.execute(f"drop table if exists temp.main.{flagged}")
     return CheckOutcome(
         name=f"outliers_vs_previous_period:{fact}",
         passed=failed == 0,

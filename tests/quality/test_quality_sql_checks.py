@@ -192,6 +192,8 @@ def test_outliers_warn_on_jumps(con):
     assert out.sample_rows[0]["previous_period"] == "2026-Q1"
     # restricted to a period without jumps
     assert sc.check_outliers_vs_previous_period(con, current_period="2026-Q1").passed
+    # the flagged rows were computed once into a temporary table, dropped afterwards
+    assert con.execute("select count(*) from duckdb_tables() where temporary").fetchone()[0] == 0
 
 
 def test_row_count_vs_previous_release(tmp_path):
@@ -348,3 +350,41 @@ def test_indicator_ranges_a_sum_over_several_units_keeps_only_its_lower_bound(co
     out = sc.check_indicator_ranges(con)
     assert out.failed_count == 2
     assert {r["location_code"] for r in out.sample_rows} == {"18485", "18486"}
+
+
+def test_completeness_computes_its_keys_once_and_leaves_no_temporary_table(con, tmp_path):
+    """The expected and absent keys are materialised once per check (temporary tables), then dropped, also
+    when the check fails or cannot read its input; the outcome is the one the CTE form gave."""
+
+    def temp_tables() -> list[str]:
+        return [
+            r[0] for r in con.execute("select table_name from duckdb_tables() where temporary").fetchall()
+        ]
+
+    expected = (
+        "select h.hamlet_code as location_code, i.indicator_code, p.period_code "
+        "from marts.dim_hamlet h cross join marts.dim_indicator i "
+        "cross join (select distinct period_code from marts.fact_indicator_value) p"
+    )
+    keys = ["location_code", "indicator_code", "period_code"]
+    con.execute(
+        "delete from marts.fact_indicator_value where location_code in ('18484-T02', '18484-T03') "
+        "and indicator_code = 'TC8.4' and period_code = '2026-Q2'"
+    )
+    explained = "select location_code, indicator_code, period_code, 'report_missing' as reason from absent where location_code = '18484-T03'"
+    out = sc.check_completeness(
+        con, "marts.fact_indicator_value", expected, keys=keys, explained_sql=explained
+    )
+    assert not out.passed and out.failed_count == 1
+    assert out.sample_rows == [
+        {"location_code": "18484-T02", "indicator_code": "TC8.4", "period_code": "2026-Q2"}
+    ]
+    assert out.metadata["absent"] == 2 and out.metadata["explained"] == {"report_missing": 1}
+    assert out.metadata["absent_by_column"]["location_code"] == [
+        {"location_code": "18484-T02", "n_missing": 1}
+    ]
+    assert temp_tables() == []
+    gone = sc.check_completeness(
+        con, "marts.fact_indicator_value", f"select * from read_parquet('{tmp_path}/x.parquet')"
+    )
+    assert not gone.passed and temp_tables() == []
