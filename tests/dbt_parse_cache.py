@@ -66,10 +66,22 @@ def _unpack(data: bytes) -> dict:
 
 
 def seed(warehouse: Path, template: Path | None = None, template_path: str | None = None) -> bool:
-    """Write dbt's partial-parse state for ``warehouse`` beside it (``<dir>/dbt_partial_parse.msgpack``), made
-    from ``template`` (default: the state of `make manifest`, parsed for ``template_path``, default the
-    repository's warehouse). True when written; False (nothing written) when there is no template or the
-    template's stored hash is not the one recomputed for ``template_path``."""
+    """Write dbt's partial-parse state for ``warehouse`` beside it (``<dir>/dbt_partial_parse.msgpack``, where
+    the pipeline looks for it), made from ``template`` (default: the state of `make manifest`, parsed for
+    ``template_path``, default the repository's warehouse). True when written; False (nothing written) when
+    there is no template or the template's stored hash is not the one recomputed for ``template_path``."""
+    return write_state(warehouse.parent / PARSE_CACHE, warehouse, template, template_path)
+
+
+def seed_target(target: Path, warehouse: Path) -> bool:
+    """The same for a bare dbt call with ``--target-path target`` on ``warehouse`` (NTM_WAREHOUSE_PATH): the
+    state in ``target/partial_parse.msgpack``, where dbt looks for it."""
+    return write_state(target / "partial_parse.msgpack", warehouse)
+
+
+def write_state(
+    dest: Path, warehouse: Path, template: Path | None = None, template_path: str | None = None
+) -> bool:
     template = template or MANIFEST_STATE
     if not template.is_file():
         return False
@@ -81,9 +93,8 @@ def seed(warehouse: Path, template: Path | None = None, template_path: str | Non
     except (ImportError, AttributeError, KeyError, TypeError):  # another dbt: it parses in full, as before
         return False
     state["state_check"]["profile_hash"]["checksum"] = profile_hash(str(warehouse))
-    target = warehouse.parent / PARSE_CACHE
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_suffix(".tmp")
     tmp.write_bytes(msgpack.packb(state, use_bin_type=True))
-    os.replace(tmp, target)
+    os.replace(tmp, dest)
     return True
