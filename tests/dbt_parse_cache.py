@@ -82,6 +82,9 @@ def seed_target(target: Path, warehouse: Path) -> bool:
 def write_state(
     dest: Path, warehouse: Path, template: Path | None = None, template_path: str | None = None
 ) -> bool:
+    """Write at ``dest`` the state of ``template`` (parsed for the warehouse ``template_path``) with the profile
+    hash of ``warehouse``; False, writing nothing, when the template is missing or its stored hash is not the
+    one recomputed for ``template_path`` (the self-check)."""
     template = template or MANIFEST_STATE
     if not template.is_file():
         return False
