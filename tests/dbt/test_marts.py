@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests import dbt_parse_cache
 from tests.dbt import mini_dataset
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,7 +51,16 @@ MARTS = [
 ]
 
 
+#: project folder -> (dbt's partial-parse state of its first build, the warehouse that build opened): a later
+#: build of the same project on another warehouse starts from that state (tests/dbt_parse_cache.py) instead of
+#: parsing the project in full
+_PARSE_STATES: dict[Path, tuple[Path, Path]] = {}
+
+
 def run_dbt(project: Path, warehouse: Path, target: Path, *args: str) -> subprocess.CompletedProcess:
+    if project in _PARSE_STATES and not (target / "partial_parse.msgpack").exists():
+        state, built_on = _PARSE_STATES[project]
+        dbt_parse_cache.write_state(target / "partial_parse.msgpack", warehouse, state, str(built_on))
     env = dict(os.environ, NTM_WAREHOUSE_PATH=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
     cmd = [
         DBT_BIN,
@@ -85,6 +95,7 @@ def mini(tmp_path_factory) -> dict:
     summary = [line for line in result.stdout.splitlines() if "Done." in line]
     print(f"dbt build on the mini dataset: {seconds:.1f} s; {summary[-1] if summary else ''}")
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-4000:]
+    _PARSE_STATES[project] = (tmp / "target" / "partial_parse.msgpack", warehouse)
     return {"project": project, "warehouse": warehouse, "tmp": tmp, "seconds": seconds}
 
 

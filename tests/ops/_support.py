@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from tests import dbt_parse_cache
+
 REPO = Path(__file__).resolve().parents[2]
 PY = sys.executable
 
@@ -37,6 +39,8 @@ def make_env(tmp: Path, *, copy_raw: bool = True, **extra: str) -> dict[str, str
     }
     env.pop("NTM_FAULT_HOOK", None)  # a fault hook only where a test asks for one
     env.update(extra)
+    # dbt's partial-parse state for this warehouse path (`make manifest`'s, re-hashed): no full dbt parse
+    dbt_parse_cache.seed(Path(env["NTM_WAREHOUSE"]))
     return env
 
 
@@ -105,8 +109,13 @@ def marts_fingerprint(warehouse: Path) -> dict[str, tuple[int, int]]:
 def copy_state(reference: dict, tmp: Path) -> dict[str, str]:
     """A new environment holding a copy of the reference warehouse and open data (and its own raw dir)."""
     env = make_env(tmp)
-    shutil.copytree(Path(reference["env"]["NTM_WAREHOUSE"]).parent, Path(env["NTM_WAREHOUSE"]).parent)
+    warehouse = Path(env["NTM_WAREHOUSE"])
+    shutil.copytree(Path(reference["env"]["NTM_WAREHOUSE"]).parent, warehouse.parent, dirs_exist_ok=True)
     shutil.copytree(reference["env"]["NTM_OPEN_DATA_DIR"], env["NTM_OPEN_DATA_DIR"], symlinks=True)
+    # the copied build's own parse state, re-hashed for the copy's path (dbt refused it as it was: "profile
+    # has changed")
+    source = warehouse.parent / dbt_parse_cache.PARSE_CACHE
+    dbt_parse_cache.seed(warehouse, source, reference["env"]["NTM_WAREHOUSE"])
     return env
 
 

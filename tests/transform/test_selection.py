@@ -14,6 +14,7 @@ import pytest
 from pipeline import changes
 from pipeline.config import DBT_PROJECT_DIR
 from pipeline.transform import selection
+from tests import dbt_parse_cache
 
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
 SURVEYS = set(changes.SOURCE_TABLES["surveys"])
@@ -153,11 +154,16 @@ def test_a_dhis2_only_change_rebuilds_no_dbt_node(manifest):
     assert sel.rebuilt == frozenset() and not sel.everything
 
 
-def test_the_dbt_arguments_select_exactly_the_computed_nodes(manifest):
+def test_the_dbt_arguments_select_exactly_the_computed_nodes(manifest, tmp_path):
     """`dbt ls` with the arguments the dbt step passes (after dagster-dbt's own `--select fqn:*`) lists exactly
     the nodes :func:`select_for` computed, tests included (an eager exclusion would drop the relationships
     tests from a rebuilt fact to an unchanged dimension)."""
-    env = {**os.environ, "NTM_WAREHOUSE_PATH": str(Path(os.environ.get("TMPDIR", "/tmp")) / "ls.duckdb")}
+    warehouse = tmp_path / "ls.duckdb"
+    env = {**os.environ, "NTM_WAREHOUSE_PATH": str(warehouse)}
+    # its own target folder (the default one, dbt_project/target, holds `make manifest`'s parse state, which
+    # the pipeline runs of the suite start from), seeded with that state for this path: no full parse
+    target = tmp_path / "target"
+    dbt_parse_cache.seed_target(target, warehouse)
     for tables in (SURVEYS, SUBMISSIONS | OCOP):
         sel = selection.select_for(manifest, tables, "t")
         args = ["ls", "--quiet", "--output", "name", "--exclude-resource-type", "unit_test", *sel.dbt_args()]
@@ -168,6 +174,8 @@ def test_the_dbt_arguments_select_exactly_the_computed_nodes(manifest):
             str(DBT_PROJECT_DIR),
             "--profiles-dir",
             str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
         ]
         out = subprocess.run(
             [str(Path(sys.executable).with_name("dbt")), *args],
