@@ -31,7 +31,7 @@
 {{ name }} as {{ 'materialized' if reuse else 'not materialized' }} (
     select {{ select_list }}
     from {{ model }}
-    {%- if period_column %}
+    {%- if period_column and ntm_test_period() %}
     where {{ ntm_test_period_scope(period_column) }}
     {%- endif %}
 )
@@ -42,5 +42,10 @@
     submission files of that period alone (pipeline.transform.assets), gives the period; its quarter and year
     (a year: the year and its quarters), as macros/periods.sql. Unset or "": every row (`true`). -#}
 {% macro ntm_test_period_scope(column) -%}
-    {{- ntm_period_predicate(column, env_var('NTM_DBT_TEST_PERIOD_CODE', '') | trim) -}}
+    {{- ntm_period_predicate(column, ntm_test_period()) -}}
+{%- endmacro %}
+
+{#- The run's test period ('' when unset: the tests' SQL is then the same as without `period_column`). -#}
+{% macro ntm_test_period() -%}
+    {{- return(env_var('NTM_DBT_TEST_PERIOD_CODE', '') | trim) -}}
 {%- endmacro %}

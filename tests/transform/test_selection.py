@@ -100,7 +100,7 @@ def test_an_environment_variable_is_run_level_but_the_period_of_the_run_is_not(m
     NTM_DBT_TEST_PERIOD_CODE (macros/set_tests.sql): the period scope rules both, so neither makes a node
     rebuild in every run; any other env_var does."""
     assert "NTM_DBT_PERIOD_CODE" in manifest["macros"]["macro.ntm.ntm_period_scope"]["macro_sql"]
-    assert "NTM_DBT_TEST_PERIOD_CODE" in manifest["macros"]["macro.ntm.ntm_test_period_scope"]["macro_sql"]
+    assert "NTM_DBT_TEST_PERIOD_CODE" in manifest["macros"]["macro.ntm.ntm_test_period"]["macro_sql"]
     scoped = [u for u, n in manifest["nodes"].items() if "period_column" in str(n.get("test_metadata", {}))]
     assert scoped and not selection.run_level_nodes(manifest)
     m = copy.deepcopy(manifest)

@@ -11,7 +11,8 @@
 {%- if not keys %}{{ exceptions.raise_compiler_error("unique_keys on " ~ model ~ ": no columns or grains") }}{% endif %}
 {%- set needed = {'source': [], 'scoped': []} %}
 {%- for key in keys %}
-    {%- do key.update({'from': 'scoped' if period_column and period_column in key.columns else 'source'}) %}
+    {%- set scoped = period_column and ntm_test_period() and period_column in key.columns %}
+    {%- do key.update({'from': 'scoped' if scoped else 'source'}) %}
     {%- for c in key.columns if c not in needed[key.from] %}{% do needed[key.from].append(c) %}{% endfor %}
 {%- endfor %}
 
