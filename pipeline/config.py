@@ -61,6 +61,8 @@ Set by the pipeline for the dbt subprocess (not to be set by hand; :func:`export
 | NTM_DBT_CONNECT_ATTEMPTS | from NTM_READER_WAIT_S | dbt-duckdb's connect retries (profiles.yml)         |
 | NTM_DBT_PERIOD_CODE      | the run's period or "" | the period the incremental facts rebuild            |
 |                          |                        | (macros/periods.sql; "" every period)               |
+| NTM_DBT_TEST_PERIOD_CODE | the period or ""       | the period whose rows the period-scoped dbt tests   |
+|                          |                        | check (macros/set_tests.sql; "" every row)          |
 
 This module is the only one that reads the environment (``tests/test_settings_single_source.py`` holds it):
 every other module asks one of the functions below.
@@ -350,18 +352,24 @@ def ntm_environment() -> dict[str, str]:
 
 
 def export_for_dbt(
-    warehouse: Path, connect_attempts: int | None = None, period: str | None | bool = False
+    warehouse: Path,
+    connect_attempts: int | None = None,
+    period: str | None | bool = False,
+    test_period: str | None | bool = False,
 ) -> None:
     """Pass values to the dbt subprocess, which reads them in ``dbt_project/profiles.yml`` (``env_var``):
-    NTM_WAREHOUSE_PATH (the absolute warehouse file) and NTM_DBT_CONNECT_ATTEMPTS; and, in
-    ``macros/periods.sql``, NTM_DBT_PERIOD_CODE (the period a run rebuilds, "" for every period; ``period``
-    False leaves it as it is). The only writes of the environment besides DAGSTER_HOME
-    (:func:`export_dagster_home`)."""
+    NTM_WAREHOUSE_PATH (the absolute warehouse file) and NTM_DBT_CONNECT_ATTEMPTS; in
+    ``macros/periods.sql``, NTM_DBT_PERIOD_CODE (the period a run rebuilds, "" for every period); and in
+    ``macros/set_tests.sql``, NTM_DBT_TEST_PERIOD_CODE (the period whose rows the period-scoped tests check, ""
+    for every row). ``period`` or ``test_period`` False leaves the variable as it is. The only writes of the
+    environment besides DAGSTER_HOME (:func:`export_dagster_home`)."""
     os.environ["NTM_WAREHOUSE_PATH"] = str(warehouse)
     if connect_attempts is not None:
         os.environ["NTM_DBT_CONNECT_ATTEMPTS"] = str(connect_attempts)
     if period is not False:
         os.environ["NTM_DBT_PERIOD_CODE"] = str(period or "")
+    if test_period is not False:
+        os.environ["NTM_DBT_TEST_PERIOD_CODE"] = str(test_period or "")
 
 
 def export_dagster_home(home: Path) -> None:

@@ -13,6 +13,12 @@
 -#}
 {% macro ntm_period_scope(column) -%}
     {%- set period = var('period_code', none) or (env_var('NTM_DBT_PERIOD_CODE', '') | trim) or none -%}
+    {{- ntm_period_predicate(column, period) -}}
+{%- endmacro %}
+
+{#- `column` is in the scope of `period`: a quarter and its year, or a year and its quarters; none or '':
+    `true` (every period). -#}
+{% macro ntm_period_predicate(column, period) -%}
     {%- if period is none or period == '' -%}
         true
     {%- else -%}

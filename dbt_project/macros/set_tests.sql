@@ -14,8 +14,10 @@
 
 {#- The import CTE `source` of a set-based test: the tested relation read once. On a view (or a `where`
     subquery) read by several branches it is materialized, so the view's joins and windows are computed
-    once, not once per rule; on a table it is inlined and each branch scans only its own columns. -#}
-{% macro ntm_test_source(model, select_list, branches) -%}
+    once, not once per rule; on a table it is inlined and each branch scans only its own columns.
+    `period_column`: the test checks only the rows of the run's test period (ntm_test_period_scope); `name`:
+    the CTE's name (a test with rows of both kinds has two). -#}
+{% macro ntm_test_source(model, select_list, branches, period_column=none, name='source') -%}
     {%- set ns = namespace(materialized='view') -%}
     {%- if execute and model.identifier is defined -%}
         {%- for node in graph.nodes.values() -%}
@@ -26,8 +28,24 @@
         {%- endfor -%}
     {%- endif -%}
     {%- set reuse = branches > 1 and ns.materialized in ('view', 'ephemeral') -%}
-source as {{ 'materialized' if reuse else 'not materialized' }} (
+{{ name }} as {{ 'materialized' if reuse else 'not materialized' }} (
     select {{ select_list }}
     from {{ model }}
+    {%- if period_column and ntm_test_period() %}
+    where {{ ntm_test_period_scope(period_column) }}
+    {%- endif %}
 )
+{%- endmacro %}
+
+{#- Predicate of the rows a test checks in a run scoped to a period (overview.md, "Tests in a period run"):
+    NTM_DBT_TEST_PERIOD_CODE, set by the pipeline only when the change since the last successful build is
+    submission files of that period alone (pipeline.transform.assets), gives the period; its quarter and year
+    (a year: the year and its quarters), as macros/periods.sql. Unset or "": every row (`true`). -#}
+{% macro ntm_test_period_scope(column) -%}
+    {{- ntm_period_predicate(column, ntm_test_period()) -}}
+{%- endmacro %}
+
+{#- The run's test period ('' when unset: the tests' SQL is then the same as without `period_column`). -#}
+{% macro ntm_test_period() -%}
+    {{- return(env_var('NTM_DBT_TEST_PERIOD_CODE', '') | trim) -}}
 {%- endmacro %}

@@ -12,7 +12,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ from pipeline import changes
 from pipeline.config import export_for_dbt, get_settings
 from pipeline.constants import OWNERS
 from pipeline.lib.gx_context import prewarm_context
-from pipeline.partitions import FULL_REBUILD_TAG, PERIOD_TAG, dbt_period_vars, marts_freshness_policy
+from pipeline.partitions import dbt_period_vars, marts_freshness_policy
 from pipeline.resources import (
     DBT_PROJECT,
     WarehouseBusy,
@@ -40,6 +39,7 @@ from pipeline.resources import (
 )
 from pipeline.transform import selection, unchanged
 from pipeline.transform.check_descriptions import describe_test
+from pipeline.transform.scope import Scope, run_scope
 
 if not DBT_PROJECT.manifest_path.exists():
     raise FileNotFoundError(
@@ -96,7 +96,18 @@ PREVIEW_ROWS = 5
 
 
 def _is_mart(key: dg.AssetKey | None) -> bool:
-    return key is not None and len(key.path) == 2 and key.path[0] == "marts"
+    """A table of the marts schema. Not its views (the roll-ups, the restatement): counting a view's rows
+    computes it (the restatement alone took 1-3 s at province after every build that rebuilt it)."""
+    return key is not None and len(key.path) == 2 and key.path[0] == "marts" and key.path[1] in _mart_tables()
+
+
+@functools.cache
+def _mart_tables() -> frozenset[str]:
+    return frozenset(
+        n["name"]
+        for n in _manifest()["nodes"].values()
+        if n["resource_type"] == "model" and n["schema"] == "marts" and n["config"]["materialized"] != "view"
+    )
 
 
 def _event_key(context, event) -> dg.AssetKey | None:
@@ -106,7 +117,7 @@ def _event_key(context, event) -> dg.AssetKey | None:
 
 
 def _with_run_metadata(context, events, warehouse: WarehouseResource, extra: dict[str, Any]):
-    """Add the row count and a small preview of every built mart table to its materialization.
+    """Add the row count and a small preview of every built mart table (not view) to its materialization.
 
     The events are held until dbt has exited: DuckDB has one writer per file and dbt holds it while it runs,
     and Dagster wants a multi-asset's outputs in topological order (``marts/dim_period`` comes first), so
@@ -164,55 +175,6 @@ def _annotated(context, held: list[Any], con: duckdb.DuckDBPyConnection | None, 
 UNIT_TESTS_EXCLUDED = ("--exclude-resource-type", "unit_test")
 
 
-@dataclass(frozen=True)
-class Scope:
-    period: str | None  # None: every period
-    reason: str
-    # the raw tables that may have changed (pipeline.changes.ChangeSet.raw_tables); None: all of them, every
-    # dbt node is rebuilt
-    raw_tables: frozenset[str] | None = None
-    tables_reason: str = ""
-
-
-def _scope(context, warehouse: WarehouseResource, code_fp: str) -> Scope:
-    """An explicit period (run tag ntm/period) wins; ntm/full_rebuild forces every period; otherwise the
-    narrowest safe scope from what changed since the last successful build (pipeline.changes): only
-    submission files of one quarter (or of quarters of one year) → that period, anything else → every period;
-    and the raw tables the changed files' sources write (every node downstream of them is rebuilt, the others
-    are not: pipeline.transform.selection). A tag, a new warehouse, no previous build, no record, a code or
-    settings change, an unfinished build, nothing changed (a forced run) → every node."""
-    tags = context.run.tags
-    if tags.get(PERIOD_TAG):
-        return Scope(tags[PERIOD_TAG], f"run tag {PERIOD_TAG}={tags[PERIOD_TAG]}")
-    if tags.get(FULL_REBUILD_TAG, "").lower() in ("1", "true", "yes"):
-        return Scope(None, f"run tag {FULL_REBUILD_TAG}: every period")
-    if not warehouse.database.exists():
-        return Scope(None, "new warehouse: every period")
-    with warehouse.open(context.log) as con:
-        facts = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'marts' and table_name = 'fact_indicator_value'"
-        ).fetchone()[0]
-        _, stat_cache = changes.stat_cache_from(con)
-    if not facts:
-        return Scope(None, "no previous build (marts.fact_indicator_value missing): every period")
-    found = changes.changes_since_last_success(get_settings(), stat_cache, code_fp=code_fp)
-    if found.everything:
-        return Scope(None, f"{found.everything}: every period")
-    if found.nothing:
-        return Scope(None, "nothing new since the last successful build: every period")
-    tables, why = found.raw_tables()
-    scoped = {"raw_tables": frozenset(tables) if tables is not None else None, "tables_reason": why}
-    period = found.period()
-    if period is not None:
-        return Scope(period, f"{len(found.files)} new submission file(s), all of {period}", **scoped)
-    others = sorted(found.sources() - {"submissions"})
-    if others:
-        return Scope(None, f"new {', '.join(others)} file(s): every period", **scoped)
-    spans = len({f.period for f in found.files})
-    return Scope(None, f"new submissions span {spans} periods: every period", **scoped)
-
-
 def _is_subset(context) -> bool:
     """The run selects only some of the dbt assets or checks (a UI selection, the sensor's run for some
     sources): Dagster's selection decides what dbt builds, as it always did."""
@@ -242,13 +204,14 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
     warehouse.database.parent.mkdir(parents=True, exist_ok=True)
     code_fp = changes.code_fingerprint()
     with warehouse.lock(context.log):
-        scope = _scope(context, warehouse, code_fp)
+        scope = run_scope(context, warehouse, code_fp)
         chosen = _selection(context, scope)
         dbt_vars = dbt_period_vars(scope.period)
         select = " ".join(chosen.select) if chosen.select is not None else "all"
         context.log.info(
             f"scope: {scope.period or 'every period'} ({scope.reason}) → dbt period "
-            f"{json.dumps(dbt_vars) if dbt_vars else 'none'} (NTM_DBT_PERIOD_CODE); "
+            f"{json.dumps(dbt_vars) if dbt_vars else 'none'} (NTM_DBT_PERIOD_CODE); tests' period "
+            f"{scope.tests_period or 'none: every row'} (NTM_DBT_TEST_PERIOD_CODE); "
             f"nodes: {select} ({len(chosen.rebuilt)} of {len(selection.buildable(_manifest()))}: "
             f"{chosen.reason})"
         )
@@ -257,6 +220,7 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
         args = ["build", *UNIT_TESTS_EXCLUDED, *chosen.dbt_args()]
         extra = {
             "dbt_vars": json.dumps(dbt_vars) if dbt_vars else "(none: every period)",
+            "dbt_tests_period": scope.tests_period or "(none: every row)",
             "scope": f"{scope.period or 'every period'}: {scope.reason}",
             "dbt_select": select,
         }
@@ -279,7 +243,9 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource):
             # dbt opens the file itself: wait here for a reader to let go, and let dbt-duckdb retry its own
             # connect for as long (profiles.yml, retries) should a reader slip in while dbt starts
             warehouse.wait_until_free(context.log)
-            export_for_dbt(warehouse.database, dbt_connect_attempts(warehouse.wait_s), scope.period)
+            export_for_dbt(
+                warehouse.database, dbt_connect_attempts(warehouse.wait_s), scope.period, scope.tests_period
+            )
             target = _target_path(context, warehouse)
             try:
                 invocation = dbt.cli(args, context=context, target_path=target)
@@ -360,7 +326,7 @@ def ntm_dbt_assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, wareh
 
     A run tagged ``ntm/period`` (``make period PERIOD=2026-Q2``, the sensor) passes the period to dbt
     (NTM_DBT_PERIOD_CODE): the incremental facts replace that quarter and its year. Without the tag the period
-    and the nodes to rebuild follow what changed since the last successful build (:func:`_scope`,
+    and the nodes to rebuild follow what changed since the last successful build (pipeline.transform.scope,
     pipeline.transform.selection); the models not rebuilt are yielded with ``rebuilt: false``."""
     yield from _dbt_build(context, dbt, warehouse)
 

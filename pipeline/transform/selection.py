@@ -29,9 +29,10 @@ RUN_LEVEL = re.compile(
     r"|get_current_timestamp|run_started_at|invocation_id|env_var\s*\()",
     re.IGNORECASE,
 )
-#: The one environment variable a node may read without being rebuilt in every run: the period of a run
-#: (macros/periods.sql), which only the incremental models read and which the period scope already rules.
-PERIOD_ENV = re.compile(r"""env_var\(\s*['"]NTM_DBT_PERIOD_CODE['"]""")
+#: The environment variables a node may read without being rebuilt in every run: the period of a run
+#: (macros/periods.sql), which only the incremental models read and which the period scope already rules, and
+#: the test period (macros/set_tests.sql), which only narrows the rows a test of a rebuilt node checks.
+PERIOD_ENV = re.compile(r"""env_var\(\s*['"]NTM_DBT_(TEST_)?PERIOD_CODE['"]""")
 BUILT_TYPES = ("model", "seed", "snapshot")
 
 

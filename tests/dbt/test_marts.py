@@ -675,6 +675,43 @@ def test_fact_rebuilds_one_period(mini):
     c.close()
 
 
+def test_a_period_run_tests_the_rows_of_its_period(mini, monkeypatch):
+    """NTM_DBT_TEST_PERIOD_CODE (set by the pipeline only when the change is submission files of that period
+    alone) narrows a period-scoped test to that period's rows: a duplicate grain in 2026-Q1 passes a 2026-Q2 run
+    and fails a 2026-Q1 run. A key without the period column (indicator_value_key) is still checked on every
+    row (macros/set_tests.sql, overview.md "Tests in a period run")."""
+    warehouse = _copy(mini, "test_period")
+    c = duckdb.connect(str(warehouse))
+    # X: the grain (location, period, indicator) of a 2026-Q1 row again, under a new key
+    c.execute("""insert into marts.fact_indicator_value
+                 select * replace ('x-grain-duplicate' as indicator_value_key) from marts.fact_indicator_value
+                 where period_code = '2026-Q1' order by indicator_value_key limit 1""")
+    # Y: the key of a 2026-Q1 row again, on another location
+    c.execute("""insert into marts.fact_indicator_value
+                 select * replace ('ZZ-not-a-location' as location_code) from marts.fact_indicator_value
+                 where period_code = '2026-Q1' and indicator_value_key <> 'x-grain-duplicate'
+                 order by indicator_value_key limit 1""")
+    c.close()
+    failing = {}
+    for period in ("2026-Q2", "2026-Q1"):
+        monkeypatch.setenv("NTM_DBT_TEST_PERIOD_CODE", period)
+        target = mini["tmp"] / f"target_test_period_{period}"
+        result = run_dbt(
+            mini["project"], warehouse, target, "test", "--select", "unique_keys_fact_indicator_value"
+        )
+        assert result.returncode != 0, result.stdout[-4000:]
+        c = duckdb.connect(str(warehouse), read_only=True)
+        failing[period] = sorted(
+            c.execute("select key_columns from dbt_test__audit.unique_keys_fact_indicator_value").fetchall()
+        )
+        c.close()
+    assert failing["2026-Q2"] == [("(indicator_value_key)",)]
+    assert failing["2026-Q1"] == [
+        ("(indicator_value_key)",),
+        ("(location_code, period_code, indicator_code)",),
+    ]
+
+
 # ------------------------------------------------------------------------------------------ roll-up rules
 # raw/README.md section 7: the rules each indicator declares in the catalog (seeds/indicators.csv).
 

@@ -84,6 +84,8 @@ def test_materializing_2026_q2_changes_only_that_period(reference, tmp_path):
     )
     assert out.returncode == 0, (out.stdout + out.stderr)[-5000:]
     assert '"period_code": "2026-Q2"' in out.stdout + out.stderr  # the dbt vars of the period
+    # the changed files (2026-Q2 and 2026-Q1) do not prove the tag's period: the dbt tests check every row
+    assert "tests' period none: every row" in out.stdout + out.stderr
     after = _by_period(warehouse)
     changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
     assert changed, "nothing changed"
@@ -115,6 +117,8 @@ def test_new_files_of_one_quarter_scope_the_next_run_by_themselves(reference, tm
     log = (tmp_path / "scoped.log").read_text(errors="replace")
     assert scoped == 0, log[-4000:]
     assert "scope: 2026-Q2 (1 new submission file(s), all of 2026-Q2)" in log
+    # the only change is a 2026-Q2 file: the period-scoped dbt tests check 2026-Q2 (and 2026) rows only
+    assert "tests' period 2026-Q2 (NTM_DBT_TEST_PERIOD_CODE)" in log
     built = dbt_built(tmp_path / "scoped.log")
     assert {"fact_indicator_value", "fact_submission", "mart_hamlet_indicator"} <= built
     assert not built & {"fact_survey_answer", "mart_satisfaction", "dim_hamlet", "indicators"}, sorted(built)
@@ -130,6 +134,7 @@ def test_new_files_of_one_quarter_scope_the_next_run_by_themselves(reference, tm
     log = (tmp_path / "forced.log").read_text(errors="replace")
     assert forced == 0, log[-4000:]
     assert "scope: every period (run tag ntm/full_rebuild" in log
+    assert "tests' period none: every row" in log
     assert "fact_survey_answer" in dbt_built(tmp_path / "forced.log")
     assert marts_fingerprint(warehouse) == scoped_marts
     diff = marts_differences(scoped, warehouse)

@@ -537,7 +537,12 @@ def test_every_documented_setting_is_checked_and_every_checked_one_documented():
         "NTM_SENSOR_BASELINE",
         "NTM_FAULT_HOOK",  # tests only: checked when the first fault point loads it (pipeline.lib.faults)
         # set by the pipeline for dbt, not by hand
-        *("NTM_WAREHOUSE_PATH", "NTM_DBT_CONNECT_ATTEMPTS", "NTM_DBT_PERIOD_CODE"),
+        *(
+            "NTM_WAREHOUSE_PATH",
+            "NTM_DBT_CONNECT_ATTEMPTS",
+            "NTM_DBT_PERIOD_CODE",
+            "NTM_DBT_TEST_PERIOD_CODE",
+        ),
     }
     assert documented - as_paths_or_free_text == checked
     readme = (REPO_ROOT / "README.md").read_text()

@@ -97,9 +97,13 @@ def test_a_node_that_reads_the_clock_is_rebuilt_in_every_run_with_its_descendant
 
 
 def test_an_environment_variable_is_run_level_but_the_period_of_the_run_is_not(manifest):
-    """The facts read NTM_DBT_PERIOD_CODE (macros/periods.sql): the period scope rules it, so it does not make
-    them rebuild in every run; any other env_var does."""
+    """The facts read NTM_DBT_PERIOD_CODE (macros/periods.sql) and the period-scoped tests
+    NTM_DBT_TEST_PERIOD_CODE (macros/set_tests.sql): the period scope rules both, so neither makes a node
+    rebuild in every run; any other env_var does."""
     assert "NTM_DBT_PERIOD_CODE" in manifest["macros"]["macro.ntm.ntm_period_scope"]["macro_sql"]
+    assert "NTM_DBT_TEST_PERIOD_CODE" in manifest["macros"]["macro.ntm.ntm_test_period"]["macro_sql"]
+    scoped = [u for u, n in manifest["nodes"].items() if "period_column" in str(n.get("test_metadata", {}))]
+    assert scoped and not selection.run_level_nodes(manifest)
     m = copy.deepcopy(manifest)
     m["nodes"]["model.ntm.dim_period"]["raw_code"] += "{{ env_var('NTM_SOMETHING', '') }}"
     assert selection.run_level_nodes(m) == {"model.ntm.dim_period"}

@@ -44,8 +44,11 @@ joined as (
         submission_values.denominator,
         submission_values.source_file,
         submission_values.source_row,
+        -- the period is the submission's own (joined on it above): partitioning by it as well changes no rank,
+        -- and lets a filter on period_code (a period run, macros/periods.sql) reach the raw scan
         row_number() over (
             partition by
+                submission_values.period_code,
                 submissions.submission_id,
                 submission_values.hamlet_code,
                 submission_values.indicator_code

@@ -1,11 +1,12 @@
 {#- Relationships, for every foreign key of a model in one query (dbt's relationships once per column).
     `foreign_keys`: [{column, to: "ref('parent')", field}]. Nulls pass, as in dbt's test. One row per
-    offending (column, value): the key it should match and the number of rows that carry it. -#}
-{% test relationships_set(model, foreign_keys) %}
+    offending (column, value): the key it should match and the number of rows that carry it.
+    `period_column`: in a run with a test period only that period's rows are checked (macros/set_tests.sql). -#}
+{% test relationships_set(model, foreign_keys, period_column=none) %}
 {%- if not foreign_keys %}{{ exceptions.raise_compiler_error("relationships_set on " ~ model ~ ": no foreign_keys") }}{% endif %}
 {%- set columns = foreign_keys | map(attribute='column') | unique | list %}
 
-with {{ ntm_test_source(model, columns | join(', '), foreign_keys | length) }}
+with {{ ntm_test_source(model, columns | join(', '), foreign_keys | length, period_column) }}
 
 {% for fk in foreign_keys -%}
 {%- if not loop.first %}

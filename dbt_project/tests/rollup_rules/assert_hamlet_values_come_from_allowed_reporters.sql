@@ -36,3 +36,5 @@ where
     and indicators.hamlet_reporters in ('own_or_listed', 'own_only')
     and values_versioned.unit_code <> values_versioned.hamlet_code
     and (indicators.hamlet_reporters = 'own_only' or listed.unit_code is null)
+    -- a period run: only the rows of its test period (macros/set_tests.sql, overview.md)
+    and {{ ntm_test_period_scope('values_versioned.period_code') }}

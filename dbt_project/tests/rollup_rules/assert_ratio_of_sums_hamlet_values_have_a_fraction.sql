@@ -20,3 +20,5 @@ where
     and indicators.aggregation = 'ratio_of_sums'
     and selected.value is not null
     and (selected.numerator is null or selected.denominator is null)
+    -- a period run: only the rows of its test period (macros/set_tests.sql, overview.md)
+    and {{ ntm_test_period_scope('selected.period_code') }}
