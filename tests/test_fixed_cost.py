@@ -59,3 +59,50 @@ def test_cli_main_in_a_longer_lived_process_freezes_nothing(tmp_path, monkeypatc
     assert cli.EXITS_AFTER_COMMAND is False
     assert cli.main(["check"]) == ExitCode.PREFLIGHT
     assert gc.get_freeze_count() == 0
+
+
+def test_the_change_check_walks_the_landing_zone_like_rglob_did(tmp_path):
+    """pipeline.changes walks raw/ with os.scandir (one stat per file): the same files as the
+    ``sorted(Path.rglob("*"))`` it replaced, in the same order (by path component, so ``a/b.csv`` before
+    ``a-b/c.csv``): hidden files and folders, the top-level templates/, READMEs and partial downloads left
+    out; a link to a file kept (its target's content), a link to a folder not followed, a dangling link
+    left out."""
+    from pipeline import changes
+
+    raw = tmp_path / "raw"
+    for rel in (
+        "a/b.csv",
+        "a-b/c.csv",
+        "A.csv",
+        "a.csv",
+        "sub/.hidden/x.csv",
+        ".hidden.csv",
+        "templates/t.csv",
+        "x/templates/t.csv",
+        "README.md",
+        "x/readme.txt",
+        "x/y.part",
+        "x/z.csv~",
+    ):
+        (raw / rel).parent.mkdir(parents=True, exist_ok=True)
+        (raw / rel).write_text(rel)
+    (raw / "link.csv").symlink_to(raw / "a" / "b.csv")
+    (raw / "linkdir").symlink_to(raw / "a")
+    (raw / "dangling.csv").symlink_to(raw / "nowhere")
+
+    expected = ["A.csv", "a/b.csv", "a-b/c.csv", "a.csv", "link.csv", "x/templates/t.csv"]
+    assert [p.relative_to(raw).as_posix() for p in changes.landing_files(raw)] == expected
+    rglob = [
+        p.relative_to(raw).as_posix()
+        for p in sorted(raw.rglob("*"))
+        if p.is_file()
+        and p.relative_to(raw).parts[0] != "templates"
+        and not any(part.startswith(".") for part in p.relative_to(raw).parts)
+        and not p.name.lower().startswith("readme")
+        and not p.name.endswith(changes.IGNORED_SUFFIXES)
+    ]
+    assert rglob == expected
+    snap = changes.snapshot(raw)
+    assert list(snap) == expected
+    assert snap["link.csv"][0] == snap["a/b.csv"][0]  # a link is its target's content
+    assert changes.landing_files(tmp_path / "missing") == [] and changes.snapshot(tmp_path / "missing") == {}
