@@ -106,3 +106,33 @@ def test_the_change_check_walks_the_landing_zone_like_rglob_did(tmp_path):
     assert list(snap) == expected
     assert snap["link.csv"][0] == snap["a/b.csv"][0]  # a link is its target's content
     assert changes.landing_files(tmp_path / "missing") == [] and changes.snapshot(tmp_path / "missing") == {}
+
+
+def test_the_ingest_files_table_lists_what_the_run_did_and_counts_the_rest():
+    """The ``files`` metadata of an ingest asset: the files read, rejected or found as duplicate content (up
+    to FILES_TABLE_MAX, then how many more), and one bilingual count of the files already ingested and not
+    read again, instead of a 48,155-row table when nothing changed."""
+    from pipeline.ingest import dagster_support as ds
+    from pipeline.ingest.reports import FileOutcome, IngestReport
+
+    report = IngestReport(source="submissions")
+    report.files = [FileOutcome(f"submissions/old_{i}.csv", f"s{i}", "already_ingested") for i in range(5)]
+    report.files += [
+        FileOutcome("submissions/new.csv", "n", "loaded", rows_read=3, rows_loaded=2, rows_quarantined=1),
+        FileOutcome("submissions/bad.csv", "b", "rejected", reason="empty_file: ..."),
+    ]
+    md = ds.files_table(report)
+    assert "submissions/new.csv" in md and "submissions/bad.csv" in md and "old_" not in md
+    assert "5 tệp đã nạp trước đó" in md and "5 file(s) already ingested and unchanged" in md
+
+    report.files += [
+        FileOutcome(f"submissions/n{i}.csv", f"x{i}", "loaded") for i in range(ds.FILES_TABLE_MAX)
+    ]
+    md = ds.files_table(report)
+    assert md.count("| loaded") + md.count("| rejected") == ds.FILES_TABLE_MAX
+    assert "thêm 2 tệp" in md and "2 more file(s) (see audit.ingest_files)" in md
+
+    only_unchanged = IngestReport(source="surveys")
+    only_unchanged.files = [FileOutcome("surveys/a.csv", "a", "already_ingested")]
+    assert "|" not in ds.files_table(only_unchanged)
+    assert ds.files_table(IngestReport(source="ocop")) == "(none)"
