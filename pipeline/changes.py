@@ -128,21 +128,47 @@ RAW_TABLES_WITHOUT_FILES = {
 Entry = tuple[str, tuple[int, int, int, int] | None]
 
 
+def _walk(raw_dir: Path) -> list[tuple[str, os.DirEntry]]:
+    """(path inside the landing zone with /, its directory entry) of every data file, in the order of
+    ``sorted(Path.rglob)`` (by path components). One ``os.scandir`` per folder instead of a ``Path`` object,
+    an ``is_file`` and a ``relative_to`` per file: at province scale (48,155 files) 0.2-0.4 s instead of
+    2-6 s, and the change check walks the landing zone up to three times per run (the CLI, the dbt step, the
+    record of the success). Like ``Path.rglob`` it does not descend into symbolic links to folders and keeps
+    symbolic links to files (their target's stat)."""
+    out: list[tuple[str, os.DirEntry]] = []
+
+    def scan(folder: str, prefix: str) -> None:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)  # each folder in name order: paths by component
+        except OSError:
+            return
+        for e in entries:
+            name = e.name
+            if name.startswith("."):  # hidden files and folders
+                continue
+            rel = prefix + name
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    if not (prefix == "" and name in IGNORED_DIRS):
+                        scan(e.path, rel + "/")
+                    continue
+                if not e.is_file():  # follows a link: a link to a file counts, a dangling one not
+                    continue
+            except OSError:
+                continue
+            if name.lower().startswith("readme") or name.endswith(IGNORED_SUFFIXES):
+                continue
+            out.append((rel, e))
+
+    if raw_dir.is_dir():
+        scan(os.fspath(raw_dir), "")
+    return out
+
+
 def landing_files(raw_dir: Path) -> list[Path]:
     """The data files of the landing zone (templates, READMEs, hidden and partial files left out)."""
-    if not raw_dir.exists():
-        return []
-    out = []
-    for p in sorted(raw_dir.rglob("*")):
-        if not p.is_file():
-            continue
-        rel = p.relative_to(raw_dir)
-        if rel.parts[0] in IGNORED_DIRS or any(part.startswith(".") for part in rel.parts):
-            continue
-        if p.name.lower().startswith("readme") or p.name.endswith(IGNORED_SUFFIXES):
-            continue
-        out.append(p)
-    return out
+    return [raw_dir / rel for rel, _ in _walk(raw_dir)]
 
 
 def code_fingerprint() -> str:
@@ -187,18 +213,22 @@ def snapshot(raw_dir: Path, hints: Iterable[Mapping[str, Entry]] = ()) -> dict[s
     hint_list = list(hints)
     out: dict[str, Entry] = {}
     racy_ns = int(RACY_SECONDS * 1e9)
-    for p in landing_files(raw_dir):
+    for rel, entry in _walk(raw_dir):
         try:
-            st = os.stat(p)
+            st = entry.stat()  # follows a link, as os.stat does
         except OSError:
             continue
         taken_ns = time.time_ns()
-        rel = p.relative_to(raw_dir).as_posix()
         stat = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        sha = next((h[rel][0] for h in hint_list if rel in h and h[rel][1] == stat), None)
+        sha = None
+        for h in hint_list:
+            hit = h.get(rel)
+            if hit is not None and hit[1] == stat:
+                sha = hit[0]
+                break
         if sha is None:
             try:
-                sha = sha256_file(p)
+                sha = sha256_file(raw_dir / rel)
             except OSError:
                 continue
         trusted = max(st.st_mtime_ns, st.st_ctime_ns) <= taken_ns - racy_ns

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import fcntl
+import gc
 import sys
 import time
 import uuid
@@ -35,6 +36,13 @@ files of a run / tệp của lượt chạy: <warehouse dir>/runs/<run_id>/ pipe
 (the newest NTM_KEEP_RUNS runs are kept / giữ NTM_KEEP_RUNS lượt mới nhất)"""
 
 console = Console(highlight=False, soft_wrap=True)
+
+#: Set by ``python -m pipeline`` (pipeline/__main__.py), whose process ends after the command: the objects
+#: imported before the run (Dagster, dbt, pandas, the definitions: about 500,000) are then frozen out of the
+#: garbage collector's generations, so its full collections during the run walk only what the run creates.
+#: Left off when ``main`` is called inside a longer-lived process (tests), where frozen objects that later
+#: became garbage would never be freed.
+EXITS_AFTER_COMMAND = False
 
 
 @contextmanager
@@ -78,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     from pipeline.run_monitor import fail_orphaned_runs, run_tags
     from pipeline.run_output import CapturedOutput, StepProgress, step_totals
 
+    if EXITS_AFTER_COMMAND:
+        gc.freeze()
     # Dagster's instance reads DAGSTER_HOME: set it explicitly (as given, or the default beside the warehouse)
     dagster_home = config.dagster_home(settings.warehouse_dir)
     config.export_dagster_home(dagster_home)

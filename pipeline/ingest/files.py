@@ -83,7 +83,8 @@ def _ignored(name: str) -> bool:
 
 
 def discover(raw_dir: Path, source: str) -> list[LandedFile]:
-    """All candidate files of one source, sorted by relative path (cheap: no reading)."""
+    """All candidate files of one source, sorted by relative path (cheap: no reading; the relative paths are
+    built as strings, one folder at a time: at province scale 48,155 ``relative_to`` calls were 1 s)."""
     raw_dir = Path(raw_dir)
     root = raw_dir / source
     out: list[LandedFile] = []
@@ -91,17 +92,18 @@ def discover(raw_dir: Path, source: str) -> list[LandedFile]:
         return out
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not _ignored(d) and d not in IGNORED_DIRS)
+        folder = Path(dirpath)
+        rel_dir = Path(os.path.relpath(dirpath, raw_dir)).as_posix() + "/"
         for name in filenames:
             if _ignored(name):
                 continue
-            p = Path(dirpath) / name
-            rel = p.relative_to(raw_dir).as_posix()
-            out.append(LandedFile(path=p, rel=rel, source=source, ext=p.suffix.lower()))
+            ext = os.path.splitext(name)[1].lower()
+            out.append(LandedFile(path=folder / name, rel=rel_dir + name, source=source, ext=ext))
         # symlinked directories are listed in dirnames but not walked (followlinks=False): record them
         for d in list(dirnames):
-            p = Path(dirpath) / d
+            p = folder / d
             if p.is_symlink():
-                out.append(LandedFile(path=p, rel=p.relative_to(raw_dir).as_posix(), source=source, ext=""))
+                out.append(LandedFile(path=p, rel=rel_dir + d, source=source, ext=""))
     out.sort(key=lambda f: f.rel)
     return out
 
@@ -265,14 +267,16 @@ def not_ingested(raw_dir: Path) -> list[OtherFile]:
         return out
     for dirpath, dirnames, filenames in os.walk(raw_dir, followlinks=False):
         dirnames.sort()
-        links = [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
+        folder = Path(dirpath)
+        rel_dir = os.path.relpath(dirpath, raw_dir)
+        prefix = "" if rel_dir == "." else Path(rel_dir).as_posix() + "/"
+        links = [d for d in dirnames if (folder / d).is_symlink()]
         for name in [*filenames, *links]:
-            p = Path(dirpath) / name
-            rel = p.relative_to(raw_dir).as_posix()
+            rel = prefix + name  # a string per file: a Path per file cost 1 s for 48,155 files
             if rel in (*SOURCES, PACKAGE_SOURCE):
                 continue  # a source folder that is a link: discover() reads it
             reason = classify(rel)
             if reason is not None:
-                out.append(OtherFile(p, rel, reason, rel.split("/")[0] if "/" in rel else ""))
+                out.append(OtherFile(folder / name, rel, reason, rel.split("/")[0] if "/" in rel else ""))
     out.sort(key=lambda f: f.rel)
     return out
