@@ -9,6 +9,7 @@ release id, a content hash, never depends on it). The contract is raw/README.md 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import secrets
@@ -16,8 +17,9 @@ import shutil
 import tempfile
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import exchange_sender
 from pipeline.lib.hashing import sha256_file
+from pipeline.lib.reuse import code_digest
 from pipeline.lib.swap import replace_dir
 from pipeline.site.csv_export import format_timestamps
 
@@ -39,6 +42,10 @@ MANIFEST = "manifest.json"  # exchange/upward/manifest.json: every file of the f
 # Bump when what the builder writes changes (layout, bytes): an unchanged release then gets its package rebuilt.
 GENERATOR = "pipeline.exchange.package/2"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold; every entry has it: same input, same bytes
+# What decides a table's validation result besides its resources: the validating code and Frictionless.
+_HERE = Path(__file__).parent
+VALIDATION_CODE = code_digest(_HERE / "verify.py", _HERE / "format.py", Path(__file__))
+BUILD_FILE = "build.json"  # the publisher's record in a release (pipeline.publish.reuse.BUILD_FILE)
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,13 @@ class PackageResult:
     sent_at: str
     rows: dict[str, int]
     bytes_total: int
+    # table -> the key its Parquet and CSV resources validated under (run now or taken from the previous release)
+    validated: dict[str, str] = field(default_factory=dict)
+    validation_taken: list[str] = field(default_factory=list)  # tables whose validation was taken
+
+    def record(self) -> dict[str, Any]:
+        """What the publisher keeps in build.json for the next release (:func:`validated_before`)."""
+        return {"validated": sorted(set(self.validated.values()))}
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -85,6 +99,7 @@ class PackageResult:
             "sent_at": self.sent_at,
             "rows": self.rows,
             "bytes_total": self.bytes_total,
+            "validation_taken": self.validation_taken,
         }
 
 
@@ -279,10 +294,53 @@ def _sender_block(
     }
 
 
+def _references(res: dict[str, Any]) -> set[str]:
+    return {
+        ref
+        for fk in (res.get("schema") or {}).get("foreignKeys") or []
+        if (ref := (fk.get("reference") or {}).get("resource"))
+    }
+
+
+def validation_keys(resources_out: list[dict[str, Any]]) -> dict[str, str]:
+    """table -> the key of its validation: the sha256 of its Parquet and CSV resource descriptors (schema,
+    ``hash`` = the file's sha256, bytes), the descriptors of the resources its foreign keys point at, the
+    validating code (:data:`VALIDATION_CODE`) and the Frictionless and pyarrow versions."""
+    by_name = {r["name"]: r for r in resources_out}
+    keys = {}
+    for t in TABLES:
+        pq_res, csv_res = by_name[t.name], by_name[t.name + CSV_SUFFIX]
+        refs = sorted((_references(pq_res) | _references(csv_res)) & set(by_name))
+        blob = {"parquet": pq_res, "csv": csv_res, "refs": [by_name[r] for r in refs], "code": VALIDATION_CODE,
+                "frictionless": version("frictionless"), "pyarrow": pa.__version__}  # fmt: skip
+        keys[t.name] = hashlib.sha256(
+            json.dumps(blob, sort_keys=True, ensure_ascii=False, default=str).encode()
+        ).hexdigest()
+    return keys
+
+
+def validated_before(previous: Path | None) -> frozenset[str]:
+    """The validation keys the ``previous`` release's build.json recorded (empty: none, or unreadable)."""
+    if previous is None:
+        return frozenset()
+    try:
+        record = json.loads((Path(previous) / BUILD_FILE).read_text(encoding="utf-8")).get("exchange") or {}
+    except (OSError, ValueError, AttributeError):
+        return frozenset()
+    keys = record.get("validated") if isinstance(record, dict) else None
+    return frozenset(k for k in keys if isinstance(k, str)) if isinstance(keys, list) else frozenset()
+
+
 def _write_package(
-    pkg: Path, release_dir: Path, resources: dict[str, dict], dp: dict[str, Any], home: dict[str, Any]
-) -> dict[str, int]:
-    """The package folder: data files, datapackage.json, validated. Returns rows per table."""
+    pkg: Path,
+    release_dir: Path,
+    resources: dict[str, dict],
+    dp: dict[str, Any],
+    home: dict[str, Any],
+    validated: frozenset[str] = frozenset(),
+) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    """The package folder: data files, datapackage.json, validated. Returns rows per table, each table's
+    validation key and the tables whose validation was taken from ``validated`` (keys that passed before)."""
     commune, province = home["commune_code"], home["province_code"]
     release_id = dp.get("ntm:release_id") or dp["name"]
     sent_at = datetime.fromisoformat(dp["created"]).isoformat(timespec="seconds")
@@ -327,21 +385,36 @@ def _write_package(
     # faster: types, keys and foreign keys of the package are checked here, and each Parquet file against its
     # CSV twin as `exchange verify` checks it (a CSV that does not read back to the Parquet's values is caught
     # here, before the package is sent)
+    # A table whose resources (file sha256, schema) and the resources its foreign keys point at are those a
+    # previous package validated, with the same code, is not validated again: its result is the same.
     by_name = {r["name"]: r for r in resources_out}
-    errors = validate_frictionless(pkg, formats=("csv",)) + [
-        p for t in TABLES for p in check_twin(pkg, by_name[t.name], by_name[t.name + CSV_SUFFIX])
-    ]
+    keys = validation_keys(resources_out)
+    todo = [t.name for t in TABLES if keys[t.name] not in validated]
+    # the CSV resources to validate, with those their foreign keys point at (Frictionless needs each one
+    # present, and the foreign keys of those in turn)
+    names: set[str] = set()
+    stack = [n + CSV_SUFFIX for n in todo]
+    while stack:
+        n = stack.pop()
+        if n not in names:
+            names.add(n)
+            stack += sorted(_references(by_name[n]) & set(by_name))
+    errors = validate_frictionless(pkg, formats=("csv",), names=names) if names else []
+    errors += [p for n in todo for p in check_twin(pkg, by_name[n], by_name[n + CSV_SUFFIX])]
     if errors:
         raise PackageBuildError(
             "Gói báo cáo không hợp lệ (Frictionless): / The report package is not valid (Frictionless):\n  "
             + "\n  ".join(errors[:20])
         )
-    return {t.name: tables[t.name].num_rows for t in TABLES}
+    taken = [t.name for t in TABLES if t.name not in todo]
+    return {t.name: tables[t.name].num_rows for t in TABLES}, keys, taken
 
 
-def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
+def build_package(release_dir: Path, out_dir: Path, previous: Path | None = None) -> PackageResult:
     """Write ``out_dir`` (created; must not exist): the package's zip and manifest.json, from the
-    release in ``release_dir`` (its datapackage.json and the files it lists; nothing else is read)."""
+    release in ``release_dir`` (its datapackage.json and the files it lists; nothing else is read).
+    ``previous``: the release before it, whose build.json says which tables' resources validated
+    (:func:`validation_keys`); those are not validated again."""
     release_dir, out_dir = Path(release_dir), Path(out_dir)
     dp = json.loads((release_dir / "datapackage.json").read_text(encoding="utf-8"))
     resources = {r["name"]: r for r in dp.get("resources", [])}
@@ -359,7 +432,9 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
     # the package folder is written and validated beside the zip, zipped, then removed: only the zip travels
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as work:
         pkg = Path(work) / name
-        result_rows = _write_package(pkg, release_dir, resources, dp, home)
+        result_rows, keys, taken = _write_package(
+            pkg, release_dir, resources, dp, home, validated_before(previous)
+        )
         zip_path = out_dir / f"{name}.zip"
         write_zip(pkg, zip_path)
 
@@ -376,7 +451,7 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
         json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
     return PackageResult(
-        out_dir, zip_path, commune, release_id, sent_at, result_rows, sum(f["bytes"] for f in files),
+        out_dir, zip_path, commune, release_id, sent_at, result_rows, sum(f["bytes"] for f in files), keys, taken,
     )  # fmt: skip
 
 
@@ -433,8 +508,8 @@ def ensure_package(release_dir: Path, scratch_dir: Path) -> PackageResult | None
 class _PackageBuilder:
     """The publisher's hook (``publish_release(exchange_builder=...)``, the protocol of its site builder)."""
 
-    def __call__(self, release_dir: Path, out_dir: Path) -> PackageResult:
-        return build_package(release_dir, out_dir)
+    def __call__(self, release_dir: Path, out_dir: Path, previous: Path | None = None) -> PackageResult:
+        return build_package(release_dir, out_dir, previous)
 
     def ensure(self, release_dir: Path, scratch_dir: Path) -> PackageResult | None:
         return ensure_package(release_dir, scratch_dir)

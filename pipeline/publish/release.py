@@ -409,10 +409,22 @@ def _publish_in_stage(
     if dhis2_exporter is not None:
         dhis2_exporter(stage)
     # 5d. the report package for the level above (pipeline.exchange.package), from the staged files only
-    ex = exchange_builder(stage, stage / "exchange" / "upward") if exchange_builder is not None else None
+    # (a table whose resources a previous package validated is not validated again, pipeline.exchange.package)
+    ex = (
+        exchange_builder(stage, stage / "exchange" / "upward", previous=prev_dir if reuse_previous else None)
+        if exchange_builder is not None
+        else None
+    )
     fsync_write_text(
         stage / reuse.BUILD_FILE,
-        reuse.build_record(release_id, keys, reused_from, audits=audited, formulas=formula_record),
+        reuse.build_record(
+            release_id,
+            keys,
+            reused_from,
+            audits=audited,
+            formulas=formula_record,
+            exchange=ex.record() if hasattr(ex, "record") else None,
+        ),  # fmt: skip
     )
     fsync_tree_dirs(stage)
 
