@@ -424,6 +424,7 @@ def _publish_in_stage(
             audits=audited,
             formulas=formula_record,
             exchange=ex.record() if hasattr(ex, "record") else None,
+            site=site.record() if hasattr(site, "record") else None,
         ),  # fmt: skip
     )
     fsync_tree_dirs(stage)

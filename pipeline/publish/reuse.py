@@ -9,8 +9,9 @@ previous file must still have its recorded size and sha256. ``NTM_PUBLISH_REUSE=
 
 ``build.json`` (one per release, the publisher's own record; it differs between runs) lists each table's key
 and the release its files were linked from (``reused_from``, null when written by this run), the keys of the
-audits that passed (``audits``, :mod:`.audits`), each table's formula-cell count with its key (``formula``) and
-the report package's validated resources (``exchange``, :mod:`pipeline.exchange.package`).
+audits that passed (``audits``, :mod:`.audits`), each table's formula-cell count with its key (``formula``),
+the report package's validated resources (``exchange``, :mod:`pipeline.exchange.package`) and the scorecard
+workbook's commune sheet (``site``, :mod:`pipeline.site.scorecard_xlsx`).
 """
 
 from __future__ import annotations
@@ -142,6 +143,7 @@ def build_record(
     audits: Iterable[str] = (),
     formulas: dict[str, dict[str, Any]] | None = None,
     exchange: dict[str, Any] | None = None,
+    site: dict[str, Any] | None = None,
 ) -> str:
     record = {
         "format": BUILD_FORMAT,
@@ -150,5 +152,6 @@ def build_record(
         "audits": sorted(set(audits)),
         "formula": formulas or {},
         "exchange": exchange or {},
+        "site": site or {},
     }
     return json.dumps(record, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
