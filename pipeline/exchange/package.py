@@ -87,10 +87,15 @@ class PackageResult:
     # table -> the key its Parquet and CSV resources validated under (run now or taken from the previous release)
     validated: dict[str, str] = field(default_factory=dict)
     validation_taken: list[str] = field(default_factory=list)  # tables whose validation was taken
+    data_keys: dict[str, str] = field(default_factory=dict)  # table -> key of its data files (table_keys)
+    data_taken: list[str] = field(default_factory=list)  # tables whose files came from the previous package
 
     def record(self) -> dict[str, Any]:
-        """What the publisher keeps in build.json for the next release (:func:`validated_before`)."""
-        return {"validated": sorted(set(self.validated.values()))}
+        """What the publisher keeps in build.json for the next release (:func:`previous_package`)."""
+        return {
+            "validated": sorted(set(self.validated.values())),
+            "tables": dict(sorted(self.data_keys.items())),
+        }
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -100,6 +105,7 @@ class PackageResult:
             "rows": self.rows,
             "bytes_total": self.bytes_total,
             "validation_taken": self.validation_taken,
+            "files_taken": self.data_taken,
         }
 
 
@@ -219,7 +225,10 @@ def _sender_name(home: dict[str, Any], configured: str | None) -> str:
 
 
 def _write_resources(
-    pkg: Path, tables: dict[str, pa.Table], resources: dict[str, dict]
+    pkg: Path,
+    tables: dict[str, pa.Table],
+    resources: dict[str, dict],
+    taken: dict[str, tuple[bytes, bytes]] | None = None,
 ) -> list[dict[str, Any]]:
     """Write data/<table>.parquet and .csv; their resource descriptors (Parquet ones first)."""
     keep = {t.name for t in TABLES}
@@ -228,8 +237,13 @@ def _write_resources(
         rel = resources[t.name]
         table = tables[t.name]
         p_path, c_path = pkg / "data" / f"{t.name}.parquet", pkg / "data" / f"{t.name}.csv"
-        write_parquet(table, p_path)
-        write_csv(table, c_path)
+        if t.name in (taken or {}):  # the previous package's files of the same rows (_taken_tables)
+            p_path.parent.mkdir(parents=True, exist_ok=True)
+            p_path.write_bytes(taken[t.name][0])
+            c_path.write_bytes(taken[t.name][1])
+        else:
+            write_parquet(table, p_path)
+            write_csv(table, c_path)
         common = {
             "type": "table",
             "scheme": "file",
@@ -319,16 +333,90 @@ def validation_keys(resources_out: list[dict[str, Any]]) -> dict[str, str]:
     return keys
 
 
-def validated_before(previous: Path | None) -> frozenset[str]:
-    """The validation keys the ``previous`` release's build.json recorded (empty: none, or unreadable)."""
+@dataclass(frozen=True)
+class Previous:
+    """What the previous release's package offers: the validation keys and data-file keys its publisher
+    recorded (build.json "exchange") and its zip, verified against its manifest."""
+
+    validated: frozenset[str]
+    tables: dict[str, str]  # table -> key of its data files (table_keys)
+    zip_path: Path | None
+    package: str | None
+
+
+def previous_package(previous: Path | None) -> Previous | None:
+    """The ``previous`` release's package record (None: none, or unreadable)."""
     if previous is None:
-        return frozenset()
+        return None
     try:
         record = json.loads((Path(previous) / BUILD_FILE).read_text(encoding="utf-8")).get("exchange") or {}
     except (OSError, ValueError, AttributeError):
-        return frozenset()
-    keys = record.get("validated") if isinstance(record, dict) else None
-    return frozenset(k for k in keys if isinstance(k, str)) if isinstance(keys, list) else frozenset()
+        return None
+    if not isinstance(record, dict):
+        return None
+    keys = record.get("validated")
+    tables = record.get("tables")
+    zip_path, package = None, None
+    try:
+        upward = Path(previous) / EXCHANGE_DIR / UPWARD_DIR
+        manifest = json.loads((upward / MANIFEST).read_text(encoding="utf-8"))
+        listed = {f["path"]: f for f in manifest["files"]}
+        entry = listed[manifest["zip"]]
+        path = upward / manifest["zip"]
+        if path.stat().st_size == entry["bytes"] and sha256_file(path) == entry["sha256"]:
+            zip_path, package = path, str(manifest["package"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return Previous(
+        frozenset(k for k in keys if isinstance(k, str)) if isinstance(keys, list) else frozenset(),
+        {str(n): str(k) for n, k in tables.items()} if isinstance(tables, dict) else {},
+        zip_path,
+        package,
+    )
+
+
+def validated_before(previous: Path | None) -> frozenset[str]:
+    """The validation keys the ``previous`` release's build.json recorded (empty: none, or unreadable)."""
+    prev = previous_package(previous)
+    return prev.validated if prev is not None else frozenset()
+
+
+def table_keys(resources: dict[str, dict], home: dict[str, Any]) -> dict[str, str]:
+    """table -> the key of its package files (data/<table>.parquet and .csv): the release resource's files
+    (path, sha256), which rows (the home commune's or province's code), this module's and the validating
+    code (:data:`VALIDATION_CODE`) and the pyarrow version. The same key, the same two files."""
+    keys = {}
+    for t in TABLES:
+        files = [[f.get("path"), f.get("sha256")] for f in resources[t.name].get("ntm:files") or []]
+        if not files or any(not sha for _, sha in files):
+            continue
+        where = {"commune": home["commune_code"], "province": home["province_code"]}.get(t.rows)
+        blob = {"table": t.name, "rows": t.rows, "where": where, "files": files,
+                "primary_key": resources[t.name]["schema"].get("primaryKey") or [], "code": VALIDATION_CODE,
+                "pyarrow": pa.__version__}  # fmt: skip
+        keys[t.name] = hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+    return keys
+
+
+def _taken_tables(previous: Previous | None, keys: dict[str, str]) -> dict[str, tuple[bytes, bytes]]:
+    """table -> (Parquet bytes, CSV bytes) from the previous package's zip (verified by its manifest's
+    sha256, each member by its CRC-32) for the tables whose key it recorded."""
+    if previous is None or previous.zip_path is None:
+        return {}
+    want = [n for n, k in keys.items() if previous.tables.get(n) == k]
+    if not want:
+        return {}
+    out = {}
+    try:
+        with zipfile.ZipFile(previous.zip_path) as zf:
+            for n in want:
+                out[n] = (
+                    zf.read(f"{previous.package}/data/{n}.parquet"),
+                    zf.read(f"{previous.package}/data/{n}.csv"),
+                )
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return {}
+    return out
 
 
 def _write_package(
@@ -338,20 +426,26 @@ def _write_package(
     dp: dict[str, Any],
     home: dict[str, Any],
     validated: frozenset[str] = frozenset(),
-) -> tuple[dict[str, int], dict[str, str], list[str]]:
+    previous: Previous | None = None,
+) -> tuple[dict[str, int], dict[str, str], list[str], dict[str, str], list[str]]:
     """The package folder: data files, datapackage.json, validated. Returns rows per table, each table's
     validation key and the tables whose validation was taken from ``validated`` (keys that passed before)."""
     commune, province = home["commune_code"], home["province_code"]
     release_id = dp.get("ntm:release_id") or dp["name"]
     sent_at = datetime.fromisoformat(dp["created"]).isoformat(timespec="seconds")
     tables: dict[str, pa.Table] = {}
+    data_keys = table_keys(resources, home)
+    taken = _taken_tables(previous, data_keys)
     for t in TABLES:
+        if t.name in taken:
+            tables[t.name] = pq.read_table(io.BytesIO(taken[t.name][0]))
+            continue
         where = {"commune": ("commune_code", commune), "province": ("province_code", province)}.get(t.rows)
         rows = _release_table(release_dir, resources[t.name], where)
         pk = resources[t.name]["schema"].get("primaryKey") or []
         tables[t.name] = rows.sort_by([(k, "ascending") for k in pk]).combine_chunks() if pk else rows
 
-    resources_out = _write_resources(pkg, tables, resources)
+    resources_out = _write_resources(pkg, tables, resources, taken)
     sender = _sender_block(home, tables, dp, pkg / "data" / "dim_indicator.parquet")
     commune_name, province_name = home["commune_name"], home["province_name"]
     title_vi = f"Báo cáo nông thôn mới của {commune_name} ({commune}) gửi tỉnh {province_name} ({province})"
@@ -406,8 +500,9 @@ def _write_package(
             "Gói báo cáo không hợp lệ (Frictionless): / The report package is not valid (Frictionless):\n  "
             + "\n  ".join(errors[:20])
         )
-    taken = [t.name for t in TABLES if t.name not in todo]
-    return {t.name: tables[t.name].num_rows for t in TABLES}, keys, taken
+    valid_taken = [t.name for t in TABLES if t.name not in todo]
+    rows = {t.name: tables[t.name].num_rows for t in TABLES}
+    return rows, keys, valid_taken, data_keys, [t.name for t in TABLES if t.name in taken]
 
 
 def build_package(release_dir: Path, out_dir: Path, previous: Path | None = None) -> PackageResult:
@@ -432,8 +527,9 @@ def build_package(release_dir: Path, out_dir: Path, previous: Path | None = None
     # the package folder is written and validated beside the zip, zipped, then removed: only the zip travels
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as work:
         pkg = Path(work) / name
-        result_rows, keys, taken = _write_package(
-            pkg, release_dir, resources, dp, home, validated_before(previous)
+        prev = previous_package(previous)
+        result_rows, keys, taken, data_keys, data_taken = _write_package(
+            pkg, release_dir, resources, dp, home, prev.validated if prev else frozenset(), prev
         )
         zip_path = out_dir / f"{name}.zip"
         write_zip(pkg, zip_path)
@@ -452,6 +548,7 @@ def build_package(release_dir: Path, out_dir: Path, previous: Path | None = None
     )
     return PackageResult(
         out_dir, zip_path, commune, release_id, sent_at, result_rows, sum(f["bytes"] for f in files), keys, taken,
+        data_keys, data_taken,
     )  # fmt: skip
 
 

@@ -599,3 +599,38 @@ def test_a_changed_file_is_validated_whatever_the_record_says(release: Path, tmp
     monkeypatch.setattr(ex, "write_csv", broken_csv)
     with pytest.raises(ex.PackageBuildError, match="mart_commune_indicator"):
         ex.build_package(copy, tmp_path / "b", previous=_previous_with(tmp_path, good.validated.values()))
+
+
+def test_files_of_unchanged_tables_are_taken_from_the_previous_package(release: Path, tmp_path: Path):
+    """A table whose release files (sha256) are those the previous package was made from gets that package's
+    data files (from its zip, verified by the manifest's sha256): the package is the same bytes. A key
+    that differs, or a damaged previous zip, and the table is read from the release again."""
+    copy = tmp_path / "release"
+    shutil.copytree(release, copy, ignore=shutil.ignore_patterns("site", "exchange"))
+    first = ex.build_package(copy, tmp_path / "a")
+    assert first.data_taken == [] and set(first.data_keys) == {t.name for t in ex.TABLES}
+
+    def previous_release(name: str, record: dict) -> Path:
+        prev = tmp_path / name
+        shutil.copytree(tmp_path / "a", prev / ex.EXCHANGE_DIR / ex.UPWARD_DIR)
+        (prev / ex.BUILD_FILE).write_text(json.dumps({"exchange": record}))
+        return prev
+
+    prev = previous_release("p1", first.record())
+    again = ex.build_package(copy, tmp_path / "b", previous=prev)
+    assert again.data_taken == [t.name for t in ex.TABLES]
+    assert _tree(tmp_path / "b") == _tree(tmp_path / "a")
+
+    record = first.record()
+    record["tables"]["fact_indicator_value"] = "0" * 64  # made from other files, or by other code
+    third = ex.build_package(copy, tmp_path / "c", previous=previous_release("p2", record))
+    assert "fact_indicator_value" not in third.data_taken and len(third.data_taken) == len(ex.TABLES) - 1
+    assert _tree(tmp_path / "c") == _tree(tmp_path / "a")
+
+    damaged = previous_release("p3", first.record())
+    (zip_path,) = (damaged / ex.EXCHANGE_DIR / ex.UPWARD_DIR).glob("*.zip")
+    blob = bytearray(zip_path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    zip_path.write_bytes(bytes(blob))
+    fourth = ex.build_package(copy, tmp_path / "d", previous=damaged)
+    assert fourth.data_taken == [] and _tree(tmp_path / "d") == _tree(tmp_path / "a")
