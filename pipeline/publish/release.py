@@ -20,7 +20,8 @@ killed run leaves ``latest`` as it was):
 zstd, dictionary pages, statistics, deterministic row groups), 3. audit: primary-key uniqueness /
 not-null, foreign keys between published tables, PII scan of every text column (pipeline.publish.pii;
 formula-like cells flagged in the column descriptions), the disclosure attacker (:mod:`.disclosure_audit`:
-no suppressed survey cell recomputable), 4. content hash ->
+no suppressed survey cell recomputable; an audit the previous release passed on the same file bytes, code
+and inputs is taken from its ``build.json``, :mod:`.audits`), 4. content hash ->
 no-op if equal to latest (a missing or stale site of latest is rebuilt and swapped in), 5. datapackage.json,
 README.md, CHANGELOG.md, the site (``site/``: pages, map, CSV/XLSX downloads, built from the staged files), the
 report package for the level above (``exchange/upward/``, pipeline.exchange.package), fsync, 6. rename staging ->
