@@ -33,8 +33,8 @@ SAT = [
 POINTS = [{"period_code": "2026-Q1", "actual_value": 1.0}, {"period_code": "2026-Q2", "actual_value": None}]
 
 BUILDERS = {
-    "sparkline": lambda lang: charts.sparkline(POINTS, 2.0, lang),
-    "sparkline_empty": lambda lang: charts.sparkline([], None, lang),
+    "sparkline": lambda lang: charts.sparkline_altair(POINTS, 2.0, lang),
+    "sparkline_empty": lambda lang: charts.sparkline_altair([], None, lang),
     "indicator": lambda lang: charts.indicator_chart_altair(SERIES, IND, lang),
     "satisfaction": lambda lang: charts.satisfaction_chart(SAT, lang),
 }
@@ -118,5 +118,49 @@ def test_every_indicator_chart_of_a_release_is_altair_s_spec(release):
             for lang in ("vi", "en"):
                 fast = charts.indicator_chart(series, ind, lang)
                 assert _bytes(fast) == _bytes(charts.indicator_chart_altair(series, ind, lang)), ind
+    finally:
+        rel.close()
+
+
+SPARK_CASES = {
+    "floats": (POINTS, 2.0),
+    "empty, no target": ([], None),
+    "empty, int target": ([], 3),
+    "ints": (
+        [{"period_code": "2026-Q1", "actual_value": 1}, {"period_code": "2026-Q3", "actual_value": 4}],
+        2,
+    ),
+    "ints and floats": (
+        [{"period_code": "2026-Q1", "actual_value": 1}, {"period_code": "2026-Q2", "actual_value": 2.5}],
+        None,
+    ),
+    "negative and zero": (
+        [{"period_code": "2027-Q4", "actual_value": -1.5}, {"period_code": "2027-Q1", "actual_value": 0.0}],
+        0.0,
+    ),
+}
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+@pytest.mark.parametrize("case", sorted(SPARK_CASES))
+def test_sparkline_is_altair_s_spec_byte_for_byte(case, lang):
+    points, target = SPARK_CASES[case]
+    assert _bytes(charts.sparkline(points, target, lang)) == _bytes(
+        charts.sparkline_altair(points, target, lang)
+    )
+
+
+def test_every_sparkline_of_a_release_is_altair_s_spec(release):
+    from pipeline.site import pages, release_data
+
+    rel = release_data.open_release(release)
+    try:
+        score = pages.scorecard(rel)
+        assert score["rows"]
+        for r in score["rows"]:
+            points = score["trend"].get(r["indicator_code"], [])
+            for lang in ("vi", "en"):
+                fast = charts.sparkline(points, r["target_value"], lang)
+                assert _bytes(fast) == _bytes(charts.sparkline_altair(points, r["target_value"], lang)), r
     finally:
         rel.close()
