@@ -9,6 +9,7 @@ release id, a content hash, never depends on it). The contract is raw/README.md 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import secrets
@@ -16,8 +17,9 @@ import shutil
 import tempfile
 import unicodedata
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import exchange_sender
 from pipeline.lib.hashing import sha256_file
+from pipeline.lib.reuse import code_digest
 from pipeline.lib.swap import replace_dir
 from pipeline.site.csv_export import format_timestamps
 
@@ -39,6 +42,10 @@ MANIFEST = "manifest.json"  # exchange/upward/manifest.json: every file of the f
 # Bump when what the builder writes changes (layout, bytes): an unchanged release then gets its package rebuilt.
 GENERATOR = "pipeline.exchange.package/2"
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold; every entry has it: same input, same bytes
+# What decides a table's validation result besides its resources: the validating code and Frictionless.
+_HERE = Path(__file__).parent
+VALIDATION_CODE = code_digest(_HERE / "verify.py", _HERE / "format.py", Path(__file__))
+BUILD_FILE = "build.json"  # the publisher's record in a release (pipeline.publish.reuse.BUILD_FILE)
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,18 @@ class PackageResult:
     sent_at: str
     rows: dict[str, int]
     bytes_total: int
+    # table -> the key its Parquet and CSV resources validated under (run now or taken from the previous release)
+    validated: dict[str, str] = field(default_factory=dict)
+    validation_taken: list[str] = field(default_factory=list)  # tables whose validation was taken
+    data_keys: dict[str, str] = field(default_factory=dict)  # table -> key of its data files (table_keys)
+    data_taken: list[str] = field(default_factory=list)  # tables whose files came from the previous package
+
+    def record(self) -> dict[str, Any]:
+        """What the publisher keeps in build.json for the next release (:func:`previous_package`)."""
+        return {
+            "validated": sorted(set(self.validated.values())),
+            "tables": dict(sorted(self.data_keys.items())),
+        }
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -85,6 +104,8 @@ class PackageResult:
             "sent_at": self.sent_at,
             "rows": self.rows,
             "bytes_total": self.bytes_total,
+            "validation_taken": self.validation_taken,
+            "files_taken": self.data_taken,
         }
 
 
@@ -204,7 +225,10 @@ def _sender_name(home: dict[str, Any], configured: str | None) -> str:
 
 
 def _write_resources(
-    pkg: Path, tables: dict[str, pa.Table], resources: dict[str, dict]
+    pkg: Path,
+    tables: dict[str, pa.Table],
+    resources: dict[str, dict],
+    taken: dict[str, tuple[bytes, bytes]] | None = None,
 ) -> list[dict[str, Any]]:
     """Write data/<table>.parquet and .csv; their resource descriptors (Parquet ones first)."""
     keep = {t.name for t in TABLES}
@@ -213,8 +237,13 @@ def _write_resources(
         rel = resources[t.name]
         table = tables[t.name]
         p_path, c_path = pkg / "data" / f"{t.name}.parquet", pkg / "data" / f"{t.name}.csv"
-        write_parquet(table, p_path)
-        write_csv(table, c_path)
+        if t.name in (taken or {}):  # the previous package's files of the same rows (_taken_tables)
+            p_path.parent.mkdir(parents=True, exist_ok=True)
+            p_path.write_bytes(taken[t.name][0])
+            c_path.write_bytes(taken[t.name][1])
+        else:
+            write_parquet(table, p_path)
+            write_csv(table, c_path)
         common = {
             "type": "table",
             "scheme": "file",
@@ -279,21 +308,144 @@ def _sender_block(
     }
 
 
+def _references(res: dict[str, Any]) -> set[str]:
+    return {
+        ref
+        for fk in (res.get("schema") or {}).get("foreignKeys") or []
+        if (ref := (fk.get("reference") or {}).get("resource"))
+    }
+
+
+def validation_keys(resources_out: list[dict[str, Any]]) -> dict[str, str]:
+    """table -> the key of its validation: the sha256 of its Parquet and CSV resource descriptors (schema,
+    ``hash`` = the file's sha256, bytes), the descriptors of the resources its foreign keys point at, the
+    validating code (:data:`VALIDATION_CODE`) and the Frictionless and pyarrow versions."""
+    by_name = {r["name"]: r for r in resources_out}
+    keys = {}
+    for t in TABLES:
+        pq_res, csv_res = by_name[t.name], by_name[t.name + CSV_SUFFIX]
+        refs = sorted((_references(pq_res) | _references(csv_res)) & set(by_name))
+        blob = {"parquet": pq_res, "csv": csv_res, "refs": [by_name[r] for r in refs], "code": VALIDATION_CODE,
+                "frictionless": version("frictionless"), "pyarrow": pa.__version__}  # fmt: skip
+        keys[t.name] = hashlib.sha256(
+            json.dumps(blob, sort_keys=True, ensure_ascii=False, default=str).encode()
+        ).hexdigest()
+    return keys
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the previous release's package offers: the validation keys and data-file keys its publisher
+    recorded (build.json "exchange") and its zip, verified against its manifest."""
+
+    validated: frozenset[str]
+    tables: dict[str, str]  # table -> key of its data files (table_keys)
+    zip_path: Path | None
+    package: str | None
+
+
+def previous_package(previous: Path | None) -> Previous | None:
+    """The ``previous`` release's package record (None: none, or unreadable)."""
+    if previous is None:
+        return None
+    try:
+        record = json.loads((Path(previous) / BUILD_FILE).read_text(encoding="utf-8")).get("exchange") or {}
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    keys = record.get("validated")
+    tables = record.get("tables")
+    zip_path, package = None, None
+    try:
+        upward = Path(previous) / EXCHANGE_DIR / UPWARD_DIR
+        manifest = json.loads((upward / MANIFEST).read_text(encoding="utf-8"))
+        listed = {f["path"]: f for f in manifest["files"]}
+        entry = listed[manifest["zip"]]
+        path = upward / manifest["zip"]
+        if path.stat().st_size == entry["bytes"] and sha256_file(path) == entry["sha256"]:
+            zip_path, package = path, str(manifest["package"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return Previous(
+        frozenset(k for k in keys if isinstance(k, str)) if isinstance(keys, list) else frozenset(),
+        {str(n): str(k) for n, k in tables.items()} if isinstance(tables, dict) else {},
+        zip_path,
+        package,
+    )
+
+
+def validated_before(previous: Path | None) -> frozenset[str]:
+    """The validation keys the ``previous`` release's build.json recorded (empty: none, or unreadable)."""
+    prev = previous_package(previous)
+    return prev.validated if prev is not None else frozenset()
+
+
+def table_keys(resources: dict[str, dict], home: dict[str, Any]) -> dict[str, str]:
+    """table -> the key of its package files (data/<table>.parquet and .csv): the release resource's files
+    (path, sha256), which rows (the home commune's or province's code), this module's and the validating
+    code (:data:`VALIDATION_CODE`) and the pyarrow version. The same key, the same two files."""
+    keys = {}
+    for t in TABLES:
+        files = [[f.get("path"), f.get("sha256")] for f in resources[t.name].get("ntm:files") or []]
+        if not files or any(not sha for _, sha in files):
+            continue
+        where = {"commune": home["commune_code"], "province": home["province_code"]}.get(t.rows)
+        blob = {"table": t.name, "rows": t.rows, "where": where, "files": files,
+                "primary_key": resources[t.name]["schema"].get("primaryKey") or [], "code": VALIDATION_CODE,
+                "pyarrow": pa.__version__}  # fmt: skip
+        keys[t.name] = hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+    return keys
+
+
+def _taken_tables(previous: Previous | None, keys: dict[str, str]) -> dict[str, tuple[bytes, bytes]]:
+    """table -> (Parquet bytes, CSV bytes) from the previous package's zip (verified by its manifest's
+    sha256, each member by its CRC-32) for the tables whose key it recorded."""
+    if previous is None or previous.zip_path is None:
+        return {}
+    want = [n for n, k in keys.items() if previous.tables.get(n) == k]
+    if not want:
+        return {}
+    out = {}
+    try:
+        with zipfile.ZipFile(previous.zip_path) as zf:
+            for n in want:
+                out[n] = (
+                    zf.read(f"{previous.package}/data/{n}.parquet"),
+                    zf.read(f"{previous.package}/data/{n}.csv"),
+                )
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return {}
+    return out
+
+
 def _write_package(
-    pkg: Path, release_dir: Path, resources: dict[str, dict], dp: dict[str, Any], home: dict[str, Any]
-) -> dict[str, int]:
-    """The package folder: data files, datapackage.json, validated. Returns rows per table."""
+    pkg: Path,
+    release_dir: Path,
+    resources: dict[str, dict],
+    dp: dict[str, Any],
+    home: dict[str, Any],
+    validated: frozenset[str] = frozenset(),
+    previous: Previous | None = None,
+) -> tuple[dict[str, int], dict[str, str], list[str], dict[str, str], list[str]]:
+    """The package folder: data files, datapackage.json, validated. Returns rows per table, each table's
+    validation key and the tables whose validation was taken from ``validated`` (keys that passed before)."""
     commune, province = home["commune_code"], home["province_code"]
     release_id = dp.get("ntm:release_id") or dp["name"]
     sent_at = datetime.fromisoformat(dp["created"]).isoformat(timespec="seconds")
     tables: dict[str, pa.Table] = {}
+    data_keys = table_keys(resources, home)
+    taken = _taken_tables(previous, data_keys)
     for t in TABLES:
+        if t.name in taken:
+            tables[t.name] = pq.read_table(io.BytesIO(taken[t.name][0]))
+            continue
         where = {"commune": ("commune_code", commune), "province": ("province_code", province)}.get(t.rows)
         rows = _release_table(release_dir, resources[t.name], where)
         pk = resources[t.name]["schema"].get("primaryKey") or []
         tables[t.name] = rows.sort_by([(k, "ascending") for k in pk]).combine_chunks() if pk else rows
 
-    resources_out = _write_resources(pkg, tables, resources)
+    resources_out = _write_resources(pkg, tables, resources, taken)
     sender = _sender_block(home, tables, dp, pkg / "data" / "dim_indicator.parquet")
     commune_name, province_name = home["commune_name"], home["province_name"]
     title_vi = f"Báo cáo nông thôn mới của {commune_name} ({commune}) gửi tỉnh {province_name} ({province})"
@@ -327,21 +479,37 @@ def _write_package(
     # faster: types, keys and foreign keys of the package are checked here, and each Parquet file against its
     # CSV twin as `exchange verify` checks it (a CSV that does not read back to the Parquet's values is caught
     # here, before the package is sent)
+    # A table whose resources (file sha256, schema) and the resources its foreign keys point at are those a
+    # previous package validated, with the same code, is not validated again: its result is the same.
     by_name = {r["name"]: r for r in resources_out}
-    errors = validate_frictionless(pkg, formats=("csv",)) + [
-        p for t in TABLES for p in check_twin(pkg, by_name[t.name], by_name[t.name + CSV_SUFFIX])
-    ]
+    keys = validation_keys(resources_out)
+    todo = [t.name for t in TABLES if keys[t.name] not in validated]
+    # the CSV resources to validate, with those their foreign keys point at (Frictionless needs each one
+    # present, and the foreign keys of those in turn)
+    names: set[str] = set()
+    stack = [n + CSV_SUFFIX for n in todo]
+    while stack:
+        n = stack.pop()
+        if n not in names:
+            names.add(n)
+            stack += sorted(_references(by_name[n]) & set(by_name))
+    errors = validate_frictionless(pkg, formats=("csv",), names=names) if names else []
+    errors += [p for n in todo for p in check_twin(pkg, by_name[n], by_name[n + CSV_SUFFIX])]
     if errors:
         raise PackageBuildError(
             "Gói báo cáo không hợp lệ (Frictionless): / The report package is not valid (Frictionless):\n  "
             + "\n  ".join(errors[:20])
         )
-    return {t.name: tables[t.name].num_rows for t in TABLES}
+    valid_taken = [t.name for t in TABLES if t.name not in todo]
+    rows = {t.name: tables[t.name].num_rows for t in TABLES}
+    return rows, keys, valid_taken, data_keys, [t.name for t in TABLES if t.name in taken]
 
 
-def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
+def build_package(release_dir: Path, out_dir: Path, previous: Path | None = None) -> PackageResult:
     """Write ``out_dir`` (created; must not exist): the package's zip and manifest.json, from the
-    release in ``release_dir`` (its datapackage.json and the files it lists; nothing else is read)."""
+    release in ``release_dir`` (its datapackage.json and the files it lists; nothing else is read).
+    ``previous``: the release before it, whose build.json says which tables' resources validated
+    (:func:`validation_keys`); those are not validated again."""
     release_dir, out_dir = Path(release_dir), Path(out_dir)
     dp = json.loads((release_dir / "datapackage.json").read_text(encoding="utf-8"))
     resources = {r["name"]: r for r in dp.get("resources", [])}
@@ -359,7 +527,10 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
     # the package folder is written and validated beside the zip, zipped, then removed: only the zip travels
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".build-") as work:
         pkg = Path(work) / name
-        result_rows = _write_package(pkg, release_dir, resources, dp, home)
+        prev = previous_package(previous)
+        result_rows, keys, taken, data_keys, data_taken = _write_package(
+            pkg, release_dir, resources, dp, home, prev.validated if prev else frozenset(), prev
+        )
         zip_path = out_dir / f"{name}.zip"
         write_zip(pkg, zip_path)
 
@@ -376,7 +547,8 @@ def build_package(release_dir: Path, out_dir: Path) -> PackageResult:
         json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
     return PackageResult(
-        out_dir, zip_path, commune, release_id, sent_at, result_rows, sum(f["bytes"] for f in files),
+        out_dir, zip_path, commune, release_id, sent_at, result_rows, sum(f["bytes"] for f in files), keys, taken,
+        data_keys, data_taken,
     )  # fmt: skip
 
 
@@ -433,8 +605,8 @@ def ensure_package(release_dir: Path, scratch_dir: Path) -> PackageResult | None
 class _PackageBuilder:
     """The publisher's hook (``publish_release(exchange_builder=...)``, the protocol of its site builder)."""
 
-    def __call__(self, release_dir: Path, out_dir: Path) -> PackageResult:
-        return build_package(release_dir, out_dir)
+    def __call__(self, release_dir: Path, out_dir: Path, previous: Path | None = None) -> PackageResult:
+        return build_package(release_dir, out_dir, previous)
 
     def ensure(self, release_dir: Path, scratch_dir: Path) -> PackageResult | None:
         return ensure_package(release_dir, scratch_dir)

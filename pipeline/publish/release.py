@@ -20,7 +20,8 @@ killed run leaves ``latest`` as it was):
 zstd, dictionary pages, statistics, deterministic row groups), 3. audit: primary-key uniqueness /
 not-null, foreign keys between published tables, PII scan of every text column (pipeline.publish.pii;
 formula-like cells flagged in the column descriptions), the disclosure attacker (:mod:`.disclosure_audit`:
-no suppressed survey cell recomputable), 4. content hash ->
+no suppressed survey cell recomputable; an audit the previous release passed on the same file bytes, code
+and inputs is taken from its ``build.json``, :mod:`.audits`), 4. content hash ->
 no-op if equal to latest (a missing or stale site of latest is rebuilt and swapped in), 5. datapackage.json,
 README.md, CHANGELOG.md, the site (``site/``: pages, map, CSV/XLSX downloads, built from the staged files), the
 report package for the level above (``exchange/upward/``, pipeline.exchange.package), fsync, 6. rename staging ->
@@ -50,16 +51,17 @@ from pipeline import progress
 from pipeline.lib.faults import fault_point
 from pipeline.lib.hashing import sha256_file
 from pipeline.lib.pii import NameIndex
+from pipeline.quality.fingerprint import table_fingerprint
 
+from . import audits, reuse
 from . import datapackage as dpk
-from . import reuse
+from .audits import audit_keys
 from .disclosure_audit import DisclosureAuditError, audit_release_tables
 from .home import release_home
 from .parquet import (
     ReleaseIntegrityError,
     TableSpec,
     fsync_path,
-    quote_ident,
     write_table,
 )
 from .pii import PIIFoundError, flag_formula_fields, formula_cells, scan_pii
@@ -108,49 +110,6 @@ class ReleaseResult:
 # ---------------------------------------------------------------------------------------------------------
 # Audit
 # ---------------------------------------------------------------------------------------------------------
-
-
-def _parquet_rel(paths: Iterable[str], root: Path) -> str:
-    lits = ", ".join("'" + str(root / p).replace("'", "''") + "'" for p in paths)
-    return f"read_parquet([{lits}])"
-
-
-def audit_keys(
-    con, specs: Sequence[TableSpec], files: dict[str, list[dict[str, Any]]], root: Path
-) -> list[str]:
-    """Primary keys unique and non-null, foreign keys resolvable, on the staged Parquet files."""
-    problems: list[str] = []
-    by_name = {s.name: s for s in specs}
-    for spec in specs:
-        rel = _parquet_rel((f["path"] for f in files[spec.name]), root)
-        if spec.primary_key:
-            pk = ", ".join(quote_ident(k) for k in spec.primary_key)
-            nulls = " or ".join(f"{quote_ident(k)} is null" for k in spec.primary_key)
-            dup = con.execute(
-                f"select count(*) from (select {pk} from {rel} group by all having count(*) > 1)"
-            ).fetchall()[0][0]
-            nul = con.execute(f"select count(*) from {rel} where {nulls}").fetchall()[0][0]
-            if dup:
-                problems.append(f"{spec.name}: {dup} duplicated primary key value(s) ({pk})")
-            if nul:
-                problems.append(f"{spec.name}: {nul} row(s) with a null primary key column")
-        for fk_fields, ref, ref_fields in spec.foreign_keys:
-            if ref not in by_name:
-                problems.append(f"{spec.name}: foreign key references unpublished resource {ref}")
-                continue
-            ref_rel = _parquet_rel((f["path"] for f in files[ref]), root)
-            cond = " and ".join(
-                f"c.{quote_ident(a)} = p.{quote_ident(b)}" for a, b in zip(fk_fields, ref_fields, strict=True)
-            )
-            notnull = " and ".join(f"c.{quote_ident(a)} is not null" for a in fk_fields)
-            orphans = con.execute(
-                f"select count(*) from {rel} c where {notnull} and not exists (select 1 from {ref_rel} p where {cond})"
-            ).fetchall()[0][0]
-            if orphans:
-                problems.append(
-                    f"{spec.name}: {orphans} row(s) whose ({', '.join(fk_fields)}) is not in {ref}"
-                )
-    return problems
 
 
 def content_hash(resources: Sequence[dict[str, Any]], is_synthetic: bool) -> str:
@@ -304,10 +263,21 @@ def _publish_in_stage(
     prev_id, prev_dir = current_release(open_data_dir)
     prev_dp = json.loads((prev_dir / "datapackage.json").read_text(encoding="utf-8")) if prev_dir else None
 
-    # formula-like text cells (= + - @) are published as they are and flagged in the column description
-    formulas = formula_cells(
-        con, {s.name: s.sql for s in specs}, {s.name: s.pii_exempt_columns for s in specs}
+    prev = reuse.previous(prev_id, prev_dir, prev_dp) if reuse_previous else None
+    # formula-like text cells (= + - @) are published as they are and flagged in the column description; a
+    # table whose rows have the content fingerprint the previous release counted takes that count
+    fps = {s.name: table_fingerprint(con, f"({s.sql})") for s in specs}
+    formula_keys = {s.name: audits.formula_key(s, fps[s.name].digest) for s in specs}
+    known = {s.name: reuse.previous_formula(prev, s.name, formula_keys[s.name]) for s in specs}
+    formulas = {n: c for n, c in known.items() if c}
+    formulas.update(
+        formula_cells(
+            con,
+            {s.name: s.sql for s in specs if known[s.name] is None},
+            {s.name: s.pii_exempt_columns for s in specs},
+        )
     )
+    formula_record = {s.name: {"key": formula_keys[s.name], "cells": formulas.get(s.name, {})} for s in specs}
     specs = [
         replace(s, fields=flag_formula_fields(s.fields, formulas[s.name])) if s.name in formulas else s
         for s in specs
@@ -320,11 +290,10 @@ def _publish_in_stage(
     partitioned: dict[str, bool] = {}
     writer = {"partition_min_rows": partition_min_rows, "rows_per_batch": rows_per_batch,
               "row_group_rows": row_group_rows, "compression_level": compression_level}  # fmt: skip
-    prev = reuse.previous(prev_id, prev_dir, prev_dp) if reuse_previous else None
     keys: dict[str, str] = {}
     reused_from: dict[str, str | None] = {}
     for spec in specs:
-        keys[spec.name] = reuse.parquet_key(con, spec, writer)
+        keys[spec.name] = reuse.parquet_key(con, spec, writer, fps[spec.name])
         old = reuse.reuse_table(prev, spec.name, keys[spec.name], stage)
         if old is not None:
             files[spec.name] = [dict(f) for f in old["ntm:files"]]
@@ -350,13 +319,23 @@ def _publish_in_stage(
             raise ReleaseIntegrityError(f"{spec.name}: no file written")
         progress.advance(len(files), len(specs), "tables")  # the CLI's progress bar
 
-    # 3. audit on exactly the bytes that will be published
-    problems = audit_keys(con, specs, files, stage)
+    # 3. audit on exactly the bytes that will be published (an audit the previous release passed on the same
+    # bytes, with the same code and inputs, is taken from its build.json: pipeline.publish.audits)
+    passed = prev.audits if prev is not None else frozenset()
+    audited: set[str] = set()
+    problems = audit_keys(con, specs, files, stage, passed=passed, record=audited)
     if problems:
         raise ReleaseIntegrityError("release audit failed:\n  " + "\n  ".join(problems))
+    pii_denylist = list(pii_denylist)
+    names_digest = audits.names_digest(pii_names, pii_denylist)
+    pii_keys = {s.name: audits.pii_key(s, files[s.name], names_digest) for s in specs}
     hits = scan_pii(
         con,
-        {s.name: [str(stage / f["path"]) for f in files[s.name]] for s in specs},
+        {
+            s.name: [str(stage / f["path"]) for f in files[s.name]]
+            for s in specs
+            if pii_keys[s.name] not in passed
+        },
         pii_denylist,
         names=pii_names,
         exempt={s.name: s.pii_exempt_columns for s in specs},
@@ -364,12 +343,20 @@ def _publish_in_stage(
     )
     if hits:
         raise PIIFoundError(hits)
+    audited.update(pii_keys.values())
     # the attacker: no suppressed survey cell may be recomputable from the published numbers
+    disclosure_keys = {s.name: audits.disclosure_key(s.name, files[s.name], min_count) for s in specs}
     recoverable = audit_release_tables(
-        {s.name: [stage / f["path"] for f in files[s.name]] for s in specs}, min_count=min_count
+        {
+            s.name: [stage / f["path"] for f in files[s.name]]
+            for s in specs
+            if disclosure_keys[s.name] not in passed
+        },
+        min_count=min_count,
     )
     if recoverable:
         raise DisclosureAuditError(recoverable)
+    audited.update(disclosure_keys.values())
 
     # 4. content hash -> no-op?
     resources = [
@@ -401,7 +388,6 @@ def _publish_in_stage(
     if errs:
         raise ReleaseIntegrityError("datapackage.json is not a valid Data Package:\n  " + "\n  ".join(errs))
     fsync_write_text(stage / "datapackage.json", dpk.dumps(descriptor))
-    fsync_write_text(stage / reuse.BUILD_FILE, reuse.build_record(release_id, keys, reused_from))
     fsync_write_text(stage / "README.md", render_readme(descriptor, min_count=min_count, home=home))
     prev_rows = {r["name"]: r["ntm:rows"] for r in prev_dp["resources"]} if prev_dp else None
     prev_log = (
@@ -424,7 +410,24 @@ def _publish_in_stage(
     if dhis2_exporter is not None:
         dhis2_exporter(stage)
     # 5d. the report package for the level above (pipeline.exchange.package), from the staged files only
-    ex = exchange_builder(stage, stage / "exchange" / "upward") if exchange_builder is not None else None
+    # (a table whose resources a previous package validated is not validated again, pipeline.exchange.package)
+    ex = (
+        exchange_builder(stage, stage / "exchange" / "upward", previous=prev_dir if reuse_previous else None)
+        if exchange_builder is not None
+        else None
+    )
+    fsync_write_text(
+        stage / reuse.BUILD_FILE,
+        reuse.build_record(
+            release_id,
+            keys,
+            reused_from,
+            audits=audited,
+            formulas=formula_record,
+            exchange=ex.record() if hasattr(ex, "record") else None,
+            site=site.record() if hasattr(site, "record") else None,
+        ),  # fmt: skip
+    )
     fsync_tree_dirs(stage)
 
     # 6. move into place and swap

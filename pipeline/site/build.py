@@ -38,6 +38,8 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 SITE_DIRNAME = "site"
 MANIFEST = "site.json"
+# what a download entry carries for this run and the publisher's build.json, not for site.json
+RUN_ONLY = ("reused_from", "record", "sheet_taken")
 
 NAV = [
     ("overview", "index.html", "Tổng quan", "Overview"),
@@ -72,6 +74,10 @@ class SiteResult:
     geo_kind: str = ""
     downloads: list[dict[str, Any]] = field(default_factory=list)
 
+    def record(self) -> dict[str, Any]:
+        """What the publisher keeps in build.json "site" for the next release (the workbook's record)."""
+        return {d["name"]: d["record"] for d in self.downloads if d.get("record")}
+
     def metadata(self) -> dict[str, Any]:
         return {
             "pages": len(self.pages),
@@ -80,6 +86,7 @@ class SiteResult:
             "map_geometry": self.geo_kind,
             "downloads": len(self.downloads),
             "downloads_reused": {d["name"]: d["reused_from"] for d in self.downloads if d.get("reused_from")},
+            "scorecard_sheet_taken": any(d.get("sheet_taken") for d in self.downloads),
         }
 
 
@@ -284,7 +291,7 @@ def _finish(site_dir: Path, pages_: list[str], geo_kind: str, downloads: list, r
             files.append({"path": rel, "bytes": size, "sha256": digest})
     # the downloads with their keys (pipeline.site.downloads.csv_key): what the next release may link; which
     # release a file was linked from is this run's news, not the site's (a site is the same bytes either way)
-    listed = [{k: v for k, v in d.items() if k != "reused_from"} for d in downloads]
+    listed = [{k: v for k, v in d.items() if k not in RUN_ONLY} for d in downloads]
     manifest = {"release_id": release_id, "generator": SITE_VERSION, "pages": pages_, "map_geometry": geo_kind,
                 "files": files, "downloads": listed}  # fmt: skip
     (site_dir / MANIFEST).write_text(

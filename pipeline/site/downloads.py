@@ -45,6 +45,7 @@ __all__ = [
 
 DOWNLOADS_DIR = "downloads"
 SITE_MANIFEST = "site.json"  # pipeline.site.build.MANIFEST: lists the downloads with their keys
+BUILD_FILE = "build.json"  # the publisher's record in a release (pipeline.publish.reuse.BUILD_FILE)
 CSV_CODE = code_digest(Path(__file__).with_name("csv_export.py"))
 
 
@@ -91,6 +92,19 @@ def _previous_csvs(previous: Path | None) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError):
         return {}
     return {e["name"]: e for e in m.get("downloads", []) if e.get("format") == "csv" and e.get("key")}
+
+
+def _previous_scorecard(previous: Path | None) -> tuple[Path, dict] | None:
+    """The previous release's workbook and the record its publisher kept (build.json "site" "scorecard")."""
+    if previous is None:
+        return None
+    try:
+        record = json.loads((previous / BUILD_FILE).read_text(encoding="utf-8"))["site"]["scorecard"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    return previous / "site" / DOWNLOADS_DIR / SCORECARD_FILE, record
 
 
 def write_downloads(
@@ -152,6 +166,7 @@ def write_downloads(
         out_dir / SCORECARD_FILE,
         release_id,
         is_synthetic=bool(package.get("ntm:is_synthetic")),
+        previous=_previous_scorecard(previous),
     )
     entries.append(
         {
@@ -163,6 +178,10 @@ def write_downloads(
             "sha256": xlsx["sha256"],
             "neutralised_cells": xlsx["neutralised_cells"],
             "reused_from": None,  # stamped with the release id: written every time
+            # the publisher's record (build.json "site"), not listed in site.json: what the next release's
+            # workbook may take (its commune sheet, when made from the same files)
+            "record": xlsx["record"],
+            "sheet_taken": xlsx["sheet_taken"],
         }
     )
     return entries

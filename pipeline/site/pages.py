@@ -302,20 +302,42 @@ def _satisfaction_layers(rel: Release, per: dict[str, dict]) -> list[dict[str, A
 # ---------------------------------------------------------------------------------------------------------
 
 
+COMMUNE_SERIES_SQL = (
+    "select m.period_code, m.period_kind, m.period_label_vi, m.period_label_en, m.value, m.numerator, "
+    "m.denominator, m.hamlets_reporting, m.hamlets_existing, m.threshold, m.met_threshold, m.value_source, "
+    "p.sort_order from mart_commune_indicator m join dim_period p using (period_code) "
+    "where m.indicator_code = ? order by p.sort_order"
+)
+HAMLET_SERIES_SQL = (
+    "select m.period_code, m.period_kind, m.hamlet_code, m.hamlet_name, m.value, m.numerator, m.denominator, "
+    "m.met_threshold, p.sort_order from mart_hamlet_indicator m join dim_period p using (period_code) "
+    "where m.indicator_code = ? order by p.sort_order, m.hamlet_code"
+)
+
+
+def _by_indicator(rel: Release, sql: str) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``sql`` (one indicator's, ``where m.indicator_code = ? order by ...``) for every indicator
+    at once: one read of the Parquet files instead of one per indicator; each indicator's rows in the order
+    of ``sql``'s ``order by`` (the indicator code goes first)."""
+    select, rest = sql.split(" from ", 1)
+    where, order = rest.split(" where m.indicator_code = ? order by ")
+    cur = rel.con.execute(f"{select}, m.indicator_code from {where} order by m.indicator_code, {order}")
+    cols = [d[0] for d in cur.description][:-1]
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in cur.fetchall():
+        out.setdefault(r[-1], []).append(dict(zip(cols, r[:-1], strict=True)))
+    return out
+
+
 def indicator_series(rel: Release, code: str) -> dict[str, Any]:
-    commune_rows = rel.rows(
-        "select m.period_code, m.period_kind, m.period_label_vi, m.period_label_en, m.value, m.numerator, "
-        "m.denominator, m.hamlets_reporting, m.hamlets_existing, m.threshold, m.met_threshold, m.value_source, "
-        "p.sort_order from mart_commune_indicator m join dim_period p using (period_code) "
-        "where m.indicator_code = ? order by p.sort_order",
-        [code],
-    )
-    hamlet_rows = rel.rows(
-        "select m.period_code, m.period_kind, m.hamlet_code, m.hamlet_name, m.value, m.numerator, m.denominator, "
-        "m.met_threshold, p.sort_order from mart_hamlet_indicator m join dim_period p using (period_code) "
-        "where m.indicator_code = ? order by p.sort_order, m.hamlet_code",
-        [code],
-    )
+    if "indicator_series" not in rel.cache:
+        rel.cache["indicator_series"] = (
+            _by_indicator(rel, COMMUNE_SERIES_SQL),
+            _by_indicator(rel, HAMLET_SERIES_SQL),
+        )
+    commune_all, hamlet_all = rel.cache["indicator_series"]
+    commune_rows = [dict(r) for r in commune_all.get(code, [])]
+    hamlet_rows = [dict(r) for r in hamlet_all.get(code, [])]
     periods_: list[str] = []
     by_hamlet: dict[str, dict[str, Any]] = {}
     for r in hamlet_rows:

@@ -27,6 +27,7 @@ class Release:
     con: duckdb.DuckDBPyConnection
     resources: dict[str, list[str]] = field(default_factory=dict)  # name -> file paths relative to root
     home_commune: str | None = None  # tables with a commune_code column are read for this commune only
+    cache: dict[str, Any] = field(default_factory=dict)  # what a page builder read once for every page
 
     @property
     def release_id(self) -> str:

@@ -12,10 +12,13 @@ are streamed into it as the XML openpyxl would write (:mod:`pipeline.site.xlsx_r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import platform
 import re
 import zipfile
+import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -25,10 +28,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.lib.hashing import sha256_file
+from pipeline.lib.reuse import code_digest
 
 from .csv_export import DownloadError, is_text, neutralise
 from .i18n import STATUS
-from .xlsx_rows import SheetBody, deterministic_zip, shown
+from .xlsx_rows import RawPart, SheetBody, deterministic_zip, read_raw_part, register_formats, shown
 
 SCORECARD_FILE = "scorecard.xlsx"
 
@@ -122,14 +126,19 @@ def release_stamp(release_id: str) -> datetime:
     return _FALLBACK_STAMP
 
 
-def _read_table(release_data_dir: Path, name: str, needed: Sequence[str]) -> tuple[pa.Table, list[Path], int]:
-    """A published table (single file or partition folder), text columns neutralised; (table, files, changed)."""
+def _table_files(release_data_dir: Path, name: str) -> list[Path]:
     single = release_data_dir / f"{name}.parquet"
     files = [single] if single.is_file() else sorted((release_data_dir / name).glob("*.parquet"))
     if not files:
         raise DownloadError(
             f"Không thấy {name}.parquet trong {release_data_dir}. / {name}.parquet not found in {release_data_dir}."
         )
+    return files
+
+
+def _read_table(release_data_dir: Path, name: str, needed: Sequence[str]) -> tuple[pa.Table, list[Path], int]:
+    """A published table (single file or partition folder), text columns neutralised; (table, files, changed)."""
+    files = _table_files(release_data_dir, name)
     table = pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
     missing = [c for c in needed if c not in table.column_names]
     if missing:
@@ -309,7 +318,9 @@ def _about_sheet(wb, rows: Sequence[tuple[str, str]]) -> None:
         wa.append([key, value])
 
 
-def _save_workbook(wb, out: Path, release_id: str, bodies: Sequence[SheetBody] = ()) -> None:
+def _save_workbook(
+    wb, out: Path, release_id: str, bodies: Sequence[SheetBody] = (), taken: dict[Any, RawPart] | None = None
+) -> None:
     """Save with created/modified and every zip entry's time fixed to the release's date: same input, same bytes."""
     from openpyxl.writer.excel import ExcelWriter
 
@@ -321,27 +332,74 @@ def _save_workbook(wb, out: Path, release_id: str, bodies: Sequence[SheetBody] =
     props.created = stamp
     props.modified = stamp
     out.parent.mkdir(parents=True, exist_ok=True)
-    raw = out.with_name(f".{out.name}.raw")
+    unstamped = out.with_name(f".{out.name}.raw")
     tmp = out.with_name(f".{out.name}.tmp")
     try:
         # ExcelWriter, not wb.save(): save() overwrites the modified time with now()
-        ExcelWriter(wb, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
-        deterministic_zip(raw, tmp, stamp, bodies)
+        ExcelWriter(wb, zipfile.ZipFile(unstamped, "w", zipfile.ZIP_DEFLATED, allowZip64=True)).save()
+        # a sheet's part name is known once the writer numbered the sheets
+        raw = {ws.path.lstrip("/"): part for ws, part in (taken or {}).items()}
+        deterministic_zip(unstamped, tmp, stamp, bodies, raw)
         os.replace(tmp, out)
     finally:
-        raw.unlink(missing_ok=True)
+        unstamped.unlink(missing_ok=True)
         tmp.unlink(missing_ok=True)
 
 
+# What decides the bytes of the commune sheet's part besides its Parquet files (pipeline.site.downloads takes
+# the part from the previous release's workbook when this key is the one recorded there).
+SHEET_CODE = code_digest(
+    Path(__file__), *(Path(__file__).with_name(n) for n in ("xlsx_rows.py", "csv_export.py", "i18n.py"))
+)
+
+
+def commune_sheet_key(files: Sequence[tuple[str, str]]) -> str:
+    """The key of the commune sheet's part: its Parquet files (path, sha256), this code, openpyxl, zlib and
+    Python (zipfile, deflate)."""
+    import openpyxl
+
+    blob = {"sheet": COMMUNE_SHEET, "files": [list(f) for f in files], "code": SHEET_CODE,
+            "openpyxl": openpyxl.__version__, "zlib": zlib.ZLIB_RUNTIME_VERSION,
+            "python": platform.python_version()}  # fmt: skip
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
+
+
+def _taken_sheet(previous: tuple[Path, dict] | None, key: str) -> tuple[RawPart, dict] | None:
+    """The commune sheet's part from the previous workbook when its record has ``key`` and the workbook and
+    the part are intact (size and sha256 of the file, CRC-32 and sizes of the part); else None."""
+    if previous is None:
+        return None
+    path, rec = previous
+    try:
+        if rec.get("key") != key or not path.is_file() or path.stat().st_size != rec["workbook_bytes"]:
+            return None
+        if sha256_file(path) != rec["workbook_sha256"]:
+            return None
+        part = read_raw_part(path, rec["part"])
+        if (part.crc, part.file_size, len(part.data)) != (rec["crc"], rec["file_size"], rec["compress_size"]):
+            return None
+        return part, rec
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return None
+
+
 def write_scorecard_xlsx(
-    release_data_dir: Path, out: Path, release_id: str, *, is_synthetic: bool | None = None
+    release_data_dir: Path,
+    out: Path,
+    release_id: str,
+    *,
+    is_synthetic: bool | None = None,
+    previous: tuple[Path, dict] | None = None,
 ) -> dict:
     """The plan scorecard workbook from the release's mart_plan_targets and mart_commune_indicator Parquet.
 
     ``is_synthetic`` (default: read from ../datapackage.json beside the data folder when it is there) puts
-    the synthetic-data warning on the About sheet. Returns {path, rows (scorecard rows), bytes, sha256,
-    neutralised_cells, status_counts}."""
+    the synthetic-data warning on the About sheet. ``previous``: (an earlier workbook, the ``record`` it was
+    written with): its commune sheet is taken as it is (compressed bytes) when made from the same Parquet
+    files by the same code (:func:`commune_sheet_key`). Returns {path, rows (scorecard rows), bytes, sha256,
+    neutralised_cells, status_counts, record, sheet_taken}."""
     from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
 
     dp_path = release_data_dir.parent / "datapackage.json"
     dp = json.loads(dp_path.read_text(encoding="utf-8")) if dp_path.is_file() else {}
@@ -361,23 +419,28 @@ def write_scorecard_xlsx(
         "is_on_track",
     ]
     targets, target_files, changed_t = _read_table(release_data_dir, "mart_plan_targets", needed)
-    commune, commune_files, changed_c = _read_table(
-        release_data_dir, "mart_commune_indicator", ["indicator_code", "period_code", "value"]
-    )
+    commune_files = _table_files(release_data_dir, "mart_commune_indicator")
+    digests = {p: sha256_file(p) for p in [*target_files, *commune_files]}
+    key = commune_sheet_key([(p.relative_to(release_data_dir).as_posix(), digests[p]) for p in commune_files])
+    taken = _taken_sheet(previous, key)
     targets = targets.sort_by(
         [("target_year", "ascending"), ("period_code", "ascending"), ("indicator_code", "ascending")]
     )
-    commune = commune.sort_by([("period_code", "ascending"), ("indicator_code", "ascending")])
     sources = [
-        f"data/{p.relative_to(release_data_dir).as_posix()} (sha256 {sha256_file(p)})"
+        f"data/{p.relative_to(release_data_dir).as_posix()} (sha256 {digests[p]})"
         for p in [*target_files, *commune_files]
     ]
 
     counts, scorecard = _scorecard_data(targets)
-    sheets = [
-        (SCORECARD_SHEET, SCORECARD_COLUMNS, scorecard, targets.num_rows),
-        (COMMUNE_SHEET, COMMUNE_COLUMNS, _commune_data(commune), commune.num_rows),
-    ]
+    sheets = [(SCORECARD_SHEET, SCORECARD_COLUMNS, scorecard, targets.num_rows)]
+    if taken is None:
+        commune, _, changed_c = _read_table(
+            release_data_dir, "mart_commune_indicator", ["indicator_code", "period_code", "value"]
+        )
+        commune = commune.sort_by([("period_code", "ascending"), ("indicator_code", "ascending")])
+        sheets.append((COMMUNE_SHEET, COMMUNE_COLUMNS, _commune_data(commune), commune.num_rows))
+    else:
+        changed_c = int(taken[1]["neutralised"])
     # every text is checked before the first sheet starts: a write-only sheet that is never saved leaves its
     # row writer open on a temporary file
     for title, columns, data, _ in sheets:
@@ -385,13 +448,38 @@ def write_scorecard_xlsx(
             _check_text(title, name, values)
     wb = Workbook(write_only=True)  # rows stream to the file: no cell model, about 1.2 M cells at a province
     bodies = [_write_sheet(wb, *sheet) for sheet in sheets]
+    raw: dict[Any, RawPart] = {}
+    if taken is not None:
+        # the sheet as openpyxl sets it up (the autofilter's defined name and the styles are outside its part);
+        # its part - widths, header and rows - is the previous workbook's
+        part, rec = taken
+        ws = wb.create_sheet(COMMUNE_SHEET)
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(COMMUNE_COLUMNS))}{int(rec['rows']) + 1}"
+        ws.append(_header_cells(ws, COMMUNE_COLUMNS))
+        register_formats(ws, rec["formats"])
+        raw[ws] = part
+        commune_ws, commune_rows, formats = ws, int(rec["rows"]), list(rec["formats"])
+    else:
+        body = bodies[1]
+        commune_ws, commune_rows, formats = body.ws, body.n_rows, body.formats
     _about_sheet(wb, _about_rows(release_id, sources, counts, is_synthetic, publisher))
-    _save_workbook(wb, out, release_id, bodies)
+    _save_workbook(wb, out, release_id, bodies, raw)
+    commune_part = commune_ws.path.lstrip("/")
+    digest = sha256_file(out)
+    with zipfile.ZipFile(out) as zf:
+        info = zf.getinfo(commune_part)
+    record = {"key": key, "part": commune_part, "rows": commune_rows, "formats": formats,
+              "neutralised": changed_c, "crc": info.CRC, "file_size": info.file_size,
+              "compress_size": info.compress_size, "workbook_bytes": out.stat().st_size,
+              "workbook_sha256": digest}  # fmt: skip
     return {
         "path": str(out),
         "rows": targets.num_rows,
         "bytes": out.stat().st_size,
-        "sha256": sha256_file(out),
+        "sha256": digest,
         "neutralised_cells": changed_t + changed_c,
         "status_counts": counts,
+        "record": record,
+        "sheet_taken": taken is not None,
     }

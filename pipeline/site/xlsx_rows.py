@@ -12,8 +12,10 @@ what openpyxl's cell writer gave.
 
 from __future__ import annotations
 
+import struct
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,32 @@ def column_fragments(ws, letter: str, values: list[Any], first_row: int) -> list
     ]
 
 
+def number_format(first: Any) -> str | None:
+    """The number format :func:`column_fragments` registers for a column whose first value is ``first``."""
+    if first is None or isinstance(first, bool):
+        return None
+    if isinstance(first, int):
+        return INT_FORMAT
+    if isinstance(first, float):
+        return FLOAT_FORMAT
+    if isinstance(first, datetime):
+        return None if first.tzinfo is not None else DATETIME_FORMAT
+    if isinstance(first, date):
+        return DATE_FORMAT
+    return None
+
+
+def register_formats(ws, formats: Sequence[str | None]) -> None:
+    """Register ``formats`` in the workbook's styles in the order :class:`SheetBody` registers them."""
+    from openpyxl.cell import WriteOnlyCell
+
+    for fmt in formats:
+        if fmt is not None:
+            styled = WriteOnlyCell(ws)
+            styled.number_format = fmt
+            styled.style_id  # noqa: B018 (registers the format)
+
+
 def shown(values: list[Any]) -> list[Any]:
     """The value a cell holds (tz-aware times become their text, as :func:`column_fragments` writes them)."""
     first = next((v for v in values if v is not None), None)
@@ -118,8 +146,11 @@ class SheetBody:
         self.letters = [get_column_letter(i) for i in range(1, len(columns) + 1)]
         self.dimension = f"A1:{self.letters[-1]}{n_rows + 1}"
         # register every number format now: the styles part is written before the rows are streamed
+        self.formats: list[str | None] = []  # per column, the number format registered (None: none)
         for letter, values in zip(self.letters, data, strict=True):
-            column_fragments(ws, letter, [next((v for v in values if v is not None), None)], 2)
+            first = next((v for v in values if v is not None), None)
+            column_fragments(ws, letter, [first], 2)
+            self.formats.append(number_format(first))
 
     @property
     def part(self) -> str:
@@ -138,11 +169,64 @@ class SheetBody:
             ).encode("utf-8")
 
 
-def deterministic_zip(src: Path, dst: Path, stamp: datetime, bodies: Sequence[SheetBody] = ()) -> None:
+@dataclass(frozen=True)
+class RawPart:
+    """A part taken as it is (its compressed bytes) from another zip, e.g. the same sheet of the previous
+    release's workbook: ``data`` deflated, with the CRC-32 and size of the uncompressed part."""
+
+    data: bytes
+    crc: int
+    file_size: int
+
+
+def read_raw_part(zip_path: Path, name: str) -> RawPart:
+    """The compressed bytes of part ``name`` of ``zip_path`` (deflated), its CRC-32 and size."""
+    with zipfile.ZipFile(zip_path) as zf:
+        info = zf.getinfo(name)
+        if info.compress_type != zipfile.ZIP_DEFLATED:
+            raise ValueError(f"{zip_path}: {name} is not deflated")
+        fp = zf.fp
+        fp.seek(info.header_offset)
+        header = fp.read(zipfile.sizeFileHeader)
+        if header[:4] != zipfile.stringFileHeader:
+            raise zipfile.BadZipFile(f"{zip_path}: bad local header of {name}")
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        fp.seek(info.header_offset + zipfile.sizeFileHeader + name_len + extra_len)
+        data = fp.read(info.compress_size)
+    if len(data) != info.compress_size:
+        raise zipfile.BadZipFile(f"{zip_path}: {name} is truncated")
+    return RawPart(data, info.CRC, info.file_size)
+
+
+def _write_raw(zout: zipfile.ZipFile, zi: zipfile.ZipInfo, part: RawPart) -> None:
+    """Write ``part`` as entry ``zi``, byte for byte what ``zout.open(zi, "w", force_zip64=True)`` writes for
+    the same uncompressed bytes (local header with the zip64 extra, no data descriptor, the deflated data)."""
+    zi.flag_bits = 0x00
+    zout.fp.seek(zout.start_dir)
+    zi.header_offset = zout.fp.tell()
+    zout._writecheck(zi)
+    zout._didModify = True
+    zi.CRC, zi.compress_size, zi.file_size = part.crc, len(part.data), part.file_size
+    zout.fp.write(zi.FileHeader(True))
+    zout.fp.write(part.data)
+    zout.start_dir = zout.fp.tell()
+    zout.filelist.append(zi)
+    zout.NameToInfo[zi.filename] = zi
+
+
+def deterministic_zip(
+    src: Path,
+    dst: Path,
+    stamp: datetime,
+    bodies: Sequence[SheetBody] = (),
+    raw: Mapping[str, RawPart] | None = None,
+) -> None:
     """Rewrite a zip with fixed entry times (openpyxl stamps every part with the current time), streaming each
-    data sheet's rows into its part before ``</sheetData>`` and giving the part its ``<dimension>``."""
+    data sheet's rows into its part before ``</sheetData>`` and giving the part its ``<dimension>``. A part in
+    ``raw`` is written from those compressed bytes instead (a sheet taken from an earlier workbook)."""
     dt = (max(stamp.year, 1980), stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second)
     by_part = {b.part: b for b in bodies}
+    raw = raw or {}
     with (
         zipfile.ZipFile(src) as zin,
         zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zout,
@@ -151,6 +235,9 @@ def deterministic_zip(src: Path, dst: Path, stamp: datetime, bodies: Sequence[Sh
             zi = zipfile.ZipInfo(info.filename, date_time=dt)
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.external_attr = 0o644 << 16
+            if info.filename in raw:
+                _write_raw(zout, zi, raw[info.filename])
+                continue
             body = by_part.get(info.filename)
             if body is None:
                 zout.writestr(zi, zin.read(info.filename))

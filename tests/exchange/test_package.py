@@ -522,3 +522,115 @@ def test_the_package_holds_what_rolls_communes_up_to_the_province(release: Path,
     same = (a.isna() & b.isna()) | ((a - b).abs() <= 1e-9)
     assert same.all(), merged.loc[~same, ["period_code", "indicator_code", "value", "value_re"]].head()
     assert (merged["communes_reporting"] == merged["communes_reporting_re"]).all()
+
+
+# ----------------------------------------------------------------------------------------- validation reuse
+
+
+def _previous_with(tmp_path: Path, validated) -> Path:
+    """A stand-in previous release: only its build.json, recording ``validated`` keys for the package."""
+    prev = tmp_path / "previous"
+    prev.mkdir()
+    (prev / ex.BUILD_FILE).write_text(json.dumps({"exchange": {"validated": sorted(validated)}}))
+    return prev
+
+
+def _spy_validation(monkeypatch) -> list[set[str] | None]:
+    from pipeline.exchange import verify
+
+    calls: list[set[str] | None] = []
+    real = verify.validate_frictionless
+
+    def spy(pkg, formats=("parquet", "csv"), **kw):
+        calls.append(set(kw["names"]) if kw.get("names") is not None else None)
+        return real(pkg, formats, **kw)
+
+    monkeypatch.setattr(verify, "validate_frictionless", spy)
+    return calls
+
+
+def test_tables_validated_before_are_not_validated_again_and_the_bytes_are_the_same(
+    release: Path, tmp_path: Path, monkeypatch
+):
+    copy = tmp_path / "release"
+    shutil.copytree(release, copy, ignore=shutil.ignore_patterns("site", "exchange"))
+    first = ex.build_package(copy, tmp_path / "a")
+    assert first.validation_taken == [] and set(first.validated) == {t.name for t in ex.TABLES}
+    calls = _spy_validation(monkeypatch)
+
+    again = ex.build_package(
+        copy, tmp_path / "b", previous=_previous_with(tmp_path, first.validated.values())
+    )
+    assert again.validation_taken == [t.name for t in ex.TABLES] and calls == []
+    assert again.validated == first.validated
+    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")  # same package either way
+
+    # one table not in the record: it is validated, with the tables its foreign keys point at
+    keys = dict(first.validated)
+    keys.pop("mart_satisfaction")
+    (tmp_path / "previous").rename(tmp_path / "previous-1")
+    third = ex.build_package(copy, tmp_path / "c", previous=_previous_with(tmp_path, keys.values()))
+    assert "mart_satisfaction" not in third.validation_taken
+    assert len(calls) == 1 and "mart_satisfaction-csv" in calls[0]
+    assert calls[0] < {t.name + "-csv" for t in ex.TABLES}  # not the whole package
+    assert _tree(tmp_path / "c") == _tree(tmp_path / "a")
+
+
+def test_a_changed_file_is_validated_whatever_the_record_says(release: Path, tmp_path: Path, monkeypatch):
+    """The key holds each file's sha256: a CSV that changed (here a value that is not a number) is validated
+    and refused, though the record lists every key of the good package."""
+    copy = tmp_path / "release"
+    shutil.copytree(release, copy, ignore=shutil.ignore_patterns("site", "exchange"))
+    good = ex.build_package(copy, tmp_path / "a")
+    real_csv = ex.write_csv
+
+    def broken_csv(table, path):
+        real_csv(table, path)
+        if path.name == "mart_commune_indicator.csv":
+            import csv
+            import io
+
+            rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"), newline="")))
+            rows[1][rows[0].index("value")] = "not-a-number"
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\r\n").writerows(rows)
+            path.write_text(out.getvalue(), encoding="utf-8", newline="")
+
+    monkeypatch.setattr(ex, "write_csv", broken_csv)
+    with pytest.raises(ex.PackageBuildError, match="mart_commune_indicator"):
+        ex.build_package(copy, tmp_path / "b", previous=_previous_with(tmp_path, good.validated.values()))
+
+
+def test_files_of_unchanged_tables_are_taken_from_the_previous_package(release: Path, tmp_path: Path):
+    """A table whose release files (sha256) are those the previous package was made from gets that package's
+    data files (from its zip, verified by the manifest's sha256): the package is the same bytes. A key
+    that differs, or a damaged previous zip, and the table is read from the release again."""
+    copy = tmp_path / "release"
+    shutil.copytree(release, copy, ignore=shutil.ignore_patterns("site", "exchange"))
+    first = ex.build_package(copy, tmp_path / "a")
+    assert first.data_taken == [] and set(first.data_keys) == {t.name for t in ex.TABLES}
+
+    def previous_release(name: str, record: dict) -> Path:
+        prev = tmp_path / name
+        shutil.copytree(tmp_path / "a", prev / ex.EXCHANGE_DIR / ex.UPWARD_DIR)
+        (prev / ex.BUILD_FILE).write_text(json.dumps({"exchange": record}))
+        return prev
+
+    prev = previous_release("p1", first.record())
+    again = ex.build_package(copy, tmp_path / "b", previous=prev)
+    assert again.data_taken == [t.name for t in ex.TABLES]
+    assert _tree(tmp_path / "b") == _tree(tmp_path / "a")
+
+    record = first.record()
+    record["tables"]["fact_indicator_value"] = "0" * 64  # made from other files, or by other code
+    third = ex.build_package(copy, tmp_path / "c", previous=previous_release("p2", record))
+    assert "fact_indicator_value" not in third.data_taken and len(third.data_taken) == len(ex.TABLES) - 1
+    assert _tree(tmp_path / "c") == _tree(tmp_path / "a")
+
+    damaged = previous_release("p3", first.record())
+    (zip_path,) = (damaged / ex.EXCHANGE_DIR / ex.UPWARD_DIR).glob("*.zip")
+    blob = bytearray(zip_path.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    zip_path.write_bytes(bytes(blob))
+    fourth = ex.build_package(copy, tmp_path / "d", previous=damaged)
+    assert fourth.data_taken == [] and _tree(tmp_path / "d") == _tree(tmp_path / "a")

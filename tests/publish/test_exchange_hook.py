@@ -28,7 +28,7 @@ class StandInPackage:
         self.ensured: list[Path] = []
         self.fail = fail
 
-    def __call__(self, release_dir: Path, out_dir: Path):
+    def __call__(self, release_dir: Path, out_dir: Path, previous: Path | None = None):
         self.calls.append((release_dir, out_dir))
         assert ".staging" in release_dir.parts and (release_dir / "datapackage.json").is_file()
         if self.fail:

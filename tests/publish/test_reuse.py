@@ -179,3 +179,91 @@ def test_the_release_integrity_check_passes_on_a_release_with_links(warehouse, o
 def test_reuse_setting(value, expected, monkeypatch):
     monkeypatch.setenv("NTM_PUBLISH_REUSE", value)
     assert config.publish_reuse() is expected
+
+
+# ---------------------------------------------------------------------------------------------- audits
+
+
+def spy(monkeypatch, module, name: str, arg: int = 1) -> list[set[str]]:
+    """Record the table names each call of ``module.name`` was given (its positional argument ``arg``)."""
+    calls: list[set[str]] = []
+    real = getattr(module, name)
+
+    def wrapper(*a, **k):
+        calls.append(set(a[arg]))
+        return real(*a, **k)
+
+    monkeypatch.setattr(module, name, wrapper)
+    return calls
+
+
+def test_an_unchanged_table_takes_its_audits_a_changed_one_is_audited(warehouse, open_data, monkeypatch):
+    from pipeline.publish import release
+
+    _synth.publish(warehouse, open_data, now=T1)
+    execute(warehouse, CHANGE_FACTS)
+    scanned = spy(monkeypatch, release, "scan_pii")
+    attacked = spy(monkeypatch, release, "audit_release_tables", arg=0)
+    counted = spy(monkeypatch, release, "formula_cells")
+    second = _synth.publish(warehouse, open_data, now=T2)
+
+    assert scanned == [{"fact_indicator_value"}]
+    assert attacked == [{"fact_indicator_value"}]  # (the attacker skips a table without survey columns)
+    assert counted == [{"fact_indicator_value"}]
+    record = build_record(second.path)
+    # every audit of the new release is recorded, whether it ran or was taken: the next release can take them
+    assert len(record["audits"]) == len(set(record["audits"])) >= 3 * 3 + 2  # pk, pii, attacker ×3 + 2 fk
+    assert set(record["formula"]) == {"dim_hamlet", "fact_indicator_value", "fact_satisfaction"}
+
+
+def test_audit_keys_are_the_same_with_and_without_reuse(warehouse, tmp_path):
+    with_reuse, without = tmp_path / "with", tmp_path / "without"
+    _synth.publish(warehouse, with_reuse, now=T1)
+    _synth.publish(warehouse, without, now=T1)
+    execute(warehouse, CHANGE_FACTS)
+    a = _synth.publish(warehouse, with_reuse, now=T2)
+    b = _synth.publish(warehouse, without, now=T2, reuse_previous=False)
+    ra, rb = build_record(a.path), build_record(b.path)
+    assert ra["audits"] == rb["audits"] and ra["formula"] == rb["formula"]
+
+
+def test_a_new_name_blocks_an_unchanged_table(warehouse, open_data):
+    """The scan's key holds the name index: a name added since the previous release is searched in every
+    table, also those whose files did not change (here dim_hamlet, linked from the previous release)."""
+    from pipeline.publish import PIIFoundError
+
+    first = _synth.publish(warehouse, open_data, now=T1)
+    execute(warehouse, CHANGE_FACTS)
+    with pytest.raises(PIIFoundError) as e:
+        _synth.publish(warehouse, open_data, now=T2, pii_denylist=["Trung Thượng"])
+    assert {h.table for h in e.value.hits} == {"dim_hamlet"}
+    assert (open_data / "latest").resolve() == first.path.resolve()
+
+
+def test_a_changed_audit_code_or_threshold_audits_every_table_again(warehouse, open_data, monkeypatch):
+    from pipeline.publish import audits, release
+
+    _synth.publish(warehouse, open_data, now=T1)
+    execute(warehouse, CHANGE_FACTS)
+    monkeypatch.setattr(audits, "PII_CODE", "0" * 64)
+    scanned = spy(monkeypatch, release, "scan_pii")
+    counted = spy(monkeypatch, release, "formula_cells")
+    attacked = spy(monkeypatch, release, "audit_release_tables", arg=0)
+    _synth.publish(warehouse, open_data, now=T2, min_count=4)
+    all_tables = {"dim_hamlet", "fact_indicator_value", "fact_satisfaction"}
+    assert scanned == [all_tables] and counted == [all_tables]
+    assert attacked == [all_tables]  # another min_count: the attacker runs on every table again
+
+
+def test_a_changed_file_is_audited_though_its_table_passed_before(warehouse, open_data):
+    """The record says which file bytes passed (their sha256 is in the key): the facts changed since, so
+    they are scanned again and the phone number now in them blocks the release."""
+    from pipeline.publish import PIIFoundError
+
+    first = _synth.publish(warehouse, open_data, now=T1)
+    execute(warehouse, "update marts.fact_indicator_value set indicator_code = 'CDS.01 0912 345 678' "
+                       "where period_code = '2026-Q3' and indicator_code = 'CDS.01'")  # fmt: skip
+    with pytest.raises(PIIFoundError) as e:
+        _synth.publish(warehouse, open_data, now=T2)
+    assert {h.table for h in e.value.hits} == {"fact_indicator_value"}
+    assert (open_data / "latest").resolve() == first.path.resolve()

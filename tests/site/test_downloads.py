@@ -702,3 +702,66 @@ def test_a_tampered_or_other_code_csv_is_written_again(tmp_path, monkeypatch):
     monkeypatch.setattr(dl_mod, "CSV_CODE", "another version of csv_export.py")
     newer = _release_with_hashes(tmp_path / "newer", "20261202-cccccccccc", tables)
     assert {e["reused_from"] for e in _with_site(newer, previous=new)} == {None}
+
+
+# ------------------------------------------------------------------ the commune sheet taken from a workbook
+
+
+@pytest.mark.parametrize("variant", ["plain", "odd"])
+def test_a_taken_commune_sheet_gives_the_same_workbook_bytes(tmp_path, variant):
+    """A workbook whose commune sheet is taken (compressed bytes) from the previous release's workbook is the
+    workbook written in full, byte for byte, also for another release id (the About sheet and properties
+    differ, the taken part does not)."""
+    commune = _commune_indicator() if variant == "plain" else _odd_commune_indicator()
+    data = tmp_path / "release" / "data"
+    _parquet(data / "mart_plan_targets.parquet", _plan_targets())
+    _parquet(data / "mart_commune_indicator.parquet", commune)
+    first = xl.write_scorecard_xlsx(data, tmp_path / "first.xlsx", "20261130-abcdef0123", is_synthetic=True)
+    assert not first["sheet_taken"]
+    for rid in ("20261130-abcdef0123", "20261201-0123456789"):
+        full = xl.write_scorecard_xlsx(data, tmp_path / f"full-{rid}.xlsx", rid, is_synthetic=True)
+        taken = xl.write_scorecard_xlsx(
+            data, tmp_path / f"taken-{rid}.xlsx", rid, is_synthetic=True,
+            previous=(tmp_path / "first.xlsx", first["record"]),
+        )  # fmt: skip
+        assert taken["sheet_taken"] and not full["sheet_taken"]
+        assert (tmp_path / f"taken-{rid}.xlsx").read_bytes() == (tmp_path / f"full-{rid}.xlsx").read_bytes()
+        assert {k: v for k, v in taken.items() if k not in ("path", "sheet_taken")} == {
+            k: v for k, v in full.items() if k not in ("path", "sheet_taken")
+        }
+
+
+def test_the_commune_sheet_is_not_taken_when_its_input_or_the_previous_workbook_changed(tmp_path):
+    data = tmp_path / "release" / "data"
+    _parquet(data / "mart_plan_targets.parquet", _plan_targets())
+    _parquet(data / "mart_commune_indicator.parquet", _commune_indicator())
+    first = xl.write_scorecard_xlsx(data, tmp_path / "first.xlsx", "20261130-abcdef0123", is_synthetic=True)
+    previous = (tmp_path / "first.xlsx", first["record"])
+
+    # another code version (or openpyxl, zlib, Python): another key
+    other = dict(first["record"], key="0" * 64)
+    assert not xl.write_scorecard_xlsx(data, tmp_path / "a.xlsx", "r", previous=(previous[0], other))[
+        "sheet_taken"
+    ]
+
+    # the previous workbook damaged (same size, other bytes): not taken
+    damaged = tmp_path / "damaged.xlsx"
+    blob = bytearray((tmp_path / "first.xlsx").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(blob))
+    assert not xl.write_scorecard_xlsx(data, tmp_path / "b.xlsx", "r", previous=(damaged, first["record"]))[
+        "sheet_taken"
+    ]
+
+    # the commune values changed: the sheet is written from them
+    changed = _commune_indicator()
+    changed = changed.set_column(
+        changed.column_names.index("value"), "value", pa.array([9.5] * changed.num_rows, pa.float64())
+    )
+    _parquet(data / "mart_commune_indicator.parquet", changed)
+    fresh = xl.write_scorecard_xlsx(data, tmp_path / "c.xlsx", "r", previous=previous)
+    assert not fresh["sheet_taken"]
+    wb = openpyxl.load_workbook(tmp_path / "c.xlsx")
+    ws = wb[xl.COMMUNE_SHEET]
+    value_col = _header_of(ws).index("Giá trị / Value")
+    assert {row[value_col] for row in ws.iter_rows(min_row=2, values_only=True)} == {9.5}

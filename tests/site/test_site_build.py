@@ -125,3 +125,21 @@ def test_server_side_number_format(value, vi, en):
     from pipeline.site.i18n import fmt_en, fmt_vi
 
     assert fmt_vi(value, 1) == vi and fmt_en(value, 1) == en
+
+
+def test_indicator_series_read_at_once_equal_one_query_per_indicator(release: Path):
+    """pages.indicator_series reads every indicator's rows in one query (per table) and groups them: the
+    same rows, in the same order, as the query of one indicator it replaced."""
+    from pipeline.site import pages
+
+    rel = release_data.open_release(release)
+    try:
+        codes = [r["indicator_code"] for r in pages.indicators(rel)]
+        assert codes
+        for code in codes:
+            got = pages.indicator_series(rel, code)
+            assert got["commune"] == rel.rows(pages.COMMUNE_SERIES_SQL, [code]), code
+            assert got["hamlets"] == rel.rows(pages.HAMLET_SERIES_SQL, [code]), code
+        assert pages.indicator_series(rel, "NO-SUCH-CODE")["commune"] == []
+    finally:
+        rel.close()
