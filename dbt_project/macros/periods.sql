@@ -44,7 +44,8 @@ delete from {{ this }} where {{ ntm_period_scope('period_code') }}
     {%- endif -%}
 {%- endmacro %}
 
-{#- The incremental config shared by the facts that are partitioned by period. -#}
+{#- The config of every model incremental by period (the facts and the two hamlet marts):
+    `{{ config(**ntm_period_incremental_config()) }}` at the top of the model. -#}
 {% macro ntm_period_incremental_config() -%}
     {{ return({
         'materialized': 'incremental',

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='period_code',
-        on_schema_change='fail',
-        pre_hook=["{{ ntm_contract_not_null() }}", "{{ ntm_replace_period_scope() }}"],
-    )
-}}
+{{ config(**ntm_period_incremental_config()) }}
 {#-
     Grain: location (hamlet, or commune for commune-level indicators) x period x indicator.
     The latest accepted value (see int_indicator_values_selected), annual values reported or derived from

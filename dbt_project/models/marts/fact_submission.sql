@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='period_code',
-        on_schema_change='fail',
-        pre_hook=["{{ ntm_contract_not_null() }}", "{{ ntm_replace_period_scope() }}"],
-    )
-}}
+{{ config(**ntm_period_incremental_config()) }}
 {#-
     Grain: unit x period x version (one row per submitted file version).
     due_at: units report through the 15th of the quarter's last month (15 Mar, 15 Jun, 15 Sep, 15 Dec; annual report: 15 Dec), 23:59:59 Asia/Ho_Chi_Minh;

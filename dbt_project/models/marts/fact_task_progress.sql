@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='period_code',
-        on_schema_change='fail',
-        pre_hook=["{{ ntm_contract_not_null() }}", "{{ ntm_replace_period_scope() }}"],
-    )
-}}
+{{ config(**ntm_period_incremental_config()) }}
 {#-
     Grain: plan task x reporting unit x period, from the latest version of the unit's report for the period
     (a task repeated in one file keeps its last row). Notes (free text) are not carried.

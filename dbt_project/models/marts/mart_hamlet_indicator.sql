@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='period_code',
-        on_schema_change='fail',
-        pre_hook=["{{ ntm_contract_not_null() }}", "{{ ntm_replace_period_scope() }}"],
-    )
-}}
+{{ config(**ntm_period_incremental_config()) }}
 {#-
     As-of view: hamlet values as reported under the hamlets that existed in the period (open data uses this).
     Incremental by period like fact_indicator_value (delete+insert on period_code): a row of period P is

@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='period_code',
-        on_schema_change='fail',
-        pre_hook=["{{ ntm_contract_not_null() }}", "{{ ntm_replace_period_scope() }}"],
-    )
-}}
+{{ config(**ntm_period_incremental_config()) }}
 {#-
     Restated view: every period's hamlet values mapped to today's hamlets (indicator_value_restated).
     Incremental by period (delete+insert on period_code), although it restates earlier periods: what
