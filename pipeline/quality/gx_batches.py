@@ -115,6 +115,26 @@ def plan_batches(
     return _rowid_batches(con, t, max_rows_per_batch, select)
 
 
+def gx_row_order(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    columns: Sequence[str],
+    n_rows: int,
+    batch_column: str | None,
+    max_rows_per_batch: int,
+) -> str | None:
+    """The SQL ``order by`` list of the order in which GX would meet the rows of ``table`` (``None``: scan
+    order, a view validated whole): the batches of :func:`plan_batches` one after another, each in ``rowid``
+    order (a batch is a plain scan, and DuckDB keeps insertion order). Whole or in rowid ranges: ``rowid``;
+    by ``batch_column``: that column ascending, nulls last (the batches' order), then ``rowid``."""
+    _, used = plan_batches(con, table, columns, n_rows, batch_column, max_rows_per_batch, "1")
+    base = is_base_table(con, table)
+    if used is None or used == "rowid":
+        return "rowid" if base else None
+    c = quote_column(used)
+    return f"{c} asc nulls last, rowid" if base else f"{c} asc nulls last"
+
+
 def is_base_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """True when ``table`` has a ``rowid`` (a base table; a view has none)."""
     try:

@@ -39,7 +39,7 @@ import duckdb
 from pipeline.lib.gx_context import DATASOURCE_NAME, LOCK, get_context
 
 from . import gx_sql
-from .gx_batches import ROWID, Batch, gx_columns, is_base_table, needs_sql, plan_batches
+from .gx_batches import ROWID, Batch, gx_columns, gx_row_order, is_base_table, needs_sql, plan_batches
 from .gx_docs import build_data_docs, register_results, safe_batch_id
 from .gx_results import ExpectationOutcome, SuiteResult
 from .sql_base import SAMPLE_LIMIT, json_safe, quote_column, quote_table
@@ -227,12 +227,14 @@ def run_suite(
     sql_first = n_rows > (gx_sql.sql_above_rows() if sql_above_rows is None else sql_above_rows)
     done: dict[int, ExpectationOutcome] = {}
     if sql_first:
+        # listed values and sample rows: the first unexpected rows in the order GX would meet them
+        order = gx_row_order(con, table, columns, n_rows, batch_column, max_rows_per_batch)
         for i, e in enumerate(exps):
             if e["type"] in ROW_COUNT_EXPECTATIONS or e["type"] in UNIQUENESS_EXPECTATIONS:
                 done[i] = gx_sql.evaluate_table_wide(con, table, e, n_rows, _outcome_skeleton(e))
                 continue
             with contextlib.suppress(gx_sql.Unsupported):
-                done[i] = gx_sql.evaluate(con, table, e, columns, _outcome_skeleton(e))
+                done[i] = gx_sql.evaluate(con, table, e, columns, _outcome_skeleton(e), order)
     # a batch holds only the columns the GX expectations read (with the rowid, to fetch sample rows later)
     read = gx_columns([e for i, e in enumerate(exps) if i not in done], columns)
     pruned = prune_columns and read is not None and len(read) < len(columns) and is_base_table(con, table)

@@ -6,7 +6,8 @@ would take over 20 minutes, and the indicator marts as long again. Above ``NTM_G
 asks this module first: each expectation type below becomes one SQL aggregate over the whole table, with
 GX's semantics (missing values ignored except by the null checks, ``row_condition`` applied first,
 ``ignore_row_if`` for column pairs), and the same outcome fields (unexpected count, element count, partial
-unexpected list, sample rows). A type or option not listed raises :class:`Unsupported` and that expectation
+unexpected list, sample rows: those of the first SAMPLE_LIMIT unexpected rows in the order GX would meet
+them, ``gx_batches.gx_row_order``). A type or option not listed raises :class:`Unsupported` and that expectation
 stays with GX, batch by batch. ``tests/quality/test_quality_gx_scale.py`` runs the fact_indicator_value suite,
 with the rules dbt now owns put back (``suite_with_dbt_rules``: together they use every supported type), both
 ways, on clean and corrupted rows, and compares the outcomes.
@@ -34,7 +35,9 @@ from pipeline import config
 from .sql_base import SAMPLE_LIMIT, check_grain_unique, json_safe, quote_column, quote_table
 from .suites import ROW_COUNT_EXPECTATIONS
 
-PARTIAL_UNEXPECTED_COUNT = 20
+# what GX's path shows of a failed expectation (gx_runner._merge): the first SAMPLE_LIMIT unexpected values
+# over the batches, and the sample rows of the first SAMPLE_LIMIT unexpected rows
+PARTIAL_UNEXPECTED_COUNT = SAMPLE_LIMIT
 _OPERATORS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 COLUMN_MAP_TYPES = frozenset(
     {
@@ -127,9 +130,18 @@ def _unexpected(exp_type: str, kw: Mapping[str, Any]) -> tuple[str, list[Any], l
 
 
 def evaluate(
-    con: duckdb.DuckDBPyConnection, table: str, exp: Mapping[str, Any], columns: Sequence[str], out: Any
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    exp: Mapping[str, Any],
+    columns: Sequence[str],
+    out: Any,
+    order: str | None = "rowid",
 ) -> Any:
-    """Fill ``out`` (an ``ExpectationOutcome`` skeleton) from DuckDB; raise :class:`Unsupported` first."""
+    """Fill ``out`` (an ``ExpectationOutcome`` skeleton) from DuckDB; raise :class:`Unsupported` first.
+
+    The unexpected values listed and the sample rows are those of the first SAMPLE_LIMIT unexpected rows in
+    ``order`` (an SQL ``order by`` list; ``None``: scan order): given the order in which GX meets the rows
+    (:func:`pipeline.quality.gx_batches.gx_row_order`), the same values and rows as GX's path shows."""
     kind, kw = exp["type"], exp["kwargs"]
     if kind not in SUPPORTED:
         raise Unsupported(kind)
@@ -162,7 +174,8 @@ def evaluate(
     out.success = unexpected == 0
     if unexpected:
         cur = con.execute(
-            f"select * from {t} where ({where}) and ({bad}) limit {max(PARTIAL_UNEXPECTED_COUNT, SAMPLE_LIMIT)}",
+            f"select * from {t} where ({where}) and ({bad}){f' order by {order}' if order else ''} "
+            f"limit {max(PARTIAL_UNEXPECTED_COUNT, SAMPLE_LIMIT)}",
             [*where_params, *bad_params],
         )
         names = [d[0] for d in cur.description]

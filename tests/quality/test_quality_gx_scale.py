@@ -216,11 +216,75 @@ def test_a_large_table_is_decided_in_duckdb_with_the_outcomes_gx_gives(gx_contex
             assert a.element_count == b.element_count, (a.type, a.column)
         if not a.success and a.partial_unexpected_list:
             assert b.partial_unexpected_list and b.sample_rows, (a.type, a.column)
+    assert_same_shown(gx, sql)
     if corrupt:
         failed = {(e.type, e.column) for e in sql.error_failures + sql.warn_failures}
         assert ("expect_column_values_to_not_be_null", "location_code") in failed
         assert any(t == "expect_column_values_to_match_regex" for t, _ in failed)
         assert any(t == "expect_column_pair_values_a_to_be_greater_than_b" for t, _ in failed)
+
+
+def assert_same_shown(gx, sql) -> int:
+    """What a data officer sees of a failed per-row expectation is the same on both paths: the listed
+    unexpected values (at most SAMPLE_LIMIT, in the order GX meets the rows) and the sample rows."""
+    from pipeline.quality import gx_sql
+    from pipeline.quality.sql_base import SAMPLE_LIMIT
+
+    compared = 0
+    for a, b in zip(gx.expectations, sql.expectations, strict=True):
+        if a.type not in gx_sql.COLUMN_MAP_TYPES:
+            continue
+        assert len(b.partial_unexpected_list) <= SAMPLE_LIMIT, (a.type, a.column)
+        assert b.partial_unexpected_list == a.partial_unexpected_list, (a.type, a.column)
+        assert b.sample_rows == a.sample_rows, (a.type, a.column)
+        compared += bool(a.partial_unexpected_list)
+    return compared
+
+
+def test_the_duckdb_path_shows_what_gx_shows_whole_and_in_batches(gx_context, fact_con):
+    """More unexpected rows than a list holds, spread over periods in an order that is not the period order:
+    above ``sql_above_rows`` DuckDB lists the same SAMPLE_LIMIT unexpected values and sample rows as GX, for a
+    table GX takes whole (rowid order), by period (period order, then rowid) and by rowid range."""
+    c = fact_con
+    c.execute(
+        "create or replace table marts.fact_indicator_value as select * from marts.fact_indicator_value "
+        "order by period_code desc, hamlet_code"
+    )
+    for _ in range(2):  # 3 x 25 rows: more failures than SAMPLE_LIMIT in each period
+        c.execute(
+            "insert into marts.fact_indicator_value select * replace "
+            "(indicator_value_key || '+' || hash(random()) as indicator_value_key) "
+            "from marts.fact_indicator_value where location_level = 'hamlet' limit 25"
+        )
+    c.execute(
+        "update marts.fact_indicator_value set value = 250 + rowid, location_code = null, "
+        "numerator = 12 + rowid, denominator = 10, value_source = 'v' || rowid where indicator_code = 'TC8.4'"
+    )
+    c.execute(
+        "update marts.fact_indicator_value set quarters_count = 5 + rowid % 3, hamlet_code = 'X' || rowid, "
+        "numerator = -1 - rowid where indicator_code = 'CDS.09'"
+    )
+    pair = {
+        "type": "expect_column_pair_values_a_to_be_greater_than_b",
+        "kwargs": {
+            "column_A": "denominator",
+            "column_B": "numerator",
+            "or_equal": True,
+            "ignore_row_if": "either_value_is_missing",
+        },
+        "meta": {"severity": "warn"},
+    }
+    base = suite_with_dbt_rules("fact_indicator_value")
+    suite = {**base, "expectations": [*base["expectations"], pair]}
+    t = "marts.fact_indicator_value"
+    for kw in ({}, {"max_rows_per_batch": 30}, {"max_rows_per_batch": 30, "batch_column": None}):
+        gx = gx_runner.run_suite(c, t, suite, sql_above_rows=10**9, **kw)
+        sql = gx_runner.run_suite(c, t, suite, sql_above_rows=0, **kw)
+        assert not gx.success and len(gx.batches) == (1 if not kw else 3), kw
+        assert_same_outcomes(gx, sql)
+        assert assert_same_shown(gx, sql) == 6, kw
+        nulls = by_type(sql, "expect_column_values_to_not_be_null", "location_code")
+        assert nulls.unexpected_count > 10 and len(nulls.partial_unexpected_list) == 10
 
 
 def test_an_expectation_without_a_sql_form_stays_with_gx(gx_context, fact_con):
