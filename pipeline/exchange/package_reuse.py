@@ -32,6 +32,7 @@ VALIDATION_CODE = code_digest(
     _HERE / "package_files.py",
     _HERE / "package_release.py",
     _HERE / "package_sender.py",
+    _HERE.parent / "site" / "csv_export.py",  # write_csv formats timestamps with it
     Path(__file__),
 )
 BUILD_FILE = "build.json"  # the publisher's record in a release (pipeline.publish.reuse.BUILD_FILE)
