@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from pipeline.quality import overlap, suites
+from pipeline.quality import overlap, overlap_rules, suites
 
 SUITES = suites.list_suites()
 GRAIN = ["location_code", "period_code", "indicator_code"]
@@ -25,7 +25,7 @@ def suite_with_dbt_rules(table: str) -> dict:
         if entry["suite"] != table:
             continue
         stated = dict(entry["stated"])
-        if stated.get("type") == overlap.MATCH_SET:
+        if stated.get("type") == overlap_rules.MATCH_SET:
             stated["kwargs"] = {**stated["kwargs"], "column_set": suites.suite_columns(suite)}
         if stated.get("check") == "column_types":
             stated["kwargs"] = {**stated["kwargs"], "expected": suites.model_columns(table)}

@@ -7,15 +7,15 @@ from __future__ import annotations
 import pytest
 
 from pipeline.lib import dbt_tests
-from pipeline.quality import overlap, suites
+from pipeline.quality import overlap, overlap_rules, suites
 
-RULES = overlap.dbt_rules(overlap.load_manifest())
+RULES = overlap_rules.dbt_rules(overlap_rules.load_manifest())
 SUITES = suites.load_all()
 LEDGER = overlap.load_ledger()
 
 
 def test_no_gx_rule_repeats_a_dbt_test():
-    dups = overlap.find_duplicates(SUITES, RULES)
+    dups = overlap_rules.find_duplicates(SUITES, RULES)
     assert dups == [], (
         "these GX rules repeat a dbt test: remove them with `python -m pipeline.quality.overlap --remove` "
         + "; ".join(f"{d.suite} {d.rule} [{d.column}] <- {', '.join(d.covered_by)}" for d in dups)
@@ -56,7 +56,7 @@ def test_not_null_on_a_table_mart_has_one_owner_the_contract_constraint():
     naming_model_and_column): a not_null data test on such a column would be a second owner of the rule (and one
     more dbt node and Dagster asset check per run). not_null data tests stay on views (their contracts are not
     enforced) and seeds only."""
-    manifest = overlap.load_manifest()
+    manifest = overlap_rules.load_manifest()
     nodes = manifest["nodes"]
     repeats, on = [], []
     for node in nodes.values():
@@ -67,7 +67,7 @@ def test_not_null_on_a_table_mart_has_one_owner_the_contract_constraint():
                 continue
             parent = nodes[node["attached_node"]]
             on.append(parent["config"]["materialized"])
-            if rule.column in RULES.get(parent["name"], overlap.DbtModelRules()).not_null_constraints:
+            if rule.column in RULES.get(parent["name"], overlap_rules.DbtModelRules()).not_null_constraints:
                 repeats.append(f"{node['name']} [{rule.column}]")
     assert repeats == []
     assert set(on) <= {"view", "seed"}
@@ -87,7 +87,7 @@ def test_column_rules_are_set_based_tests_one_per_model_and_kind():
         "relationships_set": "relationships",
         "not_null_set": "not_null",
     }
-    nodes = overlap.load_manifest()["nodes"]
+    nodes = overlap_rules.load_manifest()["nodes"]
     seen = []
     for node in nodes.values():
         if node["resource_type"] != "test" or not node.get("test_metadata"):
@@ -105,9 +105,9 @@ def test_column_rules_are_set_based_tests_one_per_model_and_kind():
 
 
 def test_the_not_null_rules_gx_gave_to_dbt_are_held_by_contract_constraints():
-    held = [e for e in LEDGER if e["rule"] == overlap.NOT_NULL]
+    held = [e for e in LEDGER if e["rule"] == overlap_rules.NOT_NULL]
     assert len(held) == 121
-    assert all(e["covered_by"] == [overlap.not_null_constraint(e["column"])] for e in held)
+    assert all(e["covered_by"] == [overlap_rules.not_null_constraint(e["column"])] for e in held)
 
 
 def test_every_key_or_enum_rule_left_in_gx_says_why():
@@ -115,7 +115,7 @@ def test_every_key_or_enum_rule_left_in_gx_says_why():
         (name, e["type"], e["kwargs"].get("column"))
         for name, suite in SUITES.items()
         for e in suite["expectations"]
-        if e["type"] in overlap.KEY_ENUM_TYPES and not e["meta"].get("why_gx")
+        if e["type"] in overlap_rules.KEY_ENUM_TYPES and not e["meta"].get("why_gx")
     ]
     assert left == []
 
@@ -174,62 +174,73 @@ MANIFEST = {
         "t8": _test("nn_m", "not_null_set", columns=["n"], severity="warn"),
     }
 }
-MODEL = overlap.dbt_rules(MANIFEST)["m"]
+MODEL = overlap_rules.dbt_rules(MANIFEST)["m"]
 
 
 @pytest.mark.parametrize(
     ("exp", "covered"),
     [
-        ({"type": overlap.NOT_NULL, "kwargs": {"column": "k"}}, ["not_null_m_k"]),
-        ({"type": overlap.NOT_NULL, "kwargs": {"column": "k", "mostly": 0.9}}, []),  # GX-only: mostly
+        ({"type": overlap_rules.NOT_NULL, "kwargs": {"column": "k"}}, ["not_null_m_k"]),
+        ({"type": overlap_rules.NOT_NULL, "kwargs": {"column": "k", "mostly": 0.9}}, []),  # GX-only: mostly
         (
-            {"type": overlap.NOT_NULL, "kwargs": {"column": "k", "row_condition": {"column": {"name": "n"}}}},
+            {
+                "type": overlap_rules.NOT_NULL,
+                "kwargs": {"column": "k", "row_condition": {"column": {"name": "n"}}},
+            },
             ["not_null_m_k"],  # a conditional GX rule is implied by dbt's rule on every row
         ),
-        ({"type": overlap.NOT_NULL, "kwargs": {"column": "n"}}, []),  # dbt test is warn: does not block
-        ({"type": overlap.UNIQUE, "kwargs": {"column": "k"}}, ["keys_m [(k)]"]),  # unique_m_k has a `where`
-        ({"type": overlap.COMPOUND_UNIQUE, "kwargs": {"column_list": ["k", "n"]}}, ["keys_m [(k)]"]),
-        ({"type": overlap.COMPOUND_UNIQUE, "kwargs": {"column_list": ["n"]}}, []),
-        ({"type": overlap.IN_SET, "kwargs": {"column": "n", "value_set": [1, 2, 3]}}, ["av_m [n]"]),
-        ({"type": overlap.IN_SET, "kwargs": {"column": "k", "value_set": [1, 2, 3]}}, []),  # another column
-        ({"type": overlap.IN_SET, "kwargs": {"column": "n", "value_set": [1]}}, []),  # GX stricter
-        ({"type": overlap.MATCH_SET, "kwargs": {"column_set": ["n", "k"]}}, ["contract (enforced)"]),
-        ({"type": overlap.MATCH_SET, "kwargs": {"column_set": ["k"]}}, []),
+        ({"type": overlap_rules.NOT_NULL, "kwargs": {"column": "n"}}, []),  # dbt test is warn: does not block
         (
-            {"type": overlap.OF_TYPE, "kwargs": {"column": "n", "type_": "int32"}},
+            {"type": overlap_rules.UNIQUE, "kwargs": {"column": "k"}},
+            ["keys_m [(k)]"],
+        ),  # unique_m_k has a `where`
+        ({"type": overlap_rules.COMPOUND_UNIQUE, "kwargs": {"column_list": ["k", "n"]}}, ["keys_m [(k)]"]),
+        ({"type": overlap_rules.COMPOUND_UNIQUE, "kwargs": {"column_list": ["n"]}}, []),
+        ({"type": overlap_rules.IN_SET, "kwargs": {"column": "n", "value_set": [1, 2, 3]}}, ["av_m [n]"]),
+        (
+            {"type": overlap_rules.IN_SET, "kwargs": {"column": "k", "value_set": [1, 2, 3]}},
+            [],
+        ),  # another column
+        ({"type": overlap_rules.IN_SET, "kwargs": {"column": "n", "value_set": [1]}}, []),  # GX stricter
+        ({"type": overlap_rules.MATCH_SET, "kwargs": {"column_set": ["n", "k"]}}, ["contract (enforced)"]),
+        ({"type": overlap_rules.MATCH_SET, "kwargs": {"column_set": ["k"]}}, []),
+        (
+            {"type": overlap_rules.OF_TYPE, "kwargs": {"column": "n", "type_": "int32"}},
             ["contract (enforced): n integer"],
         ),
         ({"type": "expect_column_values_to_be_between", "kwargs": {"column": "n", "min_value": 0}}, []),
     ],
 )
 def test_what_a_dbt_test_covers(exp, covered):
-    assert overlap.expectation_covered_by(exp, MODEL) == covered
+    assert overlap_rules.expectation_covered_by(exp, MODEL) == covered
 
 
 def test_a_not_null_constraint_covers_only_on_a_table():
-    rules = overlap.dbt_rules(MANIFEST)
-    not_null = lambda col: {"type": overlap.NOT_NULL, "kwargs": {"column": col}}  # noqa: E731
-    assert overlap.expectation_covered_by(not_null("k"), rules["t"]) == ["contract (enforced): k not null"]
+    rules = overlap_rules.dbt_rules(MANIFEST)
+    not_null = lambda col: {"type": overlap_rules.NOT_NULL, "kwargs": {"column": col}}  # noqa: E731
+    assert overlap_rules.expectation_covered_by(not_null("k"), rules["t"]) == [
+        "contract (enforced): k not null"
+    ]
     assert (
-        overlap.expectation_covered_by(not_null("n"), rules["t"]) == []
+        overlap_rules.expectation_covered_by(not_null("n"), rules["t"]) == []
     )  # a check constraint is no not-null
-    assert overlap.expectation_covered_by(not_null("k"), rules["v"]) == []
+    assert overlap_rules.expectation_covered_by(not_null("k"), rules["v"]) == []
     assert rules["t"].not_null_constraints == {"k"} and rules["v"].not_null_constraints == frozenset()
 
 
 def test_what_covers_a_declared_sql_check():
     ref = {"check": "referential", "kwargs": {"col": "k", "dim_table": "marts.d", "dim_col": "k"}}
-    assert overlap.sql_check_covered_by(ref, "m", MODEL, "marts.m") == ["rel_m_k"]
+    assert overlap_rules.sql_check_covered_by(ref, "m", MODEL, "marts.m") == ["rel_m_k"]
     other = {"check": "referential", "kwargs": {"col": "k", "dim_table": "marts.e", "dim_col": "k"}}
-    assert overlap.sql_check_covered_by(other, "m", MODEL, "marts.m") == []
+    assert overlap_rules.sql_check_covered_by(other, "m", MODEL, "marts.m") == []
     in_set = {"check": "referential", "kwargs": {"col": "n", "dim_table": "marts.f", "dim_col": "f_n"}}
-    assert overlap.sql_check_covered_by(in_set, "m", MODEL, "marts.m") == ["rel_m [n -> f.f_n]"]
+    assert overlap_rules.sql_check_covered_by(in_set, "m", MODEL, "marts.m") == ["rel_m [n -> f.f_n]"]
     types = {"check": "column_types", "kwargs": {"expected": {"k": "VARCHAR", "n": "int4"}}}
-    assert overlap.sql_check_covered_by(types, "m", MODEL, "marts.m") == ["contract (enforced)"]
+    assert overlap_rules.sql_check_covered_by(types, "m", MODEL, "marts.m") == ["contract (enforced)"]
     wrong = {"check": "column_types", "kwargs": {"expected": {"k": "varchar", "n": "double"}}}
-    assert overlap.sql_check_covered_by(wrong, "m", MODEL, "marts.m") == []
+    assert overlap_rules.sql_check_covered_by(wrong, "m", MODEL, "marts.m") == []
     ranges = {"check": "indicator_ranges", "kwargs": {}}
-    assert overlap.sql_check_covered_by(ranges, "m", MODEL, "marts.m") == []
+    assert overlap_rules.sql_check_covered_by(ranges, "m", MODEL, "marts.m") == []
 
 
 def test_a_suite_repeating_a_dbt_test_is_found_and_removed(tmp_path):
@@ -238,7 +249,7 @@ def test_a_suite_repeating_a_dbt_test_is_found_and_removed(tmp_path):
     suite = {
         "name": "m",
         "expectations": [
-            {"type": overlap.NOT_NULL, "kwargs": {"column": "k"}, "meta": {"severity": "error"}},
+            {"type": overlap_rules.NOT_NULL, "kwargs": {"column": "k"}, "meta": {"severity": "error"}},
             {
                 "type": "expect_column_values_to_be_between",
                 "kwargs": {"column": "n", "min_value": 0},
@@ -258,9 +269,9 @@ def test_a_suite_repeating_a_dbt_test_is_found_and_removed(tmp_path):
     }
     (tmp_path / "m.json").write_text(json.dumps(suite), encoding="utf-8")
     rules = {"m": MODEL}
-    found = overlap.find_duplicates(suites.load_all(tmp_path), rules)
+    found = overlap_rules.find_duplicates(suites.load_all(tmp_path), rules)
     assert [(d.rule, d.covered_by) for d in found] == [
-        (overlap.NOT_NULL, ("not_null_m_k",)),
+        (overlap_rules.NOT_NULL, ("not_null_m_k",)),
         ("sql:referential", ("rel_m_k",)),
     ]
     ledger = tmp_path / "ledger" / "owned_by_dbt.json"
@@ -270,4 +281,4 @@ def test_a_suite_repeating_a_dbt_test_is_found_and_removed(tmp_path):
     assert left["meta"]["sql_checks"] == []
     assert overlap.load_ledger(ledger) == entries and len(entries) == 2
     assert all(overlap.entry_covered_by(e, rules) for e in entries)
-    assert overlap.find_duplicates(suites.load_all(tmp_path), rules) == []
+    assert overlap_rules.find_duplicates(suites.load_all(tmp_path), rules) == []
