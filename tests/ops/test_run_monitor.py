@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import dagster as dg
+import psutil
 import pytest
 from dagster._core.events import EngineEventData
 from dagster._core.launcher import WorkerStatus
@@ -22,6 +23,7 @@ from pipeline.run_monitor import (
     fail_orphaned_runs,
     run_tags,
     worker_health,
+    worker_pid,
 )
 from tests.ops._support import REPO
 
@@ -71,8 +73,20 @@ def test_a_cli_run_whose_process_was_killed_is_failed_and_a_live_one_is_not(inst
 
 def test_a_pid_reused_by_a_later_process_is_not_the_runs_process(instance):
     run = _started(instance, {HOST_TAG: run_tags()[HOST_TAG]})
-    time.sleep(2.5)  # beyond the clock slack
-    later = subprocess.Popen(["sleep", "30"])  # alive, but started after the run recorded its pid
+    instance.add_run_tags(run.run_id, {PID_TAG: str(os.getpid())})
+    _, recorded_at = worker_pid(instance, instance.get_run_by_id(run.run_id))
+    # A process started after the run recorded its pid, as psutil dates it: psutil's start time is derived
+    # from the whole-second boot time and the run record's time may be truncated, so a fixed sleep is not
+    # enough on every machine (CI once saw RUNNING after 2.5 s); wait until the dates really say "later".
+    deadline = time.monotonic() + 30
+    while True:
+        later = subprocess.Popen(["sleep", "30"])
+        if psutil.Process(later.pid).create_time() > recorded_at + 2.0 + 0.5:  # beyond the 2 s clock slack
+            break
+        later.kill()
+        later.wait()
+        assert time.monotonic() < deadline, "no process dated after the run's record within 30 s"
+        time.sleep(0.5)
     try:
         instance.add_run_tags(run.run_id, {PID_TAG: str(later.pid)})
         run = instance.get_run_by_id(run.run_id)
@@ -106,7 +120,6 @@ def test_an_in_process_run_records_the_pid_the_health_check_reads(instance):
 
     result = tiny.execute_in_process(instance=instance)
     run = instance.get_run_by_id(result.run_id)
-    from pipeline.run_monitor import worker_pid
 
     pid, _ = worker_pid(instance, run)
     assert pid == os.getpid()
